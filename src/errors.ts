@@ -1,0 +1,19 @@
+/**
+ * Base class of every error digest-pinner raises on purpose. `code` is stable
+ * (`DP_ERR_…`) so tests, logs and metrics can name a failure without parsing
+ * its message; the message is written for a cluster operator.
+ */
+export abstract class DigestPinnerError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Text of any thrown value, for places that must report an unknown failure. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
