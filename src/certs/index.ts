@@ -1,0 +1,4 @@
+export { generateCertificates, daysUntilExpiry } from './generate.js';
+export type { CertificateSet, CertificateRequest } from './generate.js';
+export { ensureDevCertificates, developmentHosts } from './files.js';
+export type { CertificatePaths } from './files.js';

@@ -1,0 +1,49 @@
+/** Command dispatch; every command takes its arguments and an CliIo and returns an exit code. */
+import { resolveCommand, RESOLVE_USAGE } from './resolve.js';
+import { startServer, SERVE_USAGE } from './serve.js';
+import { UsageError } from './options.js';
+import { writeLine, type CliIo } from './io.js';
+import { describeError, DigestPinnerError } from '../errors.js';
+
+export const USAGE = `Usage: digest-pinner <command> [flags]
+
+Commands:
+  serve      run the mutating admission webhook over HTTPS
+  resolve    print image references pinned to their digests
+
+Run 'digest-pinner <command> --help' for a command's flags.`;
+
+/** Runs the command in argv; `onServing` receives a started server (serve keeps running). */
+export async function runCli(argv: readonly string[], io: CliIo, onServing?: (close: () => Promise<void>) => void): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': {
+        const server = await startServer(rest, io);
+        if (server === undefined) return 0;
+        onServing?.(server.close);
+        return undefined;
+      }
+      case 'resolve':
+        return await resolveCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        writeLine(io.stdout, USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      writeLine(io.stderr, `digest-pinner: ${error.message}`);
+      return 2;
+    }
+    const code = error instanceof DigestPinnerError ? ` (${error.code})` : '';
+    writeLine(io.stderr, `digest-pinner: ${describeError(error)}${code}`);
+    return 1;
+  }
+}
+
+export { SERVE_USAGE, RESOLVE_USAGE };

@@ -1,0 +1,82 @@
+/** Flags shared by every command, parsed with node:util's parseArgs. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DigestPinnerError } from '../errors.js';
+import type { Mode } from '../admission/index.js';
+import { parseGoDuration } from '../server/deadline.js';
+
+/** A command line the CLI cannot act on; exits 2 with this message. */
+export class UsageError extends DigestPinnerError {
+  readonly code = 'DP_ERR_USAGE';
+}
+
+/** Flags every command that resolves images takes. */
+export const COMMON_FLAGS = {
+  'docker-config': { type: 'string' },
+  'ca-file': { type: 'string', multiple: true },
+  'insecure-registry': { type: 'string', multiple: true },
+  'cache-ttl': { type: 'string' },
+  'registry-timeout': { type: 'string' },
+  'drop-tag': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export interface CommonOptions {
+  /** Directory holding config.json; undefined means $DOCKER_CONFIG, then ~/.docker. */
+  readonly dockerConfigDir: string | undefined;
+  readonly caFiles: readonly string[];
+  readonly insecureRegistries: readonly string[];
+  readonly cacheTtlMs: number;
+  readonly registryTimeoutMs: number;
+  readonly dropTag: boolean;
+}
+
+export const DEFAULT_CACHE_TTL_MS = 15 * 60_000;
+export const DEFAULT_REGISTRY_TIMEOUT_MS = 5_000;
+
+/** Parses `--flag 30s` / `--flag 1m` / `--flag 90` (seconds). */
+export function durationFlag(name: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs;
+  const ms = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) * 1000 : parseGoDuration(value);
+  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} ${JSON.stringify(value)} is not a duration (examples: 30s, 5m, 1h, or seconds)`);
+  return ms;
+}
+
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+/** Reads the common flags from parseArgs values. */
+export function commonOptions(values: {
+  'docker-config'?: string;
+  'ca-file'?: string[];
+  'insecure-registry'?: string[];
+  'cache-ttl'?: string;
+  'registry-timeout'?: string;
+  'drop-tag'?: boolean;
+}): CommonOptions {
+  const insecure = values['insecure-registry'] ?? [];
+  for (const host of insecure) {
+    if (!HOST_PORT.test(host)) throw new UsageError(`--insecure-registry ${JSON.stringify(host)} must be HOST or HOST:PORT, without a scheme or path`);
+  }
+  return {
+    dockerConfigDir: values['docker-config'],
+    caFiles: values['ca-file'] ?? [],
+    insecureRegistries: insecure,
+    cacheTtlMs: durationFlag('cache-ttl', values['cache-ttl'], DEFAULT_CACHE_TTL_MS),
+    registryTimeoutMs: durationFlag('registry-timeout', values['registry-timeout'], DEFAULT_REGISTRY_TIMEOUT_MS),
+    dropTag: values['drop-tag'] ?? false,
+  };
+}
+
+/** parseArgs that turns its TypeError into a UsageError. */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+export function parseMode(value: string | undefined): Mode {
+  if (value === undefined || value === 'warn') return 'warn';
+  if (value === 'strict') return 'strict';
+  throw new UsageError(`--mode ${JSON.stringify(value)} must be warn or strict`);
+}

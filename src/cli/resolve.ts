@@ -1,0 +1,84 @@
+/** `digest-pinner resolve REF...`: one pinned reference per line, or JSON. */
+import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.js';
+import { buildCore, type Core } from './core.js';
+import { writeLine, type CliIo } from './io.js';
+import { parseImage, pinnedReference } from '../reference/index.js';
+import { describeError, DigestPinnerError } from '../errors.js';
+
+export const RESOLVE_USAGE = `Usage: digest-pinner resolve [flags] REF...
+
+Prints each reference pinned to its digest, one per line, in the order given.
+Exit code 1 when any reference could not be resolved (each failure is named on stderr).
+
+Flags:
+  --output text|json          output format (default text)
+  --concurrency N             references resolved at once (default 8)
+  --drop-tag                  write repository@sha256:… without the tag
+  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker)
+  --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
+  --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
+  --registry-timeout DUR      deadline of one registry request (default 5s)
+  --cache-ttl DUR             how long a resolved digest is reused (default 15m)`;
+
+interface Outcome {
+  readonly input: string;
+  readonly reference?: string;
+  readonly digest?: string;
+  readonly error?: string;
+  readonly code?: string;
+}
+
+async function resolveOne(core: Core, input: string, dropTag: boolean): Promise<Outcome> {
+  try {
+    const ref = parseImage(input);
+    const resolution = await core.resolver.resolve(ref, { credentials: core.credentialsFor(ref), signal: AbortSignal.timeout(60_000) });
+    return { input, reference: pinnedReference(ref, resolution.digest, { dropTag }), digest: resolution.digest };
+  } catch (error) {
+    return { input, error: describeError(error), code: error instanceof DigestPinnerError ? error.code : 'DP_ERR_UNKNOWN' };
+  }
+}
+
+/** Runs `items` through `work`, at most `limit` at once, keeping their order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Returns the exit code. */
+export async function resolveCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseFlags({
+    args: [...argv],
+    allowPositionals: true,
+    options: { ...COMMON_FLAGS, output: { type: 'string' }, concurrency: { type: 'string' } },
+  });
+  if (values.help === true) {
+    writeLine(io.stdout, RESOLVE_USAGE);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('resolve needs at least one image reference');
+  const output = values.output ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${JSON.stringify(output)} must be text or json`);
+  const concurrency = Number(values.concurrency ?? '8');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
+  const options = commonOptions(values);
+  const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
+  try {
+    const outcomes = await mapBounded(positionals, concurrency, (input) => resolveOne(core, input, options.dropTag));
+    if (output === 'json') writeLine(io.stdout, JSON.stringify(outcomes, null, 2));
+    for (const outcome of outcomes) {
+      if (outcome.error !== undefined) writeLine(io.stderr, `digest-pinner: cannot pin ${outcome.input}: ${outcome.error}`);
+      else if (output === 'text' && outcome.reference !== undefined) writeLine(io.stdout, outcome.reference);
+    }
+    return outcomes.some((o) => o.error !== undefined) ? 1 : 0;
+  } finally {
+    await core.close();
+  }
+}

@@ -1,0 +1,119 @@
+/** `digest-pinner serve`: the admission webhook over HTTPS. */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { COMMON_FLAGS, commonOptions, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
+import { buildCore } from './core.js';
+import { writeLine, type CliIo } from './io.js';
+import { buildApp } from '../server/app.js';
+import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
+import { skipList } from '../admission/index.js';
+import { ensureDevCertificates } from '../certs/index.js';
+import { readFile } from 'node:fs/promises';
+import { Server } from 'node:https';
+
+export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
+
+Runs the mutating admission webhook over HTTPS.
+Without --tls-cert/--tls-key it writes a development CA and serving certificate
+into ./certs (reused while valid) and prints the caBundle to register.
+
+Flags:
+  --port N                    HTTPS port (default 8443)
+  --host ADDR                 address to listen on (default 0.0.0.0)
+  --tls-cert FILE --tls-key FILE
+                              serving certificate and key; reloaded when renewed on disk
+  --mode warn|strict          mode of POST /mutate (default warn); /mutate/warn and
+                              /mutate/strict always use their own mode
+  --skip PATTERN              leave matching images alone; glob on the normalised
+                              reference, e.g. 'docker.io/istio/*' (repeatable)
+  --deadline DUR              most time spent resolving one admission (default 8s; never
+                              past kube-apiserver's ?timeout less 1s)
+  --drop-tag                  write repository@sha256:… without the tag
+  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker)
+  --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
+  --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
+  --registry-timeout DUR      deadline of one registry request (default 5s)
+  --cache-ttl DUR             how long a resolved digest is reused (default 15m)
+  --log-level LEVEL           pino level (default info)`;
+
+export const DEFAULT_DEADLINE_MS = 8_000;
+
+/** A running webhook, for main.ts and tests. */
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  readonly caFile: string | undefined;
+  close(): Promise<void>;
+}
+
+async function tlsFiles(values: { 'tls-cert'?: string; 'tls-key'?: string }, io: CliIo): Promise<{ certFile: string; keyFile: string; caFile?: string }> {
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if (certFile !== undefined && keyFile !== undefined) return { certFile, keyFile };
+  if (certFile !== undefined || keyFile !== undefined) throw new UsageError('--tls-cert and --tls-key go together');
+  const dev = await ensureDevCertificates(join(io.cwd, 'certs'));
+  const caBundle = Buffer.from(await readFile(dev.caFile)).toString('base64');
+  writeLine(io.stderr, `digest-pinner: ${dev.generated ? 'generated' : 'using'} a development certificate in ${join(io.cwd, 'certs')} (not for production)`);
+  writeLine(io.stderr, `digest-pinner: caBundle for the webhook configuration:\n${caBundle}`);
+  return dev;
+}
+
+/** Starts the webhook; resolves once it listens. */
+export async function startServer(argv: readonly string[], io: CliIo): Promise<RunningServer | undefined> {
+  const { values } = parseFlags({
+    args: [...argv],
+    options: {
+      ...COMMON_FLAGS,
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      mode: { type: 'string' },
+      skip: { type: 'string', multiple: true },
+      deadline: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  if (values.help === true) {
+    writeLine(io.stdout, SERVE_USAGE);
+    return undefined;
+  }
+  const port = Number(values.port ?? '8443');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${JSON.stringify(values.port)} is not a port number`);
+  const options = commonOptions(values);
+  const mode = parseMode(values.mode);
+  const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
+  const files = await tlsFiles(values, io);
+  const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
+  const app = buildApp(
+    {
+      mode,
+      deadlineMs,
+      resolver: core.resolver,
+      credentials: (ref) => Promise.resolve(core.credentialsFor(ref)),
+      skip: skipList(values.skip ?? []),
+      dropTag: options.dropTag,
+      ready: () => true,
+    },
+    { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' } } },
+  );
+  const stopWatching = watchTlsFiles(
+    files,
+    (pair) => {
+      if (app.server instanceof Server) app.server.setSecureContext(pair);
+      app.log.info({ cert: files.certFile }, 'serving certificate reloaded');
+    },
+    (error) => app.log.warn({ err: error }, 'serving certificate not reloaded'),
+  );
+  const address = await app.listen({ port, host: values.host ?? '0.0.0.0' });
+  return {
+    app,
+    url: address,
+    caFile: files.caFile,
+    close: async () => {
+      stopWatching();
+      await app.close();
+      await core.close();
+    },
+  };
+}

@@ -1,0 +1,10 @@
+import { DigestPinnerError } from '../errors.js';
+
+/** The admission's deadline ran out before the image resolved (the shared fetch goes on for others). */
+export class ResolutionDeadlineError extends DigestPinnerError {
+  readonly code = 'DP_ERR_DEADLINE';
+
+  constructor(readonly image: string, options?: { cause?: unknown }) {
+    super(`could not get digest for ${image}: deadline exceeded`, options);
+  }
+}

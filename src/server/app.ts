@@ -1,0 +1,150 @@
+/**
+ * The HTTPS edge: routes, body limits, error answers. Built by a function so tests can
+ * `inject()` and also listen on real HTTPS; `listen()` happens in main.ts.
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { SecureContextOptions } from 'node:tls';
+import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
+import type { AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
+import { describeError } from '../errors.js';
+import { resolutionDeadlineMs } from './deadline.js';
+
+/** Largest AdmissionReview accepted: an object and its oldObject of up to ~1.5 MiB each, in JSON. */
+export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
+
+export interface AppDeps extends AdmitDeps {
+  /** Mode of `POST /mutate`. */
+  readonly mode: Mode;
+  /** The webhook's own cap on resolution time per admission, in ms. */
+  readonly deadlineMs: number;
+  /** True once the webhook can answer (caches synced). */
+  readonly ready: () => boolean;
+  /** Observes every admission, for metrics. */
+  readonly onAdmission?: (result: AdmitResult, kind: string, operation: string, seconds: number) => void;
+}
+
+export interface AppOptions {
+  readonly https?: SecureContextOptions;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+const MUTATE_ROUTES: readonly { readonly url: string; readonly mode: Mode | undefined }[] = [
+  { url: '/mutate', mode: undefined },
+  { url: '/mutate/warn', mode: 'warn' },
+  { url: '/mutate/strict', mode: 'strict' },
+];
+
+interface MutateQuery {
+  readonly timeout?: string;
+}
+
+/** Builds the webhook's fastify app. */
+export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstance {
+  const app = Fastify({
+    ...(options.https === undefined ? {} : { https: options.https }),
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    disableRequestLogging: true,
+    // kube-apiserver keeps connections open (Go's idle timeout is 90 s): outlive it so a
+    // request never races the server closing an idle socket.
+    keepAliveTimeout: 120_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  let closing = false;
+  app.addHook('onClose', (_instance, done) => {
+    closing = true;
+    done();
+  });
+
+  // kube-apiserver sends application/json; anything else is still read as JSON so a wrong
+  // content type gets the same clear 400 as a malformed body, not a 415.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(String(body)) as unknown);
+    } catch {
+      done(new InvalidReviewError('body is not valid JSON'), undefined);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: error }, 'unexpected error');
+    const message = status === 500 ? 'internal error' : bodyErrorMessage(error);
+    void reply.code(status).send({ message });
+  });
+
+  for (const route of MUTATE_ROUTES) {
+    app.post<{ Querystring: MutateQuery }>(route.url, async (request, reply) => {
+      const started = process.hrtime.bigint();
+      const body: unknown = request.body;
+      const mode = route.mode ?? deps.mode;
+      let review;
+      try {
+        review = decodeReview(body);
+      } catch (error) {
+        return reply.code(400).send({ message: describeError(error), uid: reviewUid(body) });
+      }
+      const signal = AbortSignal.timeout(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
+      const result = await admitSafely(review.uid, mode, () => admit(review, mode, deps, signal));
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      request.log.info(
+        {
+          uid: review.uid,
+          kind: review.kind.kind,
+          operation: review.operation,
+          subResource: review.subResource,
+          namespace: review.namespace,
+          name: review.name,
+          dryRun: review.dryRun,
+          mode,
+          outcome: result.outcome,
+          pinned: result.resolutions.filter((r) => r.source !== 'pinned').length,
+          failures: result.failures.map((f) => `${f.where} ${f.image}: ${f.code}`),
+          ms: Math.round(seconds * 1000),
+        },
+        'admission',
+      );
+      deps.onAdmission?.(result, review.kind.kind, review.operation, seconds);
+      return reviewResponse(result.response);
+    });
+  }
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    if (closing || !deps.ready()) return reply.code(503).send({ status: closing ? 'shutting down' : 'not ready' });
+    return { status: 'ready' };
+  });
+  return app;
+}
+
+/** Wraps a response in its AdmissionReview. */
+export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+/** A bug must not become a 500 that kube-apiserver turns into failurePolicy: answer per mode. */
+async function admitSafely(uid: string, mode: Mode, run: () => Promise<AdmitResult>): Promise<AdmitResult> {
+  try {
+    return await run();
+  } catch (error) {
+    const message = `digest-pinner: internal error, images not pinned: ${describeError(error)}`.slice(0, 250);
+    const response: AdmissionResponse =
+      mode === 'strict' ? { uid, allowed: false, status: { code: 500, message } } : { uid, allowed: true, warnings: [message] };
+    return { response, outcome: mode === 'strict' ? 'denied' : 'warned', resolutions: [], failures: [] };
+  }
+}
+
+function bodyErrorMessage(error: { code?: string; message: string }): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is larger than ${BODY_LIMIT_BYTES} bytes`;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'invalid AdmissionReview: body is empty';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case undefined:
+      return error.message.startsWith('invalid AdmissionReview') ? error.message : 'invalid AdmissionReview: body is not valid JSON';
+    default:
+      return error.message;
+  }
+}
