@@ -1,0 +1,91 @@
+/** Starts the real webhook app over HTTPS against the test registries, and posts reviews to it. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/server/app.js';
+import { skipList } from '../../src/admission/index.js';
+import type { Mode, AdmissionReviewResponse } from '../../src/admission/index.js';
+import { generateCertificates } from '../../src/certs/index.js';
+import { RegistryClient, type Credential } from '../../src/registry/index.js';
+import { Resolver } from '../../src/resolve/index.js';
+import type { TestRegistries } from '../helpers/registry-types.js';
+
+export interface TestWebhook {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly resolver: Resolver;
+  post(path: string, body: unknown, options?: { contentType?: string; query?: string }): Promise<{ status: number; json: unknown }>;
+  review(path: string, body: unknown, query?: string): Promise<AdmissionReviewResponse>;
+  close(): Promise<void>;
+}
+
+export interface TestWebhookOptions {
+  readonly mode?: Mode;
+  readonly skip?: readonly string[];
+  readonly dropTag?: boolean;
+  readonly deadlineMs?: number;
+  /** Credentials the webhook tries for every image, in order (then anonymous). */
+  readonly credentials?: readonly Credential[];
+}
+
+export async function startTestWebhook(registries: TestRegistries, options: TestWebhookOptions = {}): Promise<TestWebhook> {
+  const dir = await mkdtemp(join(tmpdir(), 'dp-webhook-'));
+  const certs = await generateCertificates({ hosts: ['localhost', '127.0.0.1'], validDays: 1 });
+  await writeFile(join(dir, 'ca.crt'), certs.caCert);
+  const client = new RegistryClient({
+    caFiles: [registries.caFile],
+    insecureRegistries: [registries.plain.host],
+    requestTimeoutMs: 5_000,
+    userAgent: 'digest-pinner-test',
+  });
+  const resolver = new Resolver({ source: client, cacheTtlMs: 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000 });
+  const app = buildApp(
+    {
+      mode: options.mode ?? 'warn',
+      deadlineMs: options.deadlineMs ?? 8_000,
+      resolver,
+      credentials: () => Promise.resolve([...(options.credentials ?? []), undefined]),
+      skip: skipList(options.skip ?? []),
+      dropTag: options.dropTag ?? false,
+      ready: () => true,
+    },
+    { https: { cert: certs.cert, key: certs.key } },
+  );
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const agent = new Agent({ connect: { ca: certs.caCert }, connections: 128 });
+  const post = async (path: string, body: unknown, opts: { contentType?: string; query?: string } = {}) => {
+    const response = await request(`${url}${path}${opts.query ?? ''}`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': opts.contentType ?? 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, json: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  };
+  return {
+    url,
+    app,
+    resolver,
+    post,
+    review: async (path, body, query) => {
+      const { status, json } = await post(path, body, query === undefined ? {} : { query });
+      if (status !== 200) throw new Error(`webhook answered ${status}: ${JSON.stringify(json)}`);
+      return json as AdmissionReviewResponse;
+    },
+    close: async () => {
+      await app.close();
+      await agent.close();
+      await client.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The decoded JSONPatch of a response, or undefined when it has none. */
+export function decodedPatch(review: AdmissionReviewResponse): unknown[] | undefined {
+  const { patch } = review.response;
+  return patch === undefined ? undefined : (JSON.parse(Buffer.from(patch, 'base64').toString('utf8')) as unknown[]);
+}
