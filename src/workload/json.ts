@@ -1,0 +1,16 @@
+/** Reading untrusted JSON without trusting its shape. */
+
+/** A JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The entries of `value` when it is an array; none when it is anything else (absent, null, an object…). */
+export function arrayOf(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** The own member `key` of a JSON object; undefined for anything else, so `__proto__` and inherited names never match. */
+export function member(value: unknown, key: string): unknown {
+  return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+}

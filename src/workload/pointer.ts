@@ -1,0 +1,31 @@
+/** RFC 6901 JSON Pointers: the addresses of fields, shared by the walker and the patch builder. */
+import { isRecord, member } from './json.js';
+
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
+
+/** One reference token escaped for a pointer: `~` → `~0`, `/` → `~1` (RFC 6901 §3). */
+export function escapeToken(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/** The tokens of a pointer, unescaped; `''` (the whole document) has none. */
+export function tokensOf(pointer: string): string[] {
+  if (pointer === '') return [];
+  // `~1` is undone before `~0`, so `~01` reads back as `~1` (RFC 6901 §4).
+  return pointer.slice(1).split('/').map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+/** The value a pointer addresses in `document`; undefined when any step is missing or of the wrong shape. */
+export function valueAt(document: unknown, pointer: string): unknown {
+  let value = document;
+  for (const token of tokensOf(pointer)) {
+    value = step(value, token);
+    if (value === undefined) return undefined;
+  }
+  return value;
+}
+
+function step(value: unknown, token: string): unknown {
+  if (Array.isArray(value)) return ARRAY_INDEX.test(token) ? (value as readonly unknown[])[Number(token)] : undefined;
+  return isRecord(value) ? member(value, token) : undefined;
+}

@@ -1,0 +1,71 @@
+/** Finds every image a pod spec names, each with the JSON Pointer of its field. */
+import { arrayOf, isRecord, member } from './json.js';
+import { podSpecLocation } from './kinds.js';
+import { valueAt } from './pointer.js';
+
+/** The pod spec list an image was found in. */
+export type ImageLocation = 'containers' | 'initContainers' | 'ephemeralContainers' | 'volumes';
+
+/** One image field of an object. */
+export interface ImageField {
+  /** RFC 6901 pointer of the string, e.g. `/spec/template/spec/containers/0/image`. */
+  readonly pointer: string;
+  /** The reference exactly as written, possibly empty: the walker does not judge references. */
+  readonly image: string;
+  readonly location: ImageLocation;
+  /** Container or volume name: unique within its location, so `location` + `name` identify a field across versions of an object. */
+  readonly name: string;
+}
+
+const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
+
+/**
+ * Every image field in the pod spec of an object of `kind`, in the order
+ * containers, initContainers, ephemeralContainers, volumes (`volumes[].image.reference`).
+ *
+ * The object is untrusted JSON and this never throws on its shape: an unknown
+ * kind, a missing spec, a list that is not an array, an entry without a
+ * non-empty string `name`, or an image that is not a string is skipped. An
+ * entry without a name fails the API server's validation (which runs after
+ * mutating admission) whatever we do, and skipping it keeps every field's
+ * `location/name` key meaningful. An empty or blank image IS reported: it is a
+ * string the user wrote (OpenShift puts `" "` in templates for a trigger to
+ * fill), and the admission layer, not the walker, decides what to say about it.
+ */
+export function findImageFields(kind: string, object: unknown): ImageField[] {
+  const location = podSpecLocation(kind);
+  if (location === undefined) return [];
+  const spec = valueAt(object, location.specPointer);
+  if (!isRecord(spec)) return [];
+  return [
+    ...CONTAINER_LISTS.flatMap((list) => containerImages(spec, list, location.specPointer)),
+    ...volumeImages(spec, location.specPointer),
+  ];
+}
+
+/** The key that identifies a field across versions of an object: `<location>/<name>`, e.g. `containers/app`. */
+export function fieldKey(field: Pick<ImageField, 'location' | 'name'>): string {
+  return `${field.location}/${field.name}`;
+}
+
+function containerImages(spec: unknown, list: (typeof CONTAINER_LISTS)[number], specPointer: string): ImageField[] {
+  return arrayOf(member(spec, list)).flatMap((container, index) => {
+    const name = member(container, 'name');
+    const image = member(container, 'image');
+    if (!isName(name) || typeof image !== 'string') return [];
+    return [{ pointer: `${specPointer}/${list}/${index}/image`, image, location: list, name }];
+  });
+}
+
+function volumeImages(spec: unknown, specPointer: string): ImageField[] {
+  return arrayOf(member(spec, 'volumes')).flatMap((volume, index) => {
+    const name = member(volume, 'name');
+    const reference = member(member(volume, 'image'), 'reference');
+    if (!isName(name) || typeof reference !== 'string') return [];
+    return [{ pointer: `${specPointer}/volumes/${index}/image/reference`, image: reference, location: 'volumes' as const, name }];
+  });
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}

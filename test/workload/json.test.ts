@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { arrayOf, isRecord, member } from '../../src/workload/json.js';
+
+describe('isRecord', () => {
+  it('accepts a JSON object', () => {
+    expect(isRecord({})).toBe(true);
+  });
+
+  it.each([null, undefined, [], 'x', 1, true])('rejects %j', (value) => {
+    expect(isRecord(value)).toBe(false);
+  });
+});
+
+describe('arrayOf', () => {
+  it('returns an array as is', () => {
+    const list = [1, 2];
+    expect(arrayOf(list)).toBe(list);
+  });
+
+  it.each([null, undefined, {}, 'abc', 3])('returns no entries for %j', (value) => {
+    expect(arrayOf(value)).toEqual([]);
+  });
+});
+
+describe('member', () => {
+  it('reads an own member', () => {
+    expect(member({ a: 1 }, 'a')).toBe(1);
+  });
+
+  it('ignores inherited members', () => {
+    expect(member({}, 'toString')).toBeUndefined();
+  });
+
+  it('reads a __proto__ key that JSON.parse made an own member', () => {
+    expect(member(JSON.parse('{"__proto__": 5}'), '__proto__')).toBe(5);
+  });
+
+  it('reads nothing from arrays and scalars', () => {
+    expect(member(['a'], '0')).toBeUndefined();
+    expect(member('abc', 'length')).toBeUndefined();
+    expect(member(null, 'a')).toBeUndefined();
+  });
+});
