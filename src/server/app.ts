@@ -2,7 +2,7 @@
  * The HTTPS edge: routes, body limits, error answers. Built by a function so tests can
  * `inject()` and also listen on real HTTPS; `listen()` happens in main.ts.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
 import type { AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
@@ -44,7 +44,8 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     ...(options.https === undefined ? {} : { https: options.https }),
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
-    disableRequestLogging: true,
+    // One log line per admission is written by the route itself.
+    logController: new LogController({ disableRequestLogging: true }),
     // kube-apiserver keeps connections open (Go's idle timeout is 90 s): outlive it so a
     // request never races the server closing an idle socket.
     keepAliveTimeout: 120_000,
@@ -52,13 +53,20 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     forceCloseConnections: 'idle',
   });
   let closing = false;
-  app.addHook('onClose', (_instance, done) => {
+  app.addHook('preClose', (done) => {
     closing = true;
     done();
+  });
+  // While closing, answer in-flight reviews with `Connection: close`: otherwise their
+  // keep-alive sockets hold close() open until keepAliveTimeout, past any grace period.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
 
   // kube-apiserver sends application/json; anything else is still read as JSON so a wrong
   // content type gets the same clear 400 as a malformed body, not a 415.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, JSON.parse(String(body)) as unknown);

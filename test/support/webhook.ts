@@ -28,6 +28,8 @@ export interface TestWebhookOptions {
   readonly deadlineMs?: number;
   /** Credentials the webhook tries for every image, in order (then anonymous). */
   readonly credentials?: readonly Credential[];
+  /** Runs inside the handler before each credential lookup (lets a test hold a review in flight). */
+  readonly beforeCredentials?: () => Promise<void>;
 }
 
 export async function startTestWebhook(registries: TestRegistries, options: TestWebhookOptions = {}): Promise<TestWebhook> {
@@ -46,7 +48,10 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
       mode: options.mode ?? 'warn',
       deadlineMs: options.deadlineMs ?? 8_000,
       resolver,
-      credentials: () => Promise.resolve([...(options.credentials ?? []), undefined]),
+      credentials: async () => {
+        await options.beforeCredentials?.();
+        return [...(options.credentials ?? []), undefined];
+      },
       skip: skipList(options.skip ?? []),
       dropTag: options.dropTag ?? false,
       ready: () => true,

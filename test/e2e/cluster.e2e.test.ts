@@ -1,0 +1,118 @@
+/**
+ * Smoke test of the e2e control plane itself: the pinned version answers, RBAC
+ * is enforced, and kube-controller-manager turns Deployments into ReplicaSets and
+ * Pods — and can be stopped and restarted on its own.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from './cluster.js';
+
+interface ObjectList {
+  items: { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] }; status?: { phase?: string } }[];
+}
+
+const NAMESPACE = 'smoke';
+const IMAGE = 'registry.invalid/smoke/app:1.0';
+
+let cluster: Cluster;
+
+async function list(kind: string, selector?: string): Promise<ObjectList> {
+  const args = ['get', kind, '-n', NAMESPACE, '-o', 'json'];
+  if (selector) args.push('-l', selector);
+  return JSON.parse(await cluster.kubectlOk(args)) as ObjectList;
+}
+
+async function replicaSetsOf(deployment: string): Promise<string[]> {
+  const { items } = await list('replicasets');
+  return items
+    .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment))
+    .map((rs) => rs.metadata.name);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(250);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  await cluster.kubectlOk(['create', 'namespace', NAMESPACE]);
+});
+
+afterAll(async () => {
+  await cluster.stop();
+});
+
+describe('startCluster', () => {
+  it('starts within the time budget', () => {
+    process.stderr.write(`[e2e smoke] cluster start took ${cluster.startupMs} ms\n`);
+    expect(cluster.startupMs).toBeLessThan(60_000);
+    expect(cluster.server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('serves the pinned Kubernetes version', async () => {
+    const version = JSON.parse(await cluster.kubectlOk(['version', '-o', 'json'])) as {
+      clientVersion: { gitVersion: string };
+      serverVersion: { gitVersion: string };
+    };
+    expect(version.serverVersion.gitVersion).toBe(cluster.versions.kubernetes);
+    expect(version.clientVersion.gitVersion).toBe(cluster.versions.kubernetes);
+  });
+
+  it('enforces RBAC: a ServiceAccount without bindings cannot list secrets', async () => {
+    await cluster.kubectlOk(['create', 'serviceaccount', 'nobody', '-n', NAMESPACE]);
+    const asSa = await cluster.kubectl(['auth', 'can-i', 'list', 'secrets', '-n', NAMESPACE,
+      `--as=system:serviceaccount:${NAMESPACE}:nobody`]);
+    expect(asSa.stdout.trim()).toBe('no');
+    expect(asSa.code).not.toBe(0);
+    const asAdmin = await cluster.kubectl(['auth', 'can-i', 'list', 'secrets', '-n', NAMESPACE]);
+    expect(asAdmin.stdout.trim()).toBe('yes');
+
+    // The same with the ServiceAccount's own token, as the webhook run on the host would authenticate.
+    const token = await cluster.createServiceAccountToken(NAMESPACE, 'nobody', { durationSeconds: 600 });
+    expect(token.split('.')).toHaveLength(3);
+    const tokenKubeconfig = await cluster.writeTokenKubeconfig('nobody', token);
+    const whoami = await cluster.kubectlOk(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'],
+      { kubeconfig: tokenKubeconfig });
+    expect(whoami).toBe(`system:serviceaccount:${NAMESPACE}:nobody`);
+    const denied = await cluster.kubectl(['get', 'secrets', '-n', NAMESPACE], { kubeconfig: tokenKubeconfig });
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain('Forbidden');
+  });
+
+  it('runs kube-controller-manager: a Deployment gets a ReplicaSet and Pending Pods', async () => {
+    await cluster.kubectlOk(['create', 'deployment', 'web', `--image=${IMAGE}`, '--replicas=2', '-n', NAMESPACE]);
+    const replicaSets = await waitFor('a ReplicaSet for deployment/web', async () => {
+      const names = await replicaSetsOf('web');
+      return names.length > 0 ? names : undefined;
+    });
+    expect(replicaSets).toHaveLength(1);
+    const pods = await waitFor('2 Pods of deployment/web', async () => {
+      const { items } = await list('pods', 'app=web');
+      return items.length === 2 ? items : undefined;
+    });
+    // No scheduler, no kubelet: the Pods exist but never leave Pending.
+    expect(pods.map((p) => p.status?.phase)).toEqual(['Pending', 'Pending']);
+  });
+
+  it('stops and restarts kube-controller-manager on its own', async () => {
+    await cluster.stopControllerManager();
+    await cluster.kubectlOk(['create', 'deployment', 'late', `--image=${IMAGE}`, '-n', NAMESPACE]);
+    await sleep(3_000);
+    expect(await replicaSetsOf('late')).toEqual([]);
+
+    await cluster.startControllerManager();
+    await waitFor('a ReplicaSet for deployment/late', async () => {
+      const names = await replicaSetsOf('late');
+      return names.length > 0 ? names : undefined;
+    });
+    await sleep(1_000);
+    expect(await replicaSetsOf('late')).toHaveLength(1);
+    expect(await replicaSetsOf('web')).toHaveLength(1);
+  });
+});

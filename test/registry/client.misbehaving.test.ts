@@ -1,0 +1,392 @@
+/**
+ * RegistryClient against tiny node:http servers, ONLY for behaviours a real
+ * Distribution registry cannot be made to show: a HEAD without
+ * Docker-Content-Digest, 429 rate limits, malformed digests, oversized or
+ * 5xx answers, a revoked cached token, hanging sockets, token realms on other
+ * hosts. Everything a real registry can do is tested in client.integration.test.ts.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseImage } from '../../src/reference/index.js';
+import { Agent } from 'undici';
+import {
+  InvalidDigestError,
+  RegistryAbortedError,
+  RegistryAuthError,
+  RegistryClient,
+  RegistryProtocolError,
+  RegistryRateLimitedError,
+  RegistryTimeoutError,
+  RegistryUnavailableError,
+  type Credential,
+  type RegistryClientOptions,
+} from '../../src/registry/index.js';
+import { RegistryFailure } from '../../src/registry/failure.js';
+import { TokenService } from '../../src/registry/token.js';
+import { Transport } from '../../src/registry/transport.js';
+
+const INDEX = 'application/vnd.oci.image.index.v1+json';
+const MANIFEST_BODY = JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: [] });
+const MANIFEST_DIGEST = `sha256:${createHash('sha256').update(MANIFEST_BODY).digest('hex')}`;
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const CREDENTIAL: Credential = { username: 'alice', password: 's3cret-pw', source: 'test' };
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly authorization: string | undefined;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A server whose every request is recorded and answered by `handler`. */
+class FakeServer {
+  readonly seen: Seen[] = [];
+  handler: Handler = (_req, res) => res.writeHead(404).end();
+  private server: Server | undefined;
+
+  get host(): string {
+    const address = this.server?.address() as AddressInfo;
+    return `127.0.0.1:${address.port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      this.seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+      this.handler(req, res);
+    });
+    await new Promise<void>((done) => this.server?.listen(0, '127.0.0.1', done));
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((done) => this.server?.close(() => { done(); }));
+  }
+
+  requests(method: string, pathIncludes = ''): Seen[] {
+    return this.seen.filter((s) => s.method === method && s.url.includes(pathIncludes));
+  }
+}
+
+const servers: FakeServer[] = [];
+const clients: RegistryClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function fakeServer(handler: Handler): Promise<FakeServer> {
+  const server = await new FakeServer().start();
+  server.handler = handler;
+  servers.push(server);
+  return server;
+}
+
+function clientFor(server: FakeServer, options: Partial<RegistryClientOptions> = {}): RegistryClient {
+  const client = new RegistryClient({ caFiles: [], insecureRegistries: [server.host], requestTimeoutMs: 2_000, userAgent: 'digest-pinner-test', ...options });
+  clients.push(client);
+  return client;
+}
+
+function getDigest(client: RegistryClient, server: FakeServer, credential?: Credential, signal = AbortSignal.timeout(10_000)) {
+  return client.getDigest(parseImage(`${server.host}/dp/app:v1`), 'v1', credential, signal);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`rejected with a non-Error: ${String(error)}`);
+  }
+  throw new Error('expected a rejection, got a digest');
+}
+
+/** Answers /v2/ with 200 (no auth) and manifest requests with `manifest`. */
+function anonymousRegistry(manifest: Handler): Handler {
+  return (req, res) => {
+    if (req.url === '/v2/') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    manifest(req, res);
+  };
+}
+
+describe('HEAD without Docker-Content-Digest (some registries and proxies)', () => {
+  it('falls back to GET and hashes the body itself', async () => {
+    const server = await fakeServer(
+      anonymousRegistry((req, res) => {
+        res.writeHead(200, { 'content-type': INDEX, 'content-length': Buffer.byteLength(MANIFEST_BODY) });
+        res.end(req.method === 'GET' ? MANIFEST_BODY : undefined);
+      }),
+    );
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest: MANIFEST_DIGEST, mediaType: INDEX });
+    expect(server.requests('HEAD', '/manifests/')).toHaveLength(1);
+    expect(server.requests('GET', '/manifests/')).toHaveLength(1);
+  });
+
+  it('takes the media type from the body when the GET has no Content-Type', async () => {
+    const server = await fakeServer(
+      anonymousRegistry((req, res) => {
+        res.writeHead(200);
+        res.end(req.method === 'GET' ? MANIFEST_BODY : undefined);
+      }),
+    );
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest: MANIFEST_DIGEST, mediaType: INDEX });
+  });
+
+  it('refuses a manifest larger than 4 MiB', async () => {
+    const server = await fakeServer(
+      anonymousRegistry((req, res) => {
+        res.writeHead(200, { 'content-type': INDEX });
+        if (req.method === 'HEAD') {
+          res.end();
+          return;
+        }
+        const chunk = Buffer.alloc(1024 * 1024, 0x20);
+        for (let i = 0; i < 5; i += 1) res.write(chunk);
+        res.end();
+      }),
+    );
+    const error = await rejection(getDigest(clientFor(server), server));
+    expect(error).toBeInstanceOf(RegistryProtocolError);
+    expect(error.message).toMatch(/manifest is larger than 4 MiB$/);
+  });
+
+  it('shows only the OCI error code of a failed GET, never the body', async () => {
+    const server = await fakeServer(
+      anonymousRegistry((req, res) => {
+        if (req.method === 'HEAD') {
+          res.writeHead(200, { 'content-type': INDEX }).end();
+          return;
+        }
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'internal path /srv/secret-tenant', detail: 'x' }] }));
+      }),
+    );
+    const error = await rejection(getDigest(clientFor(server), server));
+    expect(error.message).toBe(`could not get digest for ${server.host}/dp/app:v1: registry answered 404 MANIFEST_UNKNOWN`);
+  });
+});
+
+describe('429 Too Many Requests (Docker Hub pull limits)', () => {
+  it('fails with RegistryRateLimitedError, the wait from Retry-After, and no GET fallback', async () => {
+    const server = await fakeServer(anonymousRegistry((_req, res) => res.writeHead(429, { 'retry-after': '30' }).end()));
+    const error = await rejection(getDigest(clientFor(server), server));
+    expect(error).toBeInstanceOf(RegistryRateLimitedError);
+    expect(error).toMatchObject({ code: 'DP_ERR_RATE_LIMITED', status: 429, retryAfterMs: 30_000 });
+    expect(error.message).toBe(`could not get digest for ${server.host}/dp/app:v1: registry answered 429: rate limited (retry after 30 s)`);
+    expect(server.requests('GET', '/manifests/')).toHaveLength(0);
+  });
+
+  it('reads an HTTP-date Retry-After', async () => {
+    const at = new Date(Date.now() + 120_000).toUTCString();
+    const server = await fakeServer(anonymousRegistry((_req, res) => res.writeHead(429, { 'retry-after': at }).end()));
+    const error = await rejection(getDigest(clientFor(server), server));
+    if (!(error instanceof RegistryRateLimitedError)) throw error;
+    expect(error.retryAfterMs).toBeGreaterThan(100_000);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(120_000);
+  });
+
+  it('reports a rate-limited token service too', async () => {
+    const server = await fakeServer((req, res) => {
+      if (req.url?.startsWith('/token') === true) {
+        res.writeHead(429).end();
+        return;
+      }
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host ?? ''}/token",service="fake"` }).end();
+    });
+    const error = await rejection(getDigest(clientFor(server), server, CREDENTIAL));
+    expect(error).toBeInstanceOf(RegistryRateLimitedError);
+    expect(error.message).toMatch(/token service 127\.0\.0\.1:\d+ answered 429: rate limited$/);
+  });
+});
+
+describe('answers a registry should not give', () => {
+  it.each([
+    ['uppercase hex', `sha256:${'A'.repeat(64)}`],
+    ['a short hash', 'sha256:abc'],
+    ['an unknown algorithm', `md5:${'a'.repeat(32)}`],
+  ])('rejects a digest with %s as InvalidDigestError', async (_name, digest) => {
+    const server = await fakeServer(anonymousRegistry((_req, res) => res.writeHead(200, { 'docker-content-digest': digest, 'content-type': INDEX }).end()));
+    const error = await rejection(getDigest(clientFor(server), server));
+    expect(error).toBeInstanceOf(InvalidDigestError);
+    expect(error).toMatchObject({ code: 'DP_ERR_INVALID_DIGEST' });
+    expect(error.message).toContain('not sha256:<64 hex> or sha512:<128 hex>');
+  });
+
+  it('accepts a sha512 digest', async () => {
+    const digest = `sha512:${'b'.repeat(128)}`;
+    const server = await fakeServer(anonymousRegistry((_req, res) => res.writeHead(200, { 'docker-content-digest': digest, 'content-type': INDEX }).end()));
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest, mediaType: INDEX });
+  });
+
+  it('fails with RegistryUnavailableError on 5xx without echoing the body', async () => {
+    const server = await fakeServer((_req, res) => res.writeHead(503, { 'content-type': 'text/html' }).end('<h1>backend secret-host-42 down</h1>'));
+    const error = await rejection(getDigest(clientFor(server), server));
+    expect(error).toBeInstanceOf(RegistryUnavailableError);
+    expect(error).toMatchObject({ status: 503 });
+    expect(error.message).toBe(`could not get digest for ${server.host}/dp/app:v1: registry answered 503`);
+  });
+
+  it('fails with RegistryProtocolError on a 401 without a challenge', async () => {
+    const server = await fakeServer((_req, res) => res.writeHead(401).end());
+    const error = await rejection(getDigest(clientFor(server), server, CREDENTIAL));
+    expect(error).toBeInstanceOf(RegistryProtocolError);
+    expect(error.message).toMatch(/answered 401 without a WWW-Authenticate challenge$/);
+  });
+});
+
+describe('bearer tokens', () => {
+  /** A registry that accepts exactly the tokens in `valid`, with its token service on `tokenServer`. */
+  async function tokenRegistry(valid: Set<string>, tokenServer: FakeServer): Promise<FakeServer> {
+    return fakeServer((req, res) => {
+      const token = req.headers.authorization?.replace(/^Bearer /, '');
+      if (token === undefined || !valid.has(token)) {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${tokenServer.host}/token",service="fake"` }).end();
+        return;
+      }
+      res.writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': INDEX }).end();
+    });
+  }
+
+  function issuing(tokens: string[]): Handler {
+    let n = 0;
+    return (_req, res) => {
+      const token = tokens[Math.min(n, tokens.length - 1)] ?? '';
+      n += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
+    };
+  }
+
+  it('sends Basic only to the token realm and Bearer to the registry', async () => {
+    const auth = await fakeServer(issuing(['t1']));
+    const registry = await tokenRegistry(new Set(['t1']), auth);
+    expect((await getDigest(clientFor(registry), registry, CREDENTIAL)).digest).toBe(DIGEST);
+    const basic = `Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}`;
+    expect(auth.seen.map((s) => s.authorization)).toEqual([basic]);
+    expect(auth.seen[0]?.url).toBe('/token?service=fake&scope=repository%3Adp%2Fapp%3Apull');
+    expect(registry.seen.map((s) => s.authorization)).not.toContain(basic);
+    expect(registry.requests('HEAD').at(-1)?.authorization).toBe('Bearer t1');
+  });
+
+  it('refreshes a cached token once when the registry refuses it', async () => {
+    const valid = new Set(['t1']);
+    const auth = await fakeServer(issuing(['t1', 't2']));
+    const registry = await tokenRegistry(valid, auth);
+    const client = clientFor(registry);
+    await getDigest(client, registry, CREDENTIAL);
+    valid.clear();
+    valid.add('t2');
+    expect((await getDigest(client, registry, CREDENTIAL)).digest).toBe(DIGEST);
+    expect(auth.seen).toHaveLength(2);
+    expect(registry.requests('HEAD').map((s) => s.authorization)).toEqual(['Bearer t1', 'Bearer t1', 'Bearer t2']);
+  });
+
+  it('does not loop when a fresh token is refused too', async () => {
+    const auth = await fakeServer(issuing(['t1', 't2', 't3']));
+    const registry = await tokenRegistry(new Set(), auth);
+    const client = clientFor(registry);
+    const error = await rejection(getDigest(client, registry, CREDENTIAL));
+    expect(error).toBeInstanceOf(RegistryAuthError);
+    expect(auth.seen).toHaveLength(1);
+    expect(registry.requests('HEAD')).toHaveLength(1);
+  });
+
+  it('sends nothing to a realm the UrlCheck policy refuses', async () => {
+    const auth = await fakeServer(issuing(['t1']));
+    const registry = await tokenRegistry(new Set(['t1']), auth);
+    const checked: string[] = [];
+    const client = clientFor(registry, {
+      checkUrl: (url, purpose) => {
+        checked.push(`${purpose} ${url.origin}`);
+        return purpose === 'token-realm' ? Promise.reject(new Error('private address')) : Promise.resolve();
+      },
+    });
+    const error = await rejection(getDigest(client, registry, CREDENTIAL));
+    expect(error).toBeInstanceOf(RegistryAuthError);
+    expect(error.message).toMatch(`token realm http://${auth.host} is not allowed by policy`);
+    expect(checked).toEqual([`registry http://${registry.host}`, `token-realm http://${auth.host}`]);
+    expect(auth.seen).toHaveLength(0);
+  });
+
+  it('refuses a plain-HTTP realm for an HTTPS registry, before sending anything', async () => {
+    const auth = await fakeServer(issuing(['t1']));
+    const dispatcher = new Agent();
+    const tokens = new TokenService(new Transport(dispatcher, 2_000, 'test', { insecureRegistryFlag: '--insecure-registry', caFileFlag: '--ca-file' }), undefined);
+    const lease = tokens.lease(
+      {
+        bearer: { realm: `http://${auth.host}/token`, service: 'fake', scope: undefined },
+        scopes: ['repository:dp/app:pull'],
+        credential: CREDENTIAL,
+        registry: { origin: new URL('https://registry.example.com'), insecure: false },
+      },
+      AbortSignal.timeout(5_000),
+    );
+    await expect(lease).rejects.toThrow(RegistryFailure);
+    await expect(lease).rejects.toThrow(`token realm http://${auth.host} is not HTTPS; refusing to send credentials there`);
+    expect(auth.seen).toHaveLength(0);
+    await dispatcher.close();
+  });
+});
+
+describe('a registry whose /v2/ is open but whose repository is not', () => {
+  const basicOnManifests: Handler = anonymousRegistry((req, res) => {
+    if (req.headers.authorization === undefined) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="private"' }).end();
+      return;
+    }
+    res.writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': INDEX }).end();
+  });
+
+  it('answers the manifest challenge with the credential, then remembers it', async () => {
+    const server = await fakeServer(basicOnManifests);
+    const client = clientFor(server);
+    expect((await getDigest(client, server, CREDENTIAL)).digest).toBe(DIGEST);
+    expect((await getDigest(client, server, CREDENTIAL)).digest).toBe(DIGEST);
+    expect(server.requests('HEAD').map((s) => s.authorization?.split(' ')[0])).toEqual([undefined, 'Basic', 'Basic']);
+    expect(server.requests('GET', '/v2/')).toHaveLength(1);
+  });
+
+  it('fails after one HEAD when there is no credential to answer with', async () => {
+    const server = await fakeServer(basicOnManifests);
+    const error = await rejection(getDigest(clientFor(server), server));
+    expect(error).toBeInstanceOf(RegistryAuthError);
+    expect(error.message).toMatch(`credentials are required and none are configured for ${server.host}`);
+    expect(server.requests('HEAD')).toHaveLength(1);
+  });
+});
+
+describe('credentials stay with their registry', () => {
+  it('sends no Authorization to a registry that does not challenge', async () => {
+    const server = await fakeServer(anonymousRegistry((_req, res) => res.writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': INDEX }).end()));
+    await getDigest(clientFor(server), server, CREDENTIAL);
+    expect(server.seen.map((s) => s.authorization)).toEqual([undefined, undefined]);
+  });
+});
+
+describe('deadlines', () => {
+  /** Accepts connections and never answers: a real registry does not hang on purpose. */
+  const silent: Handler = () => undefined;
+
+  it('fails with RegistryTimeoutError after requestTimeoutMs', async () => {
+    const server = await fakeServer(silent);
+    const started = Date.now();
+    const error = await rejection(getDigest(clientFor(server, { requestTimeoutMs: 300 }), server));
+    expect(error).toBeInstanceOf(RegistryTimeoutError);
+    expect(error.message).toBe(`could not get digest for ${server.host}/dp/app:v1: ${server.host} did not answer within 300 ms`);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("stops at the caller's signal", async () => {
+    const server = await fakeServer(silent);
+    const started = Date.now();
+    const error = await rejection(getDigest(clientFor(server, { requestTimeoutMs: 10_000 }), server, undefined, AbortSignal.timeout(200)));
+    expect(error).toBeInstanceOf(RegistryAbortedError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
