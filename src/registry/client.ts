@@ -1,0 +1,269 @@
+/**
+ * The OCI distribution client: resolves a tag to its manifest digest with a
+ * HEAD (which Docker Hub does not count against the pull quota), learning and
+ * caching each registry's auth challenge and bearer tokens per credential.
+ */
+import { Agent, type Dispatcher } from 'undici';
+import { LRUCache } from 'lru-cache';
+import type { ImageRef } from '../reference/types.js';
+import type { Credential, DigestSource, ManifestDigest } from './types.js';
+import { raceAbort } from './abort.js';
+import {
+  ANONYMOUS,
+  basicAuthorization,
+  bearerError,
+  sameScheme,
+  schemeFromChallenge,
+  tokenScopes,
+  type AuthScheme,
+} from './auth-scheme.js';
+import { credentialKey } from './credential-key.js';
+import { endpointOf, insecureRegistrySet, type RegistryEndpoint, type UrlCheck } from './endpoint.js';
+import { RegistryFailure, toRegistryError } from './failure.js';
+import { isValidDigest, MANIFEST_ACCEPT, mediaTypeInBody, mediaTypeOf, sha256Digest, shownValue } from './manifest.js';
+import { authProblem, failureForStatus } from './status.js';
+import { TokenService, type TokenLease } from './token.js';
+import { Transport, type IncomingResponse } from './transport.js';
+import { createTrustContext, loadTrustedCertificates, trustSourcesFromEnv } from './trust.js';
+
+/** How the client reaches registries. */
+export interface RegistryClientOptions {
+  /** PEM files of CAs to trust besides the system store (e.g. a private registry's CA). */
+  readonly caFiles: readonly string[];
+  /** `host[:port]` of registries reached over plain HTTP. */
+  readonly insecureRegistries: readonly string[];
+  /** Bound on each HTTP request (connect, headers, body). */
+  readonly requestTimeoutMs: number;
+  readonly userAgent: string;
+  /** Use this dispatcher instead of building an Agent (then caFiles are not read). */
+  readonly dispatcher?: Dispatcher;
+  /** Policy hook run before contacting a registry or token realm; see UrlCheck. */
+  readonly checkUrl?: UrlCheck;
+  /** The option that lists insecure registries, named in messages. Default `--insecure-registry`. */
+  readonly insecureRegistryFlag?: string;
+  /** The option that adds a trusted CA file, named in messages. Default `--ca-file`. */
+  readonly caFileFlag?: string;
+}
+
+/** Manifests larger than this are refused when a digest must be computed from the body. */
+export const MANIFEST_BODY_LIMIT = 4 * 1024 * 1024;
+const MAX_LEARNED_SCHEMES = 1000;
+const LEARNED_SCHEME_TTL_MS = 60 * 60 * 1000;
+
+/** One getDigest call. */
+interface Resolution {
+  readonly ref: ImageRef;
+  readonly tag: string;
+  readonly credential: Credential | undefined;
+  readonly signal: AbortSignal;
+  readonly endpoint: RegistryEndpoint;
+  /** Key of the learned scheme: registry origin + credential identity. */
+  readonly schemeKey: string;
+}
+
+/** The Authorization header for one attempt, and what produced it. */
+interface Authorization {
+  readonly scheme: AuthScheme;
+  readonly header: string | undefined;
+  readonly lease: TokenLease | undefined;
+}
+
+/** Resolves tags to digests against real registries (DigestSource). */
+export class RegistryClient implements DigestSource {
+  private readonly options: RegistryClientOptions;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly transport: Transport;
+  private readonly tokens: TokenService;
+  private readonly schemes: LRUCache<string, AuthScheme, Resolution>;
+  private readonly insecure: ReadonlySet<string>;
+
+  /**
+   * Builds one keep-alive Agent trusting Node's roots, the system store,
+   * NODE_EXTRA_CA_CERTS (read from `env`) and `options.caFiles` — unless
+   * `options.dispatcher` is given. Reads the CA files synchronously, so a bad
+   * one fails at startup with RegistryCaFileError.
+   */
+  constructor(options: RegistryClientOptions, env: Readonly<Record<string, string | undefined>> = process.env) {
+    this.options = options;
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher = options.dispatcher ?? createAgent(options, env);
+    this.transport = new Transport(this.dispatcher, options.requestTimeoutMs, options.userAgent, {
+      insecureRegistryFlag: options.insecureRegistryFlag ?? '--insecure-registry',
+      caFileFlag: options.caFileFlag ?? '--ca-file',
+    });
+    this.tokens = new TokenService(this.transport, options.checkUrl);
+    this.insecure = insecureRegistrySet(options.insecureRegistries);
+    this.schemes = new LRUCache<string, AuthScheme, Resolution>({
+      max: MAX_LEARNED_SCHEMES,
+      ttl: LEARNED_SCHEME_TTL_MS,
+      fetchMethod: (_key, _stale, { context, signal }) => this.ping(context, signal),
+    });
+  }
+
+  /** The digest the registry reports for `ref`'s repository at `tag`; throws a RegistryError subclass. */
+  async getDigest(ref: ImageRef, tag: string, credential: Credential | undefined, signal: AbortSignal): Promise<ManifestDigest> {
+    const endpoint = endpointOf(ref.domain, this.insecure);
+    const resolution: Resolution = {
+      ref,
+      tag,
+      credential,
+      signal,
+      endpoint,
+      schemeKey: `${endpoint.origin.origin}\0${credentialKey(credential)}`,
+    };
+    try {
+      return await this.resolve(resolution);
+    } catch (error) {
+      if (error instanceof RegistryFailure) throw toRegistryError(error, `${ref.name}:${tag}`);
+      throw error;
+    }
+  }
+
+  /** Closes the Agent this client built (not a dispatcher passed in). */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  private async resolve(r: Resolution): Promise<ManifestDigest> {
+    await this.check(r.endpoint.origin, 'registry');
+    let auth = await this.authorize(r, await this.learnedScheme(r));
+    let response = await this.requestManifest(r, 'HEAD', auth);
+    if (response.status === 401) {
+      const challenge = response.header('www-authenticate');
+      const challenged = schemeFromChallenge(challenge, r.endpoint.origin.host);
+      this.schemes.set(r.schemeKey, challenged);
+      if (!worthRetrying(auth, challenged, r.credential)) throw await this.unauthorized(r, response, challenge);
+      await response.discard();
+      if (auth.lease !== undefined) this.tokens.invalidate(auth.lease.key);
+      auth = await this.authorize(r, challenged);
+      response = await this.requestManifest(r, 'HEAD', auth);
+      if (response.status === 401) throw await this.unauthorized(r, response, response.header('www-authenticate'));
+    }
+    return this.digestOf(r, response, auth);
+  }
+
+  /** Reads the digest from a HEAD; falls back to GET only when a 2xx HEAD lacks the digest or media type. */
+  private async digestOf(r: Resolution, response: IncomingResponse, auth: Authorization): Promise<ManifestDigest> {
+    if (!isSuccess(response.status)) throw await this.statusFailure(r, response);
+    const digest = response.header('docker-content-digest')?.trim();
+    const mediaType = mediaTypeOf(response.header('content-type'));
+    await response.discard();
+    if (digest !== undefined && digest !== '' && mediaType !== undefined) return { digest: verifiedDigest(digest), mediaType };
+    return this.digestFromBody(r, auth);
+  }
+
+  private async digestFromBody(r: Resolution, auth: Authorization): Promise<ManifestDigest> {
+    const response = await this.requestManifest(r, 'GET', auth);
+    if (!isSuccess(response.status)) throw await this.statusFailure(r, response);
+    const header = response.header('docker-content-digest')?.trim();
+    const contentType = mediaTypeOf(response.header('content-type'));
+    const body = await response.readBody(MANIFEST_BODY_LIMIT, `manifest is larger than ${MANIFEST_BODY_LIMIT / 1024 / 1024} MiB`);
+    const mediaType = contentType ?? mediaTypeInBody(body);
+    if (mediaType === undefined) throw new RegistryFailure('protocol', 'registry served the manifest without a media type');
+    const digest = header !== undefined && header !== '' ? header : sha256Digest(body);
+    return { digest: verifiedDigest(digest), mediaType };
+  }
+
+  private async requestManifest(r: Resolution, method: 'HEAD' | 'GET', auth: Authorization): Promise<IncomingResponse> {
+    const url = new URL(`/v2/${r.ref.path.split('/').map(encodeURIComponent).join('/')}/manifests/${encodeURIComponent(r.tag)}`, r.endpoint.origin);
+    const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
+    if (auth.header !== undefined) headers['authorization'] = auth.header;
+    return this.transport.send({ url, method, headers, signal: r.signal });
+  }
+
+  /** The scheme learned for this registry and credential, pinging `GET /v2/` the first time. */
+  private async learnedScheme(r: Resolution): Promise<AuthScheme> {
+    const scheme = await raceAbort(this.schemes.fetch(r.schemeKey, { context: r }), r.signal, 'learning the registry auth scheme');
+    return scheme ?? ANONYMOUS;
+  }
+
+  /** `GET /v2/` without credentials: 200 means anonymous, 401 carries the challenge. */
+  private async ping(r: Resolution, signal: AbortSignal): Promise<AuthScheme> {
+    const url = new URL('/v2/', r.endpoint.origin);
+    const response = await this.transport.send({ url, method: 'GET', headers: {}, signal });
+    if (response.status === 401) {
+      await response.discard();
+      return schemeFromChallenge(response.header('www-authenticate'), url.host);
+    }
+    if (response.status === 429 || response.status >= 500) throw await this.statusFailure(r, response);
+    // Anything else: assume no auth and let the manifest request say otherwise.
+    await response.discard();
+    return ANONYMOUS;
+  }
+
+  private async authorize(r: Resolution, scheme: AuthScheme): Promise<Authorization> {
+    if (scheme.kind === 'anonymous') return { scheme, header: undefined, lease: undefined };
+    if (scheme.kind === 'basic') {
+      // Basic goes only to the registry the credential is for (this origin), and only when challenged.
+      return { scheme, header: r.credential === undefined ? undefined : basicAuthorization(r.credential), lease: undefined };
+    }
+    const lease = await this.tokens.lease(
+      { bearer: scheme.bearer, scopes: tokenScopes(r.ref.path, scheme.bearer.scope), credential: r.credential, registry: r.endpoint },
+      r.signal,
+    );
+    return { scheme, header: `Bearer ${lease.token}`, lease };
+  }
+
+  /** The failure for a 401 that authenticating did not cure. */
+  private async unauthorized(r: Resolution, response: IncomingResponse, challenge: string | undefined): Promise<RegistryFailure> {
+    if (bearerError(challenge) !== 'insufficient_scope') return this.statusFailure(r, response);
+    await response.discard();
+    const who = r.credential === undefined ? 'anonymous access' : `user ${JSON.stringify(r.credential.username)} (${r.credential.source})`;
+    const hint = r.credential === undefined ? `; ${authProblem({ credential: undefined, registryHost: r.endpoint.origin.host }, 401)}` : '';
+    return new RegistryFailure('auth', `registry answered 401 insufficient_scope: ${who} may not pull this repository, or it does not exist${hint}`, {
+      status: 401,
+    });
+  }
+
+  private statusFailure(r: Resolution, response: IncomingResponse): Promise<RegistryFailure> {
+    return failureForStatus(response, {
+      who: 'registry',
+      registryHost: r.endpoint.origin.host,
+      credential: r.credential,
+      notFound: 'manifest-unknown',
+      nowMs: Date.now(),
+    });
+  }
+
+  private async check(url: URL, purpose: 'registry' | 'token-realm'): Promise<void> {
+    const { checkUrl } = this.options;
+    if (checkUrl === undefined) return;
+    try {
+      await checkUrl(url, purpose);
+    } catch (error) {
+      throw new RegistryFailure('unavailable', `${url.host} is not allowed by policy`, { cause: error });
+    }
+  }
+}
+
+/**
+ * After a 401, retry once only when something may have changed: the token was
+ * cached (expired or revoked), or the registry now asks for another scheme
+ * that we can answer (Basic needs a credential).
+ */
+function worthRetrying(used: Authorization, challenged: AuthScheme, credential: Credential | undefined): boolean {
+  if (used.lease?.cached === true) return true;
+  if (sameScheme(used.scheme, challenged)) return false;
+  return challenged.kind !== 'basic' || credential !== undefined;
+}
+
+function createAgent(options: RegistryClientOptions, env: Readonly<Record<string, string | undefined>>): Agent {
+  const certificates = loadTrustedCertificates(options.caFiles, trustSourcesFromEnv(env));
+  return new Agent({
+    connect: { secureContext: createTrustContext(certificates), timeout: options.requestTimeoutMs },
+    headersTimeout: options.requestTimeoutMs,
+    bodyTimeout: options.requestTimeoutMs,
+  });
+}
+
+function verifiedDigest(digest: string): string {
+  if (!isValidDigest(digest)) {
+    throw new RegistryFailure('invalid-digest', `registry reported digest ${shownValue(digest)}, not sha256:<64 hex> or sha512:<128 hex>`);
+  }
+  return digest;
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status <= 299;
+}

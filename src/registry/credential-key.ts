@@ -1,0 +1,21 @@
+/** Identity of a credential for cache keys, without the secret. */
+import { createHash } from 'node:crypto';
+import type { Credential } from './types.js';
+
+/** The key of requests made without credentials. */
+export const ANONYMOUS_KEY = 'anonymous';
+
+/**
+ * `anonymous`, or `cred-` + sha256 of the username and password. Everything
+ * cached on behalf of a caller (digests, tokens, in-flight fetches, learned
+ * challenges) is keyed by it, so one tenant's secret never answers another's
+ * request. The username's length is hashed too, so no two pairs collide
+ * however NULs fall; `source` is not part of the identity.
+ */
+export function credentialKey(credential: Credential | undefined): string {
+  if (credential === undefined) return ANONYMOUS_KEY;
+  const hash = createHash('sha256')
+    .update(`${credential.username.length}\0${credential.username}\0${credential.password}`, 'utf8')
+    .digest('hex');
+  return `cred-${hash}`;
+}

@@ -1,0 +1,31 @@
+/** Registry stage: the OCI distribution client, its auth, and where credentials come from. */
+export type { Credential, DigestSource, ManifestDigest } from './types.js';
+export { RegistryClient, MANIFEST_BODY_LIMIT, type RegistryClientOptions } from './client.js';
+export {
+  RegistryError,
+  ManifestUnknownError,
+  RegistryAuthError,
+  RegistryRateLimitedError,
+  RegistryUnavailableError,
+  RegistryTimeoutError,
+  RegistryAbortedError,
+  InvalidDigestError,
+  InsecureRegistryRequiredError,
+  RegistryProtocolError,
+  RegistryCaFileError,
+  type RegistryErrorOptions,
+} from './errors.js';
+export { credentialKey, ANONYMOUS_KEY } from './credential-key.js';
+export {
+  loadDockerConfig,
+  parseDockerConfig,
+  dockerConfigDir,
+  registryHostOfKey,
+  DockerConfigError,
+  type DockerConfigCredentials,
+} from './docker-config.js';
+export { parseWwwAuthenticate, findChallenge, MalformedChallengeError, type Challenge } from './www-authenticate.js';
+export { parseRetryAfter } from './retry-after.js';
+export { endpointOf, type RegistryEndpoint, type UrlCheck } from './endpoint.js';
+export { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, isValidDigest } from './manifest.js';
+export { loadTrustedCertificates, DEBIAN_SYSTEM_BUNDLE } from './trust.js';

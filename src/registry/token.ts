@@ -1,0 +1,167 @@
+/**
+ * Bearer tokens from a registry's token service (Docker token auth: GET realm
+ * ?service=…&scope=…), cached for their lifetime less a safety margin, keyed
+ * by realm, service, scopes and credential identity.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Credential } from './types.js';
+import { basicAuthorization, type BearerChallenge } from './auth-scheme.js';
+import { credentialKey } from './credential-key.js';
+import type { RegistryEndpoint, UrlCheck } from './endpoint.js';
+import { RegistryFailure } from './failure.js';
+import { raceAbort } from './abort.js';
+import { isRecord } from './json.js';
+import { failureForStatus } from './status.js';
+import type { Transport } from './transport.js';
+
+/** The spec's default when a token response omits `expires_in`. */
+export const DEFAULT_TOKEN_LIFETIME_MS = 60_000;
+const MAX_SAFETY_MARGIN_MS = 30_000;
+const TOKEN_BODY_LIMIT = 1024 * 1024;
+const MAX_CACHED_TOKENS = 1000;
+
+/** What the token service granted. */
+export interface GrantedToken {
+  readonly token: string;
+  /** How long it stays valid from now. */
+  readonly lifetimeMs: number;
+}
+
+/** One token to get. */
+export interface TokenRequest {
+  readonly bearer: BearerChallenge;
+  readonly scopes: readonly string[];
+  readonly credential: Credential | undefined;
+  readonly registry: RegistryEndpoint;
+}
+
+/** A token in hand, and whether it came from the cache (a 401 with a cached token earns one refresh). */
+export interface TokenLease {
+  readonly token: string;
+  readonly key: string;
+  readonly cached: boolean;
+}
+
+/** Gets and caches tokens; concurrent requests for one key share one fetch. */
+export class TokenService {
+  private readonly cache: LRUCache<string, string, TokenRequest>;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly checkUrl: UrlCheck | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.cache = new LRUCache<string, string, TokenRequest>({
+      max: MAX_CACHED_TOKENS,
+      ttl: DEFAULT_TOKEN_LIFETIME_MS,
+      fetchMethod: async (_key, _stale, { options, context, signal }) => {
+        const granted = await this.fetchToken(context, signal);
+        options.ttl = cacheTtl(granted.lifetimeMs);
+        return granted.token;
+      },
+    });
+  }
+
+  /** A token for the request, cached or fetched. The caller's signal stops the wait, not a fetch others share. */
+  async lease(request: TokenRequest, signal: AbortSignal): Promise<TokenLease> {
+    const key = tokenCacheKey(request);
+    const status: LRUCache.Status<string, string, TokenRequest> = {};
+    const token = await raceAbort(this.cache.fetch(key, { context: request, status }), signal, 'waiting for a registry token');
+    if (token === undefined) throw new RegistryFailure('unavailable', `token service ${request.bearer.realm} gave no token`);
+    return { token, key, cached: status.fetch === 'hit' || status.fetch === 'stale' };
+  }
+
+  /** Forgets a token the registry refused. */
+  invalidate(key: string): void {
+    this.cache.delete(key);
+  }
+
+  private async fetchToken(request: TokenRequest, signal: AbortSignal): Promise<GrantedToken> {
+    const url = await this.realmUrl(request);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (request.credential !== undefined) headers['authorization'] = basicAuthorization(request.credential);
+    const response = await this.transport.send({ url, method: 'GET', headers, signal });
+    if (response.status < 200 || response.status > 299) {
+      throw await failureForStatus(response, {
+        who: `token service ${url.host}`,
+        registryHost: request.registry.origin.host,
+        credential: request.credential,
+        notFound: 'protocol',
+        nowMs: this.now(),
+      });
+    }
+    const body = await response.readBody(TOKEN_BODY_LIMIT, `token service ${url.host} answered with more than 1 MiB`);
+    return parseTokenResponse(body, this.now(), url.host);
+  }
+
+  /** The realm with service and scopes, after checking credentials may go there. */
+  private async realmUrl(request: TokenRequest): Promise<URL> {
+    const { realm, service } = request.bearer;
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch (error) {
+      throw new RegistryFailure('protocol', `registry named a token realm that is not a URL`, { cause: error });
+    }
+    const allowed = url.protocol === 'https:' || (url.protocol === 'http:' && request.registry.insecure);
+    if (!allowed) {
+      throw new RegistryFailure('auth', `token realm ${url.origin} is not HTTPS; refusing to send credentials there`);
+    }
+    if (this.checkUrl !== undefined) {
+      try {
+        await this.checkUrl(url, 'token-realm');
+      } catch (error) {
+        throw new RegistryFailure('auth', `token realm ${url.origin} is not allowed by policy`, { cause: error });
+      }
+    }
+    if (service !== undefined) url.searchParams.set('service', service);
+    for (const scope of request.scopes) url.searchParams.append('scope', scope);
+    return url;
+  }
+}
+
+/** Cache key of a token: realm, service, scopes and credential identity (never the secret). */
+export function tokenCacheKey(request: TokenRequest): string {
+  const { realm, service } = request.bearer;
+  return [realm, service ?? '', request.scopes.join(' '), credentialKey(request.credential)].join('\0');
+}
+
+/**
+ * Reads `token` (or `access_token`), `expires_in` (default 60 s) and
+ * `issued_at`. The lifetime counts from `issued_at` when it is in the past and
+ * within `expires_in`; otherwise (clock skew) from now.
+ */
+export function parseTokenResponse(body: Uint8Array, nowMs: number, host: string): GrantedToken {
+  const json = parseJsonObject(body, host);
+  const token = nonEmptyString(json['token']) ?? nonEmptyString(json['access_token']);
+  if (token === undefined) throw new RegistryFailure('protocol', `token service ${host} answered without a token`);
+  const expiresIn = json['expires_in'];
+  const lifetimeMs = typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn * 1000 : DEFAULT_TOKEN_LIFETIME_MS;
+  const issuedAt = json['issued_at'];
+  const elapsed = typeof issuedAt === 'string' ? nowMs - Date.parse(issuedAt) : Number.NaN;
+  const spent = Number.isFinite(elapsed) && elapsed >= 0 && elapsed < lifetimeMs ? elapsed : 0;
+  return { token, lifetimeMs: lifetimeMs - spent };
+}
+
+/** How long to cache a token: its lifetime less a margin (a quarter, at most 30 s), so it is not used as it expires. */
+export function cacheTtl(lifetimeMs: number): number {
+  const margin = Math.min(MAX_SAFETY_MARGIN_MS, lifetimeMs / 4);
+  // lru-cache reads a ttl of 0 as "forever": keep at least 1 ms.
+  return Math.max(1, Math.floor(lifetimeMs - margin));
+}
+
+function parseJsonObject(body: Uint8Array, host: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    // No cause: V8's message quotes the body.
+    throw new RegistryFailure('protocol', `token service ${host} answered with something other than JSON`);
+  }
+  if (!isRecord(json)) throw new RegistryFailure('protocol', `token service ${host} answered with something other than a JSON object`);
+  return json;
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
