@@ -16,13 +16,13 @@ const io = {
   version: packageJson.version ?? '0.0.0',
 };
 
-const code = await runCli(process.argv.slice(2), io, (close) => {
+const code = await runCli(process.argv.slice(2), io, (server) => {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`digest-pinner: ${signal} received, finishing in-flight reviews\n`);
-    close().then(
+    server.close().then(
       () => process.exit(0),
       (error: unknown) => {
         process.stderr.write(`digest-pinner: shutdown failed: ${String(error)}\n`);

@@ -6,8 +6,8 @@ import type { Operation as PatchOperation } from 'fast-json-patch';
 import { describeError, DigestPinnerError } from '../errors.js';
 import { parseImage, pinnedReference, normalizedString } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
-import type { CredentialChain, Resolution } from '../resolve/index.js';
-import { imagesToPin, skipsControlledTemplate, podSpecLocation, type ImageField } from '../workload/index.js';
+import { failureReason, type CredentialChain, type Resolution } from '../resolve/index.js';
+import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
 import { buildPatch, encodePatch, type Pin } from '../patch/index.js';
 import type { SkipList } from './skip.js';
 import { denialMessage, failureWarnings, type ImageFailure } from './warnings.js';
@@ -128,26 +128,6 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
     return { resolution, pin: { field, pinned: pinnedReference(ref, resolution.digest, { dropTag: deps.dropTag }) } };
   } catch (error) {
     const code = error instanceof DigestPinnerError ? error.code : REASONS.unknown;
-    return { failure: { where, image: field.image, reason: reasonOf(error, ref), code } };
+    return { failure: { where, image: field.image, reason: failureReason(error), code } };
   }
-}
-
-/** The cause without the `could not get digest for <image>:` prefix the warning already says. */
-function reasonOf(error: unknown, ref: ImageRef): string {
-  const message = describeError(error);
-  for (const image of [ref.written, normalizedString(ref), ref.name]) {
-    const prefix = `could not get digest for ${image}: `;
-    if (message.startsWith(prefix)) return message.slice(prefix.length);
-  }
-  return message;
-}
-
-/** The value at a JSON Pointer of untrusted JSON, or undefined. */
-function valueAt(root: unknown, pointer: string): unknown {
-  let node: unknown = root;
-  for (const token of pointer.split('/').slice(1)) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[token.replaceAll('~1', '/').replaceAll('~0', '~')];
-  }
-  return node;
 }

@@ -1,6 +1,6 @@
 /** Command dispatch; every command takes its arguments and an CliIo and returns an exit code. */
 import { resolveCommand, RESOLVE_USAGE } from './resolve.js';
-import { startServer, SERVE_USAGE } from './serve.js';
+import { startServer, SERVE_USAGE, type RunningServer } from './serve.js';
 import { UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
 import { describeError, DigestPinnerError } from '../errors.js';
@@ -14,14 +14,14 @@ Commands:
 Run 'digest-pinner <command> --help' for a command's flags.`;
 
 /** Runs the command in argv; `onServing` receives a started server (serve keeps running). */
-export async function runCli(argv: readonly string[], io: CliIo, onServing?: (close: () => Promise<void>) => void): Promise<number | undefined> {
+export async function runCli(argv: readonly string[], io: CliIo, onServing?: (server: RunningServer) => void): Promise<number | undefined> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'serve': {
         const server = await startServer(rest, io);
         if (server === undefined) return 0;
-        onServing?.(server.close);
+        onServing?.(server);
         return undefined;
       }
       case 'resolve':

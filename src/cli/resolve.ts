@@ -3,7 +3,8 @@ import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.j
 import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { parseImage, pinnedReference } from '../reference/index.js';
-import { describeError, DigestPinnerError } from '../errors.js';
+import { DigestPinnerError } from '../errors.js';
+import { failureReason } from '../resolve/index.js';
 
 export const RESOLVE_USAGE = `Usage: digest-pinner resolve [flags] REF...
 
@@ -34,7 +35,7 @@ async function resolveOne(core: Core, input: string, dropTag: boolean): Promise<
     const resolution = await core.resolver.resolve(ref, { credentials: core.credentialsFor(ref), signal: AbortSignal.timeout(60_000) });
     return { input, reference: pinnedReference(ref, resolution.digest, { dropTag }), digest: resolution.digest };
   } catch (error) {
-    return { input, error: describeError(error), code: error instanceof DigestPinnerError ? error.code : 'DP_ERR_UNKNOWN' };
+    return { input, error: failureReason(error), code: error instanceof DigestPinnerError ? error.code : 'DP_ERR_UNKNOWN' };
   }
 }
 

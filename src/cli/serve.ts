@@ -103,7 +103,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       if (app.server instanceof Server) app.server.setSecureContext(pair);
       app.log.info({ cert: files.certFile }, 'serving certificate reloaded');
     },
-    (error) => app.log.warn({ err: error }, 'serving certificate not reloaded'),
+    (error) => { app.log.warn({ err: error }, 'serving certificate not reloaded'); },
   );
   const address = await app.listen({ port, host: values.host ?? '0.0.0.0' });
   return {

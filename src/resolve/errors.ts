@@ -1,4 +1,4 @@
-import { DigestPinnerError } from '../errors.js';
+import { describeError, DigestPinnerError } from '../errors.js';
 
 /** The admission's deadline ran out before the image resolved (the shared fetch goes on for others). */
 export class ResolutionDeadlineError extends DigestPinnerError {
@@ -7,4 +7,11 @@ export class ResolutionDeadlineError extends DigestPinnerError {
   constructor(readonly image: string, options?: { cause?: unknown }) {
     super(`could not get digest for ${image}: deadline exceeded`, options);
   }
+}
+
+const IMAGE_PREFIX = /^could not get digest for \S+: /;
+
+/** The reason of a failed resolution without the `could not get digest for <image>:` prefix, for messages that already name the image. */
+export function failureReason(error: unknown): string {
+  return describeError(error).replace(IMAGE_PREFIX, '');
 }
