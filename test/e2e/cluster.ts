@@ -273,6 +273,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       '--cert-dir', join(workDir, 'apiserver-certs'),
       '--tls-cert-file', pki.apiserver.certFile, '--tls-private-key-file', pki.apiserver.keyFile,
       '--client-ca-file', pki.ca.certFile,
+      // The aggregation layer's front proxy, as kubeadm sets it up; without it every component that
+      // delegates authentication (kube-controller-manager too) logs a missing requestheader CA.
+      '--requestheader-client-ca-file', pki.ca.certFile,
+      '--requestheader-allowed-names', 'front-proxy-client',
+      '--requestheader-username-headers', 'X-Remote-User',
+      '--requestheader-group-headers', 'X-Remote-Group',
+      '--requestheader-extra-headers-prefix', 'X-Remote-Extra-',
+      '--proxy-client-cert-file', pki.frontProxyClient.certFile, '--proxy-client-key-file', pki.frontProxyClient.keyFile,
       '--authorization-mode', 'Node,RBAC',
       '--enable-admission-plugins',
       'NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy',
@@ -280,7 +288,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       '--service-account-key-file', pki.serviceAccountPublicKeyFile,
       '--service-account-signing-key-file', pki.serviceAccountKeyFile,
       '--service-cluster-ip-range', SERVICE_CLUSTER_IP_RANGE,
-      // The "kubernetes" Service's endpoints would point at 127.0.0.1, which Endpoints validation rejects.
+      // Required with a loopback advertise address: the default (lease) reconciler refuses to start
+      // ("cannot use public IP 127.0.0.1 with endpoint reconciler"). The webhook is reached by URL anyway.
       '--endpoint-reconciler-type', 'none',
       '--allow-privileged=true',
       '--profiling=false',

@@ -57,6 +57,8 @@ export interface ControlPlanePki {
   readonly admin: IssuedCertificate;
   readonly controllerManager: IssuedCertificate;
   readonly controllerManagerServing: IssuedCertificate;
+  /** kube-apiserver's client certificate towards aggregated API servers (--proxy-client-cert-file). */
+  readonly frontProxyClient: IssuedCertificate;
   readonly serviceAccountKeyFile: string;
   readonly serviceAccountPublicKeyFile: string;
 }
@@ -112,7 +114,7 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
   const ca = await createCertificateAuthority(dir);
   const serviceAccountKeyFile = join(dir, 'sa.key');
   const serviceAccountPublicKeyFile = join(dir, 'sa.pub');
-  const [apiserver, admin, controllerManager, controllerManagerServing] = await Promise.all([
+  const [apiserver, admin, controllerManager, controllerManagerServing, frontProxyClient] = await Promise.all([
     issueCertificate(ca, {
       name: 'apiserver',
       commonName: 'kube-apiserver',
@@ -124,10 +126,11 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
     issueCertificate(ca, { name: 'controller-manager', commonName: 'system:kube-controller-manager', usage: 'client' }),
     issueCertificate(ca, { name: 'controller-manager-serving', commonName: 'kube-controller-manager', usage: 'server',
       altNames: ['IP:127.0.0.1', 'DNS:localhost'] }),
+    issueCertificate(ca, { name: 'front-proxy-client', commonName: 'front-proxy-client', usage: 'client' }),
     (async () => {
       await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', serviceAccountKeyFile]);
       await openssl(['pkey', '-in', serviceAccountKeyFile, '-pubout', '-out', serviceAccountPublicKeyFile]);
     })(),
   ]);
-  return { ca, apiserver, admin, controllerManager, controllerManagerServing, serviceAccountKeyFile, serviceAccountPublicKeyFile };
+  return { ca, apiserver, admin, controllerManager, controllerManagerServing, frontProxyClient, serviceAccountKeyFile, serviceAccountPublicKeyFile };
 }
