@@ -2,6 +2,7 @@
 import { resolveCommand, RESOLVE_USAGE } from './resolve.js';
 import { startServer, SERVE_USAGE, type RunningServer } from './serve.js';
 import { UsageError } from './options.js';
+import { certsCommand, CERTS_USAGE } from './certs.js';
 import { writeLine, type CliIo } from './io.js';
 import { describeError, DigestPinnerError } from '../errors.js';
 
@@ -10,6 +11,7 @@ export const USAGE = `Usage: digest-pinner <command> [flags]
 Commands:
   serve      run the mutating admission webhook over HTTPS
   resolve    print image references pinned to their digests
+  certs      create the webhook's CA and serving certificate (files, Secret, caBundle)
 
 Run 'digest-pinner <command> --help' for a command's flags.`;
 
@@ -26,6 +28,8 @@ export async function runCli(argv: readonly string[], io: CliIo, onServing?: (se
       }
       case 'resolve':
         return await resolveCommand(rest, io);
+      case 'certs':
+        return await certsCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -46,4 +50,4 @@ export async function runCli(argv: readonly string[], io: CliIo, onServing?: (se
   }
 }
 
-export { SERVE_USAGE, RESOLVE_USAGE };
+export { SERVE_USAGE, RESOLVE_USAGE, CERTS_USAGE };

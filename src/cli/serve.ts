@@ -34,6 +34,7 @@ Flags:
   --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
   --registry-timeout DUR      deadline of one registry request (default 5s)
   --cache-ttl DUR             how long a resolved digest is reused (default 15m)
+  --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
   --log-level LEVEL           pino level (default info)`;
 
 export const DEFAULT_DEADLINE_MS = 8_000;
@@ -72,6 +73,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       skip: { type: 'string', multiple: true },
       deadline: { type: 'string' },
       'log-level': { type: 'string' },
+      'tls-reload-interval': { type: 'string' },
     },
   });
   if (values.help === true) {
@@ -104,6 +106,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       app.log.info({ cert: files.certFile }, 'serving certificate reloaded');
     },
     (error) => { app.log.warn({ err: error }, 'serving certificate not reloaded'); },
+    durationFlag('tls-reload-interval', values['tls-reload-interval'], 10_000),
   );
   const address = await app.listen({ port, host: values.host ?? '0.0.0.0' });
   return {
