@@ -1,0 +1,254 @@
+/**
+ * manifests/ through the real tools: `kubectl kustomize` renders every
+ * kustomization, and a real kube-apiserver (test/e2e/cluster.ts) validates the
+ * objects and evaluates their CEL: the webhook's matchConditions and the strict
+ * ValidatingAdmissionPolicy with its skip list. No webhook server runs: the
+ * Service has no endpoints, so a call to the webhook fails, which is how the
+ * tests see whether kube-apiserver called it (strict: denied; warn: admitted).
+ *
+ * Skipped when the control-plane binaries are not built (`npm run test:e2e`
+ * or test/e2e/build-binaries.sh builds them). One control plane, about 25 s.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import jsonpatch, { type Operation } from 'fast-json-patch';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BINARIES, defaultBinDir } from '../e2e/binaries.js';
+import { startCluster, type Cluster } from '../e2e/cluster.js';
+import { find, MANIFESTS_DIR, objectsOf, readKustomization, readOne, type KubeObject } from './load.js';
+
+const BIN_DIR = defaultBinDir();
+const KUBECTL = join(BIN_DIR, 'kubectl');
+const HAVE_BINARIES = BINARIES.every((name) => existsSync(join(BIN_DIR, name)));
+
+const PINNED = `registry.example.com/app@sha256:${'a'.repeat(64)}`;
+const STRICT = 'strict-ns';
+const WARN = 'warn-ns';
+const OWNER = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'owner', uid: '6f1f0a3c-2b1e-4a52-9d0e-3f1a2b3c4d5e' };
+
+/** `kubectl kustomize DIR`, parsed. */
+function kustomize(dir: string): KubeObject[] {
+  const result = spawnSync(KUBECTL, ['kustomize', join(MANIFESTS_DIR, dir)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`kubectl kustomize ${dir}: ${result.stderr}`);
+  return Array.from(parseAllDocuments(result.stdout), (document) => document.toJS() as KubeObject);
+}
+
+const keys = (objects: readonly KubeObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+
+describe.skipIf(!HAVE_BINARIES)('kubectl kustomize', () => {
+  it.each(['', 'overlays/pods-only', 'overlays/cert-manager'])('renders %j to the objects its files hold', (dir) => {
+    expect(keys(kustomize(dir))).toEqual(keys(objectsOf(dir)));
+  });
+
+  it('renders pods-only as the JSON patch applied to the base says', () => {
+    const operations = readOne(join(MANIFESTS_DIR, 'overlays/pods-only/remove-template-rules.yaml')) as Operation[];
+    const base = find(objectsOf('base'), 'MutatingWebhookConfiguration', 'digest-pinner');
+    const expected = jsonpatch.applyPatch(structuredClone(base), operations, true).newDocument;
+    expect(find(kustomize('overlays/pods-only'), 'MutatingWebhookConfiguration', 'digest-pinner')).toEqual(expected);
+  });
+
+  it('renders the cert-manager annotation onto the webhook configuration', () => {
+    const rendered = find(kustomize('overlays/cert-manager'), 'MutatingWebhookConfiguration', 'digest-pinner');
+    expect(rendered.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'digest-pinner/digest-pinner-tls' });
+    expect(readKustomization('overlays/cert-manager').patches).toHaveLength(1);
+  });
+});
+
+interface PodImages {
+  containers: string[];
+  init?: string[];
+  volume?: string;
+}
+
+function pod(namespace: string, images: PodImages, labels: Record<string, string> = {}): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'p-', namespace, labels },
+    spec: {
+      containers: images.containers.map((image, i) => ({ name: `c${i}`, image })),
+      ...(images.init ? { initContainers: images.init.map((image, i) => ({ name: `i${i}`, image })) } : {}),
+      ...(images.volume ? { volumes: [{ name: 'v', image: { reference: images.volume } }] } : {}),
+    },
+  };
+}
+
+function replicaSet(namespace: string, owner?: object): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { generateName: 'rs-', namespace, ...(owner ? { ownerReferences: [owner] } : {}) },
+    spec: {
+      selector: { matchLabels: { app: 'x' } },
+      template: { metadata: { labels: { app: 'x' } }, spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } },
+    },
+  };
+}
+
+describe.skipIf(!HAVE_BINARIES)('kube-apiserver', () => {
+  let cluster: Cluster;
+
+  /** Creates `object` with a server-side dry run: admission runs in full, nothing is stored. */
+  const dryRun = async (object: object): Promise<{ ok: boolean; stderr: string }> => {
+    const result = await cluster.kubectl(['create', '--dry-run=server', '-o', 'name', '-f', '-'], { stdin: JSON.stringify(object) });
+    return { ok: result.code === 0, stderr: result.stderr };
+  };
+  const admitted = async (object: object): Promise<boolean> => (await dryRun(object)).ok;
+  const eventually = async (what: string, probe: () => Promise<boolean>): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(200);
+    }
+  };
+
+  beforeAll(async () => {
+    // With kube-controller-manager: it writes the policy's type-checking status, and
+    // creates the `default` ServiceAccount a Pod needs to be admitted.
+    cluster = await startCluster();
+    await cluster.kubectlOk(['apply', '-f', join(MANIFESTS_DIR, 'base/namespace.yaml')]);
+    for (const [namespace, mode] of [[STRICT, 'strict'], [WARN, 'warn'], ['kube-system', 'strict']] as const) {
+      if (namespace !== 'kube-system') await cluster.kubectlOk(['create', 'namespace', namespace]);
+      await cluster.kubectlOk(['label', 'namespace', namespace, `digest-pinner.io/mode=${mode}`]);
+      await eventually(`ServiceAccount ${namespace}/default`,
+        async () => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', namespace])).code === 0);
+    }
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('accepts every object of the base and of pods-only in a server-side dry run, without warnings', async () => {
+    for (const dir of ['', 'overlays/pods-only']) {
+      const result = await cluster.kubectl(['apply', '--dry-run=server', '-k', join(MANIFESTS_DIR, dir)]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+    }
+  });
+
+  it('applies the base, and type-checks the policy without warnings', async () => {
+    await cluster.kubectlOk(['apply', '-k', MANIFESTS_DIR]);
+    let status: { typeChecking?: { expressionWarnings?: unknown[] } } | undefined;
+    await eventually('the policy to be type-checked', async () => {
+      const policy = JSON.parse(await cluster.kubectlOk(['get', 'validatingadmissionpolicy', 'digest-pinner-strict', '-o', 'json'])) as
+        { status?: typeof status };
+      status = policy.status;
+      return status?.typeChecking !== undefined;
+    });
+    expect(status?.typeChecking?.expressionWarnings ?? []).toEqual([]);
+  });
+
+  it("creates the webhook's Pods under the namespace's restricted Pod Security Standard", async () => {
+    await eventually('two digest-pinner Pods', async () => {
+      const pods = JSON.parse(await cluster.kubectlOk(['get', 'pods', '-n', 'digest-pinner', '-l', 'app.kubernetes.io/name=digest-pinner',
+        '-o', 'json'])) as { items: unknown[] };
+      return pods.items.length === 2;
+    });
+    const { ok, stderr } = await dryRun(pod('digest-pinner', { containers: [PINNED] }));
+    expect(ok).toBe(false);
+    expect(stderr).toContain('violates PodSecurity "restricted:latest"');
+  });
+
+  describe('webhook matchConditions and selectors', () => {
+    it('calls the strict webhook (and fails, as it is not running) for a Pod and for a template nobody controls', async () => {
+      for (const object of [pod(STRICT, { containers: ['nginx:1.27'] }), replicaSet(STRICT), replicaSet(STRICT, { ...OWNER, controller: false })]) {
+        const { ok, stderr } = await dryRun(object);
+        expect(ok).toBe(false);
+        expect(stderr).toContain('failed calling webhook "strict.digest-pinner.io"');
+      }
+    });
+
+    it('does not call it for a template a controller owns', async () => {
+      expect(await admitted(replicaSet(STRICT, { ...OWNER, controller: true }))).toBe(true);
+    });
+
+    it('does not call it for an object labelled digest-pinner.io/skip: "true", nor in kube-system', async () => {
+      expect(await admitted(pod(STRICT, { containers: ['nginx:1.27'] }, { 'digest-pinner.io/skip': 'true' }))).toBe(true);
+      expect(await admitted(pod('kube-system', { containers: ['nginx:1.27'] }))).toBe(true);
+    });
+
+    it('admits in a warn namespace although the webhook cannot be reached (failurePolicy: Ignore)', async () => {
+      expect(await admitted(pod(WARN, { containers: ['nginx:1.27'] }))).toBe(true);
+    });
+  });
+
+  describe('strict ValidatingAdmissionPolicy (webhook configuration removed, so the policy answers alone)', () => {
+    beforeAll(async () => {
+      await cluster.kubectlOk(['delete', 'mutatingwebhookconfiguration', 'digest-pinner']);
+      await eventually('the webhook configuration to go', () => admitted(pod(STRICT, { containers: [PINNED] })));
+    });
+
+    it('denies a Pod with unpinned images, naming each in order', async () => {
+      const { ok, stderr } = await dryRun(pod(STRICT, { containers: ['nginx:1.27', PINNED], init: ['busybox'], volume: 'quay.io/x/y:1' }));
+      expect(ok).toBe(false);
+      expect(stderr).toContain('digest-pinner: images not pinned to a digest (namespace mode strict): nginx:1.27, busybox, quay.io/x/y:1');
+    });
+
+    it('admits a Pod whose every image is pinned, with or without a tag', async () => {
+      expect(await admitted(pod(STRICT, { containers: [PINNED, `nginx:1.27@sha256:${'b'.repeat(64)}`], init: [PINNED], volume: PINNED })))
+        .toBe(true);
+    });
+
+    it('does not take a malformed digest for a pin', async () => {
+      expect(await admitted(pod(STRICT, { containers: ['nginx@sha256:abc'] }))).toBe(false);
+    });
+
+    it('admits opted-out Pods and Pods outside strict namespaces', async () => {
+      expect(await admitted(pod(STRICT, { containers: ['nginx:1.27'] }, { 'digest-pinner.io/skip': 'true' }))).toBe(true);
+      expect(await admitted(pod(WARN, { containers: ['nginx:1.27'] }))).toBe(true);
+      expect(await admitted(pod('kube-system', { containers: ['nginx:1.27'] }))).toBe(true);
+    });
+
+    it('admits what the skip list matches, with the glob semantics of --skip on normalised references', async () => {
+      const patterns = ['# a comment', '', '  docker.io/library/nginx  ', 'docker.io/istio/*', 'registry.example.com/team/**',
+        'localhost:5000/app', 'docker.io/library/busybox:1.36', 'ghcr.io/o?g/tool', 'not[a(regex', 'Upper.example.com/x'].join('\n');
+      const configMap = await cluster.kubectlOk(['create', 'configmap', 'digest-pinner-skip', '-n', 'digest-pinner',
+        `--from-literal=patterns=${patterns}`, '--dry-run=client', '-o', 'json']);
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: configMap });
+      const skipped = (image: string): Promise<boolean> => admitted(pod(STRICT, { containers: [image] }));
+      await eventually('kube-apiserver to see the new parameter', () => skipped('nginx:1.27'));
+      const cases: Record<string, boolean> = {
+        'nginx': true, 'docker.io/nginx:1': true, 'index.docker.io/library/nginx:1': true, 'docker.io/library/nginx:1': true,
+        'nginx-other:1': false, 'library/nginxx:1': false,
+        'istio/proxyv2:1.20': true, 'docker.io/istio/proxyv2:1.20': true, 'istio/a/b:1': false,
+        'registry.example.com/team/a/b:1': true, 'registry.example.com/other/a:1': false,
+        'localhost:5000/app:1': true, 'localhost:5000/app': true, 'localhost:5000/app/sub:1': false, 'localhost:5001/app:1': false,
+        'busybox:1.36': true, 'busybox:1.37': false,
+        'ghcr.io/org/tool:v1': true, 'ghcr.io/o/g/tool:v1': false,
+        'Upper.example.com/x:1': true, 'quay.io/x/y:1': false,
+      };
+      const actual: Record<string, boolean> = {};
+      for (const image of Object.keys(cases)) actual[image] = await skipped(image);
+      expect(actual).toEqual(cases);
+    });
+
+    it('denies every Pod in a strict namespace once its parameter ConfigMap is gone (parameterNotFoundAction: Deny)', async () => {
+      await cluster.kubectlOk(['delete', 'configmap', 'digest-pinner-skip', '-n', 'digest-pinner']);
+      await eventually('the missing parameter to deny', async () => !(await admitted(pod(STRICT, { containers: [PINNED] }))));
+      expect(await admitted(pod(WARN, { containers: ['nginx:1.27'] }))).toBe(true);
+    });
+  });
+
+  it('a later apply keeps the caBundle that `digest-pinner certs` or the cainjector set', async () => {
+    await cluster.kubectlOk(['apply', '-k', MANIFESTS_DIR]);
+    const caBundle = readFileSync(cluster.caFile).toString('base64');
+    const setCaBundle = [0, 1].map((index) => ({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle }));
+    await cluster.kubectlOk(['patch', 'mutatingwebhookconfiguration', 'digest-pinner', '--type=json', '-p', JSON.stringify(setCaBundle)]);
+    await cluster.kubectlOk(['apply', '-k', MANIFESTS_DIR]);
+    const applied = JSON.parse(await cluster.kubectlOk(['get', 'mutatingwebhookconfiguration', 'digest-pinner', '-o', 'json'])) as
+      { webhooks: { clientConfig: { caBundle?: string } }[] };
+    expect(applied.webhooks.map((entry) => entry.clientConfig.caBundle)).toEqual([caBundle, caBundle]);
+  });
+
+  it('pods-only, applied over the base, stops sending templates nobody controls', async () => {
+    await eventually('the base webhook configuration', async () => !(await admitted(replicaSet(STRICT))));
+    await cluster.kubectlOk(['apply', '-k', join(MANIFESTS_DIR, 'overlays/pods-only')]);
+    await eventually('the pods-only webhook configuration', () => admitted(replicaSet(STRICT)));
+    const { stderr } = await dryRun(pod(STRICT, { containers: ['nginx:1.27'] }));
+    expect(stderr).toContain('failed calling webhook "strict.digest-pinner.io"');
+  });
+});

@@ -1,0 +1,527 @@
+/**
+ * manifests/ as plain YAML: the kustomizations list exactly the files there,
+ * one object per file, and the objects hold the invariants the webhook relies
+ * on. CEL is not evaluated here (there is no CEL engine in Node):
+ * manifests.e2e.test.ts runs the expressions in a real kube-apiserver.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import jsonpatch, { type Operation } from 'fast-json-patch';
+import { describe, expect, it } from 'vitest';
+import { POD_SPEC_KINDS } from '../../src/workload/kinds.js';
+import { parseGoDuration, RESPONSE_MARGIN_MS } from '../../src/server/deadline.js';
+import { DEFAULT_DEADLINE_MS } from '../../src/cli/serve.js';
+import {
+  allFiles, find, kustomizationDirs, MANIFESTS_DIR, objectsOf, readDocuments, readKustomization, readOne, referencedPaths,
+  type KubeObject,
+} from './load.js';
+
+const NAMESPACE = 'digest-pinner';
+const MODE_LABEL = 'digest-pinner.io/mode';
+const OPT_OUT_LABEL = 'digest-pinner.io/skip';
+const TLS_SECRET = 'digest-pinner-tls';
+const TLS_DIR = '/etc/digest-pinner/tls';
+const EXCLUDED_NAMESPACES = ['kube-system', NAMESPACE];
+
+/** Where each kind of kinds.ts is served: the webhook's rules must name exactly these. */
+const RESOURCE_OF_KIND: Readonly<Record<string, { group: string; resource: string }>> = {
+  Pod: { group: '', resource: 'pods' },
+  PodTemplate: { group: '', resource: 'podtemplates' },
+  ReplicationController: { group: '', resource: 'replicationcontrollers' },
+  Deployment: { group: 'apps', resource: 'deployments' },
+  StatefulSet: { group: 'apps', resource: 'statefulsets' },
+  DaemonSet: { group: 'apps', resource: 'daemonsets' },
+  ReplicaSet: { group: 'apps', resource: 'replicasets' },
+  Job: { group: 'batch', resource: 'jobs' },
+  CronJob: { group: 'batch', resource: 'cronjobs' },
+};
+
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+interface Rule {
+  apiGroups: string[];
+  apiVersions: string[];
+  operations: string[];
+  resources: string[];
+  scope?: string;
+}
+
+interface Webhook {
+  name: string;
+  clientConfig: { caBundle?: string; url?: string; service?: { namespace: string; name: string; path: string; port: number } };
+  failurePolicy: string;
+  rules: Rule[];
+  matchPolicy: string;
+  namespaceSelector: LabelSelector;
+  objectSelector: LabelSelector;
+  matchConditions?: { name: string; expression: string }[];
+  sideEffects: string;
+  admissionReviewVersions: string[];
+  reinvocationPolicy: string;
+  timeoutSeconds: number;
+}
+
+interface MutatingWebhookConfiguration extends KubeObject {
+  webhooks: Webhook[];
+}
+
+interface Probe {
+  httpGet: { path: string; port: string | number; scheme: string };
+}
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  ports: { name: string; containerPort: number }[];
+  readinessProbe: Probe;
+  livenessProbe: Probe;
+  lifecycle?: { preStop?: { sleep?: { seconds: number } } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  securityContext: Record<string, unknown> & { capabilities?: { drop?: string[] } };
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+}
+
+interface PodTemplate {
+  metadata: { labels: Record<string, string> };
+  spec: {
+    serviceAccountName: string;
+    automountServiceAccountToken: boolean;
+    terminationGracePeriodSeconds: number;
+    securityContext: Record<string, unknown>;
+    affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: { podAffinityTerm: { topologyKey: string;
+      labelSelector: LabelSelector } }[] } };
+    containers: Container[];
+    volumes: { name: string; secret?: { secretName: string } }[];
+  };
+}
+
+interface Deployment extends KubeObject {
+  spec: { replicas: number; selector: LabelSelector; template: PodTemplate };
+}
+
+interface Service extends KubeObject {
+  spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] };
+}
+
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+const base = objectsOf('base');
+const mwc = find(base, 'MutatingWebhookConfiguration', 'digest-pinner') as MutatingWebhookConfiguration;
+const deployment = find(base, 'Deployment', 'digest-pinner') as Deployment;
+const podSpec = deployment.spec.template.spec;
+const container = podSpec.containers[0]!;
+
+function webhook(name: string): Webhook {
+  const found = mwc.webhooks.find((w) => w.name === name);
+  if (found === undefined) throw new Error(`no webhook ${name}`);
+  return found;
+}
+
+/** One `group/resource OPERATION` string per combination a rule list selects. */
+function selected(rules: readonly Rule[]): string[] {
+  return rules.flatMap((rule) => rule.apiGroups.flatMap((group) =>
+    rule.resources.flatMap((resource) => rule.operations.map((operation) => `${group}/${resource} ${operation}`)))).sort();
+}
+
+function expression(selector: LabelSelector, key: string): { operator: string; values?: string[] } | undefined {
+  return selector.matchExpressions?.find((e) => e.key === key);
+}
+
+/** `--name=value` or `--name value` from an argument list. */
+function flag(args: readonly string[], name: string): string | undefined {
+  const index = args.findIndex((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+  if (index === -1) return undefined;
+  const arg = args[index]!;
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[index + 1];
+}
+
+function applyTo<T>(document: T, operations: Operation[]): T {
+  return jsonpatch.applyPatch(structuredClone(document), operations, true).newDocument;
+}
+
+describe('kustomizations', () => {
+  const dirs = kustomizationDirs();
+
+  it('are the root, base/ and the two overlays', () => {
+    expect(dirs.sort()).toEqual(['', 'base', 'overlays/cert-manager', 'overlays/pods-only']);
+  });
+
+  it.each(dirs)('%j lists only files and directories that exist', (dir) => {
+    const { resources, patches } = referencedPaths(dir);
+    for (const path of [...resources, ...patches]) {
+      const full = join(MANIFESTS_DIR, path);
+      expect(existsSync(full) && (path.endsWith('.yaml') || existsSync(join(full, 'kustomization.yaml'))), path).toBe(true);
+    }
+  });
+
+  it('between them list every YAML file under manifests/, each once', () => {
+    const listed = dirs.flatMap((dir) => {
+      const { resources, patches } = referencedPaths(dir);
+      return [...resources, ...patches].filter((path) => path.endsWith('.yaml'));
+    });
+    const yamlFiles = allFiles().filter((file) => file.endsWith('.yaml') && !file.endsWith('kustomization.yaml'));
+    expect(listed.sort()).toEqual(yamlFiles.sort());
+    expect(new Set(listed).size).toBe(listed.length);
+  });
+
+  it('the root applies the base unchanged, and the overlays build on base/ (kustomize refuses an overlay inside its base)', () => {
+    expect(readKustomization('')).toEqual({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['base'] });
+    for (const overlay of ['overlays/pods-only', 'overlays/cert-manager']) {
+      expect(referencedPaths(overlay).resources[0]).toBe('base');
+    }
+  });
+});
+
+describe('files', () => {
+  it.each(allFiles().filter((file) => file.endsWith('.yaml')))('%s holds one YAML document', (file) => {
+    expect(readDocuments(join(MANIFESTS_DIR, file))).toHaveLength(1);
+  });
+
+  it('every object has apiVersion, kind and name, and namespaced ones are in digest-pinner', () => {
+    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    for (const object of [...base, ...objectsOf('overlays/cert-manager')]) {
+      expect(object.apiVersion, object.kind).toMatch(/\S/);
+      expect(object.metadata.name).toMatch(/\S/);
+      expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBe(clusterScoped.has(object.kind) ? undefined : NAMESPACE);
+    }
+  });
+
+  it('no two objects share a kind and name', () => {
+    const keys = base.map((object) => `${object.kind}/${object.metadata.name}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('the base holds no Secret: the TLS Secret comes from `digest-pinner certs` or cert-manager', () => {
+    expect(base.filter((object) => object.kind === 'Secret')).toEqual([]);
+  });
+});
+
+describe('Namespace', () => {
+  it('carries no mode label, so the webhook is never sent its own Pods', () => {
+    const namespace = find(base, 'Namespace', NAMESPACE);
+    expect(namespace.metadata.labels?.[MODE_LABEL]).toBeUndefined();
+  });
+});
+
+describe('MutatingWebhookConfiguration', () => {
+  const entries = [
+    { name: 'warn.digest-pinner.io', mode: 'warn', path: '/mutate/warn', failurePolicy: 'Ignore' },
+    { name: 'strict.digest-pinner.io', mode: 'strict', path: '/mutate/strict', failurePolicy: 'Fail' },
+  ];
+
+  it('has exactly the warn and strict entries', () => {
+    expect(mwc.webhooks.map((w) => w.name)).toEqual(entries.map((e) => e.name));
+  });
+
+  describe.each(entries)('$name', ({ name, mode, path, failurePolicy }) => {
+    const entry = webhook(name);
+
+    it(`calls ${path} on the Service, port 443, without a caBundle (cainjector or \`digest-pinner certs\` sets it)`, () => {
+      expect(entry.clientConfig).toEqual({ service: { namespace: NAMESPACE, name: 'digest-pinner', path, port: 443 } });
+    });
+
+    it(`has failurePolicy ${failurePolicy}`, () => {
+      expect(entry.failurePolicy).toBe(failurePolicy);
+    });
+
+    it(`selects namespaces labelled ${MODE_LABEL}=${mode}, never kube-system or its own`, () => {
+      expect(entry.namespaceSelector.matchLabels).toBeUndefined();
+      expect(expression(entry.namespaceSelector, MODE_LABEL)).toEqual({ key: MODE_LABEL, operator: 'In', values: [mode] });
+      expect(expression(entry.namespaceSelector, 'kubernetes.io/metadata.name'))
+        .toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: EXCLUDED_NAMESPACES });
+      expect(entry.namespaceSelector.matchExpressions).toHaveLength(2);
+    });
+
+    it(`lets a workload opt out with ${OPT_OUT_LABEL}: "true"`, () => {
+      expect(entry.objectSelector).toEqual({ matchExpressions: [{ key: OPT_OUT_LABEL, operator: 'NotIn', values: ['true'] }] });
+    });
+
+    it('selects CREATE and UPDATE of exactly the kinds of kinds.ts, and UPDATE of pods/ephemeralcontainers', () => {
+      const expected = POD_SPEC_KINDS.flatMap((kind) => {
+        const where = RESOURCE_OF_KIND[kind];
+        if (where === undefined) throw new Error(`kinds.ts has ${kind}: add it to RESOURCE_OF_KIND and to the webhook's rules`);
+        return ['CREATE', 'UPDATE'].map((operation) => `${where.group}/${where.resource} ${operation}`);
+      });
+      expect(selected(entry.rules)).toEqual([...expected, '/pods/ephemeralcontainers UPDATE'].sort());
+      for (const rule of entry.rules) {
+        expect(rule.apiVersions).toEqual(['v1']);
+        expect(rule.scope).toBe('Namespaced');
+      }
+    });
+
+    it('is sent requests made through any equivalent version (matchPolicy: Equivalent)', () => {
+      expect(entry.matchPolicy).toBe('Equivalent');
+    });
+
+    it('leaves controller-owned templates out with a matchCondition that tolerates a null object', () => {
+      expect(entry.matchConditions).toHaveLength(1);
+      const condition = entry.matchConditions?.[0]?.expression ?? '';
+      expect(condition).toMatch(/^object != null && \(/);
+      expect(condition).toContain("request.kind.kind == 'Pod'");
+      expect(condition).toContain('!has(object.metadata.ownerReferences)');
+      expect(condition).toContain('ownerReferences.exists(r, has(r.controller) && r.controller)');
+    });
+
+    it('has sideEffects NoneOnDryRun, admissionReviewVersions [v1] and reinvocationPolicy IfNeeded', () => {
+      expect(entry.sideEffects).toBe('NoneOnDryRun');
+      expect(entry.admissionReviewVersions).toEqual(['v1']);
+      expect(entry.reinvocationPolicy).toBe('IfNeeded');
+    });
+
+    it("has a timeoutSeconds between 10 and 15 that leaves serve's --deadline and its response margin inside it", () => {
+      expect(entry.timeoutSeconds).toBeGreaterThanOrEqual(10);
+      expect(entry.timeoutSeconds).toBeLessThanOrEqual(15);
+      const deadlineFlag = flag(container.args, 'deadline');
+      const deadlineMs = deadlineFlag === undefined ? DEFAULT_DEADLINE_MS : parseGoDuration(deadlineFlag);
+      expect(deadlineMs).toBeDefined();
+      expect((deadlineMs ?? Infinity) + RESPONSE_MARGIN_MS).toBeLessThanOrEqual(entry.timeoutSeconds * 1000);
+    });
+  });
+
+  it('entries differ only in name, path, mode and failurePolicy', () => {
+    const common = (w: Webhook): unknown => {
+      const copy = structuredClone(w) as Partial<Webhook>;
+      delete copy.name;
+      delete copy.failurePolicy;
+      delete copy.clientConfig;
+      delete copy.namespaceSelector;
+      return copy;
+    };
+    const [warn, strict] = mwc.webhooks;
+    expect(common(warn!)).toEqual(common(strict!));
+  });
+});
+
+describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
+  interface Policy extends KubeObject {
+    spec: {
+      failurePolicy: string;
+      paramKind: { apiVersion: string; kind: string };
+      matchConstraints: { matchPolicy: string; resourceRules: Rule[] };
+      variables: { name: string; expression: string }[];
+      validations: { expression: string; messageExpression?: string; message?: string; reason?: string }[];
+    };
+  }
+  interface Binding extends KubeObject {
+    spec: {
+      policyName: string;
+      validationActions: string[];
+      paramRef: { name: string; namespace: string; parameterNotFoundAction: string };
+      matchResources: { namespaceSelector: LabelSelector; objectSelector: LabelSelector };
+    };
+  }
+  const policy = find(base, 'ValidatingAdmissionPolicy', 'digest-pinner-strict') as Policy;
+  const binding = find(base, 'ValidatingAdmissionPolicyBinding', 'digest-pinner-strict') as Binding;
+  const cel = policy.spec.variables.map((v) => v.expression).join('\n');
+
+  it('checks Pod CREATE only (denying an UPDATE could block finalizer removal)', () => {
+    expect(selected(policy.spec.matchConstraints.resourceRules)).toEqual(['/pods CREATE']);
+    expect(policy.spec.matchConstraints.matchPolicy).toBe('Equivalent');
+  });
+
+  it('denies when it cannot evaluate, and through its binding', () => {
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    expect(binding.spec.policyName).toBe(policy.metadata.name);
+    expect(binding.spec.validationActions).toEqual(['Deny']);
+  });
+
+  it('reads every image field the webhook pins', () => {
+    for (const field of ['object.spec.containers', 'object.spec.initContainers', 'object.spec.ephemeralContainers', 'v.image.reference']) {
+      expect(cel).toContain(field);
+    }
+  });
+
+  it('names the offending images in its message', () => {
+    const [validation] = policy.spec.validations;
+    expect(validation?.expression).toBe('variables.offending.size() == 0');
+    expect(validation?.messageExpression).toContain("variables.offending.join(', ')");
+    expect(validation?.reason).toBe('Forbidden');
+  });
+
+  it('applies where the strict webhook entry does: same namespaces, same opt-out label', () => {
+    const strict = webhook('strict.digest-pinner.io');
+    expect(binding.spec.matchResources.namespaceSelector).toEqual(strict.namespaceSelector);
+    expect(binding.spec.matchResources.objectSelector).toEqual(strict.objectSelector);
+  });
+
+  it('takes its skip list from the ConfigMap in the base, and denies if that is missing', () => {
+    expect(policy.spec.paramKind).toEqual({ apiVersion: 'v1', kind: 'ConfigMap' });
+    const { name, namespace, parameterNotFoundAction } = binding.spec.paramRef;
+    expect(parameterNotFoundAction).toBe('Deny');
+    const configMap = find(base, 'ConfigMap', name) as KubeObject & { data: Record<string, string> };
+    expect(configMap.metadata.namespace).toBe(namespace);
+    expect(Object.keys(configMap.data)).toEqual(['patterns']);
+    expect(cel).toContain('params.data.patterns');
+  });
+
+  it('ships an empty skip list, like the Deployment (no --skip)', () => {
+    const configMap = find(base, 'ConfigMap', 'digest-pinner-skip') as KubeObject & { data: { patterns: string } };
+    const patterns = configMap.data.patterns.split('\n').map((line) => line.trim()).filter((line) => /^[a-zA-Z0-9._/:@*?-]+$/.test(line));
+    expect(patterns).toEqual([]);
+    expect(flag(container.args, 'skip')).toBeUndefined();
+  });
+});
+
+describe('Deployment', () => {
+  it('runs 2 replicas of the ServiceAccount, with its token (it watches Secrets and ServiceAccounts)', () => {
+    expect(deployment.spec.replicas).toBe(2);
+    expect(podSpec.serviceAccountName).toBe('digest-pinner');
+    expect(podSpec.automountServiceAccountToken).toBe(true);
+    find(base, 'ServiceAccount', 'digest-pinner');
+  });
+
+  it('prefers one replica per node', () => {
+    const [term] = podSpec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+    expect(term?.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    expect(term?.podAffinityTerm.labelSelector).toEqual(deployment.spec.selector);
+  });
+
+  it('runs as non-root with a read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp', () => {
+    expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.securityContext).not.toHaveProperty('privileged', true);
+  });
+
+  it('requests CPU and memory, and limits memory but not CPU', () => {
+    expect(container.resources.requests).toEqual({ cpu: '50m', memory: '64Mi' });
+    expect(container.resources.limits).toEqual({ memory: '256Mi' });
+  });
+
+  it('probes readiness on /readyz and liveness on /healthz over HTTPS on the serving port', () => {
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    expect(container.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    expect(flag(container.args, 'port') ?? '8443').toBe('8443');
+  });
+
+  it('serves the mounted TLS Secret', () => {
+    expect(container.args[0]).toBe('serve');
+    expect(flag(container.args, 'tls-cert')).toBe(`${TLS_DIR}/tls.crt`);
+    expect(flag(container.args, 'tls-key')).toBe(`${TLS_DIR}/tls.key`);
+    const mount = container.volumeMounts.find((m) => m.mountPath === TLS_DIR);
+    expect(mount?.readOnly).toBe(true);
+    expect(podSpec.volumes.find((v) => v.name === mount?.name)?.secret?.secretName).toBe(TLS_SECRET);
+  });
+
+  it('keeps serving after termination starts (preStop) for less than the grace period', () => {
+    const sleepSeconds = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
+    expect(sleepSeconds).toBeGreaterThan(0);
+    const timeoutSeconds = Math.max(...mwc.webhooks.map((w) => w.timeoutSeconds));
+    expect(sleepSeconds + timeoutSeconds).toBeLessThan(podSpec.terminationGracePeriodSeconds);
+  });
+
+  it('is covered by a PodDisruptionBudget of minAvailable 1', () => {
+    const pdb = find(base, 'PodDisruptionBudget', 'digest-pinner') as KubeObject & { spec: { minAvailable: number; selector: LabelSelector } };
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector).toEqual(deployment.spec.selector);
+  });
+
+  it('is reached through the Service on 443, which the webhook configuration calls', () => {
+    const service = find(base, 'Service', 'digest-pinner') as Service;
+    expect(service.spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+    expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+    expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+  });
+});
+
+describe('RBAC', () => {
+  const role = find(base, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
+
+  it('grants exactly: Secrets and ServiceAccounts get/list/watch, events.k8s.io Events create', () => {
+    const grants = role.rules.flatMap((rule) => {
+      expect(rule.resourceNames).toBeUndefined();
+      expect(rule.nonResourceURLs).toBeUndefined();
+      return (rule.apiGroups ?? []).flatMap((group) =>
+        (rule.resources ?? []).flatMap((resource) => rule.verbs.map((verb) => `${group}/${resource}:${verb}`)));
+    });
+    expect(grants.sort()).toEqual([
+      '/secrets:get', '/secrets:list', '/secrets:watch',
+      '/serviceaccounts:get', '/serviceaccounts:list', '/serviceaccounts:watch',
+      'events.k8s.io/events:create',
+    ].sort());
+  });
+
+  it('binds it to the ServiceAccount and nothing else', () => {
+    const binding = find(base, 'ClusterRoleBinding', 'digest-pinner') as KubeObject & { roleRef: unknown; subjects: unknown[] };
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'digest-pinner' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
+    expect(base.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('RoleBinding'))).toHaveLength(2);
+  });
+});
+
+describe('overlays/pods-only', () => {
+  const kustomization = readKustomization('overlays/pods-only');
+  const patch = kustomization.patches?.[0];
+  const operations = readOne(join(MANIFESTS_DIR, 'overlays/pods-only', patch?.path ?? '')) as Operation[];
+  const patched = applyTo(mwc, operations);
+
+  it('targets the MutatingWebhookConfiguration', () => {
+    expect(kustomization.patches).toHaveLength(1);
+    expect(patch?.target).toEqual({ group: 'admissionregistration.k8s.io', version: 'v1', kind: 'MutatingWebhookConfiguration',
+      name: mwc.metadata.name });
+  });
+
+  it('leaves both entries with only pods and pods/ephemeralcontainers', () => {
+    for (const entry of patched.webhooks) {
+      expect(selected(entry.rules), entry.name).toEqual(['/pods CREATE', '/pods UPDATE', '/pods/ephemeralcontainers UPDATE']);
+    }
+  });
+
+  it('changes nothing else', () => {
+    const withoutRules = (config: MutatingWebhookConfiguration): unknown =>
+      config.webhooks.map((entry) => ({ ...entry, rules: undefined }));
+    expect(withoutRules(patched)).toEqual(withoutRules(mwc));
+  });
+
+  it('fails, rather than removing the wrong rules, when the base rules are reordered', () => {
+    const reordered = structuredClone(mwc);
+    const rules = reordered.webhooks[0]!.rules;
+    [rules[2], rules[3]] = [rules[3]!, rules[2]!];
+    expect(() => applyTo(reordered, operations)).toThrow(/Test operation failed/);
+  });
+});
+
+describe('overlays/cert-manager', () => {
+  type Certificate = KubeObject & { spec: { secretName: string; isCA?: boolean; dnsNames?: string[]; issuerRef: { kind: string; name: string } } };
+  type Issuer = KubeObject & { spec: { selfSigned?: object; ca?: { secretName: string } } };
+  const objects = objectsOf('overlays/cert-manager');
+  const serving = find(objects, 'Certificate', TLS_SECRET) as Certificate;
+  const kustomization = readKustomization('overlays/cert-manager');
+  const injectPatch = readOne(join(MANIFESTS_DIR, 'overlays/cert-manager', kustomization.patches?.[0]?.path ?? '')) as KubeObject;
+
+  it('issues the Secret the Deployment mounts, for the DNS names kube-apiserver uses', () => {
+    expect(serving.spec.secretName).toBe(TLS_SECRET);
+    expect(serving.spec.dnsNames).toEqual([`digest-pinner.${NAMESPACE}.svc`, `digest-pinner.${NAMESPACE}.svc.cluster.local`]);
+  });
+
+  it('signs it with a CA that a self-signed Issuer made', () => {
+    const caIssuer = find(objects, serving.spec.issuerRef.kind, serving.spec.issuerRef.name) as Issuer;
+    const ca = objects.find((o): o is Certificate => o.kind === 'Certificate' && (o as Certificate).spec.secretName === caIssuer.spec.ca?.secretName);
+    expect(ca?.spec.isCA).toBe(true);
+    const root = find(objects, ca?.spec.issuerRef.kind ?? '', ca?.spec.issuerRef.name ?? '') as Issuer;
+    expect(root.spec.selfSigned).toEqual({});
+  });
+
+  it('has the cainjector fill the caBundle from the serving Certificate', () => {
+    expect(injectPatch.kind).toBe('MutatingWebhookConfiguration');
+    expect(injectPatch.metadata.name).toBe(mwc.metadata.name);
+    expect(injectPatch.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${serving.metadata.name}` });
+  });
+});
