@@ -121,7 +121,9 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   } catch (error) {
     return { failure: { where, image: field.image, reason: describeError(error), code: REASONS.invalidReference } };
   }
-  if (ref.digest !== undefined || deps.skip.matches(normalizedString(ref))) return {};
+  // Already pinned: nothing to patch, but counted (metrics show how much arrives pinned).
+  if (ref.digest !== undefined) return { resolution: { ref, digest: ref.digest, source: 'pinned', credential: undefined } };
+  if (deps.skip.matches(normalizedString(ref))) return {};
   try {
     const credentials = await deps.credentials(ref, context);
     const resolution = await deps.resolver.resolve(ref, { credentials, signal });

@@ -5,6 +5,7 @@ import { COMMON_FLAGS, commonOptions, durationFlag, parseFlags, parseMode, Usage
 import { buildCore } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { buildApp } from '../server/app.js';
+import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
 import { skipList } from '../admission/index.js';
 import { ensureDevCertificates } from '../certs/index.js';
@@ -87,6 +88,8 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
   const files = await tlsFiles(values, io);
   const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
+  const metrics = new Metrics();
+  metrics.trackCache(() => core.resolver.size);
   const app = buildApp(
     {
       mode,
@@ -96,6 +99,10 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       skip: skipList(values.skip ?? []),
       dropTag: options.dropTag,
       ready: () => true,
+      onAdmission: (result, kind, operation, seconds) => {
+        metrics.admission(result, kind, operation, seconds);
+      },
+      metrics,
     },
     { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' } } },
   );

@@ -21,6 +21,14 @@ export interface AppDeps extends AdmitDeps {
   readonly ready: () => boolean;
   /** Observes every admission, for metrics. */
   readonly onAdmission?: (result: AdmitResult, kind: string, operation: string, seconds: number) => void;
+  /** Served as `GET /metrics` when given. */
+  readonly metrics?: MetricsEndpoint;
+}
+
+/** What `GET /metrics` serves: Prometheus exposition text. */
+export interface MetricsEndpoint {
+  readonly contentType: string;
+  render(): Promise<string>;
 }
 
 export interface AppOptions {
@@ -123,6 +131,10 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     if (closing || !deps.ready()) return reply.code(503).send({ status: closing ? 'shutting down' : 'not ready' });
     return { status: 'ready' };
   });
+  const metrics = deps.metrics;
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+  }
   return app;
 }
 

@@ -1,0 +1,220 @@
+/**
+ * The webhook's Prometheus metrics, on a registry of its own (not prom-client's
+ * global one) so each app, and each test, counts only what it did. Every label
+ * value comes from a fixed set or is bounded, never straight from a request.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AdmitResult } from '../admission/index.js';
+import { podSpecLocation } from '../workload/index.js';
+import { HostLabels, OTHER_HOST, type HostLabelOptions } from './host-labels.js';
+
+/** One request to a registry or token realm, as the registry client reports it. */
+export interface RegistryRequestEvent {
+  readonly host: string;
+  readonly method: string;
+  /** HTTP status, or `error` when no response came (refused, reset, timed out). */
+  readonly status: number | 'error';
+  readonly seconds: number;
+}
+
+/** State of one registry's circuit breaker. */
+export type BreakerState = 'closed' | 'half-open' | 'open';
+
+/** Gauge value per breaker state: higher is worse, so `max` over hosts is the worst. */
+export const BREAKER_STATE_VALUES: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 };
+
+export interface MetricsOptions extends HostLabelOptions {
+  /** Add prom-client's process and Node.js metrics (default true). */
+  readonly defaultMetrics?: boolean;
+}
+
+/** Admission latency: a warm review takes well under a millisecond, a cold one up to the deadline. */
+const ADMISSION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** One registry round trip: milliseconds on a LAN, seconds to a slow public registry. */
+const REGISTRY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const OPERATIONS: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+const SOURCES: ReadonlySet<string> = new Set(['pinned', 'imageset', 'cache', 'registry', 'stale', 'failed']);
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
+const EVENT_OUTCOMES: ReadonlySet<string> = new Set(['created', 'deduplicated', 'failed', 'dry-run']);
+/** Failure codes are constants in our code (`DP_ERR_…`); anything else is a bug, counted as `other`. */
+const FAILURE_CODE = /^DP_ERR_[A-Z0-9_]{1,64}$/;
+/** Resolutions that asked the cache and found a fresh digest / had to go to the registry. */
+const CACHE_HIT_SOURCES: ReadonlySet<string> = new Set(['cache']);
+const CACHE_MISS_SOURCES: ReadonlySet<string> = new Set(['registry', 'stale']);
+const OTHER = 'other';
+
+/** Metrics of one webhook: admissions, resolutions, registry traffic, cache, breakers, Events. */
+export class Metrics {
+  /** The registry `GET /metrics` renders. */
+  readonly registry = new Registry();
+  readonly #hosts: HostLabels;
+  readonly #admissions: Counter<'kind' | 'operation' | 'outcome'>;
+  readonly #admissionSeconds: Histogram;
+  readonly #resolutions: Counter<'source'>;
+  readonly #failures: Counter<'code'>;
+  readonly #registryRequests: Counter<'host' | 'method' | 'status'>;
+  readonly #registrySeconds: Histogram<'host' | 'method'>;
+  readonly #events: Counter<'outcome'>;
+  #cacheHits = 0;
+  #cacheMisses = 0;
+  #cacheEntries: () => number = () => 0;
+  #breakerStates: () => ReadonlyMap<string, BreakerState> = () => new Map();
+
+  constructor(options: MetricsOptions = {}) {
+    this.#hosts = new HostLabels(options);
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    this.#admissions = new Counter({
+      name: 'digest_pinner_admissions_total',
+      help: 'AdmissionReviews answered, by kind, operation and outcome (pinned, unchanged, ignored, warned, denied).',
+      labelNames: ['kind', 'operation', 'outcome'],
+      registers,
+    });
+    this.#admissionSeconds = new Histogram({
+      name: 'digest_pinner_admission_duration_seconds',
+      help: 'Time from receiving an AdmissionReview to answering it, in seconds.',
+      buckets: ADMISSION_BUCKETS,
+      registers,
+    });
+    this.#resolutions = new Counter({
+      name: 'digest_pinner_resolutions_total',
+      help: 'Images resolved during admissions, by where the digest came from (pinned, imageset, cache, registry, stale) or failed.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.#failures = new Counter({
+      name: 'digest_pinner_resolution_failures_total',
+      help: 'Images that could not be pinned during admissions, by reason code (DP_ERR_…).',
+      labelNames: ['code'],
+      registers,
+    });
+    this.#registryRequests = new Counter({
+      name: 'digest_pinner_registry_requests_total',
+      help: 'HTTP requests to registries and token realms, by host, method and status (`error` when no response came). Hosts outside the allow-list, or past the first 50 seen, are `other`.',
+      labelNames: ['host', 'method', 'status'],
+      registers,
+    });
+    this.#registrySeconds = new Histogram({
+      name: 'digest_pinner_registry_request_duration_seconds',
+      help: 'Duration of HTTP requests to registries and token realms, in seconds.',
+      labelNames: ['host', 'method'],
+      buckets: REGISTRY_BUCKETS,
+      registers,
+    });
+    this.#events = new Counter({
+      name: 'digest_pinner_events_total',
+      help: 'Kubernetes Events about unpinned images, by outcome (created, deduplicated, failed, dry-run).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#registerCollected(registers);
+  }
+
+  /** Collected at scrape time: cache size and hit ratio, breaker states. */
+  #registerCollected(registers: Registry[]): void {
+    const readEntries = (): number => this.#cacheEntries();
+    const readRatio = (): number => {
+      const lookups = this.#cacheHits + this.#cacheMisses;
+      return lookups === 0 ? Number.NaN : this.#cacheHits / lookups;
+    };
+    const readBreakers = (): ReadonlyMap<string, number> => this.#breakerValues();
+    new Gauge({
+      name: 'digest_pinner_cache_entries',
+      help: 'Digests held in the resolver cache.',
+      registers,
+      collect(): void {
+        this.set(readEntries());
+      },
+    });
+    new Gauge({
+      name: 'digest_pinner_cache_hit_ratio',
+      help: 'Share of cache lookups answered by a fresh cached digest since start (cache / (cache + registry + stale) resolutions); NaN before the first lookup.',
+      registers,
+      collect(): void {
+        this.set(readRatio());
+      },
+    });
+    new Gauge({
+      name: 'digest_pinner_circuit_breaker_state',
+      help: 'Circuit breaker state per registry host: 0 closed, 1 half-open, 2 open (`other`: the worst among unlabelled hosts).',
+      labelNames: ['host'],
+      registers,
+      collect(): void {
+        this.reset();
+        for (const [host, value] of readBreakers()) this.set({ host }, value);
+      },
+    });
+  }
+
+  /** Reads the cache size at each scrape (the resolver's `size`). */
+  trackCache(entries: () => number): void {
+    this.#cacheEntries = entries;
+  }
+
+  /** Reads the circuit breakers at each scrape (the registry client's `breakerStates()`). */
+  trackBreakers(states: () => ReadonlyMap<string, BreakerState>): void {
+    this.#breakerStates = states;
+  }
+
+  /** Records one answered admission; the shape of the app's `onAdmission` hook. */
+  admission(result: AdmitResult, kind: string, operation: string, seconds: number): void {
+    this.#admissions.inc({
+      kind: podSpecLocation(kind) === undefined ? OTHER : kind,
+      operation: OPERATIONS.has(operation) ? operation : OTHER,
+      outcome: result.outcome,
+    });
+    this.#admissionSeconds.observe(seconds);
+    for (const resolution of result.resolutions) this.#resolved(resolution.source);
+    for (const failure of result.failures) {
+      this.#resolutions.inc({ source: 'failed' });
+      this.#failures.inc({ code: FAILURE_CODE.test(failure.code) ? failure.code : OTHER });
+    }
+  }
+
+  /** Records one registry or token request; the shape of the registry client's `onRequest` hook. */
+  registryRequest(event: RegistryRequestEvent): void {
+    const host = this.#hosts.label(event.host);
+    const method = METHODS.has(event.method) ? event.method : OTHER;
+    this.#registryRequests.inc({ host, method, status: statusLabel(event.status) });
+    this.#registrySeconds.observe({ host, method }, event.seconds);
+  }
+
+  /** Records one Kubernetes Event attempt; the shape of the EventRecorder's `onRecorded` hook. */
+  eventRecorded(outcome: string): void {
+    this.#events.inc({ outcome: EVENT_OUTCOMES.has(outcome) ? outcome : OTHER });
+  }
+
+  /** Content type of `render()`: Prometheus text format 0.0.4. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text for a scrape. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  #resolved(source: string): void {
+    this.#resolutions.inc({ source: SOURCES.has(source) ? source : OTHER });
+    if (CACHE_HIT_SOURCES.has(source)) this.#cacheHits += 1;
+    else if (CACHE_MISS_SOURCES.has(source)) this.#cacheMisses += 1;
+  }
+
+  /** Breaker states by host label; hosts sharing `other` report the worst of them. */
+  #breakerValues(): ReadonlyMap<string, number> {
+    const values = new Map<string, number>();
+    for (const [host, state] of this.#breakerStates()) {
+      const label = this.#hosts.label(host);
+      const value = BREAKER_STATE_VALUES[state];
+      values.set(label, label === OTHER_HOST ? Math.max(values.get(label) ?? 0, value) : value);
+    }
+    return values;
+  }
+}
+
+/** `200`, `401`, … or `error`; a status outside 100–599 is not HTTP and counts as `error`. */
+function statusLabel(status: number | 'error'): string {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'error';
+}
