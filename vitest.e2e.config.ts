@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 // setup here; e2e files that need registries import those helpers themselves.
 export default defineConfig({
   test: {
-    include: ['test/e2e/**/*.e2e.test.ts'],
-    globalSetup: ['test/e2e/global-setup.ts'],
+    include: ['test/**/*.e2e.test.ts'],
+    // Real registries too (inject('registries')), for the webhook's end-to-end tests.
+    globalSetup: ['test/e2e/global-setup.ts', 'test/helpers/global-setup.ts'],
     // Each file starts its own control plane; on 2 cores they run one at a time.
     fileParallelism: false,
     pool: 'forks',
