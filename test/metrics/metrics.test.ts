@@ -1,0 +1,303 @@
+/** /metrics and the admission log line, after real admissions over HTTPS against a real registry. */
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Agent, request } from 'undici';
+import type { FastifyInstance } from 'fastify';
+import { pushImage } from '../helpers/registry.js';
+import '../helpers/registry-types.js';
+import type { PushedImage } from '../helpers/registry-types.js';
+import { buildApp } from '../../src/server/app.js';
+import { skipList } from '../../src/admission/index.js';
+import { generateCertificates } from '../../src/certs/index.js';
+import { RegistryClient } from '../../src/registry/index.js';
+import { Resolver } from '../../src/resolve/index.js';
+import { HostLabels, Metrics, OTHER_HOST, type BreakerState } from '../../src/metrics/index.js';
+
+const registries = inject('registries');
+const plain = registries.plain;
+
+/** One sample of the exposition text: `name{a="x",b="y"} value`. */
+interface Sample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
+const LABEL_PAIR = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+function parseExposition(text: string): Sample[] {
+  return text.split('\n').flatMap((line) => {
+    const match = SAMPLE_LINE.exec(line);
+    if (match === null || line.startsWith('#')) return [];
+    const [, name = '', labelText = '', value = ''] = match;
+    const labels = Object.fromEntries([...labelText.matchAll(LABEL_PAIR)].map(([, key = '', v = '']) => [key, v]));
+    return [{ name, labels, value: Number(value) }];
+  });
+}
+
+/** The value of the one sample named `name` whose labels include `labels`; undefined when none. */
+function valueOf(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
+  return found[0]?.value;
+}
+
+let uidCounter = 0;
+function review(kind: string, images: readonly string[], operation = 'CREATE') {
+  uidCounter += 1;
+  const spec = { containers: images.map((image, i) => ({ name: `c${i}`, image })) };
+  const object =
+    kind === 'Pod'
+      ? { apiVersion: 'v1', kind, metadata: { name: `p${uidCounter}`, namespace: 'team-m' }, spec }
+      : { apiVersion: 'v1', kind, metadata: { name: `o${uidCounter}`, namespace: 'team-m' }, spec: {} };
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `metrics-uid-${uidCounter}`,
+      kind: { group: '', version: 'v1', kind },
+      resource: { group: '', version: 'v1', resource: `${kind.toLowerCase()}s` },
+      namespace: 'team-m',
+      name: object.metadata.name,
+      operation,
+      object,
+      oldObject: null,
+    },
+  };
+}
+
+interface MetricsWebhook {
+  readonly app: FastifyInstance;
+  readonly resolver: Resolver;
+  readonly metrics: Metrics;
+  readonly logLines: () => Record<string, unknown>[];
+  post(path: string, body: unknown): Promise<unknown>;
+  scrape(): Promise<{ contentType: string; samples: Sample[] }>;
+  close(): Promise<void>;
+}
+
+/** The real app over HTTPS with metrics wired as `serve` wires them, logging JSON to a captured stream. */
+async function startMetricsWebhook(): Promise<MetricsWebhook> {
+  const certs = await generateCertificates({ hosts: ['127.0.0.1'], validDays: 1 });
+  const client = new RegistryClient({ caFiles: [registries.caFile], insecureRegistries: [plain.host], requestTimeoutMs: 5_000, userAgent: 'dp-metrics-test' });
+  const resolver = new Resolver({ source: client, cacheTtlMs: 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000 });
+  const metrics = new Metrics();
+  metrics.trackCache(() => resolver.size);
+  const stream = new PassThrough();
+  let logged = '';
+  stream.on('data', (chunk: Buffer) => {
+    logged += chunk.toString('utf8');
+  });
+  const app = buildApp(
+    {
+      mode: 'warn',
+      deadlineMs: 8_000,
+      resolver,
+      credentials: () => Promise.resolve([undefined]),
+      skip: skipList([]),
+      dropTag: false,
+      ready: () => true,
+      onAdmission: (result, kind, operation, seconds) => {
+        metrics.admission(result, kind, operation, seconds);
+      },
+      metrics,
+    },
+    { https: { cert: certs.cert, key: certs.key }, logger: { level: 'info', stream } },
+  );
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const agent = new Agent({ connect: { ca: certs.caCert } });
+  return {
+    app,
+    resolver,
+    metrics,
+    logLines: () =>
+      logged
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    post: async (path, body) => {
+      const res = await request(`${url}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (res.statusCode !== 200) throw new Error(`POST ${path} answered ${res.statusCode}`);
+      return res.body.json();
+    },
+    scrape: async () => {
+      const res = await request(`${url}/metrics`, { dispatcher: agent });
+      const contentType = String(res.headers['content-type']);
+      return { contentType, samples: parseExposition(await res.body.text()) };
+    },
+    close: async () => {
+      await app.close();
+      await agent.close();
+      await client.close();
+    },
+  };
+}
+
+describe('GET /metrics after real admissions', () => {
+  let webhook: MetricsWebhook;
+  let image: PushedImage;
+  let samples: Sample[];
+  let contentType: string;
+  beforeAll(async () => {
+    image = await pushImage(plain, 'metrics/app', 'v1');
+    webhook = await startMetricsWebhook();
+    const tagged = `${plain.host}/metrics/app:v1`;
+    const pinned = `${plain.host}/metrics/app@${image.digest}`;
+    const missing = `${plain.host}/metrics/app:no-such-tag`;
+    // Sequential, so the second admission finds the first one's digest in the cache.
+    await webhook.post('/mutate', review('Pod', [tagged, pinned])); // registry + pinned → pinned
+    await webhook.post('/mutate', review('Pod', [tagged, missing])); // cache + failed → warned
+    await webhook.post('/mutate/strict', review('Pod', [missing])); // failed → denied
+    await webhook.post('/mutate', review('Pod', [pinned])); // pinned only → unchanged
+    await webhook.post('/mutate', review('Service', [])); // no pod spec → ignored, kind other
+    await webhook.post('/mutate', review('Pod', [tagged], 'DELETE')); // → ignored
+    ({ samples, contentType } = await webhook.scrape());
+  });
+  afterAll(async () => {
+    await webhook.close();
+  });
+
+  it('is Prometheus text format 0.0.4', () => {
+    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+
+  it('counts admissions by kind, operation and outcome, bounding unknown kinds to other', () => {
+    const admissions = (labels: Record<string, string>) => valueOf(samples, 'digest_pinner_admissions_total', labels);
+    expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'pinned' })).toBe(1);
+    expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'warned' })).toBe(1);
+    expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'denied' })).toBe(1);
+    expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'unchanged' })).toBe(1);
+    expect(admissions({ kind: 'Pod', operation: 'DELETE', outcome: 'ignored' })).toBe(1);
+    expect(admissions({ kind: 'other', operation: 'CREATE', outcome: 'ignored' })).toBe(1);
+    expect(samples.some((s) => s.name === 'digest_pinner_admissions_total' && s.labels['kind'] === 'Service')).toBe(false);
+  });
+
+  it('observes every admission in the latency histogram, with sub-millisecond buckets', () => {
+    expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_count')).toBe(6);
+    expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_bucket', { le: '0.0005' })).toBeDefined();
+    expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_bucket', { le: '+Inf' })).toBe(6);
+  });
+
+  it('counts resolutions by source, failures included, and failures by code', () => {
+    const resolutions = (source: string) => valueOf(samples, 'digest_pinner_resolutions_total', { source });
+    expect(resolutions('registry')).toBe(1);
+    expect(resolutions('cache')).toBe(1);
+    expect(resolutions('pinned')).toBe(2);
+    expect(resolutions('failed')).toBe(2);
+    expect(valueOf(samples, 'digest_pinner_resolution_failures_total', { code: 'DP_ERR_MANIFEST_UNKNOWN' })).toBe(2);
+  });
+
+  it('reports the cache size and the hit ratio', () => {
+    expect(webhook.resolver.size).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_cache_entries')).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_cache_hit_ratio')).toBe(0.5);
+  });
+
+  it('includes the process metrics of its own registry', () => {
+    expect(valueOf(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+
+  it('logs one JSON line per admission with uid, kind, namespace, name and outcome', () => {
+    const admissions = webhook.logLines().filter((line) => line['msg'] === 'admission');
+    expect(admissions).toHaveLength(6);
+    expect(admissions[0]).toMatchObject({ uid: 'metrics-uid-1', kind: 'Pod', operation: 'CREATE', namespace: 'team-m', name: 'p1', outcome: 'pinned' });
+    expect(admissions[2]).toMatchObject({ uid: 'metrics-uid-3', mode: 'strict', outcome: 'denied' });
+    expect(admissions[2]?.['failures']).toEqual([`containers/c0 ${plain.host}/metrics/app:no-such-tag: DP_ERR_MANIFEST_UNKNOWN`]);
+  });
+});
+
+describe('Metrics (without the app)', () => {
+  const scrape = async (metrics: Metrics) => parseExposition(await metrics.render());
+  const event = (host: string, status: number | 'error' = 200) => ({ host, method: 'HEAD', status, seconds: 0.01 });
+
+  it('labels only allow-listed hosts, case-insensitively; the rest are other', async () => {
+    const metrics = new Metrics({ allowList: ['registry.example.com', '127.0.0.1:5000'], defaultMetrics: false });
+    metrics.registryRequest(event('Registry.Example.com'));
+    metrics.registryRequest(event('127.0.0.1:5000', 401));
+    metrics.registryRequest(event('evil-1.example.net'));
+    metrics.registryRequest(event('evil-2.example.net'));
+    const samples = await scrape(metrics);
+    const hosts = new Set(samples.filter((s) => s.name === 'digest_pinner_registry_requests_total').map((s) => s.labels['host']));
+    expect(hosts).toEqual(new Set(['registry.example.com', '127.0.0.1:5000', OTHER_HOST]));
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: OTHER_HOST, method: 'HEAD', status: '200' })).toBe(2);
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: '127.0.0.1:5000', status: '401' })).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_registry_request_duration_seconds_count', { host: OTHER_HOST, method: 'HEAD' })).toBe(2);
+  });
+
+  it('without an allow-list, names the first maxHosts hosts and no more, however many images arrive', async () => {
+    const metrics = new Metrics({ maxHosts: 3, defaultMetrics: false });
+    for (let i = 0; i < 1000; i += 1) metrics.registryRequest(event(`host-${i}.example.com`));
+    metrics.registryRequest(event('host-1.example.com', 'error'));
+    const samples = (await scrape(metrics)).filter((s) => s.name === 'digest_pinner_registry_requests_total');
+    expect(samples.map((s) => `${s.labels['host'] ?? ''} ${s.labels['status'] ?? ''} ${s.value}`).sort()).toEqual([
+      'host-0.example.com 200 1',
+      'host-1.example.com 200 1',
+      'host-1.example.com error 1',
+      'host-2.example.com 200 1',
+      'other 200 997',
+    ]);
+  });
+
+  it('bounds methods and statuses', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.registryRequest({ host: 'r.example', method: 'BREW', status: 999, seconds: 0.001 });
+    const samples = await scrape(metrics);
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: 'r.example', method: 'other', status: 'error' })).toBe(1);
+  });
+
+  it('reports each breaker state, and the worst state among hosts labelled other', async () => {
+    const metrics = new Metrics({ allowList: ['a.example', 'b.example'], defaultMetrics: false });
+    const states = new Map<string, BreakerState>([
+      ['a.example', 'closed'],
+      ['b.example', 'open'],
+      ['c.example', 'half-open'],
+      ['d.example', 'closed'],
+    ]);
+    metrics.trackBreakers(() => states);
+    let samples = await scrape(metrics);
+    const breaker = (host: string) => valueOf(samples, 'digest_pinner_circuit_breaker_state', { host });
+    expect([breaker('a.example'), breaker('b.example'), breaker(OTHER_HOST)]).toEqual([0, 2, 1]);
+    states.set('b.example', 'half-open');
+    states.delete('c.example');
+    samples = await scrape(metrics);
+    expect([breaker('b.example'), breaker(OTHER_HOST)]).toEqual([1, 0]);
+  });
+
+  it('reads the cache size at each scrape', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    let size = 3;
+    metrics.trackCache(() => size);
+    expect(valueOf(await scrape(metrics), 'digest_pinner_cache_entries')).toBe(3);
+    size = 100_000;
+    expect(valueOf(await scrape(metrics), 'digest_pinner_cache_entries')).toBe(100_000);
+    expect(Number.isNaN(valueOf(await scrape(metrics), 'digest_pinner_cache_hit_ratio'))).toBe(true);
+  });
+
+  it('counts Events by outcome', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.eventRecorded('created');
+    metrics.eventRecorded('created');
+    metrics.eventRecorded('deduplicated');
+    metrics.eventRecorded('surprising');
+    const samples = await scrape(metrics);
+    expect(valueOf(samples, 'digest_pinner_events_total', { outcome: 'created' })).toBe(2);
+    expect(valueOf(samples, 'digest_pinner_events_total', { outcome: 'deduplicated' })).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_events_total', { outcome: 'other' })).toBe(1);
+  });
+
+  it('keeps separate Metrics apart (no global registry)', async () => {
+    const one = new Metrics({ defaultMetrics: false });
+    const two = new Metrics({ defaultMetrics: false });
+    one.eventRecorded('failed');
+    expect(valueOf(await scrape(two), 'digest_pinner_events_total', { outcome: 'failed' })).toBeUndefined();
+  });
+});
+
+describe('HostLabels', () => {
+  it('treats a trailing dot and case as the same host', () => {
+    const labels = new HostLabels({ allowList: ['Registry.example.com:5000'] });
+    expect(labels.label('registry.example.com.:5000')).toBe('registry.example.com:5000');
+    expect(labels.label('registry.example.com')).toBe(OTHER_HOST);
+  });
+});
