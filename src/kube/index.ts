@@ -1,0 +1,55 @@
+/** kube: the cluster as the webhook sees it — pull secrets and ServiceAccounts from watched caches, Events for failures. */
+export { loadKubeConfig, SERVICE_ACCOUNT_DIR, type LoadKubeConfigOptions, type LoadedKubeConfig } from './config.js';
+export { PullSecretCache, referencedNames, type CachedSecret, type CacheChange } from './cache.js';
+export { PullSecretInformers, type HeldObject, type KubeLogger, type PullSecretInformersOptions } from './informers.js';
+export {
+  clusterCredentialLookup,
+  lookupCredentials,
+  serviceAccountOf,
+  type ClusterCredentialDeps,
+  type ClusterCredentialLookup,
+  type CredentialChain,
+  type CredentialLookupReport,
+  type CredentialLookupResult,
+  type LookupContext,
+  type OwnCredentials,
+} from './credentials.js';
+export {
+  apiEventSink,
+  eventBody,
+  EventRecorder,
+  failureNote,
+  regardingObject,
+  truncateBytes,
+  EVENT_ACTION,
+  EVENT_REASON,
+  EVENT_TYPE,
+  MAX_NOTE_BYTES,
+  REPORTING_CONTROLLER,
+  type AdmittedObject,
+  type EventRecorderOptions,
+  type EventSink,
+  type FailedImage,
+  type FailureEvent,
+  type ObjectReference,
+  type RecordOutcome,
+  type RecordResult,
+} from './events.js';
+export {
+  EMPTY_KEYRING,
+  keyringOf,
+  mergeKeyrings,
+  parseDockerConfigJson,
+  parseDockercfg,
+  parsePullSecret,
+  parseRegistryPattern,
+  patternMatches,
+  PULL_SECRET_TYPES,
+  type Keyring,
+  type KeyringEntry,
+  type ParsedPullSecret,
+  type PullSecretType,
+  type RegistryPattern,
+} from './keyring.js';
+export { describeKubeError } from './describe.js';
+export { KubeApiError, KubeConfigError } from './errors.js';
