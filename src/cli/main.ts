@@ -3,6 +3,10 @@ import { resolveCommand, RESOLVE_USAGE } from './resolve.js';
 import { startServer, SERVE_USAGE, type RunningServer } from './serve.js';
 import { UsageError } from './options.js';
 import { certsCommand, CERTS_USAGE } from './certs.js';
+import { pinCommand } from './pin.js';
+import { checkCommand } from './check.js';
+import { imagesetCommand } from './imageset.js';
+import { krmCommand } from './krm.js';
 import { writeLine, type CliIo } from './io.js';
 import { describeError, DigestPinnerError } from '../errors.js';
 
@@ -12,8 +16,20 @@ Commands:
   serve      run the mutating admission webhook over HTTPS
   resolve    print image references pinned to their digests
   certs      create the webhook's CA and serving certificate (files, Secret, caBundle)
+  pin        rewrite the images in manifest files (or stdin) to pinned references
+  check      list the images in manifest files that are not pinned (text, JSON, SARIF)
+  imageset   resolve references into an ImageSet manifest
+  krm        pin the images of a ResourceList as a KRM function (kustomize, kpt)
 
 Run 'digest-pinner <command> --help' for a command's flags.`;
+
+/** The commands over manifests and references (pin.ts, check.ts, imageset.ts, krm.ts). */
+const MANIFEST_COMMANDS: ReadonlyMap<string, (argv: readonly string[], io: CliIo) => Promise<number>> = new Map([
+  ['pin', pinCommand],
+  ['check', checkCommand],
+  ['imageset', imagesetCommand],
+  ['krm', krmCommand],
+]);
 
 /** Runs the command in argv; `onServing` receives a started server (serve keeps running). */
 export async function runCli(argv: readonly string[], io: CliIo, onServing?: (server: RunningServer) => void): Promise<number | undefined> {
@@ -36,8 +52,11 @@ export async function runCli(argv: readonly string[], io: CliIo, onServing?: (se
       case '-h':
         writeLine(io.stdout, USAGE);
         return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      default: {
+        const manifestCommand = MANIFEST_COMMANDS.get(command);
+        if (manifestCommand === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return await manifestCommand(rest, io);
+      }
     }
   } catch (error) {
     if (error instanceof UsageError) {

@@ -1,0 +1,143 @@
+/**
+ * `digest-pinner krm`: a KRM function (kustomize, kpt). Reads a ResourceList on
+ * stdin, writes it back on stdout with its items' images pinned (only those
+ * values change) and a `results` entry per image that could not be pinned.
+ */
+import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.js';
+import { writeLine, type CliIo } from './io.js';
+import {
+  COMMON_FLAGS_USAGE,
+  concurrencyFlag,
+  failureLine,
+  pinFields,
+  planImage,
+  progressBar,
+  refsToResolve,
+  resolutionKey,
+  resolveDistinct,
+  withCore,
+  type Failure,
+  type Outcome,
+} from './pin.js';
+import { appendTopLevelEntry, findImageScalars, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
+import { arrayOf, isRecord, member, tokensOf, valueAt } from '../workload/index.js';
+import { DigestPinnerError } from '../errors.js';
+
+export const KRM_USAGE = `Usage: digest-pinner krm [flags] < resource-list.yaml
+
+Runs as a KRM function (the kustomize/kpt functions specification): reads a
+ResourceList (config.kubernetes.io/v1) on stdin and writes it to stdout with
+every image of its items pinned as pin does, changing nothing else of the text.
+functionConfig is not read: configure the function with flags.
+
+An image that cannot be pinned is left as it is and reported in the output's
+results (severity error, resourceRef, field.path, file from the item's
+config.kubernetes.io/path annotations) and on stderr; the exit code is then 1,
+which kustomize and kpt treat as the function failing.
+
+Flags:
+  --concurrency N             distinct references resolved at once (default 8)
+  --drop-tag                  write repository@sha256:… without the tag
+${COMMON_FLAGS_USAGE}`;
+
+const STDIN_NAME = '<stdin>';
+const RESOURCE_LIST_KIND = 'ResourceList';
+const RESOURCE_LIST_GROUP = 'config.kubernetes.io/';
+const PATH_ANNOTATIONS = ['config.kubernetes.io/path', 'internal.config.kubernetes.io/path'] as const;
+const INDEX_ANNOTATIONS = ['config.kubernetes.io/index', 'internal.config.kubernetes.io/index'] as const;
+
+class KrmInputError extends DigestPinnerError {
+  readonly code = 'DP_ERR_KRM_INPUT';
+}
+
+/** A KRM function result (kustomize's framework.Result). */
+export interface KrmResult {
+  readonly message: string;
+  readonly severity: 'error' | 'warning' | 'info';
+  readonly resourceRef?: Readonly<Record<string, string>>;
+  readonly field?: { readonly path: string; readonly currentValue: string };
+  readonly file?: { readonly path: string; readonly index?: number };
+}
+
+/** A JSON Pointer as a KRM field path: `/spec/containers/0/image` → `spec.containers[0].image`. */
+export function fieldPath(pointer: string): string {
+  return tokensOf(pointer)
+    .map((token, index) => (/^\d+$/.test(token) ? `[${token}]` : index === 0 ? token : `.${token}`))
+    .join('');
+}
+
+function annotation(item: unknown, names: readonly string[]): string | undefined {
+  const annotations = member(member(item, 'metadata'), 'annotations');
+  return names.map((name) => member(annotations, name)).find((value): value is string => typeof value === 'string');
+}
+
+function fileOf(item: unknown): KrmResult['file'] {
+  const path = annotation(item, PATH_ANNOTATIONS);
+  if (path === undefined) return undefined;
+  const index = Number(annotation(item, INDEX_ANNOTATIONS));
+  return Number.isInteger(index) ? { path, index } : { path };
+}
+
+function resultFor(manifest: ParsedManifest, failure: Failure): KrmResult {
+  const { scalar, reason } = failure;
+  const { apiVersion, kind, name, namespace } = scalar.object;
+  const resourceRef = Object.fromEntries(Object.entries({ apiVersion, kind, name, namespace }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const file = fileOf(valueAt(manifest.values[scalar.documentIndex], scalar.objectPointer));
+  return {
+    message: `image ${JSON.stringify(scalar.field.image)} not pinned: ${reason}`,
+    severity: 'error',
+    resourceRef,
+    field: { path: fieldPath(scalar.field.pointer), currentValue: scalar.field.image },
+    ...(file === undefined ? {} : { file }),
+  };
+}
+
+/** The ResourceList on stdin, parsed; anything else is an error naming what was found. */
+function resourceList(text: string): ParsedManifest {
+  const manifest = parseManifest(text, STDIN_NAME);
+  const documents = manifest.values.filter((value) => value !== null);
+  const [list] = documents;
+  const kind = member(list, 'kind');
+  const apiVersion = member(list, 'apiVersion');
+  if (documents.length !== 1 || !isRecord(list) || kind !== RESOURCE_LIST_KIND || typeof apiVersion !== 'string' || !apiVersion.startsWith(RESOURCE_LIST_GROUP)) {
+    const found = documents.length === 1 ? `${String(apiVersion)} ${String(kind)}` : `${documents.length} documents`;
+    throw new KrmInputError(`stdin must hold one config.kubernetes.io/v1 ResourceList, found ${found}`);
+  }
+  return manifest;
+}
+
+async function readStdin(io: CliIo): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Returns the exit code. */
+export async function krmCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseFlags({ args: [...argv], allowPositionals: true, options: { ...COMMON_FLAGS, concurrency: { type: 'string' } } });
+  if (values.help === true) {
+    writeLine(io.stdout, KRM_USAGE);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError('krm reads a ResourceList on stdin and takes no arguments');
+  const concurrency = concurrencyFlag(values.concurrency);
+  const options = commonOptions(values);
+  const manifest = resourceList(await readStdin(io));
+  const scalars = findImageScalars(manifest);
+  const plans = scalars.map(planImage);
+  const refs = refsToResolve(plans);
+  const outcomes = await withCore(io, options, refs.length > 0, async (core) =>
+    core === undefined ? new Map<string, Outcome>() : resolveDistinct(core, refs, concurrency, progressBar(io.stderr, new Set(refs.map(resolutionKey)).size)),
+  );
+  const { replacements, failures } = pinFields(scalars, plans, outcomes, options.dropTag);
+  const pinned = rewriteImages(manifest, replacements);
+  for (const failure of failures) writeLine(io.stderr, `digest-pinner: ${failureLine(STDIN_NAME, failure)}`);
+  if (failures.length === 0) {
+    io.stdout.write(pinned);
+    return 0;
+  }
+  const previous = member(manifest.values.find((value) => value !== null), 'results');
+  const results = [...arrayOf(previous), ...failures.map((failure) => resultFor(manifest, failure))];
+  io.stdout.write(appendTopLevelEntry(parseManifest(pinned, STDIN_NAME), 'results', results));
+  return 1;
+}
