@@ -11,6 +11,8 @@ import { skipList } from '../admission/index.js';
 import { ensureDevCertificates } from '../certs/index.js';
 import { readFile } from 'node:fs/promises';
 import { Server } from 'node:https';
+import { hostname } from 'node:os';
+import { apiEventSink, clusterCredentialLookup, describeKubeError, EventRecorder, loadKubeConfig, PullSecretCache, PullSecretInformers } from '../kube/index.js';
 
 export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
 
@@ -36,6 +38,9 @@ Flags:
   --registry-timeout DUR      deadline of one registry request (default 5s)
   --cache-ttl DUR             how long a resolved digest is reused (default 15m)
   --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
+  --kubeconfig FILE           cluster to read pull secrets from and record Events in (default:
+                              in-cluster, then $KUBECONFIG; with none, only --docker-config
+                              credentials are used and no Events are recorded)
   --log-level LEVEL           pino level (default info)`;
 
 export const DEFAULT_DEADLINE_MS = 8_000;
@@ -75,6 +80,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       deadline: { type: 'string' },
       'log-level': { type: 'string' },
       'tls-reload-interval': { type: 'string' },
+      kubeconfig: { type: 'string' },
     },
   });
   if (values.help === true) {
@@ -88,6 +94,10 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
   const files = await tlsFiles(values, io);
   const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
+  const kube = loadKubeConfig({ kubeconfig: values.kubeconfig, env: io.env });
+  const pullSecrets = new PullSecretCache();
+  let informers: PullSecretInformers | undefined;
+  let recorder: EventRecorder | undefined;
   const metrics = new Metrics();
   metrics.trackCache(() => core.resolver.size);
   const app = buildApp(
@@ -95,10 +105,24 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       mode,
       deadlineMs,
       resolver: core.resolver,
-      credentials: (ref) => Promise.resolve(core.credentialsFor(ref)),
+      credentials:
+        kube === undefined
+          ? (ref) => Promise.resolve(core.credentialsFor(ref))
+          : clusterCredentialLookup({
+              cache: pullSecrets,
+              own: core.dockerConfig,
+              onLookup: (report) => {
+                if (report.missingSecrets.length > 0 || report.missingServiceAccount !== undefined) {
+                  app.log.warn({ ...report }, 'referenced pull secrets or ServiceAccount not found (skipped, as kubelet does)');
+                }
+              },
+            }),
       skip: skipList(values.skip ?? []),
       dropTag: options.dropTag,
-      ready: () => true,
+      ready: () => informers === undefined || informers.synced(),
+      onAdmitted: (review, result) => {
+        recorder?.recordFailures(review, result.failures);
+      },
       onAdmission: (result, kind, operation, seconds) => {
         metrics.admission(result, kind, operation, seconds);
       },
@@ -106,6 +130,24 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
     },
     { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' } } },
   );
+  if (kube === undefined) {
+    app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster and Events are off');
+  } else {
+    app.log.info({ kubeconfig: kube.source }, 'reading pull secrets from the cluster');
+    informers = new PullSecretInformers({ kubeConfig: kube.kubeConfig, cache: pullSecrets, log: app.log });
+    recorder = new EventRecorder({
+      sink: apiEventSink(kube.kubeConfig),
+      reportingInstance: io.env.HOSTNAME ?? hostname(),
+      onRecorded: (outcome) => {
+        metrics.eventRecorded(outcome);
+      },
+      onError: (error, event) => {
+        app.log.warn({ err: describeKubeError(error), regarding: event.regarding, image: event.image }, 'Event not recorded');
+      },
+    });
+    // Never rejects; /readyz answers 503 until the caches have synced.
+    void informers.start();
+  }
   const stopWatching = watchTlsFiles(
     files,
     (pair) => {
@@ -123,6 +165,8 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
     close: async () => {
       stopWatching();
       await app.close();
+      await informers?.stop();
+      await recorder?.drain();
       await core.close();
     },
   };

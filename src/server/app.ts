@@ -5,7 +5,7 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
-import type { AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
+import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
 import { describeError } from '../errors.js';
 import { resolutionDeadlineMs } from './deadline.js';
 
@@ -21,6 +21,8 @@ export interface AppDeps extends AdmitDeps {
   readonly ready: () => boolean;
   /** Observes every admission, for metrics. */
   readonly onAdmission?: (result: AdmitResult, kind: string, operation: string, seconds: number) => void;
+  /** Observes every answered admission with its request, e.g. to record Events for its failures. Must not throw. */
+  readonly onAdmitted?: (review: AdmissionRequest, result: AdmitResult) => void;
   /** Served as `GET /metrics` when given. */
   readonly metrics?: MetricsEndpoint;
 }
@@ -122,6 +124,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
         'admission',
       );
       deps.onAdmission?.(result, review.kind.kind, review.operation, seconds);
+      deps.onAdmitted?.(review, result);
       return reviewResponse(result.response);
     });
   }

@@ -1,0 +1,343 @@
+/**
+ * digest-pinner against its real client: kube-apiserver (RBAC on) and kube-controller-manager.
+ * manifests/ is applied as shipped (RBAC included); the webhook runs on the host with the
+ * ServiceAccount token of manifests/' ServiceAccount and the configuration points at it by URL.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PassThrough } from 'node:stream';
+import { parseAllDocuments, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startCluster, type Cluster } from './cluster.js';
+import { issueCertificate } from './pki.js';
+import { pushImage } from '../helpers/registry.js';
+import '../helpers/registry-types.js';
+import type { PushedImage } from '../helpers/registry-types.js';
+import { runCli } from '../../src/cli/main.js';
+import type { RunningServer } from '../../src/cli/serve.js';
+
+const registries = inject('registries');
+const { plain, basic } = registries;
+const WARN = 'team-warn';
+const STRICT = 'team-strict';
+const PLAIN = 'team-plain';
+const MANIFESTS = new URL('../../manifests/', import.meta.url).pathname;
+
+let cluster: Cluster;
+let webhook: RunningServer | undefined;
+let webhookPort = 0;
+let webhookArgs: string[] = [];
+let app: PushedImage;
+let privateImage: PushedImage;
+const logs = new PassThrough();
+let logText = '';
+logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
+
+interface Item {
+  metadata: { name: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string }[] };
+  spec: { containers?: { image: string }[]; template?: { spec: { containers: { image: string }[] } } };
+}
+
+const appRef = () => `${plain.host}/${app.repository}:${app.tag}`;
+const pinnedApp = () => `${appRef()}@${app.digest}`;
+
+async function getJson<T>(args: string[]): Promise<T> {
+  return JSON.parse(await cluster.kubectlOk([...args, '-o', 'json'])) as T;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function podYaml(namespace: string, name: string, image: string, extra: Record<string, unknown> = {}): string {
+  return stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }], ...extra } });
+}
+
+function deploymentYaml(namespace: string, name: string, image: string, replicas = 2): string {
+  const labels = { app: name };
+  return stringify({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image }] } } },
+  });
+}
+
+async function startWebhook(): Promise<void> {
+  const io = { stdout: logs, stderr: logs, stdin: new PassThrough(), env: {}, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
+  const code = await runCli(['serve', ...webhookArgs, '--port', String(webhookPort)], io, (server) => (webhook = server));
+  if (code !== undefined) throw new Error(`serve exited ${code}: ${logText}`);
+  webhookPort = Number(new URL(webhook?.url ?? '').port);
+  await eventually('the webhook to be ready (informers synced)', async () => {
+    const response = await webhook?.app.inject({ method: 'GET', url: '/readyz' });
+    return response?.statusCode === 200 ? true : undefined;
+  });
+}
+
+async function stopWebhook(): Promise<void> {
+  await webhook?.close();
+  webhook = undefined;
+}
+
+/** manifests/ as shipped, with the webhook entries pointed at the host by URL. */
+async function applyManifests(): Promise<void> {
+  const rendered = await cluster.kubectlOk(['kustomize', MANIFESTS]);
+  const caBundle = Buffer.from(await readFile(cluster.caFile)).toString('base64');
+  const docs = parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; webhooks?: { clientConfig: Record<string, unknown> }[] });
+  for (const doc of docs) {
+    if (doc.kind !== 'MutatingWebhookConfiguration') continue;
+    for (const entry of doc.webhooks ?? []) {
+      const path = (entry.clientConfig.service as { path: string }).path;
+      entry.clientConfig = { url: `https://127.0.0.1:${webhookPort}${path}`, caBundle };
+    }
+  }
+  await cluster.kubectlOk(['apply', '-f', '-'], { stdin: docs.map((d) => stringify(d)).join('---\n') });
+}
+
+beforeAll(async () => {
+  [app, privateImage] = await Promise.all([pushImage(plain, 'e2e/app', 'v1'), pushImage(basic, 'e2e/private', 'v1')]);
+  cluster = await startCluster();
+  const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
+  // RBAC and the ServiceAccount come from manifests/; the first apply only needs them.
+  await cluster.kubectlOk(['apply', '-k', MANIFESTS]);
+  const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
+  const kubeconfig = await cluster.writeTokenKubeconfig('digest-pinner', token);
+  webhookArgs = [
+    '--host', '127.0.0.1',
+    '--tls-cert', cert.certFile,
+    '--tls-key', cert.keyFile,
+    '--kubeconfig', kubeconfig,
+    '--insecure-registry', plain.host,
+    '--ca-file', registries.caFile,
+    '--log-level', 'warn',
+  ];
+  await startWebhook();
+  await applyManifests();
+  for (const [ns, mode] of [[WARN, 'warn'], [STRICT, 'strict'], [PLAIN, undefined]] as const) {
+    await cluster.kubectlOk(['create', 'namespace', ns]);
+    if (mode !== undefined) await cluster.kubectlOk(['label', 'namespace', ns, `digest-pinner.io/mode=${mode}`]);
+  }
+  await writeFile(join(cluster.workDir, 'webhook-args.txt'), webhookArgs.join(' '));
+}, 240_000);
+
+afterAll(async () => {
+  await stopWebhook();
+  await cluster.stop();
+});
+
+describe('a warn namespace', () => {
+  it('stores a Pod pinned to the digest the registry reports', async () => {
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: podYaml(WARN, 'pinned', appRef()) });
+    const pod = await getJson<Item>(['get', 'pod', 'pinned', '-n', WARN]);
+    expect(pod.spec.containers?.[0]?.image).toBe(pinnedApp());
+    expect(JSON.parse(pod.metadata.annotations?.['digest-pinner.io/original-images'] ?? '{}')).toEqual({ 'containers/app': appRef() });
+  });
+
+  it('pins a Deployment, and its ReplicaSet and Pods all carry the same digest', async () => {
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(WARN, 'web', appRef()) });
+    const deployment = await getJson<Item>(['get', 'deployment', 'web', '-n', WARN]);
+    expect(deployment.spec.template?.spec.containers[0]?.image).toBe(pinnedApp());
+    const pods = await eventually('two pods of web', async () => {
+      const list = await getJson<{ items: Item[] }>(['get', 'pods', '-n', WARN, '-l', 'app=web']);
+      return list.items.length === 2 ? list.items : undefined;
+    });
+    for (const pod of pods) expect(pod.spec.containers?.[0]?.image).toBe(pinnedApp());
+    const sets = await getJson<{ items: Item[] }>(['get', 'replicasets', '-n', WARN, '-l', 'app=web']);
+    expect(sets.items).toHaveLength(1);
+    expect(sets.items[0]?.spec.template?.spec.containers[0]?.image).toBe(pinnedApp());
+  });
+
+  it('shows the pinned result on kubectl apply --dry-run=server, and stores nothing', async () => {
+    const out = await cluster.kubectlOk(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { stdin: podYaml(WARN, 'dry', appRef()) });
+    expect((JSON.parse(out) as Item).spec.containers?.[0]?.image).toBe(pinnedApp());
+    const get = await cluster.kubectl(['get', 'pod', 'dry', '-n', WARN]);
+    expect(get.code).not.toBe(0);
+  });
+
+  it('admits an unresolvable image unchanged with a warning naming it', async () => {
+    const missing = `${plain.host}/e2e/app:no-such-tag`;
+    const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(WARN, 'unresolvable', missing) });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`Warning: digest-pinner: containers/app image "${missing}" not pinned`);
+    const pod = await getJson<Item>(['get', 'pod', 'unresolvable', '-n', WARN]);
+    expect(pod.spec.containers?.[0]?.image).toBe(missing);
+  });
+
+  it('an UPDATE that does not touch images changes no image and rolls nothing out', async () => {
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(WARN, 'stable', appRef(), 1) });
+    const before = await getJson<Item & { metadata: { generation: number } }>(['get', 'deployment', 'stable', '-n', WARN]);
+    await cluster.kubectlOk(['label', 'deployment', 'stable', '-n', WARN, 'touched=yes']);
+    await cluster.kubectlOk(['annotate', 'deployment', 'stable', '-n', WARN, 'note=unrelated']);
+    const after = await getJson<Item & { metadata: { generation: number } }>(['get', 'deployment', 'stable', '-n', WARN]);
+    expect(after.spec.template?.spec.containers[0]?.image).toBe(before.spec.template?.spec.containers[0]?.image);
+    expect(after.metadata.generation).toBe(before.metadata.generation);
+  });
+});
+
+describe('namespaces that did not opt in', () => {
+  it('leaves an unlabelled namespace untouched', async () => {
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: podYaml(PLAIN, 'untouched', appRef()) });
+    const pod = await getJson<Item>(['get', 'pod', 'untouched', '-n', PLAIN]);
+    expect(pod.spec.containers?.[0]?.image).toBe(appRef());
+    expect(pod.metadata.annotations?.['digest-pinner.io/original-images']).toBeUndefined();
+  });
+});
+
+describe('a strict namespace', () => {
+  it('pins what resolves', async () => {
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'ok', appRef()) });
+    const pod = await getJson<Item>(['get', 'pod', 'ok', '-n', STRICT]);
+    expect(pod.spec.containers?.[0]?.image).toBe(pinnedApp());
+  });
+
+  it('denies an unresolvable image with a readable message', async () => {
+    const missing = `${plain.host}/e2e/app:no-such-tag`;
+    const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'denied', missing) });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('admission webhook "strict.digest-pinner.io" denied the request');
+    expect(result.stderr).toContain(`containers/app image "${missing}" not pinned: registry answered 404`);
+  });
+});
+
+describe('pull secrets from the cluster', () => {
+  const privateRef = () => `${basic.host}/${privateImage.repository}:${privateImage.tag}`;
+  const auth = () => Buffer.from(`${basic.username ?? ''}:${basic.password ?? ''}`).toString('base64');
+
+  async function createPullSecret(namespace: string, name: string): Promise<void> {
+    const config = JSON.stringify({ auths: { [basic.host]: { auth: auth() } } });
+    await cluster.kubectlOk(['create', 'secret', 'generic', name, '-n', namespace, '--type=kubernetes.io/dockerconfigjson', `--from-literal=.dockerconfigjson=${config}`]);
+  }
+
+  /** The webhook's watch sees a new Secret after a moment: dry-run until it does. */
+  async function pinnedOnDryRun(yaml: string): Promise<string> {
+    return eventually('the webhook to see the pull secret', async () => {
+      const out = await cluster.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { stdin: yaml });
+      const image = out.code === 0 ? (JSON.parse(out.stdout) as Item).spec.containers?.[0]?.image : undefined;
+      return image?.includes('@sha256:') === true ? image : undefined;
+    }, 20_000);
+  }
+
+  it("resolves a private image through the pod's imagePullSecret", async () => {
+    await createPullSecret(WARN, 'regcred');
+    const yaml = podYaml(WARN, 'private-pod', privateRef(), { imagePullSecrets: [{ name: 'regcred' }] });
+    expect(await pinnedOnDryRun(yaml)).toBe(`${privateRef()}@${privateImage.digest}`);
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: yaml });
+    const pod = await getJson<Item>(['get', 'pod', 'private-pod', '-n', WARN]);
+    expect(pod.spec.containers?.[0]?.image).toBe(`${privateRef()}@${privateImage.digest}`);
+  });
+
+  it("resolves a private image through its ServiceAccount's imagePullSecrets", async () => {
+    await createPullSecret(STRICT, 'sa-regcred');
+    await cluster.kubectlOk(['create', 'serviceaccount', 'builder', '-n', STRICT]);
+    await cluster.kubectlOk(['patch', 'serviceaccount', 'builder', '-n', STRICT, '-p', '{"imagePullSecrets":[{"name":"sa-regcred"}]}']);
+    const yaml = podYaml(STRICT, 'sa-pod', privateRef(), { serviceAccountName: 'builder', automountServiceAccountToken: false });
+    expect(await pinnedOnDryRun(yaml)).toBe(`${privateRef()}@${privateImage.digest}`);
+    const deployment = deploymentYaml(STRICT, 'sa-deploy', privateRef(), 1).replace('containers:', 'serviceAccountName: builder\n        containers:');
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deployment });
+    const stored = await getJson<Item>(['get', 'deployment', 'sa-deploy', '-n', STRICT]);
+    expect(stored.spec.template?.spec.containers[0]?.image).toBe(`${privateRef()}@${privateImage.digest}`);
+  });
+
+  it('fails cleanly without a secret', async () => {
+    const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'no-secret', privateRef()) });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`containers/app image "${privateRef()}" not pinned: registry answered 401`);
+  });
+});
+
+describe("the webhook's RBAC", () => {
+  const as = ['--as', 'system:serviceaccount:digest-pinner:digest-pinner'];
+  it.each([
+    ['list', 'secrets', 'yes'],
+    ['watch', 'secrets', 'yes'],
+    ['watch', 'serviceaccounts', 'yes'],
+    ['create', 'events.events.k8s.io', 'yes'],
+    ['create', 'secrets', 'no'],
+    ['update', 'secrets', 'no'],
+    ['delete', 'pods', 'no'],
+    ['create', 'pods', 'no'],
+    ['get', 'configmaps', 'no'],
+    ['patch', 'mutatingwebhookconfigurations', 'no'],
+    ['create', 'serviceaccounts/token', 'no'],
+  ])('%s %s: %s', async (verb, resource, expected) => {
+    const result = await cluster.kubectl(['auth', 'can-i', verb, resource, '-A', ...as]);
+    expect(result.stdout.trim()).toBe(expected);
+  });
+
+  it('is enough: the webhook ran on its ServiceAccount token and synced its caches', async () => {
+    const ready = await webhook?.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready?.statusCode).toBe(200);
+    expect(logText).not.toMatch(/forbidden/i);
+  });
+});
+
+describe('a Deployment created while the webhook was down', () => {
+  it('gets pinned pods and exactly one ReplicaSet once the webhook and the controller are back', async () => {
+    await cluster.stopControllerManager();
+    await stopWebhook();
+    // failurePolicy Ignore in warn namespaces: admitted unpinned while the webhook is away.
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(WARN, 'late', appRef()) });
+    const stored = await getJson<Item>(['get', 'deployment', 'late', '-n', WARN]);
+    expect(stored.spec.template?.spec.containers[0]?.image).toBe(appRef());
+    await startWebhook();
+    await cluster.startControllerManager();
+    const pods = await eventually('two pods of late', async () => {
+      const list = await getJson<{ items: Item[] }>(['get', 'pods', '-n', WARN, '-l', 'app=late']);
+      return list.items.length === 2 ? list.items : undefined;
+    });
+    for (const pod of pods) expect(pod.spec.containers?.[0]?.image).toBe(pinnedApp());
+    // Let the Deployment controller settle: a fight over the template would add ReplicaSets.
+    await sleep(5_000);
+    const sets = await getJson<{ items: Item[] }>(['get', 'replicasets', '-n', WARN, '-l', 'app=late']);
+    expect(sets.items).toHaveLength(1);
+    expect(sets.items[0]?.spec.template?.spec.containers[0]?.image).toBe(appRef());
+  });
+});
+
+describe('warnings reach people', () => {
+  it('records an Event on the workload when a controller-created pod could not be pinned', async () => {
+    const missing = `${plain.host}/e2e/app:gone`;
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(WARN, 'broken', missing, 1) });
+    const events = await eventually('an ImageNotPinned event', async () => {
+      const list = await getJson<{ items: { reason: string; note?: string; regarding?: { kind: string; name: string } }[] }>(['get', 'events.events.k8s.io', '-n', WARN]);
+      const found = list.items.filter((e) => e.reason === 'ImageNotPinned' && e.note?.includes(missing) === true);
+      return found.length > 0 ? found : undefined;
+    });
+    expect(['Deployment', 'ReplicaSet']).toContain(events[0]?.regarding?.kind);
+  });
+
+  it('records nothing for a dry run', async () => {
+    const missing = `${plain.host}/e2e/app:dry-gone`;
+    await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], { stdin: podYaml(WARN, 'dry-broken', missing) });
+    await sleep(1_000);
+    const list = await getJson<{ items: { note?: string }[] }>(['get', 'events.events.k8s.io', '-n', WARN]);
+    expect(list.items.filter((e) => e.note?.includes(missing) === true)).toEqual([]);
+  });
+});
+
+describe('the validating policy in strict namespaces', () => {
+  it('denies a pod whose final object still has an unpinned image, naming it', async () => {
+    // The webhook skips this image (as for an injected sidecar) but the policy's skip list
+    // does not: the policy sees the final object and denies it.
+    await stopWebhook();
+    webhookArgs.push('--skip', `${plain.host}/e2e/*`);
+    await startWebhook();
+    try {
+      const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'unpinned', appRef()) });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain('images not pinned to a digest');
+      expect(result.stderr).toContain(appRef());
+    } finally {
+      await stopWebhook();
+      webhookArgs = webhookArgs.slice(0, -2);
+      await startWebhook();
+    }
+  });
+});
