@@ -3,6 +3,8 @@
  * HEAD (which Docker Hub does not count against the pull quota), learning and
  * caching each registry's auth challenge and bearer tokens per credential.
  */
+import type { LookupFunction } from 'node:net';
+import * as tls from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
@@ -17,14 +19,17 @@ import {
   tokenScopes,
   type AuthScheme,
 } from './auth-scheme.js';
+import { AddressBlockedError, AddressPolicy, guardedConnector } from './address-policy.js';
 import { credentialKey } from './credential-key.js';
-import { endpointOf, insecureRegistrySet, type RegistryEndpoint, type UrlCheck } from './endpoint.js';
+import type { RegistryEndpoint, UrlCheck } from './endpoint.js';
 import { RegistryFailure, toRegistryError } from './failure.js';
+import { DEFAULT_BREAKER, HostHealth, type BreakerOptions, type BreakerState } from './host-health.js';
+import { RegistryHosts, type ContactPurpose, type RegistryHostOptions } from './host-policy.js';
 import { isValidDigest, MANIFEST_ACCEPT, mediaTypeInBody, mediaTypeOf, sha256Digest, shownValue } from './manifest.js';
 import { authProblem, failureForStatus } from './status.js';
 import { TokenService, type TokenLease } from './token.js';
-import { Transport, type IncomingResponse } from './transport.js';
-import { createTrustContext, loadTrustedCertificates, trustSourcesFromEnv } from './trust.js';
+import { Transport, type IncomingResponse, type RequestEvent } from './transport.js';
+import { createTrustContext, loadTrustedCertificates, splitPem, trustSourcesFromEnv } from './trust.js';
 
 /** How the client reaches registries. */
 export interface RegistryClientOptions {
@@ -35,10 +40,24 @@ export interface RegistryClientOptions {
   /** Bound on each HTTP request (connect, headers, body). */
   readonly requestTimeoutMs: number;
   readonly userAgent: string;
-  /** Use this dispatcher instead of building an Agent (then caFiles are not read). */
+  /**
+   * Use this dispatcher instead of building an Agent (then caFiles and
+   * per-registry TLS are not read, and only IP literals are checked against the
+   * address policy, not the addresses names resolve to). For tests.
+   */
   readonly dispatcher?: Dispatcher;
-  /** Policy hook run before contacting a registry or token realm; see UrlCheck. */
+  /** Policy hook run before contacting a registry, token realm or redirect target; see UrlCheck. */
   readonly checkUrl?: UrlCheck;
+  /** Per-registry TLS, insecure HTTP and token realms, keyed by `host[:port]` as images name the registry. */
+  readonly registries?: ReadonlyMap<string, RegistryHostOptions>;
+  /** When set, only these registries (`host[:port]` as images name them) and their token realms are contacted. */
+  readonly allowedRegistries?: readonly string[] | undefined;
+  /** When a host's circuit breaker opens and for how long (default 3 failures, 10 s). */
+  readonly breaker?: BreakerOptions;
+  /** Called for every HTTP request the client makes, to registries and token services alike (metrics). */
+  readonly onRequest?: (event: RequestEvent) => void;
+  /** DNS lookup for connections (default dns.lookup); every address it returns is checked against the address policy. */
+  readonly lookup?: LookupFunction;
   /** The option that lists insecure registries, named in messages. Default `--insecure-registry`. */
   readonly insecureRegistryFlag?: string;
   /** The option that adds a trusted CA file, named in messages. Default `--ca-file`. */
@@ -76,7 +95,9 @@ export class RegistryClient implements DigestSource {
   private readonly transport: Transport;
   private readonly tokens: TokenService;
   private readonly schemes: LRUCache<string, AuthScheme, Resolution>;
-  private readonly insecure: ReadonlySet<string>;
+  private readonly hosts: RegistryHosts;
+  private readonly health: HostHealth;
+  private readonly addresses = new AddressPolicy();
 
   /**
    * Builds one keep-alive Agent trusting Node's roots, the system store,
@@ -86,14 +107,23 @@ export class RegistryClient implements DigestSource {
    */
   constructor(options: RegistryClientOptions, env: Readonly<Record<string, string | undefined>> = process.env) {
     this.options = options;
-    this.ownsDispatcher = options.dispatcher === undefined;
-    this.dispatcher = options.dispatcher ?? createAgent(options, env);
-    this.transport = new Transport(this.dispatcher, options.requestTimeoutMs, options.userAgent, {
-      insecureRegistryFlag: options.insecureRegistryFlag ?? '--insecure-registry',
-      caFileFlag: options.caFileFlag ?? '--ca-file',
+    this.hosts = new RegistryHosts({
+      registries: options.registries ?? new Map(),
+      insecureRegistries: options.insecureRegistries,
+      allowed: options.allowedRegistries,
     });
-    this.tokens = new TokenService(this.transport, options.checkUrl);
-    this.insecure = insecureRegistrySet(options.insecureRegistries);
+    this.health = new HostHealth(options.breaker ?? DEFAULT_BREAKER);
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher = options.dispatcher ?? createAgent(options, this.hosts, this.addresses, env);
+    this.transport = new Transport(this.dispatcher, {
+      timeoutMs: options.requestTimeoutMs,
+      userAgent: options.userAgent,
+      hints: { insecureRegistryFlag: options.insecureRegistryFlag ?? '--insecure-registry', caFileFlag: options.caFileFlag ?? '--ca-file' },
+      health: this.health,
+      ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
+      checkRedirect: (url) => this.policyCheck(url, 'redirect'),
+    });
+    this.tokens = new TokenService(this.transport, (url, purpose) => this.policyCheck(url, purpose));
     this.schemes = new LRUCache<string, AuthScheme, Resolution>({
       max: MAX_LEARNED_SCHEMES,
       ttl: LEARNED_SCHEME_TTL_MS,
@@ -103,7 +133,7 @@ export class RegistryClient implements DigestSource {
 
   /** The digest the registry reports for `ref`'s repository at `tag`; throws a RegistryError subclass. */
   async getDigest(ref: ImageRef, tag: string, credential: Credential | undefined, signal: AbortSignal): Promise<ManifestDigest> {
-    const endpoint = endpointOf(ref.domain, this.insecure);
+    const endpoint = this.hosts.endpoint(ref.domain);
     const resolution: Resolution = {
       ref,
       tag,
@@ -118,6 +148,11 @@ export class RegistryClient implements DigestSource {
       if (error instanceof RegistryFailure) throw toRegistryError(error, `${ref.name}:${tag}`);
       throw error;
     }
+  }
+
+  /** The circuit breaker state of every registry and token host contacted lately, by `host[:port]` (for metrics). */
+  breakerStates(): ReadonlyMap<string, BreakerState> {
+    return this.health.states();
   }
 
   /** Closes the Agent this client built (not a dispatcher passed in). */
@@ -199,7 +234,13 @@ export class RegistryClient implements DigestSource {
       return { scheme, header: r.credential === undefined ? undefined : basicAuthorization(r.credential), lease: undefined };
     }
     const lease = await this.tokens.lease(
-      { bearer: scheme.bearer, scopes: tokenScopes(r.ref.path, scheme.bearer.scope), credential: r.credential, registry: r.endpoint },
+      {
+        bearer: scheme.bearer,
+        scopes: tokenScopes(r.ref.path, scheme.bearer.scope),
+        credential: r.credential,
+        registry: r.endpoint,
+        credentialHosts: this.hosts.credentialHosts(r.ref.domain),
+      },
       r.signal,
     );
     return { scheme, header: `Bearer ${lease.token}`, lease };
@@ -226,14 +267,26 @@ export class RegistryClient implements DigestSource {
     });
   }
 
-  private async check(url: URL, purpose: 'registry' | 'token-realm'): Promise<void> {
-    const { checkUrl } = this.options;
-    if (checkUrl === undefined) return;
+  private async check(url: URL, purpose: 'registry'): Promise<void> {
     try {
-      await checkUrl(url, purpose);
+      await this.policyCheck(url, purpose);
     } catch (error) {
-      throw new RegistryFailure('unavailable', `${url.host} is not allowed by policy`, { cause: error });
+      if (error instanceof RegistryFailure) throw error;
+      throw new RegistryFailure('policy', `${url.host} is not allowed by policy`, { cause: error });
     }
+  }
+
+  /**
+   * The built-in policy — never a blocked address literal, only allowed hosts —
+   * as a `policy` RegistryFailure, then the caller's checkUrl (whose errors pass
+   * through for the caller to word).
+   */
+  private async policyCheck(url: URL, purpose: ContactPurpose): Promise<void> {
+    const why = this.addresses.blocked(url.hostname);
+    if (why !== undefined) throw new RegistryFailure('policy', new AddressBlockedError(url.hostname, url.hostname, why).message);
+    const refusal = this.hosts.refusal(url, purpose);
+    if (refusal !== undefined) throw new RegistryFailure('policy', refusal);
+    await this.options.checkUrl?.(url, purpose);
   }
 }
 
@@ -248,12 +301,42 @@ function worthRetrying(used: Authorization, challenged: AuthScheme, credential: 
   return challenged.kind !== 'basic' || credential !== undefined;
 }
 
-function createAgent(options: RegistryClientOptions, env: Readonly<Record<string, string | undefined>>): Agent {
+/**
+ * One keep-alive Agent for every registry, connecting through the address
+ * policy, with one TLS context for the default trust and one per registry that
+ * configures its own CA or client certificate.
+ */
+function createAgent(
+  options: RegistryClientOptions,
+  hosts: RegistryHosts,
+  policy: AddressPolicy,
+  env: Readonly<Record<string, string | undefined>>,
+): Agent {
   const certificates = loadTrustedCertificates(options.caFiles, trustSourcesFromEnv(env));
+  const defaults = { secureContext: createTrustContext(certificates) };
+  const perHost = new Map(
+    hosts
+      .configured()
+      .filter(([, s]) => s.ca !== undefined || s.clientCert !== undefined)
+      .map(([host, settings]) => [host, { secureContext: hostContext(certificates, settings) }] as const),
+  );
   return new Agent({
-    connect: { secureContext: createTrustContext(certificates), timeout: options.requestTimeoutMs },
+    connect: guardedConnector({
+      policy,
+      ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+      timeoutMs: options.requestTimeoutMs,
+      connectOptionsFor: (host) => perHost.get(host) ?? defaults,
+    }),
     headersTimeout: options.requestTimeoutMs,
     bodyTimeout: options.requestTimeoutMs,
+  });
+}
+
+/** The default trust plus the registry's own CA, and its client certificate. */
+function hostContext(certificates: readonly string[], settings: RegistryHostOptions): tls.SecureContext {
+  return tls.createSecureContext({
+    ca: [...certificates, ...splitPem(settings.ca ?? '')],
+    ...(settings.clientCert === undefined ? {} : { cert: settings.clientCert, key: settings.clientKey }),
   });
 }
 

@@ -10,10 +10,12 @@ export interface RegistryEndpoint {
 }
 
 /**
- * Called before anything is sent to a registry origin or a token realm the
- * registry named; throwing refuses the request. The seam for an SSRF policy.
+ * Called before anything is sent to a registry origin, a token realm the
+ * registry named, or a redirect target; throwing refuses the request. Runs after
+ * the built-in policy (address literals, allow-list); the address a connection
+ * actually reaches is checked again when connecting.
  */
-export type UrlCheck = (url: URL, purpose: 'registry' | 'token-realm') => Promise<void>;
+export type UrlCheck = (url: URL, purpose: 'registry' | 'token-realm' | 'redirect') => Promise<void>;
 
 /** The endpoint of `domain`: plain HTTP only when the domain (or its API host) is in `insecureRegistries`. */
 export function endpointOf(domain: string, insecureRegistries: ReadonlySet<string>): RegistryEndpoint {

@@ -83,6 +83,24 @@ export class RegistryProtocolError extends RegistryError {
   readonly code = 'DP_ERR_REGISTRY_PROTOCOL';
 }
 
+/**
+ * The registry (or its token service) failed so often that requests to it are
+ * suspended for a cool-down: the circuit breaker is open. Fails fast, so a dead
+ * registry costs one timeout rather than one per admission.
+ */
+export class RegistryCircuitOpenError extends RegistryError {
+  readonly code = 'DP_ERR_CIRCUIT_OPEN';
+}
+
+/**
+ * Policy forbids contacting that address or host: a link-local or cloud-metadata
+ * address (always), a registry outside the configured allow-list, or credentials
+ * headed for a token realm on another host.
+ */
+export class RegistryPolicyError extends RegistryError {
+  readonly code = 'DP_ERR_REGISTRY_POLICY';
+}
+
 /** A registry CA file given in the options could not be read or holds no PEM certificate. */
 export class RegistryCaFileError extends DigestPinnerError {
   readonly code = 'DP_ERR_REGISTRY_CA_FILE';

@@ -9,6 +9,8 @@ import {
   ManifestUnknownError,
   RegistryAbortedError,
   RegistryAuthError,
+  RegistryCircuitOpenError,
+  RegistryPolicyError,
   RegistryProtocolError,
   RegistryRateLimitedError,
   RegistryTimeoutError,
@@ -27,7 +29,9 @@ export type FailureKind =
   | 'aborted'
   | 'invalid-digest'
   | 'insecure-required'
-  | 'protocol';
+  | 'protocol'
+  | 'circuit-open'
+  | 'policy';
 
 type RegistryErrorClass = new (image: string, reason: string, options?: RegistryErrorOptions) => RegistryError;
 
@@ -41,6 +45,8 @@ const ERROR_CLASS: Readonly<Record<FailureKind, RegistryErrorClass>> = {
   'invalid-digest': InvalidDigestError,
   'insecure-required': InsecureRegistryRequiredError,
   protocol: RegistryProtocolError,
+  'circuit-open': RegistryCircuitOpenError,
+  policy: RegistryPolicyError,
 };
 
 /** A failure not yet tied to an image. `reason` is written for an operator and never quotes a response body. */

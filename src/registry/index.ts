@@ -12,6 +12,8 @@ export {
   InvalidDigestError,
   InsecureRegistryRequiredError,
   RegistryProtocolError,
+  RegistryCircuitOpenError,
+  RegistryPolicyError,
   RegistryCaFileError,
   type RegistryErrorOptions,
 } from './errors.js';
@@ -27,5 +29,9 @@ export {
 export { parseWwwAuthenticate, findChallenge, MalformedChallengeError, type Challenge } from './www-authenticate.js';
 export { parseRetryAfter } from './retry-after.js';
 export { endpointOf, type RegistryEndpoint, type UrlCheck } from './endpoint.js';
+export { AddressPolicy, AddressBlockedError, guardedLookup, guardedConnector, type GuardedConnectorOptions } from './address-policy.js';
+export { HostHealth, DEFAULT_BREAKER, type BreakerOptions, type BreakerState, type RequestOutcome } from './host-health.js';
+export { RegistryHosts, type RegistryHostOptions, type ContactPurpose } from './host-policy.js';
+export type { RequestEvent } from './transport.js';
 export { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, isValidDigest } from './manifest.js';
-export { loadTrustedCertificates, DEBIAN_SYSTEM_BUNDLE } from './trust.js';
+export { loadTrustedCertificates, splitPem, DEBIAN_SYSTEM_BUNDLE } from './trust.js';

@@ -9,6 +9,7 @@ import { basicAuthorization, type BearerChallenge } from './auth-scheme.js';
 import { credentialKey } from './credential-key.js';
 import type { RegistryEndpoint, UrlCheck } from './endpoint.js';
 import { RegistryFailure } from './failure.js';
+import { realmOnHosts } from './host-policy.js';
 import { raceAbort } from './abort.js';
 import { isRecord } from './json.js';
 import { failureForStatus } from './status.js';
@@ -33,6 +34,12 @@ export interface TokenRequest {
   readonly scopes: readonly string[];
   readonly credential: Credential | undefined;
   readonly registry: RegistryEndpoint;
+  /**
+   * Hosts whose realms may receive the credential (see host-policy.ts); when
+   * absent, only the registry's own host name. A realm elsewhere gets no request
+   * at all while a credential is in play.
+   */
+  readonly credentialHosts?: ReadonlySet<string> | undefined;
 }
 
 /** A token in hand, and whether it came from the cache (a 401 with a cached token earns one refresh). */
@@ -107,10 +114,19 @@ export class TokenService {
     if (!allowed) {
       throw new RegistryFailure('auth', `token realm ${url.origin} is not HTTPS; refusing to send credentials there`);
     }
+    const credentialHosts = request.credentialHosts ?? new Set([request.registry.origin.hostname.toLowerCase()]);
+    if (request.credential !== undefined && !realmOnHosts(url, credentialHosts)) {
+      throw new RegistryFailure(
+        'auth',
+        `registry named token realm ${url.origin}, on another host: credentials for ${request.registry.origin.host} are not sent there ` +
+          `unless the registry's tokenRealms in the configuration file lists ${url.host}`,
+      );
+    }
     if (this.checkUrl !== undefined) {
       try {
         await this.checkUrl(url, 'token-realm');
       } catch (error) {
+        if (error instanceof RegistryFailure) throw error;
         throw new RegistryFailure('auth', `token realm ${url.origin} is not allowed by policy`, { cause: error });
       }
     }

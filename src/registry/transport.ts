@@ -3,9 +3,15 @@
  * timeout and the caller's signal, with undici's errors turned into failures an
  * operator can act on.
  */
+import { performance } from 'node:perf_hooks';
 import { request, type Dispatcher } from 'undici';
 import { describeError } from '../errors.js';
 import { RegistryFailure } from './failure.js';
+import type { HostHealth, RequestOutcome } from './host-health.js';
+import { parseRetryAfter } from './retry-after.js';
+
+/** AddressBlockedError's code (address-policy.ts), as it arrives from undici's connector. */
+const ADDRESS_BLOCKED_CODE = 'DP_ERR_ADDRESS_BLOCKED';
 
 /** A request to send. `signal` is the caller's; the transport adds its own timeout. */
 export interface OutgoingRequest {
@@ -68,30 +74,124 @@ const BAD_CERT_CODES: Readonly<Record<string, string>> = {
   CERT_REVOKED: 'is revoked',
 };
 
+/** What the metrics hook hears about each HTTP request (registry and token service alike). */
+export interface RequestEvent {
+  /** `host[:port]` the request went to. */
+  readonly host: string;
+  readonly method: string;
+  /** HTTP status, or `error` when no answer arrived (refused, reset, timeout, refused by policy). */
+  readonly status: number | 'error';
+  /** Time to the response headers (or to the failure). */
+  readonly seconds: number;
+}
+
+/** How the transport sends, bounds and observes requests. */
+export interface TransportOptions {
+  /** Bound on each request (connect, headers, body). */
+  readonly timeoutMs: number;
+  readonly userAgent: string;
+  readonly hints: TransportHints;
+  /** Circuit breaker and Retry-After gate per host; none means every request goes out. */
+  readonly health?: HostHealth;
+  readonly onRequest?: (event: RequestEvent) => void;
+  /** Checks a redirect target before it is followed; throwing refuses it. Without it, redirects are not followed. */
+  readonly checkRedirect?: (url: URL) => Promise<void>;
+}
+
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+export const MAX_REDIRECTS = 3;
+
 /** Sends requests through one dispatcher (one keep-alive pool per origin). */
 export class Transport {
+  private readonly hints: TransportHints;
+
   constructor(
     private readonly dispatcher: Dispatcher,
-    private readonly timeoutMs: number,
-    private readonly userAgent: string,
-    private readonly hints: TransportHints,
-  ) {}
+    private readonly options: TransportOptions,
+  ) {
+    this.hints = options.hints;
+  }
 
-  /** Sends one request; throws RegistryFailure when no HTTP answer arrives in time. */
+  /**
+   * Sends one request, following up to 3 redirects that `checkRedirect` allows
+   * (credentials are dropped when the origin changes, and HTTPS never redirects
+   * to HTTP). Throws RegistryFailure when no HTTP answer arrives in time.
+   */
   async send(outgoing: OutgoingRequest): Promise<IncomingResponse> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = outgoing.signal === undefined ? timeout : AbortSignal.any([timeout, outgoing.signal]);
-    const deadline: Deadline = { timeout, caller: outgoing.signal, timeoutMs: this.timeoutMs, host: outgoing.url.host, hints: this.hints };
+    let current = outgoing;
+    for (let hop = 0; ; hop += 1) {
+      const response = await this.exchange(current);
+      const location = response.header('location');
+      if (!REDIRECT_STATUSES.has(response.status) || location === undefined || hop >= MAX_REDIRECTS) return response;
+      if (this.options.checkRedirect === undefined) return response;
+      await response.discard();
+      current = await this.redirected(current, location, this.options.checkRedirect);
+    }
+  }
+
+  private async redirected(from: OutgoingRequest, location: string, check: (url: URL) => Promise<void>): Promise<OutgoingRequest> {
+    let url: URL;
     try {
-      const response = await request(outgoing.url, {
+      url = new URL(location, from.url);
+    } catch (error) {
+      throw new RegistryFailure('protocol', `${from.url.host} redirected to something that is not a URL`, { cause: error });
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new RegistryFailure('protocol', `${from.url.host} redirected to a ${url.protocol} URL`);
+    }
+    if (from.url.protocol === 'https:' && url.protocol === 'http:') {
+      throw new RegistryFailure('protocol', `${from.url.host} redirected from HTTPS to plain HTTP (${url.origin}); not followed`);
+    }
+    try {
+      await check(url);
+    } catch (error) {
+      throw new RegistryFailure('policy', `${from.url.host} redirected to ${url.host}, which is not allowed by policy (${describeError(error)})`, {
+        cause: error,
+      });
+    }
+    const { authorization: _dropped, ...others } = from.headers;
+    const headers = url.origin === from.url.origin ? from.headers : others;
+    return { ...from, url, headers };
+  }
+
+  /** One request and its answer, through the host's breaker, observed. */
+  private async exchange(outgoing: OutgoingRequest): Promise<IncomingResponse> {
+    const host = outgoing.url.host;
+    const { health } = this.options;
+    health?.admit(host);
+    const timeoutMs = this.options.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = outgoing.signal === undefined ? timeout : AbortSignal.any([timeout, outgoing.signal]);
+    const deadline: Deadline = { timeout, caller: outgoing.signal, timeoutMs, host, hints: this.hints };
+    const started = performance.now();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(outgoing.url, {
         dispatcher: this.dispatcher,
         method: outgoing.method,
-        headers: { ...outgoing.headers, 'user-agent': this.userAgent },
+        headers: { ...outgoing.headers, 'user-agent': this.options.userAgent },
         signal,
       });
-      return wrapResponse(response, deadline);
     } catch (error) {
-      throw this.failureOf(error, deadline, outgoing.url);
+      const failure = this.failureOf(error, deadline, outgoing.url);
+      this.observe(outgoing, 'error', started);
+      health?.record(host, outcomeOf(failure));
+      throw failure;
+    }
+    this.observe(outgoing, response.statusCode, started);
+    health?.record(host, response.statusCode >= 500 ? { kind: 'failed', reason: `answered ${response.statusCode}`, timeout: false } : { kind: 'answered' });
+    const retryAfterMs = response.statusCode === 429 ? parseRetryAfter(headerValue(response.headers['retry-after']), Date.now()) : undefined;
+    if (retryAfterMs !== undefined) health?.retryAfter(host, retryAfterMs);
+    return wrapResponse(response, deadline, (failure) => health?.record(host, outcomeOf(failure)));
+  }
+
+  private observe(outgoing: OutgoingRequest, status: number | 'error', started: number): void {
+    const { onRequest } = this.options;
+    if (onRequest === undefined) return;
+    try {
+      onRequest({ host: outgoing.url.host, method: outgoing.method, status, seconds: (performance.now() - started) / 1000 });
+    } catch {
+      // A broken observer must not fail a resolution.
     }
   }
 
@@ -99,6 +199,7 @@ export class Transport {
     const aborted = abortFailure(error, deadline);
     if (aborted !== undefined) return aborted;
     const code = errorCode(error);
+    if (code === ADDRESS_BLOCKED_CODE) return new RegistryFailure('policy', describeError(error), { cause: error });
     if (PLAIN_HTTP_CODES.has(code)) {
       return new RegistryFailure(
         'insecure-required',
@@ -110,6 +211,19 @@ export class Transport {
   }
 }
 
+/** How the breaker counts a failed request: the caller's abort and policy refusals say nothing about the host. */
+function outcomeOf(failure: RegistryFailure): RequestOutcome {
+  switch (failure.kind) {
+    case 'aborted':
+    case 'policy':
+      return { kind: 'abandoned' };
+    case 'insecure-required':
+      return { kind: 'answered' };
+    default:
+      return { kind: 'failed', reason: failure.reason, timeout: failure.kind === 'timeout' };
+  }
+}
+
 interface Deadline {
   readonly timeout: AbortSignal;
   readonly caller: AbortSignal | undefined;
@@ -118,7 +232,7 @@ interface Deadline {
   readonly hints: TransportHints;
 }
 
-function wrapResponse(response: Dispatcher.ResponseData, deadline: Deadline): IncomingResponse {
+function wrapResponse(response: Dispatcher.ResponseData, deadline: Deadline, onBodyFailure: (failure: RegistryFailure) => void): IncomingResponse {
   return {
     status: response.statusCode,
     header: (name) => headerValue(response.headers[name.toLowerCase()]),
@@ -127,7 +241,9 @@ function wrapResponse(response: Dispatcher.ResponseData, deadline: Deadline): In
         return await readLimited(response.body, limit, tooLarge);
       } catch (error) {
         if (error instanceof RegistryFailure) throw error;
-        throw abortFailure(error, deadline) ?? networkFailure(error, errorCode(error), deadline.host, deadline.hints);
+        const failure = abortFailure(error, deadline) ?? networkFailure(error, errorCode(error), deadline.host, deadline.hints);
+        onBodyFailure(failure);
+        throw failure;
       }
     },
     discard: async () => {

@@ -317,7 +317,7 @@ describe('bearer tokens', () => {
   it('refuses a plain-HTTP realm for an HTTPS registry, before sending anything', async () => {
     const auth = await fakeServer(issuing(['t1']));
     const dispatcher = new Agent();
-    const tokens = new TokenService(new Transport(dispatcher, 2_000, 'test', { insecureRegistryFlag: '--insecure-registry', caFileFlag: '--ca-file' }), undefined);
+    const tokens = new TokenService(new Transport(dispatcher, { timeoutMs: 2_000, userAgent: 'test', hints: { insecureRegistryFlag: '--insecure-registry', caFileFlag: '--ca-file' } }), undefined);
     const lease = tokens.lease(
       {
         bearer: { realm: `http://${auth.host}/token`, service: 'fake', scope: undefined },
