@@ -1,24 +1,48 @@
 /**
- * Resolver pipeline: already pinned → in-memory cache (with in-flight de-duplication)
- * → registry. Everything cached is keyed by the credential as well as the reference,
- * so a digest obtained with one tenant's secret never answers another tenant's request.
+ * Resolver pipeline: already pinned → in-memory cache (with in-flight
+ * de-duplication) → the registry's mirrors → the registry. Everything cached is
+ * keyed by the credential as well as the reference, so a digest obtained with one
+ * tenant's secret never answers another tenant's request.
+ *
+ * Under failure: one shared fetch retries within its own budget; "manifest
+ * unknown" is remembered for `negativeTtlMs`; when the registry cannot answer
+ * (unreachable, 5xx, timeout, rate limit, breaker open, or the caller's deadline
+ * comes first) a digest it gave no more than `staleForMs` ago is served as
+ * `stale`, with a warning.
+ *
+ * Mirrors: a mirror `mirror.internal/quay` of `quay.io` is asked for
+ * `mirror.internal/quay/<path>:<tag>` first, with its own credentials; its digest
+ * is used only when it holds that tag. Otherwise (no such tag, unreachable, too
+ * slow) the registry itself is asked. The reference written stays the image's
+ * own: a mirror changes where the digest is looked up, never what is pinned.
  */
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
+import { parseImage } from '../reference/index.js';
 import type { Credential, DigestSource, ManifestDigest } from '../registry/types.js';
-import { credentialKey } from '../registry/index.js';
+import { credentialKey, ManifestUnknownError } from '../registry/index.js';
+import { allowsStale, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
+import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 
 /** Where a digest came from. */
-export type ResolutionSource = 'pinned' | 'cache' | 'registry';
+export type ResolutionSource = 'pinned' | 'cache' | 'registry' | 'stale';
 
 /** A resolved image: the digest to pin and how it was obtained. */
 export interface Resolution {
+  /** The reference resolved, as given (a mirror's answer still names the image's own registry). */
   readonly ref: ImageRef;
   readonly digest: string;
   readonly source: ResolutionSource;
   /** Which credential answered (`source` of the credential), undefined when anonymous or pinned. */
   readonly credential: string | undefined;
+  /** The mirror that answered, as configured (e.g. `mirror.internal/quay`); undefined when the image's own registry did. */
+  readonly mirror?: string | undefined;
+  /**
+   * Set when `source` is `stale`: one line for an admission warning, without the
+   * image, e.g. `pinned to a stale digest (resolved 12m ago): registry answered 503`.
+   */
+  readonly warning?: string | undefined;
 }
 
 /** Credentials to try, in order; `undefined` stands for an anonymous attempt. */
@@ -32,14 +56,28 @@ export interface ResolveOptions {
 
 export interface ResolverOptions {
   readonly source: DigestSource;
-  /** How long a resolved tag is trusted, in ms. */
+  /** How long a resolved tag is trusted without asking the registry again, in ms. */
   readonly cacheTtlMs: number;
   /** Most entries the cache holds. */
   readonly cacheMax: number;
-  /** Deadline of one shared registry fetch, independent of any one admission. */
+  /** Budget of one shared registry fetch, retries included, independent of any one caller. */
   readonly fetchTimeoutMs: number;
   /** Decides whether a failure with one credential should move on to the next one. */
   readonly tryNextCredential?: (error: unknown) => boolean;
+  /** Oldest digest served stale when its registry cannot answer, in ms (default 0: never stale). */
+  readonly staleForMs?: number;
+  /** How long "manifest unknown" is remembered, in ms (default 0: not cached). */
+  readonly negativeTtlMs?: number;
+  readonly retry?: RetryPolicy;
+  /** Mirrors to ask first, by registry domain (`quay.io` → [`mirror.internal/quay`]). */
+  readonly mirrors?: ReadonlyMap<string, readonly string[]>;
+  /** Credentials for a mirror's domain (default: anonymous only). The image's own credentials never go to a mirror. */
+  readonly mirrorCredentials?: (domain: string) => CredentialChain;
+  /** How long a caller waits on one mirror before asking the next or the registry (default half of fetchTimeoutMs). */
+  readonly mirrorWaitMs?: number;
+  /** Clock and randomness, for tests. */
+  readonly now?: () => number;
+  readonly random?: () => number;
 }
 
 /** The tag a reference without one resolves, as every container runtime does. */
@@ -51,40 +89,93 @@ interface FetchContext {
   readonly credential: Credential | undefined;
 }
 
+/** Everything the resolver needs that is not the cache itself. */
+interface Settings {
+  readonly source: DigestSource;
+  readonly cacheTtlMs: number;
+  readonly fetchTimeoutMs: number;
+  readonly staleForMs: number;
+  readonly negativeTtlMs: number;
+  readonly retry: RetryPolicy;
+  readonly tryNext: (error: unknown) => boolean;
+  readonly mirrors: ReadonlyMap<string, readonly string[]>;
+  readonly mirrorCredentials: (domain: string) => CredentialChain;
+  readonly mirrorWaitMs: number;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
 /** Resolves image references to digests for the webhook and the CLI alike. */
 export class Resolver {
-  readonly #cache: LRUCache<string, ManifestDigest, FetchContext>;
-  readonly #tryNext: (error: unknown) => boolean;
+  readonly #cache: LRUCache<string, CacheEntry, FetchContext>;
+  readonly #settings: Settings;
 
   constructor(options: ResolverOptions) {
-    const { source, fetchTimeoutMs } = options;
-    this.#tryNext = options.tryNextCredential ?? (() => true);
-    this.#cache = new LRUCache<string, ManifestDigest, FetchContext>({
+    this.#settings = {
+      source: options.source,
+      cacheTtlMs: options.cacheTtlMs,
+      fetchTimeoutMs: options.fetchTimeoutMs,
+      staleForMs: options.staleForMs ?? 0,
+      negativeTtlMs: options.negativeTtlMs ?? 0,
+      retry: options.retry ?? DEFAULT_RETRY,
+      tryNext: options.tryNextCredential ?? (() => true),
+      mirrors: new Map([...(options.mirrors ?? new Map<string, readonly string[]>())].map(([d, m]) => [d.toLowerCase(), m])),
+      mirrorCredentials: options.mirrorCredentials ?? (() => [undefined]),
+      mirrorWaitMs: options.mirrorWaitMs ?? options.fetchTimeoutMs / 2,
+      now: options.now ?? Date.now,
+      random: options.random ?? Math.random,
+    };
+    this.#cache = new LRUCache<string, CacheEntry, FetchContext>({
       max: options.cacheMax,
-      ttl: options.cacheTtlMs,
+      ttl: this.#retention(),
       // The shared fetch keeps its own deadline; callers that give up don't abort it.
       ignoreFetchAbort: true,
-      fetchMethod: (_key, _stale, { signal, context }) =>
-        source.getDigest(context.ref, context.tag, context.credential, AbortSignal.any([signal, AbortSignal.timeout(fetchTimeoutMs)])),
+      fetchMethod: (_key, previous, { options: set, context }) => this.#fetch(context, previous, set),
     });
   }
 
-  /** Number of cached digests (in-flight fetches excluded). */
+  /** Number of cached entries (digests and remembered "manifest unknown"; in-flight fetches excluded). */
   get size(): number {
     return this.#cache.size;
   }
 
-  /** Resolves `ref` to a digest, trying each credential in order. */
+  /** Resolves `ref` to a digest: its mirrors first, then its registry, trying each credential in order. */
   async resolve(ref: ImageRef, options: ResolveOptions): Promise<Resolution> {
     if (ref.digest !== undefined) return { ref, digest: ref.digest, source: 'pinned', credential: undefined };
-    const chain = options.credentials.length > 0 ? options.credentials : [undefined];
+    let mirrorStale: Resolution | undefined;
+    for (const mirror of this.#mirrorsOf(ref)) {
+      if (options.signal.aborted) break;
+      const answer = await this.#askMirror(mirror, options.signal);
+      if (answer !== undefined && answer.source !== 'stale') return { ...answer, ref, mirror: mirror.name };
+      if (answer !== undefined) mirrorStale ??= { ...answer, ref, mirror: mirror.name };
+    }
+    try {
+      return await this.#resolveChain(ref, options.credentials, options.signal);
+    } catch (error) {
+      if (mirrorStale !== undefined && allowsStale(error)) return mirrorStale;
+      throw error;
+    }
+  }
+
+  /** A mirror's answer, or undefined when it has none in time (then the next mirror or the registry is asked). */
+  async #askMirror(mirror: { readonly name: string; readonly ref: ImageRef }, signal: AbortSignal): Promise<Resolution | undefined> {
+    const wait = AbortSignal.any([signal, AbortSignal.timeout(this.#settings.mirrorWaitMs)]);
+    try {
+      return await this.#resolveChain(mirror.ref, this.#settings.mirrorCredentials(mirror.ref.domain), wait);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #resolveChain(ref: ImageRef, credentials: CredentialChain, signal: AbortSignal): Promise<Resolution> {
+    const chain = credentials.length > 0 ? credentials : [undefined];
     let lastError: unknown;
     for (const credential of chain) {
       try {
-        return await this.#resolveWith(ref, credential, options.signal);
+        return await this.#resolveWith(ref, credential, signal);
       } catch (error) {
         lastError = error;
-        if (error instanceof ResolutionDeadlineError || !this.#tryNext(error)) break;
+        if (error instanceof ResolutionDeadlineError || !this.#settings.tryNext(error)) break;
       }
     }
     throw lastError;
@@ -93,12 +184,79 @@ export class Resolver {
   async #resolveWith(ref: ImageRef, credential: Credential | undefined, signal: AbortSignal): Promise<Resolution> {
     const tag = ref.tag ?? DEFAULT_TAG;
     const key = `${credentialKey(credential)}\u0000${ref.name}:${tag}`;
-    const status: LRUCache.Status<string, ManifestDigest, FetchContext> = {};
-    const fetched = this.#cache.fetch(key, { context: { ref, tag, credential }, status });
-    const manifest = await raceDeadline(fetched, signal, ref.written);
-    if (manifest === undefined) throw new Error(`cache returned no value for ${ref.written}`);
-    const source: ResolutionSource = status.fetch === 'hit' ? 'cache' : 'registry';
-    return { ref, digest: manifest.digest, source, credential: credential?.source };
+    const previous = this.#cache.peek(key, { allowStale: true });
+    if (previous !== undefined && this.#fresh(previous)) return this.#answer(previous, 'cache', ref, credential);
+    const fetched = this.#cache.fetch(key, { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
+    let entry: CacheEntry | undefined;
+    try {
+      entry = await raceDeadline(fetched, signal, ref.written);
+    } catch (error) {
+      const stale = error instanceof ResolutionDeadlineError ? staleEntry(previous, error, this.#settings.staleForMs, this.#settings.now()) : undefined;
+      if (stale === undefined) throw error;
+      entry = stale;
+    }
+    if (entry === undefined) throw new Error(`cache returned no value for ${ref.written}`);
+    return this.#answer(entry, 'registry', ref, credential);
+  }
+
+  /** The resolution an entry gives, or the "manifest unknown" it remembers, thrown. */
+  #answer(entry: CacheEntry, source: 'cache' | 'registry', ref: ImageRef, credential: Credential | undefined): Resolution {
+    if (entry.kind === 'unknown') throw entry.error;
+    const base = { ref, digest: entry.manifest.digest, credential: credential?.source };
+    if (entry.failure === undefined) return { ...base, source };
+    return { ...base, source: 'stale', warning: staleWarning(entry, this.#settings.now()) };
+  }
+
+  #fresh(entry: CacheEntry): boolean {
+    const age = this.#settings.now() - entry.fetchedAt;
+    if (entry.kind === 'unknown') return age < this.#settings.negativeTtlMs;
+    return entry.failure === undefined && age < this.#settings.cacheTtlMs;
+  }
+
+  /** One shared fetch: retries within its budget, then "unknown", a stale digest, or the failure. */
+  async #fetch(context: FetchContext, previous: CacheEntry | undefined, set: LRUCache.FetcherFetchOptions<string, CacheEntry, FetchContext>): Promise<CacheEntry> {
+    const { source, fetchTimeoutMs, retry, now, random } = this.#settings;
+    const signal = AbortSignal.timeout(fetchTimeoutMs);
+    const budget = { deadline: now() + fetchTimeoutMs, signal, now, random };
+    let manifest: ManifestDigest;
+    try {
+      manifest = await withRetries(() => source.getDigest(context.ref, context.tag, context.credential, signal), retry, budget);
+    } catch (error) {
+      return this.#afterFailure(error, previous, set);
+    }
+    set.ttl = this.#retention();
+    return { kind: 'digest', manifest, fetchedAt: now() };
+  }
+
+  #afterFailure(error: unknown, previous: CacheEntry | undefined, set: LRUCache.FetcherFetchOptions<string, CacheEntry, FetchContext>): CacheEntry {
+    const { negativeTtlMs, staleForMs } = this.#settings;
+    const now = this.#settings.now();
+    if (error instanceof ManifestUnknownError && negativeTtlMs > 0) {
+      set.ttl = negativeTtlMs;
+      return { kind: 'unknown', error, fetchedAt: now };
+    }
+    const stale = staleEntry(previous, error, staleForMs, now);
+    if (stale === undefined) throw error;
+    // lru-cache reads a ttl of 0 as "forever": keep at least 1 ms.
+    set.ttl = Math.max(1, staleForMs - (now - stale.fetchedAt));
+    return stale;
+  }
+
+  /** How long a digest stays in memory: fresh for cacheTtlMs, servable stale until staleForMs. */
+  #retention(): number {
+    return Math.max(1, this.#settings.cacheTtlMs, this.#settings.staleForMs);
+  }
+
+  /** The mirrors of `ref`'s registry as references, skipping any the image's path would make invalid. */
+  #mirrorsOf(ref: ImageRef): { readonly name: string; readonly ref: ImageRef }[] {
+    const mirrors = this.#settings.mirrors.get(ref.domain.toLowerCase()) ?? [];
+    return mirrors.flatMap((name) => {
+      try {
+        return [{ name, ref: parseImage(`${name}/${ref.path}${ref.tag === undefined ? '' : `:${ref.tag}`}`) }];
+      } catch {
+        return [];
+      }
+    });
   }
 }
 

@@ -1,0 +1,70 @@
+/** What the resolver's cache holds for one (credential, repository, tag): a digest, or "no such manifest". */
+import type { ManifestDigest } from '../registry/types.js';
+import {
+  InsecureRegistryRequiredError,
+  ManifestUnknownError,
+  RegistryAuthError,
+  RegistryError,
+  RegistryPolicyError,
+} from '../registry/index.js';
+import { failureReason, ResolutionDeadlineError } from './errors.js';
+
+/** A digest the registry reported at `fetchedAt`; `failure` is set when a later fetch failed and it is being served stale. */
+export interface DigestEntry {
+  readonly kind: 'digest';
+  readonly manifest: ManifestDigest;
+  readonly fetchedAt: number;
+  readonly failure?: unknown;
+}
+
+/** The registry said there is no such manifest (negative caching). */
+export interface UnknownEntry {
+  readonly kind: 'unknown';
+  readonly error: ManifestUnknownError;
+  readonly fetchedAt: number;
+}
+
+export type CacheEntry = DigestEntry | UnknownEntry;
+
+/**
+ * Whether a failure leaves room for serving a recent digest: the registry could
+ * not answer (unreachable, 5xx, timeout, 429, breaker open, deadline). Not when
+ * it answered: no such manifest, credentials refused; nor when policy forbids
+ * asking it.
+ */
+export function allowsStale(error: unknown): boolean {
+  if (error instanceof ResolutionDeadlineError) return true;
+  if (!(error instanceof RegistryError)) return false;
+  return !(
+    error instanceof ManifestUnknownError ||
+    error instanceof RegistryAuthError ||
+    error instanceof RegistryPolicyError ||
+    error instanceof InsecureRegistryRequiredError
+  );
+}
+
+/** `previous` served stale after `error`, when it is a digest no older than `staleForMs`. */
+export function staleEntry(previous: CacheEntry | undefined, error: unknown, staleForMs: number, now: number): DigestEntry | undefined {
+  if (previous?.kind !== 'digest' || !allowsStale(error)) return undefined;
+  if (now - previous.fetchedAt > staleForMs) return undefined;
+  return { kind: 'digest', manifest: previous.manifest, fetchedAt: previous.fetchedAt, failure: error };
+}
+
+/**
+ * The warning for a stale digest, without the image (the admission names it):
+ * `pinned to a stale digest (resolved 12m ago): registry answered 503`.
+ */
+export function staleWarning(entry: DigestEntry, now: number): string {
+  const reason = entry.failure instanceof ResolutionDeadlineError ? 'registry did not answer before the deadline' : failureReason(entry.failure);
+  return `pinned to a stale digest (resolved ${formatAge(now - entry.fetchedAt)} ago): ${reason}`;
+}
+
+/** `45s`, `12m`, `2h5m`. */
+export function formatAge(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  const rest = minutes % 60;
+  return `${Math.floor(minutes / 60)}h${rest === 0 ? '' : `${rest}m`}`;
+}
