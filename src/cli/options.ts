@@ -11,6 +11,7 @@ export class UsageError extends DigestPinnerError {
 
 /** Flags every command that resolves images takes. */
 export const COMMON_FLAGS = {
+  config: { type: 'string' },
   'docker-config': { type: 'string' },
   'ca-file': { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
@@ -21,6 +22,8 @@ export const COMMON_FLAGS = {
 } as const satisfies ParseArgsConfig['options'];
 
 export interface CommonOptions {
+  /** The YAML configuration file (`--config`): per-registry TLS, mirrors, rewrites, allow-list, cache and retries. */
+  readonly configFile: string | undefined;
   /** Directory holding config.json; undefined means $DOCKER_CONFIG, then ~/.docker. */
   readonly dockerConfigDir: string | undefined;
   readonly caFiles: readonly string[];
@@ -45,6 +48,7 @@ const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 
 /** Reads the common flags from parseArgs values. */
 export function commonOptions(values: {
+  config?: string;
   'docker-config'?: string;
   'ca-file'?: string[];
   'insecure-registry'?: string[];
@@ -57,6 +61,7 @@ export function commonOptions(values: {
     if (!HOST_PORT.test(host)) throw new UsageError(`--insecure-registry ${JSON.stringify(host)} must be HOST or HOST:PORT, without a scheme or path`);
   }
   return {
+    configFile: values.config,
     dockerConfigDir: values['docker-config'],
     caFiles: values['ca-file'] ?? [],
     insecureRegistries: insecure,

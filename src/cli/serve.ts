@@ -32,6 +32,9 @@ Flags:
   --deadline DUR              most time spent resolving one admission (default 8s; never
                               past kube-apiserver's ?timeout less 1s)
   --drop-tag                  write repository@sha256:… without the tag
+  --config FILE               YAML registry configuration: per-registry CA, client certificate
+                              and insecure HTTP, mirrors, rewrites, allow-list, stale/negative
+                              caching, retries, circuit breaker (checked at start)
   --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker)
   --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
   --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)

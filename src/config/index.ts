@@ -1,0 +1,18 @@
+/** Configuration file (`--config FILE`): per-registry TLS, mirrors, rewrites, allow-list, cache and retry settings. */
+export {
+  validateConfig,
+  defaultConfig,
+  DEFAULT_CACHE,
+  DEFAULT_RETRY_CONFIG,
+  DEFAULT_BREAKER_CONFIG,
+  type DigestPinnerConfig,
+  type RegistryConfig,
+  type CacheConfig,
+  type RetryConfig,
+  type BreakerConfig,
+} from './schema.js';
+export { loadConfig, parseConfig, withFiles, type LoadedConfig } from './load.js';
+export { rewriteReference, compileRewrites, applicableRule, type RewriteRule } from './rewrite.js';
+export { parseLocation, isRegistryHost, type Location } from './location.js';
+export { parseDuration } from './duration.js';
+export { ConfigError, RewriteError } from './errors.js';
