@@ -31,7 +31,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
 
 /** Parses and validates YAML text (no files read). */
 export function parseConfig(text: string, file: string): DigestPinnerConfig {
-  const document = parseDocument(text, { prettyErrors: false });
+  const document = parseDocument(text);
   const [error] = document.errors;
   if (error !== undefined) {
     const at = error.linePos?.[0];
