@@ -1,0 +1,336 @@
+/**
+ * The Resolver's pipeline over a scripted DigestSource: cache and de-duplication,
+ * negative caching, stale digests on failure, retries, mirrors, parallelism.
+ * The registry side is tested for real in faults.integration.test.ts; here the
+ * source answers exactly what each case needs, on a clock the test moves.
+ */
+import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseImage } from '../../src/reference/index.js';
+import type { ImageRef } from '../../src/reference/types.js';
+import {
+  ManifestUnknownError,
+  RegistryAuthError,
+  RegistryCircuitOpenError,
+  RegistryRateLimitedError,
+  RegistryUnavailableError,
+  type Credential,
+  type DigestSource,
+  type ManifestDigest,
+} from '../../src/registry/index.js';
+import { ResolutionDeadlineError, Resolver, type ResolverOptions } from '../../src/resolve/index.js';
+import { formatAge } from '../../src/resolve/cache-entry.js';
+
+const MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+const ALICE: Credential = { username: 'alice', password: 'pw-a', source: 'secret team-a/pull' };
+const BOB: Credential = { username: 'bob', password: 'pw-b', source: 'secret team-b/pull' };
+
+type Answer = string | Error | { readonly delayMs: number; readonly then: string | Error };
+
+interface Call {
+  readonly image: string;
+  readonly user: string | undefined;
+}
+
+/** A DigestSource answering per `domain/path:tag` from a script (the last answer repeats). */
+class ScriptedSource implements DigestSource {
+  readonly calls: Call[] = [];
+  private readonly script = new Map<string, Answer[]>();
+
+  on(image: string, ...answers: Answer[]): this {
+    this.script.set(image, answers);
+    return this;
+  }
+
+  async getDigest(ref: ImageRef, tag: string, credential: Credential | undefined, signal: AbortSignal): Promise<ManifestDigest> {
+    const image = `${ref.name}:${tag}`;
+    this.calls.push({ image, user: credential?.username });
+    const answers = this.script.get(image) ?? [new ManifestUnknownError(image, 'registry answered 404 MANIFEST_UNKNOWN', { status: 404 })];
+    const answer = answers.length > 1 ? answers.shift() : answers[0];
+    return this.settle(answer, signal);
+  }
+
+  count(image: string): number {
+    return this.calls.filter((c) => c.image === image).length;
+  }
+
+  private async settle(answer: Answer | undefined, signal: AbortSignal): Promise<ManifestDigest> {
+    if (answer === undefined) throw new Error('no answer scripted');
+    if (typeof answer === 'string') return { digest: answer, mediaType: MEDIA_TYPE };
+    if (answer instanceof Error) throw answer;
+    await sleep(answer.delayMs, undefined, { signal });
+    return this.settle(answer.then, signal);
+  }
+}
+
+const IMAGE = 'registry.test/dp/app:v1';
+const unavailable = (image = IMAGE): RegistryUnavailableError => new RegistryUnavailableError(image, 'registry answered 503', { status: 503 });
+
+function setup(options: Partial<ResolverOptions> = {}) {
+  const clock = { now: Date.parse('2030-01-01T00:00:00Z') };
+  const source = new ScriptedSource();
+  const resolver = new Resolver({
+    source,
+    cacheTtlMs: 60_000,
+    cacheMax: 100,
+    fetchTimeoutMs: 2_000,
+    staleForMs: 3_600_000,
+    negativeTtlMs: 30_000,
+    retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, minAttemptMs: 10 },
+    now: () => clock.now,
+    ...options,
+  });
+  const resolve = (image: string, credentials: readonly (Credential | undefined)[] = [], signal = AbortSignal.timeout(5_000)) =>
+    resolver.resolve(parseImage(image), { credentials, signal });
+  return { clock, source, resolver, resolve };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`rejected with a non-Error: ${String(error)}`);
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Resolver: cache', () => {
+  it('answers a pinned reference without asking anyone', async () => {
+    const { resolve, source } = setup();
+    const pinned = `registry.test/dp/app@${digest(1)}`;
+    expect(await resolve(pinned)).toMatchObject({ digest: digest(1), source: 'pinned' });
+    expect(source.calls).toEqual([]);
+  });
+
+  it('asks the registry once, then answers from the cache until the TTL runs out', async () => {
+    const { resolve, source, clock } = setup();
+    source.on(IMAGE, digest(1), digest(2));
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(1), source: 'registry', credential: undefined });
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(1), source: 'cache' });
+    clock.now += 60_000;
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(2), source: 'registry' });
+    expect(source.count(IMAGE)).toBe(2);
+  });
+
+  it('shares one fetch between concurrent callers', async () => {
+    const { resolve, source } = setup();
+    source.on(IMAGE, { delayMs: 50, then: digest(1) });
+    const all = await Promise.all(Array.from({ length: 20 }, () => resolve(IMAGE)));
+    expect(new Set(all.map((r) => r.digest))).toEqual(new Set([digest(1)]));
+    expect(source.count(IMAGE)).toBe(1);
+  });
+
+  it("keys everything by credential: one tenant's answer never serves another's", async () => {
+    const { resolve, source } = setup();
+    source.on(IMAGE, digest(1));
+    expect(await resolve(IMAGE, [ALICE])).toMatchObject({ credential: ALICE.source, source: 'registry' });
+    expect(await resolve(IMAGE, [BOB])).toMatchObject({ credential: BOB.source, source: 'registry' });
+    expect(source.calls.map((c) => c.user)).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('Resolver: negative caching', () => {
+  it('remembers "manifest unknown" for negativeTtlMs, then asks again', async () => {
+    const { resolve, source, clock } = setup();
+    const first = await rejection(resolve(IMAGE));
+    expect(first).toBeInstanceOf(ManifestUnknownError);
+    expect(await rejection(resolve(IMAGE))).toBe(first);
+    expect(source.count(IMAGE)).toBe(1);
+    clock.now += 30_000;
+    source.on(IMAGE, digest(7));
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(7), source: 'registry' });
+  });
+
+  it('does not remember it with negativeTtlMs 0', async () => {
+    const { resolve, source } = setup({ negativeTtlMs: 0 });
+    await rejection(resolve(IMAGE));
+    await rejection(resolve(IMAGE));
+    expect(source.count(IMAGE)).toBe(2);
+  });
+
+  it('replaces a cached digest: a deleted tag is not served stale', async () => {
+    const { resolve, source, clock } = setup();
+    source.on(IMAGE, digest(1), new ManifestUnknownError(IMAGE, 'registry answered 404', { status: 404 }), unavailable());
+    await resolve(IMAGE);
+    clock.now += 61_000;
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(ManifestUnknownError);
+    clock.now += 31_000;
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(RegistryUnavailableError);
+  });
+});
+
+describe('Resolver: stale on registry failure', () => {
+  it.each([
+    ['5xx', unavailable(), 'registry answered 503'],
+    ['an open circuit breaker', new RegistryCircuitOpenError(IMAGE, 'registry.test has been failing since …'), 'registry.test has been failing since …'],
+    ['a rate limit', new RegistryRateLimitedError(IMAGE, 'registry answered 429: rate limited (retry after 3600 s)', { status: 429, retryAfterMs: 3_600_000 }), 'registry answered 429: rate limited (retry after 3600 s)'],
+  ])('serves the last digest stale, with a warning, after %s', async (_name, error, reason) => {
+    const { resolve, source, clock } = setup();
+    source.on(IMAGE, digest(1), error);
+    await resolve(IMAGE);
+    clock.now += 12 * 60_000 + 5_000;
+    const stale = await resolve(IMAGE);
+    expect(stale).toMatchObject({ digest: digest(1), source: 'stale' });
+    expect(stale.warning).toBe(`pinned to a stale digest (resolved 12m ago): ${reason}`);
+  });
+
+  it('asks the registry again on the next resolution rather than trusting the stale digest', async () => {
+    const { resolve, source, clock } = setup({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1, minAttemptMs: 1 } });
+    source.on(IMAGE, digest(1), unavailable(), digest(2));
+    await resolve(IMAGE);
+    clock.now += 61_000;
+    expect((await resolve(IMAGE)).source).toBe('stale');
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(2), source: 'registry' });
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(2), source: 'cache' });
+  });
+
+  it('does not serve a digest older than staleForMs', async () => {
+    const { resolve, source, clock } = setup({ staleForMs: 10 * 60_000 });
+    source.on(IMAGE, digest(1), unavailable());
+    await resolve(IMAGE);
+    clock.now += 10 * 60_000 + 1;
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(RegistryUnavailableError);
+  });
+
+  it('never serves stale when staleForMs is 0', async () => {
+    const { resolve, source, clock } = setup({ staleForMs: 0 });
+    source.on(IMAGE, digest(1), unavailable());
+    await resolve(IMAGE);
+    clock.now += 61_000;
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(RegistryUnavailableError);
+  });
+
+  it('does not serve stale when the registry refuses the credential (an answer, not a failure)', async () => {
+    const { resolve, source, clock } = setup();
+    source.on(IMAGE, digest(1), new RegistryAuthError(IMAGE, 'registry answered 401', { status: 401 }));
+    await resolve(IMAGE, [ALICE]);
+    clock.now += 61_000;
+    expect(await rejection(resolve(IMAGE, [ALICE]))).toBeInstanceOf(RegistryAuthError);
+  });
+
+  it("serves stale when the caller's deadline comes before the registry answers", async () => {
+    const { resolve, source, clock } = setup({ staleForMs: 2 * 3_600_000 });
+    source.on(IMAGE, digest(1), { delayMs: 1_000, then: digest(2) });
+    await resolve(IMAGE);
+    clock.now += 3_600_000 + 61_000;
+    const started = Date.now();
+    const stale = await resolve(IMAGE, [], AbortSignal.timeout(50));
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(stale).toMatchObject({ digest: digest(1), source: 'stale' });
+    expect(stale.warning).toMatch(/^pinned to a stale digest \(resolved 1h1m ago\): registry did not answer before the deadline$/);
+  });
+
+  it('fails at the deadline when there is nothing to serve', async () => {
+    const { resolve, source } = setup();
+    source.on(IMAGE, { delayMs: 1_000, then: digest(1) });
+    const error = await rejection(resolve(IMAGE, [], AbortSignal.timeout(50)));
+    expect(error).toBeInstanceOf(ResolutionDeadlineError);
+    expect(error.message).toBe(`could not get digest for ${IMAGE}: deadline exceeded`);
+  });
+});
+
+describe('Resolver: retries', () => {
+  it('retries a 5xx burst inside one shared fetch', async () => {
+    const { resolve, source } = setup();
+    source.on(IMAGE, unavailable(), unavailable(), digest(3));
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(3), source: 'registry' });
+    expect(source.count(IMAGE)).toBe(3);
+  });
+
+  it('gives up after the configured attempts', async () => {
+    const { resolve, source } = setup({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1, minAttemptMs: 1 } });
+    source.on(IMAGE, unavailable(), unavailable(), digest(3));
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(RegistryUnavailableError);
+    expect(source.count(IMAGE)).toBe(2);
+  });
+
+  it('does not retry an open circuit breaker (that is what it is for)', async () => {
+    const { resolve, source } = setup();
+    source.on(IMAGE, new RegistryCircuitOpenError(IMAGE, 'failing'), digest(3));
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(RegistryCircuitOpenError);
+    expect(source.count(IMAGE)).toBe(1);
+  });
+});
+
+describe('Resolver: mirrors', () => {
+  const UPSTREAM = 'quay.io/tigera/operator:v1.36';
+  const MIRRORED = 'mirror.internal/quay/tigera/operator:v1.36';
+  const mirrorOptions = (extra: Partial<ResolverOptions> = {}): Partial<ResolverOptions> => ({
+    mirrors: new Map([['quay.io', ['mirror.internal/quay']]]),
+    mirrorCredentials: (domain) => (domain === 'mirror.internal' ? [BOB] : []),
+    ...extra,
+  });
+
+  it("uses the mirror's digest when it holds the tag, with the mirror's own credentials, and keeps the image's reference", async () => {
+    const { resolve, source } = setup(mirrorOptions());
+    source.on(MIRRORED, digest(5)).on(UPSTREAM, digest(6));
+    const resolution = await resolve(UPSTREAM, [ALICE]);
+    expect(resolution).toMatchObject({ digest: digest(5), source: 'registry', mirror: 'mirror.internal/quay', credential: BOB.source });
+    expect(resolution.ref.written).toBe(UPSTREAM);
+    expect(source.calls).toEqual([{ image: MIRRORED, user: 'bob' }]);
+  });
+
+  it('asks the registry itself when the mirror lacks the tag', async () => {
+    const { resolve, source } = setup(mirrorOptions());
+    source.on(UPSTREAM, digest(6));
+    const resolution = await resolve(UPSTREAM, [ALICE]);
+    expect(resolution).toMatchObject({ digest: digest(6), source: 'registry', credential: ALICE.source });
+    expect(resolution.mirror).toBeUndefined();
+    expect(source.calls).toEqual([
+      { image: MIRRORED, user: 'bob' },
+      { image: UPSTREAM, user: 'alice' },
+    ]);
+  });
+
+  it('asks the registry itself when the mirror is down, or too slow', async () => {
+    const down = setup(mirrorOptions());
+    down.source.on(MIRRORED, unavailable(MIRRORED)).on(UPSTREAM, digest(6));
+    expect(await down.resolve(UPSTREAM)).toMatchObject({ digest: digest(6) });
+    const slow = setup(mirrorOptions({ mirrorWaitMs: 50 }));
+    slow.source.on(MIRRORED, { delayMs: 1_000, then: digest(5) }).on(UPSTREAM, digest(6));
+    const started = Date.now();
+    expect(await slow.resolve(UPSTREAM)).toMatchObject({ digest: digest(6) });
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it("falls back to the mirror's stale digest only when the registry fails too", async () => {
+    const { resolve, source, clock } = setup(mirrorOptions());
+    source.on(MIRRORED, digest(5), unavailable(MIRRORED)).on(UPSTREAM, unavailable(UPSTREAM));
+    await resolve(UPSTREAM);
+    clock.now += 61_000;
+    const resolution = await resolve(UPSTREAM);
+    expect(resolution).toMatchObject({ digest: digest(5), source: 'stale', mirror: 'mirror.internal/quay' });
+    expect(resolution.warning).toMatch(/^pinned to a stale digest \(resolved 1m ago\): registry answered 503$/);
+  });
+
+  it('rewrites Docker Hub paths under the mirror as they are (library/ included)', async () => {
+    const { resolve, source } = setup({ mirrors: new Map([['docker.io', ['mirror.internal/hub']]]) });
+    source.on('mirror.internal/hub/library/nginx:1.27', digest(8));
+    expect(await resolve('nginx:1.27')).toMatchObject({ digest: digest(8), mirror: 'mirror.internal/hub' });
+  });
+});
+
+describe('Resolver: parallel images', () => {
+  it('resolves ten images in about the time of one', async () => {
+    const { resolve, source } = setup();
+    for (let i = 0; i < 10; i += 1) source.on(`registry.test/dp/app${i}:v1`, { delayMs: 200, then: digest(i) });
+    const started = Date.now();
+    const all = await Promise.all(Array.from({ length: 10 }, (_, i) => resolve(`registry.test/dp/app${i}:v1`)));
+    expect(all.map((r) => r.digest)).toEqual(Array.from({ length: 10 }, (_, i) => digest(i)));
+    expect(Date.now() - started).toBeLessThan(600);
+  });
+});
+
+describe('formatAge', () => {
+  it.each([
+    [0, '0s'],
+    [44_600, '45s'],
+    [12 * 60_000, '12m'],
+    [3_600_000, '1h'],
+    [2 * 3_600_000 + 5 * 60_000, '2h5m'],
+  ])('%i ms is %s', (ms, text) => {
+    expect(formatAge(ms)).toBe(text);
+  });
+});
