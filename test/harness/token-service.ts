@@ -38,6 +38,12 @@ export interface TokenService {
   /** Realm URL, `https://127.0.0.1:PORT/token`. */
   readonly tokenUrl: string;
   readonly statsUrl: string;
+  /**
+   * The next `count` tokens expire `validForSeconds` from issue (negative: already
+   * expired) while the response still claims the usual `expires_in`: a token the
+   * client believes valid and the registry refuses, as after clock skew or revocation.
+   */
+  expireEarly(count: number, validForSeconds: number): void;
   close(): Promise<void>;
 }
 
@@ -81,6 +87,8 @@ export function parseScopes(scopes: readonly string[]): ResourceScope[] {
 
 class TokenIssuer {
   private readonly stats = { tokenRequests: 0, issued: 0, refused: 0, byAccount: {} as Record<string, number> };
+  /** Lifetimes (s) of the next tokens, overriding TOKEN_TTL_SECONDS in `exp` only; see TokenService.expireEarly. */
+  readonly earlyExpiries: number[] = [];
 
   constructor(
     private readonly options: TokenServiceOptions,
@@ -137,12 +145,13 @@ class TokenIssuer {
     const issuedAt = new Date();
     const now = Math.floor(issuedAt.getTime() / 1000);
     const header = { typ: 'JWT', alg: 'ES256', x5c: this.x5c };
+    const exp = now + (this.earlyExpiries.shift() ?? TOKEN_TTL_SECONDS);
     const claims = {
       iss: this.options.issuer,
       sub: subject,
       aud: this.options.service,
-      exp: now + TOKEN_TTL_SECONDS,
-      nbf: now - 1,
+      exp,
+      nbf: Math.min(now - 1, exp - 1),
       iat: now,
       jti: randomUUID(),
       access,
@@ -222,6 +231,9 @@ export async function startTokenService(options: TokenServiceOptions): Promise<T
   return {
     tokenUrl: `${base}/token`,
     statsUrl: `${base}/stats`,
+    expireEarly: (count, validForSeconds) => {
+      for (let i = 0; i < count; i += 1) issuer.earlyExpiries.push(validForSeconds);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

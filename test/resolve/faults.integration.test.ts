@@ -1,0 +1,451 @@
+/**
+ * Fault injection against real Distribution registries: a fault proxy
+ * (test/helpers/fault-proxy.ts) sits in front of the plain registry, and in
+ * front of the token service of a token-auth registry started here. Each case
+ * sends a real AdmissionReview through the webhook app (resolver, client,
+ * circuit breaker, deadline) and checks that the answer comes before the
+ * deadline with the right outcome: pinned, pinned from a stale digest with a
+ * warning, or the mode's failure.
+ */
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { LookupFunction } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildApp } from '../../src/server/app.js';
+import { skipList, type AdmitResult, type AdmissionReviewResponse, type Mode } from '../../src/admission/index.js';
+import { RegistryClient, type Credential, type RegistryClientOptions } from '../../src/registry/index.js';
+import { Resolver, type ResolverOptions } from '../../src/resolve/index.js';
+import { createPki, type TestPki } from '../harness/pki.js';
+import { pushImage as pushTo } from '../harness/push.js';
+import { startRegistry, type RunningRegistry } from '../harness/registry-process.js';
+import { startTokenService, type TokenService, type TokenStats } from '../harness/token-service.js';
+import { armWatchdog, type Watchdog } from '../harness/watchdog.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { pushImage } from '../helpers/registry.js';
+import type { PushedImage } from '../helpers/registry-types.js';
+
+const registries = inject('registries');
+const { plain } = registries;
+
+/** The webhook's deadline for these tests: `?timeout=3s` less the 1 s margin, capped at 2 s. */
+const DEADLINE_MS = 2_000;
+/** What "answered before the deadline" allows for encoding and the response. */
+const ANSWER_BY_MS = DEADLINE_MS + 300;
+const CACHE_TTL_MS = 100;
+
+const timings: { case: string; ms: number; outcome: string }[] = [];
+afterAll(() => {
+  console.log(`fault-injection timings (deadline ${DEADLINE_MS} ms):\n${timings.map((t) => `  ${String(t.ms).padStart(5)} ms  ${t.outcome.padEnd(22)} ${t.case}`).join('\n')}`);
+});
+
+interface Answer {
+  readonly allowed: boolean;
+  readonly images: string[];
+  readonly warnings: readonly string[];
+  readonly denial: string | undefined;
+  readonly resolutions: AdmitResult['resolutions'];
+  readonly ms: number;
+}
+
+interface Webhook {
+  readonly client: RegistryClient;
+  review(name: string, images: readonly string[], mode?: Mode): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+let uid = 0;
+function podReview(images: readonly string[]) {
+  uid += 1;
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `fault-${uid}`,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'faults',
+      operation: 'CREATE',
+      dryRun: false,
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${uid}`, namespace: 'faults' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+      oldObject: null,
+    },
+  };
+}
+
+function patchedImages(response: AdmissionReviewResponse['response']): string[] {
+  if (response.patch === undefined) return [];
+  const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string; value: unknown }[];
+  return ops.flatMap((op) => (op.op === 'replace' && op.path.endsWith('/image') && typeof op.value === 'string' ? [op.value] : []));
+}
+
+const webhooks: Webhook[] = [];
+afterAll(async () => {
+  await Promise.all(webhooks.map((w) => w.close()));
+});
+
+/** The webhook app over a fresh client and resolver (so each case has its own cache and breakers). */
+function webhook(options: {
+  readonly insecure: readonly string[];
+  readonly credentials?: readonly Credential[];
+  readonly client?: Partial<RegistryClientOptions>;
+  readonly resolver?: Partial<ResolverOptions>;
+}): Webhook {
+  const client = new RegistryClient({
+    caFiles: [],
+    insecureRegistries: options.insecure,
+    requestTimeoutMs: 1_000,
+    userAgent: 'digest-pinner-faults',
+    breaker: { failureThreshold: 3, coolDownMs: 30_000 },
+    ...options.client,
+  });
+  const resolver = new Resolver({
+    source: client,
+    cacheTtlMs: CACHE_TTL_MS,
+    cacheMax: 1_000,
+    fetchTimeoutMs: 2_500,
+    staleForMs: 60_000,
+    negativeTtlMs: 5_000,
+    retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 400, minAttemptMs: 100 },
+    ...options.resolver,
+  });
+  const results = new Map<string, AdmitResult>();
+  const app = buildApp({
+    mode: 'warn',
+    deadlineMs: DEADLINE_MS,
+    resolver,
+    credentials: () => Promise.resolve([...(options.credentials ?? []), undefined]),
+    skip: skipList([]),
+    dropTag: false,
+    ready: () => true,
+    onAdmission: (result) => {
+      results.set(result.response.uid, result);
+    },
+  });
+  const hook: Webhook = {
+    client,
+    review: async (name, images, mode = 'warn') => {
+      const started = performance.now();
+      const reply = await app.inject({ method: 'POST', url: `/mutate/${mode}?timeout=3s`, payload: podReview(images) });
+      const ms = Math.round(performance.now() - started);
+      const { response } = reply.json<AdmissionReviewResponse>();
+      const resolutions = results.get(response.uid)?.resolutions ?? [];
+      const stale = resolutions.some((r) => r.source === 'stale');
+      const outcome = !response.allowed ? 'denied' : (response.warnings?.length ?? 0) > 0 ? 'warned' : stale ? 'pinned (stale)' : 'pinned';
+      timings.push({ case: name, ms, outcome });
+      return {
+        allowed: response.allowed,
+        images: patchedImages(response),
+        warnings: response.warnings ?? [],
+        denial: response.status?.message,
+        resolutions,
+        ms,
+      };
+    },
+    close: async () => {
+      await app.close();
+      await client.close();
+    },
+  };
+  webhooks.push(hook);
+  return hook;
+}
+
+describe('plain registry behind the fault proxy', () => {
+  let proxy: FaultProxy;
+  let images: PushedImage[];
+  const ref = (image: PushedImage): string => `${proxy.host}/${image.repository}:${image.tag}`;
+  beforeAll(async () => {
+    proxy = await startFaultProxy({ upstream: plain.host });
+    images = await Promise.all(Array.from({ length: 10 }, (_, i) => pushImage(plain, 'faults/app', `v${i}`)));
+  });
+  afterAll(async () => {
+    await proxy.close();
+  });
+  const image = (i: number): PushedImage => {
+    const pushed = images[i];
+    if (pushed === undefined) throw new Error(`no image ${i}`);
+    return pushed;
+  };
+  const pinned = (i: number): string => `${ref(image(i))}@${image(i).digest}`;
+
+  /** A webhook that has resolved image `i` and whose cache entry is now past its TTL (stale-able). */
+  async function primed(i: number): Promise<Webhook> {
+    await proxy.set({ kind: 'pass' });
+    const hook = webhook({ insecure: [proxy.host] });
+    const first = await hook.review(`prime ${i}`, [ref(image(i))]);
+    expect(first.images).toEqual([pinned(i)]);
+    await sleep(CACHE_TTL_MS + 50);
+    return hook;
+  }
+
+  it('pins the images of a pod in parallel: ten images cost about one round trip', async () => {
+    await proxy.set({ kind: 'delay', ms: 300 });
+    const hook = webhook({ insecure: [proxy.host] });
+    const answer = await hook.review('10 images, 300 ms per request', images.map(ref));
+    expect(answer.images).toEqual(images.map((_, i) => pinned(i)));
+    // A ping and one HEAD per image, all HEADs at once: ~2 × 300 ms, where one by one would be ~3.3 s.
+    expect(answer.ms).toBeLessThan(1_200);
+  });
+
+  describe('registry down (connections refused)', () => {
+    it('warn: admits at once with a warning naming the image and the reason', async () => {
+      await proxy.set({ kind: 'refuse' });
+      const answer = await webhook({ insecure: [proxy.host] }).review('down, uncached, warn', [ref(image(0))]);
+      expect(answer.allowed).toBe(true);
+      expect(answer.images).toEqual([]);
+      expect(answer.warnings[0]).toContain(`containers/c0 image "${ref(image(0))}" not pinned: cannot reach ${proxy.host}: connection refused`);
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+    });
+
+    it('strict: denies, naming the image', async () => {
+      await proxy.set({ kind: 'refuse' });
+      const answer = await webhook({ insecure: [proxy.host] }).review('down, uncached, strict', [ref(image(0))], 'strict');
+      expect(answer.allowed).toBe(false);
+      expect(answer.denial).toContain(`"${ref(image(0))}" not pinned`);
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+    });
+
+    it('pins a recently resolved digest, stale, with a warning for the admission', async () => {
+      const hook = await primed(1);
+      await proxy.set({ kind: 'refuse' });
+      const answer = await hook.review('down, cached → stale', [ref(image(1))], 'strict');
+      expect(answer.allowed).toBe(true);
+      expect(answer.images).toEqual([pinned(1)]);
+      expect(answer.resolutions[0]).toMatchObject({ source: 'stale', digest: image(1).digest });
+      expect(answer.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved 0s ago\): cannot reach 127\.0\.0\.1:\d+: connection refused/);
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+    });
+
+    it('opens the circuit breaker: later admissions fail fast without touching the registry', async () => {
+      await proxy.set({ kind: 'refuse' });
+      const hook = webhook({ insecure: [proxy.host] });
+      await hook.review('down, breaker opening', [ref(image(2))]);
+      expect(hook.client.breakerStates().get(proxy.host)).toBe('open');
+      const answer = await hook.review('down, breaker open', [ref(image(3))]);
+      expect(answer.warnings[0]).toMatch(/has been failing since .* \(circuit breaker open\)/);
+      expect(answer.ms).toBeLessThan(100);
+    });
+  });
+
+  describe('registry slow past the deadline', () => {
+    it('warn: answers at the deadline, not when the registry would have', async () => {
+      await proxy.set({ kind: 'delay', ms: 5_000 });
+      const answer = await webhook({ insecure: [proxy.host] }).review('slow, uncached', [ref(image(4))]);
+      expect(answer.allowed).toBe(true);
+      expect(answer.warnings[0]).toMatch(/not pinned: (deadline exceeded|.*did not answer within 1000 ms|.*circuit breaker open)/);
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+    });
+
+    it('pins the stale digest once the request times out, and the next admission fails over at once', async () => {
+      const hook = await primed(5);
+      await proxy.set({ kind: 'delay', ms: 5_000 });
+      const answer = await hook.review('slow, cached → stale', [ref(image(5))]);
+      expect(answer.images).toEqual([pinned(5)]);
+      expect(answer.resolutions[0]?.source).toBe('stale');
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+      expect(hook.client.breakerStates().get(proxy.host)).toBe('open');
+      const seen = proxy.stats.requests;
+      const next = await hook.review('slow, breaker open → stale', [ref(image(5))]);
+      expect(next.resolutions[0]?.source).toBe('stale');
+      expect(next.ms).toBeLessThan(100);
+      expect(proxy.stats.requests).toBe(seen);
+    });
+  });
+
+  it('connection reset mid-response: retried on a new connection and pinned', async () => {
+    await proxy.set({ kind: 'reset', afterBytes: 20, connections: 2 });
+    const resets = proxy.stats.resets;
+    const answer = await webhook({ insecure: [proxy.host] }).review('reset mid-response ×2', [ref(image(6))]);
+    expect(answer.images).toEqual([pinned(6)]);
+    expect(answer.resolutions[0]?.source).toBe('registry');
+    expect(proxy.stats.resets - resets).toBe(2);
+    expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+  });
+
+  describe('429 Too Many Requests', () => {
+    it('waits the Retry-After when it fits the deadline, then pins', async () => {
+      await proxy.set({ kind: 'respond', status: 429, count: 1, headers: { 'retry-after': '1' } });
+      const answer = await webhook({ insecure: [proxy.host] }).review('429 Retry-After: 1', [ref(image(7))]);
+      expect(answer.images).toEqual([pinned(7)]);
+      expect(answer.ms).toBeGreaterThanOrEqual(1_000);
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+    });
+
+    it('does not retry a Retry-After past the deadline, and keeps away from the registry until then', async () => {
+      await proxy.set({ kind: 'respond', status: 429, count: 100, headers: { 'retry-after': '120' } });
+      const hook = webhook({ insecure: [proxy.host] });
+      const answer = await hook.review('429 Retry-After: 120', [ref(image(7))]);
+      expect(answer.warnings[0]).toContain('rate limited (retry after 120 s)');
+      expect(answer.ms).toBeLessThan(500);
+      const seen = proxy.stats.requests;
+      const again = await hook.review('429, honoured: not asked again', [ref(image(8))]);
+      expect(again.warnings[0]).toMatch(/asked not to be contacted before .* \(Retry-After\)/);
+      expect(proxy.stats.requests).toBe(seen);
+    });
+
+    it('pins the stale digest when the wait is too long', async () => {
+      const hook = await primed(8);
+      await proxy.set({ kind: 'respond', status: 429, count: 100, headers: { 'retry-after': '120' } });
+      const answer = await hook.review('429, cached → stale', [ref(image(8))]);
+      expect(answer.images).toEqual([pinned(8)]);
+      expect(answer.resolutions[0]?.warning).toContain('rate limited (retry after 120 s)');
+    });
+  });
+
+  describe('5xx bursts', () => {
+    it('rides out a short burst with retries', async () => {
+      await proxy.set({ kind: 'respond', status: 503, count: 2 });
+      const answered = proxy.stats.answered;
+      const answer = await webhook({ insecure: [proxy.host] }).review('503 ×2', [ref(image(9))]);
+      expect(answer.images).toEqual([pinned(9)]);
+      expect(proxy.stats.answered - answered).toBe(2);
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+    });
+
+    it('warns after a long burst with the status only, never the body', async () => {
+      await proxy.set({ kind: 'respond', status: 503, count: 1_000 });
+      const answer = await webhook({ insecure: [proxy.host] }).review('503 burst, uncached', [ref(image(9))]);
+      expect(answer.warnings[0]).toMatch(/not pinned: (registry answered 503|.*circuit breaker open)/);
+      // The OCI error code is shown (a short, checked token); the message and anything else in the body never are.
+      expect(answer.warnings.join(' ')).not.toMatch(/secret|injected|internal detail/);
+      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+    });
+
+    it('pins the stale digest through a long burst', async () => {
+      const hook = await primed(0);
+      await proxy.set({ kind: 'respond', status: 500, count: 1_000 });
+      const answer = await hook.review('500 burst, cached → stale', [ref(image(0))]);
+      expect(answer.images).toEqual([pinned(0)]);
+      expect(answer.resolutions[0]?.warning).toMatch(/registry answered 500|circuit breaker open/);
+    });
+  });
+
+  it('refuses an image naming 169.254.169.254, or a host resolving to it, without connecting', async () => {
+    const lookup: LookupFunction = (hostname, options, callback) => {
+      const address = hostname === 'metadata.test' ? '169.254.169.254' : '127.0.0.1';
+      if (options.all === true) callback(null, [{ address, family: 4 }]);
+      else callback(null, address, 4);
+    };
+    const hook = webhook({ insecure: ['169.254.169.254', 'metadata.test'], client: { lookup } });
+    const answer = await hook.review('SSRF: metadata address', ['169.254.169.254/latest/meta-data:v1', 'metadata.test/iam/credentials:v1'], 'strict');
+    expect(answer.allowed).toBe(false);
+    expect(answer.denial).toContain('169.254.169.254 is a link-local (cloud metadata) address, which digest-pinner never contacts');
+    expect(answer.denial).toContain('metadata.test (resolves to 169.254.169.254) is a link-local (cloud metadata) address');
+    expect(answer.ms).toBeLessThan(200);
+  });
+});
+
+describe('token-auth registry with its token service behind the fault proxy', () => {
+  const USER = 'faults';
+  const PASSWORD = 'fault-injection password';
+  let dir: string;
+  let pki: TestPki;
+  let tokens: TokenService;
+  let tokenProxy: FaultProxy;
+  let registry: RunningRegistry;
+  let watchdog: Watchdog;
+  const credential: Credential = { username: USER, password: PASSWORD, source: 'test faults' };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(registries.workDir, 'faults-'));
+    watchdog = armWatchdog(dir);
+    pki = await createPki(dir);
+    tokens = await startTokenService({ pki, service: 'faults', issuer: 'faults-issuer', username: USER, password: PASSWORD, publicPrefix: 'public/' });
+    tokenProxy = await startFaultProxy({ upstream: new URL(tokens.tokenUrl).host, protocol: 'tcp' });
+    registry = await startRegistry({
+      name: 'faults-token',
+      dir: join(dir, 'registry'),
+      tls: undefined,
+      auth: { kind: 'token', realm: `https://${tokenProxy.host}/token`, service: 'faults', issuer: 'faults-issuer', rootCertBundle: pki.caFile },
+      onSpawn: (pid) => {
+        watchdog.watch(pid);
+      },
+    });
+    await mkdir(join(dir, 'certs.d'));
+    await copyFile(pki.caFile, join(dir, 'certs.d', 'ca.crt'));
+  });
+  afterAll(async () => {
+    await registry.stop();
+    await tokenProxy.close();
+    await tokens.close();
+    watchdog.disarm();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Token requests the token service has answered so far (it counts per account; this file has its own service). */
+  async function tokenRequests(): Promise<number> {
+    const agent = new Agent({ connect: { ca: await readFile(pki.caFile, 'utf8') } });
+    try {
+      const response = await request(tokens.statsUrl, { dispatcher: agent });
+      return ((await response.body.json()) as TokenStats).tokenRequests;
+    } finally {
+      await agent.close();
+    }
+  }
+
+  function push(repository: string, tag: string): Promise<PushedImage> {
+    const target = { host: registry.host, scheme: 'http' as const, caFile: pki.caFile, certDir: join(dir, 'certs.d'), username: USER, password: PASSWORD, scratchDir: dir };
+    return pushTo(target, repository, tag);
+  }
+
+  const hookFor = (extra: Partial<ResolverOptions> = {}): Webhook =>
+    webhook({ insecure: [registry.host], credentials: [credential], client: { caFiles: [pki.caFile] }, resolver: extra });
+
+  it('token service down: a cached token keeps pinning; a new scope fails with the reason', async () => {
+    await tokenProxy.set({ kind: 'pass' });
+    const [a1, a2, other] = await Promise.all([push('tok/a', 'v1'), push('tok/a', 'v2'), push('tok/other', 'v1')]);
+    const hook = hookFor();
+    expect((await hook.review('token up', [`${registry.host}/tok/a:v1`])).images).toEqual([`${registry.host}/tok/a:v1@${a1.digest}`]);
+    await tokenProxy.set({ kind: 'refuse' });
+    const sameScope = await hook.review('token down, cached token', [`${registry.host}/tok/a:v2`]);
+    expect(sameScope.images).toEqual([`${registry.host}/tok/a:v2@${a2.digest}`]);
+    const newScope = await hook.review('token down, new scope', [`${registry.host}/tok/other:v1`]);
+    expect(newScope.images).toEqual([]);
+    // Refused three times in a row (one admission's retries), so the token host's breaker is open by the end.
+    expect(newScope.warnings[0]).toMatch(new RegExp(`"${registry.host}/tok/other:v1" not pinned: .*${tokenProxy.host}.*connection refused`));
+    expect(newScope.ms).toBeLessThan(ANSWER_BY_MS);
+    expect(other.digest).toMatch(/^sha256:/);
+  });
+
+  it('token service hanging: answers by the deadline', async () => {
+    await tokenProxy.set({ kind: 'pass' });
+    await push('tok/hang', 'v1');
+    await tokenProxy.set({ kind: 'hang' });
+    const answer = await hookFor().review('token service hangs', [`${registry.host}/tok/hang:v1`]);
+    expect(answer.warnings[0]).toMatch(/not pinned: (deadline exceeded|.*did not answer within 1000 ms|.*circuit breaker open)/);
+    expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+  });
+
+  it('expired token: refused by the registry, refreshed once, pinned', async () => {
+    await tokenProxy.set({ kind: 'pass' });
+    const [b1, b2] = await Promise.all([push('tok/b', 'v1'), push('tok/b', 'v2')]);
+    const hook = hookFor();
+    // The registry allows 60 s of leeway: this token is good for about 2 s more, though it claims 300 s.
+    tokens.expireEarly(1, -58);
+    expect((await hook.review('expiring token, first use', [`${registry.host}/tok/b:v1`])).images).toEqual([`${registry.host}/tok/b:v1@${b1.digest}`]);
+    await sleep(2_500);
+    const before = await tokenRequests();
+    const answer = await hook.review('expired token → refreshed', [`${registry.host}/tok/b:v2`]);
+    expect(answer.images).toEqual([`${registry.host}/tok/b:v2@${b2.digest}`]);
+    // The cached token was refused, so exactly one new one was fetched.
+    expect((await tokenRequests()) - before).toBe(1);
+    expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+  });
+
+  it('expired token and token service down: pins the stale digest with a warning', async () => {
+    await tokenProxy.set({ kind: 'pass' });
+    const c1 = await push('tok/c', 'v1');
+    const hook = hookFor();
+    tokens.expireEarly(1, -58);
+    expect((await hook.review('expiring token, prime', [`${registry.host}/tok/c:v1`])).images).toEqual([`${registry.host}/tok/c:v1@${c1.digest}`]);
+    await sleep(2_500);
+    await tokenProxy.set({ kind: 'refuse' });
+    const answer = await hook.review('expired token, token down → stale', [`${registry.host}/tok/c:v1`]);
+    expect(answer.images).toEqual([`${registry.host}/tok/c:v1@${c1.digest}`]);
+    expect(answer.resolutions[0]?.source).toBe('stale');
+    expect(answer.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved \ds ago\): cannot reach 127\.0\.0\.1:\d+: connection refused/);
+    expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+  });
+});
