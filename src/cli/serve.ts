@@ -96,13 +96,24 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
   const mode = parseMode(values.mode);
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
   const files = await tlsFiles(values, io);
-  const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
+  // Registry requests are counted from the first one on; `metrics` needs the loaded allow-list, and
+  // buildCore sends no request, so it is built just below.
+  const core = await buildCore({
+    ...options,
+    homeDir: io.homeDir,
+    env: io.env,
+    version: io.version,
+    onRequest: (event) => {
+      metrics.registryRequest(event);
+    },
+  });
   const kube = loadKubeConfig({ kubeconfig: values.kubeconfig, env: io.env });
   const pullSecrets = new PullSecretCache();
   let informers: PullSecretInformers | undefined;
   let recorder: EventRecorder | undefined;
-  const metrics = new Metrics();
+  const metrics = new Metrics({ allowList: core.config.allow });
   metrics.trackCache(() => core.resolver.size);
+  metrics.trackBreakers(() => core.client.breakerStates());
   const app = buildApp(
     {
       mode,

@@ -6,19 +6,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AdmitResult } from '../admission/index.js';
 import { podSpecLocation } from '../workload/index.js';
+import type { BreakerState, RequestEvent } from '../registry/index.js';
 import { HostLabels, OTHER_HOST, type HostLabelOptions } from './host-labels.js';
-
-/** One request to a registry or token realm, as the registry client reports it. */
-export interface RegistryRequestEvent {
-  readonly host: string;
-  readonly method: string;
-  /** HTTP status, or `error` when no response came (refused, reset, timed out). */
-  readonly status: number | 'error';
-  readonly seconds: number;
-}
-
-/** State of one registry's circuit breaker. */
-export type BreakerState = 'closed' | 'half-open' | 'open';
 
 /** Gauge value per breaker state: higher is worse, so `max` over hosts is the worst. */
 export const BREAKER_STATE_VALUES: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 };
@@ -92,7 +81,7 @@ export class Metrics {
     });
     this.#registryRequests = new Counter({
       name: 'digest_pinner_registry_requests_total',
-      help: 'HTTP requests to registries and token realms, by host, method and status (`error` when no response came). Hosts outside the allow-list, or past the first 50 seen, are `other`.',
+      help: 'HTTP requests to registries and token realms, by host, method and status (`error` when no response came). Hosts past the allow-list and the first 50 others seen are `other`.',
       labelNames: ['host', 'method', 'status'],
       registers,
     });
@@ -174,8 +163,8 @@ export class Metrics {
   }
 
   /** Records one registry or token request; the shape of the registry client's `onRequest` hook. */
-  registryRequest(event: RegistryRequestEvent): void {
-    const host = this.#hosts.label(event.host);
+  registryRequest(event: RequestEvent): void {
+    const host = this.#hosts.label(event.host, event.status !== 'error');
     const method = METHODS.has(event.method) ? event.method : OTHER;
     this.#registryRequests.inc({ host, method, status: statusLabel(event.status) });
     this.#registrySeconds.observe({ host, method }, event.seconds);
@@ -202,11 +191,11 @@ export class Metrics {
     else if (CACHE_MISS_SOURCES.has(source)) this.#cacheMisses += 1;
   }
 
-  /** Breaker states by host label; hosts sharing `other` report the worst of them. */
+  /** Breaker states by host label (a breaker never gives a host a label); hosts sharing `other` report the worst of them. */
   #breakerValues(): ReadonlyMap<string, number> {
     const values = new Map<string, number>();
     for (const [host, state] of this.#breakerStates()) {
-      const label = this.#hosts.label(host);
+      const label = this.#hosts.existing(host);
       const value = BREAKER_STATE_VALUES[state];
       values.set(label, label === OTHER_HOST ? Math.max(values.get(label) ?? 0, value) : value);
     }

@@ -11,10 +11,14 @@ import { skipList } from '../../src/admission/index.js';
 import { generateCertificates } from '../../src/certs/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
 import { Resolver } from '../../src/resolve/index.js';
-import { HostLabels, Metrics, OTHER_HOST, type BreakerState } from '../../src/metrics/index.js';
+import { BREAKER_STATE_VALUES, HostLabels, Metrics, OTHER_HOST } from '../../src/metrics/index.js';
+import type { BreakerState } from '../../src/registry/index.js';
 
 const registries = inject('registries');
 const plain = registries.plain;
+/** Nothing listens on port 1: connections are refused at once. */
+const UNREACHABLE_HOST = '127.0.0.1:1';
+const UNREACHABLE = `${UNREACHABLE_HOST}/nothing/here:v1`;
 
 /** One sample of the exposition text: `name{a="x",b="y"} value`. */
 interface Sample {
@@ -69,6 +73,7 @@ function review(kind: string, images: readonly string[], operation = 'CREATE') {
 
 interface MetricsWebhook {
   readonly app: FastifyInstance;
+  readonly client: RegistryClient;
   readonly resolver: Resolver;
   readonly metrics: Metrics;
   readonly logLines: () => Record<string, unknown>[];
@@ -80,10 +85,19 @@ interface MetricsWebhook {
 /** The real app over HTTPS with metrics wired as `serve` wires them, logging JSON to a captured stream. */
 async function startMetricsWebhook(): Promise<MetricsWebhook> {
   const certs = await generateCertificates({ hosts: ['127.0.0.1'], validDays: 1 });
-  const client = new RegistryClient({ caFiles: [registries.caFile], insecureRegistries: [plain.host], requestTimeoutMs: 5_000, userAgent: 'dp-metrics-test' });
-  const resolver = new Resolver({ source: client, cacheTtlMs: 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000 });
   const metrics = new Metrics();
+  const client = new RegistryClient({
+    caFiles: [registries.caFile],
+    insecureRegistries: [plain.host],
+    requestTimeoutMs: 5_000,
+    userAgent: 'dp-metrics-test',
+    onRequest: (event) => {
+      metrics.registryRequest(event);
+    },
+  });
+  const resolver = new Resolver({ source: client, cacheTtlMs: 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000 });
   metrics.trackCache(() => resolver.size);
+  metrics.trackBreakers(() => client.breakerStates());
   const stream = new PassThrough();
   let logged = '';
   stream.on('data', (chunk: Buffer) => {
@@ -109,6 +123,7 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
   const agent = new Agent({ connect: { ca: certs.caCert } });
   return {
     app,
+    client,
     resolver,
     metrics,
     logLines: () =>
@@ -152,6 +167,7 @@ describe('GET /metrics after real admissions', () => {
     await webhook.post('/mutate', review('Pod', [pinned])); // pinned only → unchanged
     await webhook.post('/mutate', review('Service', [])); // no pod spec → ignored, kind other
     await webhook.post('/mutate', review('Pod', [tagged], 'DELETE')); // → ignored
+    await webhook.post('/mutate', review('Pod', [UNREACHABLE])); // connection refused → warned
     ({ samples, contentType } = await webhook.scrape());
   });
   afterAll(async () => {
@@ -165,7 +181,7 @@ describe('GET /metrics after real admissions', () => {
   it('counts admissions by kind, operation and outcome, bounding unknown kinds to other', () => {
     const admissions = (labels: Record<string, string>) => valueOf(samples, 'digest_pinner_admissions_total', labels);
     expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'pinned' })).toBe(1);
-    expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'warned' })).toBe(1);
+    expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'warned' })).toBe(2);
     expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'denied' })).toBe(1);
     expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'unchanged' })).toBe(1);
     expect(admissions({ kind: 'Pod', operation: 'DELETE', outcome: 'ignored' })).toBe(1);
@@ -174,9 +190,9 @@ describe('GET /metrics after real admissions', () => {
   });
 
   it('observes every admission in the latency histogram, with sub-millisecond buckets', () => {
-    expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_count')).toBe(6);
+    expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_count')).toBe(7);
     expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_bucket', { le: '0.0005' })).toBeDefined();
-    expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_bucket', { le: '+Inf' })).toBe(6);
+    expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_bucket', { le: '+Inf' })).toBe(7);
   });
 
   it('counts resolutions by source, failures included, and failures by code', () => {
@@ -184,8 +200,27 @@ describe('GET /metrics after real admissions', () => {
     expect(resolutions('registry')).toBe(1);
     expect(resolutions('cache')).toBe(1);
     expect(resolutions('pinned')).toBe(2);
-    expect(resolutions('failed')).toBe(2);
+    expect(resolutions('failed')).toBe(3);
     expect(valueOf(samples, 'digest_pinner_resolution_failures_total', { code: 'DP_ERR_MANIFEST_UNKNOWN' })).toBe(2);
+    expect(valueOf(samples, 'digest_pinner_resolution_failures_total', { code: 'DP_ERR_REGISTRY_UNAVAILABLE' })).toBe(1);
+  });
+
+  it('counts the registry requests the client made, by host, method and status, with their latency', () => {
+    const requests = samples.filter((s) => s.name === 'digest_pinner_registry_requests_total');
+    expect(new Set(requests.map((s) => s.labels['host']))).toEqual(new Set([plain.host, UNREACHABLE_HOST]));
+    // app:v1 is asked once, then cached; the 404s of app:no-such-tag and the refused connections are counted too.
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: plain.host, method: 'HEAD', status: '200' })).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: plain.host, method: 'HEAD', status: '404' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: UNREACHABLE_HOST, status: 'error' })).toBeGreaterThanOrEqual(1);
+    const total = requests.reduce((sum, s) => sum + s.value, 0);
+    const durations = samples.filter((s) => s.name === 'digest_pinner_registry_request_duration_seconds_count');
+    expect(durations.reduce((sum, s) => sum + s.value, 0)).toBe(total);
+  });
+
+  it('reports the circuit breaker of each registry that failed', () => {
+    const state = webhook.client.breakerStates().get(UNREACHABLE_HOST);
+    expect(state).toBeDefined();
+    expect(valueOf(samples, 'digest_pinner_circuit_breaker_state', { host: UNREACHABLE_HOST })).toBe(BREAKER_STATE_VALUES[state ?? 'closed']);
   });
 
   it('reports the cache size and the hit ratio', () => {
@@ -200,7 +235,7 @@ describe('GET /metrics after real admissions', () => {
 
   it('logs one JSON line per admission with uid, kind, namespace, name and outcome', () => {
     const admissions = webhook.logLines().filter((line) => line['msg'] === 'admission');
-    expect(admissions).toHaveLength(6);
+    expect(admissions).toHaveLength(7);
     expect(admissions[0]).toMatchObject({ uid: 'metrics-uid-1', kind: 'Pod', operation: 'CREATE', namespace: 'team-m', name: 'p1', outcome: 'pinned' });
     expect(admissions[2]).toMatchObject({ uid: 'metrics-uid-3', mode: 'strict', outcome: 'denied' });
     expect(admissions[2]?.['failures']).toEqual([`containers/c0 ${plain.host}/metrics/app:no-such-tag: DP_ERR_MANIFEST_UNKNOWN`]);
@@ -211,18 +246,24 @@ describe('Metrics (without the app)', () => {
   const scrape = async (metrics: Metrics) => parseExposition(await metrics.render());
   const event = (host: string, status: number | 'error' = 200) => ({ host, method: 'HEAD', status, seconds: 0.01 });
 
-  it('labels only allow-listed hosts, case-insensitively; the rest are other', async () => {
-    const metrics = new Metrics({ allowList: ['registry.example.com', '127.0.0.1:5000'], defaultMetrics: false });
-    metrics.registryRequest(event('Registry.Example.com'));
+  it('with an allow-list: allowed hosts by name, hosts that answered (token realms) within the budget, refused ones other', async () => {
+    const metrics = new Metrics({ allowList: ['registry.example.com', '127.0.0.1:5000'], maxHosts: 2, defaultMetrics: false });
+    metrics.registryRequest(event('Registry.Example.com', 'error'));
     metrics.registryRequest(event('127.0.0.1:5000', 401));
-    metrics.registryRequest(event('evil-1.example.net'));
-    metrics.registryRequest(event('evil-2.example.net'));
+    metrics.registryRequest(event('auth.example.com'));
+    // Refused by the allow-list before any request went out: never a label.
+    metrics.registryRequest(event('evil-1.example.net', 'error'));
+    metrics.registryRequest(event('evil-2.example.net', 'error'));
+    metrics.registryRequest(event('auth-2.example.com'));
+    metrics.registryRequest(event('auth-3.example.com'));
     const samples = await scrape(metrics);
     const hosts = new Set(samples.filter((s) => s.name === 'digest_pinner_registry_requests_total').map((s) => s.labels['host']));
-    expect(hosts).toEqual(new Set(['registry.example.com', '127.0.0.1:5000', OTHER_HOST]));
-    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: OTHER_HOST, method: 'HEAD', status: '200' })).toBe(2);
+    expect(hosts).toEqual(new Set(['registry.example.com', '127.0.0.1:5000', 'auth.example.com', 'auth-2.example.com', OTHER_HOST]));
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: 'registry.example.com', status: 'error' })).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: OTHER_HOST, method: 'HEAD', status: 'error' })).toBe(2);
+    expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: OTHER_HOST, method: 'HEAD', status: '200' })).toBe(1);
     expect(valueOf(samples, 'digest_pinner_registry_requests_total', { host: '127.0.0.1:5000', status: '401' })).toBe(1);
-    expect(valueOf(samples, 'digest_pinner_registry_request_duration_seconds_count', { host: OTHER_HOST, method: 'HEAD' })).toBe(2);
+    expect(valueOf(samples, 'digest_pinner_registry_request_duration_seconds_count', { host: OTHER_HOST, method: 'HEAD' })).toBe(3);
   });
 
   it('without an allow-list, names the first maxHosts hosts and no more, however many images arrive', async () => {
@@ -297,7 +338,14 @@ describe('Metrics (without the app)', () => {
 describe('HostLabels', () => {
   it('treats a trailing dot and case as the same host', () => {
     const labels = new HostLabels({ allowList: ['Registry.example.com:5000'] });
-    expect(labels.label('registry.example.com.:5000')).toBe('registry.example.com:5000');
-    expect(labels.label('registry.example.com')).toBe(OTHER_HOST);
+    expect(labels.label('registry.example.com.:5000', false)).toBe('registry.example.com:5000');
+    expect(labels.label('registry.example.com', false)).toBe(OTHER_HOST);
+  });
+
+  it('existing() never hands out a label', () => {
+    const labels = new HostLabels({ maxHosts: 5 });
+    expect(labels.existing('a.example')).toBe(OTHER_HOST);
+    expect(labels.label('a.example', true)).toBe('a.example');
+    expect(labels.existing('A.example')).toBe('a.example');
   });
 });
