@@ -186,7 +186,7 @@ describe('plain registry behind the fault proxy', () => {
     const answer = await hook.review('10 images, 300 ms per request', images.map(ref));
     expect(answer.images).toEqual(images.map((_, i) => pinned(i)));
     // A ping and one HEAD per image, all HEADs at once: ~2 × 300 ms, where one by one would be ~3.3 s.
-    expect(answer.ms).toBeLessThan(1_200);
+    expect(answer.ms).toBeLessThan(1_500);
   });
 
   describe('registry down (connections refused)', () => {
@@ -225,7 +225,7 @@ describe('plain registry behind the fault proxy', () => {
       expect(hook.client.breakerStates().get(proxy.host)).toBe('open');
       const answer = await hook.review('down, breaker open', [ref(image(3))]);
       expect(answer.warnings[0]).toMatch(/has been failing since .* \(circuit breaker open\)/);
-      expect(answer.ms).toBeLessThan(100);
+      expect(answer.ms).toBeLessThan(250);
     });
   });
 
@@ -249,7 +249,7 @@ describe('plain registry behind the fault proxy', () => {
       const seen = proxy.stats.requests;
       const next = await hook.review('slow, breaker open → stale', [ref(image(5))]);
       expect(next.resolutions[0]?.source).toBe('stale');
-      expect(next.ms).toBeLessThan(100);
+      expect(next.ms).toBeLessThan(250);
       expect(proxy.stats.requests).toBe(seen);
     });
   });
