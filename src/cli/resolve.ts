@@ -15,6 +15,8 @@ Flags:
   --output text|json          output format (default text)
   --concurrency N             references resolved at once (default 8)
   --drop-tag                  write repository@sha256:… without the tag
+  --config FILE               registry configuration (YAML): per-registry TLS, mirrors, rewrites,
+                              allow-list, caching, retries (checked at start)
   --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker)
   --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
   --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
@@ -31,7 +33,8 @@ interface Outcome {
 
 async function resolveOne(core: Core, input: string, dropTag: boolean): Promise<Outcome> {
   try {
-    const ref = parseImage(input);
+    // Rewrite rules (--config) move the image before it is pinned, as in the webhook.
+    const ref = core.rewrite(parseImage(input));
     const resolution = await core.resolver.resolve(ref, { credentials: core.credentialsFor(ref), signal: AbortSignal.timeout(60_000) });
     return { input, reference: pinnedReference(ref, resolution.digest, { dropTag }), digest: resolution.digest };
   } catch (error) {
