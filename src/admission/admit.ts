@@ -1,12 +1,13 @@
 /**
- * The admission handler, as a straight line: filter → find images → parse → resolve →
- * patch → respond. Pure except for the resolver and credential lookup it is given.
+ * The admission handler, as a straight line: filter → find images → parse → ImageSets →
+ * resolve → patch → respond. Pure except for the resolver and credential lookup it is given.
  */
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { describeError, DigestPinnerError } from '../errors.js';
 import { parseImage, pinnedReference, normalizedString } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
-import { failureReason, type CredentialChain, type Resolution } from '../resolve/index.js';
+import { failureReason, type CredentialChain, type Resolution, type ResolutionSource } from '../resolve/index.js';
+import type { ImageSetAnswer } from '../imageset/types.js';
 import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
 import { buildPatch, encodePatch, type Pin } from '../patch/index.js';
 import type { SkipList } from './skip.js';
@@ -29,11 +30,33 @@ export interface CredentialContext {
 /** Finds the credentials to try for one image, in order. */
 export type CredentialLookup = (ref: ImageRef, context: CredentialContext) => Promise<CredentialChain>;
 
+/** The ImageSets the webhook watches: asked before any cache or registry, with no network. */
+export interface ImageSetSource {
+  /** What the ImageSets say about `ref`; undefined when none lists it. */
+  lookup(ref: ImageRef): ImageSetAnswer | undefined;
+  /** Whether ImageSets are the only source for `ref`'s registry (`--imageset-authoritative`): its registry is never asked. */
+  authoritative(ref: ImageRef): boolean;
+}
+
 export interface AdmitDeps {
   readonly resolver: ImageResolver;
   readonly credentials: CredentialLookup;
   readonly skip: SkipList;
   readonly dropTag: boolean;
+  /** Absent: no ImageSets (no cluster, or not configured). */
+  readonly imageSets?: ImageSetSource | undefined;
+  /** Also pin `RELATED_IMAGE_*` env values of containers (operator-sdk operators deploy those images). */
+  readonly pinRelatedImages?: boolean | undefined;
+}
+
+/** Where an admission's digest came from: the resolver's sources, or an ImageSet. */
+export type AdmissionSource = ResolutionSource | 'imageset';
+
+/** A resolved image as the admission reports it. */
+export interface AdmissionResolution extends Omit<Resolution, 'source'> {
+  readonly source: AdmissionSource;
+  /** The ImageSet that gave the digest, when `source` is `imageset`. */
+  readonly imageSet?: string | undefined;
 }
 
 /** Why an admission ended as it did, for logs and metrics. */
@@ -42,13 +65,17 @@ export type AdmissionOutcome = 'pinned' | 'unchanged' | 'ignored' | 'warned' | '
 export interface AdmitResult {
   readonly response: AdmissionResponse;
   readonly outcome: AdmissionOutcome;
-  readonly resolutions: readonly Resolution[];
+  readonly resolutions: readonly AdmissionResolution[];
   readonly failures: readonly ImageFailure[];
 }
 
 /** Reasons operators and tests can rely on. */
 export const REASONS = {
   invalidReference: 'DP_ERR_INVALID_REFERENCE',
+  /** An ImageSet-authoritative registry's image that no ImageSet lists. */
+  notInImageSet: 'DP_ERR_NOT_IN_IMAGESET',
+  /** An ImageSet-authoritative registry's image that ImageSets list with different digests. */
+  imageSetConflict: 'DP_ERR_IMAGESET_CONFLICT',
   unknown: 'DP_ERR_UNKNOWN',
 } as const;
 
@@ -74,6 +101,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     subResource: request.subResource,
     object: request.object,
     oldObject: request.oldObject,
+    relatedImages: deps.pinRelatedImages === true,
   });
   const context: CredentialContext = { namespace: request.namespace, kind, podSpec: valueAt(request.object, location.specPointer) };
   const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, signal)));
@@ -109,7 +137,7 @@ function patchFields(ops: readonly PatchOperation[]): Pick<AdmissionResponse, 'p
 
 interface FieldOutcome {
   readonly pin?: Pin;
-  readonly resolution?: Resolution;
+  readonly resolution?: AdmissionResolution;
   readonly failure?: ImageFailure;
 }
 
@@ -124,6 +152,8 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   // Already pinned: nothing to patch, but counted (metrics show how much arrives pinned).
   if (ref.digest !== undefined) return { resolution: { ref, digest: ref.digest, source: 'pinned', credential: undefined } };
   if (deps.skip.matches(normalizedString(ref))) return {};
+  const fromImageSets = imageSetOutcome(field, ref, deps);
+  if (fromImageSets !== undefined) return fromImageSets;
   try {
     const credentials = await deps.credentials(ref, context);
     const resolution = await deps.resolver.resolve(ref, { credentials, signal });
@@ -132,4 +162,31 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
     const code = error instanceof DigestPinnerError ? error.code : REASONS.unknown;
     return { failure: { where, image: field.image, reason: failureReason(error), code } };
   }
+}
+
+/**
+ * The outcome an ImageSet decides: a pin from an entry, or, on an authoritative
+ * registry, a failure when no entry answers (missing, or conflicting). Undefined
+ * when the resolver should be asked (no ImageSets, or not listed / conflicting on
+ * a registry that is not authoritative).
+ */
+function imageSetOutcome(field: ImageField, ref: ImageRef, deps: AdmitDeps): FieldOutcome | undefined {
+  const imageSets = deps.imageSets;
+  if (imageSets === undefined) return undefined;
+  const answer = imageSets.lookup(ref);
+  if (answer?.kind === 'hit') {
+    return {
+      resolution: { ref, digest: answer.digest, source: 'imageset', credential: undefined, imageSet: answer.imageSet },
+      pin: { field, pinned: pinnedReference(ref, answer.digest, { dropTag: deps.dropTag }) },
+    };
+  }
+  if (!imageSets.authoritative(ref)) return undefined;
+  const where = `${field.location}/${field.name}`;
+  if (answer === undefined) {
+    const reason = `not in any ImageSet, and ImageSets are authoritative for ${ref.domain} (its registry is never asked)`;
+    return { failure: { where, image: field.image, reason, code: REASONS.notInImageSet } };
+  }
+  const { conflict } = answer;
+  const reason = `ImageSets ${conflict.imageSets.join(', ')} give it different digests (${conflict.digests.join(', ')}), and ImageSets are authoritative for ${ref.domain}`;
+  return { failure: { where, image: field.image, reason, code: REASONS.imageSetConflict } };
 }

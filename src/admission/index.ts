@@ -1,6 +1,8 @@
 export { decodeReview, reviewUid, InvalidReviewError } from './decode.js';
 export { admit, REASONS } from './admit.js';
-export type { AdmitDeps, AdmitResult, AdmissionOutcome, CredentialContext, CredentialLookup, ImageResolver } from './admit.js';
+export type {
+  AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, CredentialContext, CredentialLookup, ImageResolver, ImageSetSource,
+} from './admit.js';
 export { skipList, compileGlob } from './skip.js';
 export type { SkipList } from './skip.js';
 export { failureWarnings, denialMessage, shorten } from './warnings.js';

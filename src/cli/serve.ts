@@ -12,7 +12,10 @@ import { ensureDevCertificates } from '../certs/index.js';
 import { readFile } from 'node:fs/promises';
 import { Server } from 'node:https';
 import { hostname } from 'node:os';
-import { apiEventSink, clusterCredentialLookup, describeKubeError, EventRecorder, loadKubeConfig, PullSecretCache, PullSecretInformers } from '../kube/index.js';
+import { apiEventSink, clusterCredentialLookup, describeKubeError, EventRecorder, loadKubeConfig, PullSecretCache, PullSecretInformers, SERVICE_ACCOUNT_DIR } from '../kube/index.js';
+import { AuthoritativeRegistries, ImageSetWatch, withoutImageSets } from '../imageset/index.js';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
 
@@ -41,12 +44,21 @@ Flags:
   --registry-timeout DUR      deadline of one registry request (default 5s)
   --cache-ttl DUR             how long a resolved digest is reused (default 15m)
   --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
-  --kubeconfig FILE           cluster to read pull secrets from and record Events in (default:
-                              in-cluster, then $KUBECONFIG; with none, only --docker-config
-                              credentials are used and no Events are recorded)
+  --kubeconfig FILE           cluster to read pull secrets and ImageSets from and record Events in
+                              (default: in-cluster, then $KUBECONFIG; with none, only --docker-config
+                              credentials are used, no ImageSets are read and no Events are recorded)
+  --imageset-authoritative REGISTRY
+                              ImageSets are the only source of digests for REGISTRY (host[:port];
+                              repeatable): it is never asked, and an image no ImageSet lists
+                              fails per the namespace mode (air-gapped clusters)
+  --pin-related-images        also pin the RELATED_IMAGE_* env values of containers (operator-sdk)
+  --lease-namespace NS        namespace of the Lease electing the replica that writes ImageSet
+                              status (default: the pod's own namespace in a cluster, else digest-pinner)
   --log-level LEVEL           pino level (default info)`;
 
 export const DEFAULT_DEADLINE_MS = 8_000;
+/** Where manifests/ installs the webhook, and so its status Lease. */
+export const DEFAULT_LEASE_NAMESPACE = 'digest-pinner';
 
 /** A running webhook, for main.ts and tests. */
 export interface RunningServer {
@@ -84,6 +96,9 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       'log-level': { type: 'string' },
       'tls-reload-interval': { type: 'string' },
       kubeconfig: { type: 'string' },
+      'imageset-authoritative': { type: 'string', multiple: true },
+      'pin-related-images': { type: 'boolean' },
+      'lease-namespace': { type: 'string' },
     },
   });
   if (values.help === true) {
@@ -108,8 +123,10 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
     },
   });
   const kube = loadKubeConfig({ kubeconfig: values.kubeconfig, env: io.env });
+  const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
   const pullSecrets = new PullSecretCache();
   let informers: PullSecretInformers | undefined;
+  let imageSets: ImageSetWatch | undefined;
   let recorder: EventRecorder | undefined;
   const metrics = new Metrics({ allowList: core.config.allow });
   metrics.trackCache(() => core.resolver.size);
@@ -133,7 +150,9 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
             }),
       skip: skipList(values.skip ?? []),
       dropTag: options.dropTag,
-      ready: () => informers === undefined || informers.synced(),
+      imageSets: kube === undefined ? withoutImageSets(authoritative) : { lookup: (ref) => imageSets?.lookup(ref), authoritative: (ref) => authoritative.covers(ref) },
+      pinRelatedImages: values['pin-related-images'],
+      ready: () => [informers, imageSets].every((watched) => watched?.synced() ?? true),
       onAdmitted: (review, result) => {
         recorder?.recordFailures(review, result.failures);
       },
@@ -142,10 +161,10 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       },
       metrics,
     },
-    { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' } } },
+    { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' }, stream: io.stdout } },
   );
   if (kube === undefined) {
-    app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster and Events are off');
+    app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets and Events are off');
   } else {
     app.log.info({ kubeconfig: kube.source }, 'reading pull secrets from the cluster');
     informers = new PullSecretInformers({ kubeConfig: kube.kubeConfig, cache: pullSecrets, log: app.log });
@@ -159,9 +178,12 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
         app.log.warn({ err: describeKubeError(error), regarding: event.regarding, image: event.image }, 'Event not recorded');
       },
     });
+    imageSets = new ImageSetWatch({ kubeConfig: kube.kubeConfig, log: app.log, authoritative, lease: statusLease(values['lease-namespace'], io.env) });
     // Never rejects; /readyz answers 503 until the caches have synced.
     void informers.start();
+    void imageSets.start();
   }
+  if (authoritative.list().length > 0) app.log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
   const stopWatching = watchTlsFiles(
     files,
     (pair) => {
@@ -180,8 +202,35 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       stopWatching();
       await app.close();
       await informers?.stop();
+      await imageSets?.stop();
       await recorder?.drain();
       await core.close();
     },
   };
+}
+
+function authoritativeRegistries(registries: readonly string[]): AuthoritativeRegistries {
+  try {
+    return new AuthoritativeRegistries(registries);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** The ImageSet status Lease: where, and who this replica is (host name and a random suffix, unique across restarts). */
+function statusLease(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): { namespace: string; identity: string } {
+  return { namespace: leaseNamespace(flag, env), identity: `${env['HOSTNAME'] ?? hostname()}_${randomBytes(4).toString('hex')}` };
+}
+
+/** `--lease-namespace`, else the pod's own namespace in a cluster, else the manifests' namespace. */
+function leaseNamespace(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+  if (flag !== undefined && flag !== '') return flag;
+  if (env['KUBERNETES_SERVICE_HOST'] !== undefined) {
+    try {
+      return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8').trim();
+    } catch {
+      // Not mounted: fall back to the namespace manifests/ installs into.
+    }
+  }
+  return DEFAULT_LEASE_NAMESPACE;
 }

@@ -94,7 +94,8 @@ function annotationOperations({ object, kind, pins }: PatchInput, metadataPointe
  * alone (unchanged on UPDATE) survive.
  */
 function originalImages(kind: string, object: unknown, existing: unknown, pins: readonly Pin[]): Map<string, string> {
-  const present = new Set(findImageFields(kind, object).map(fieldKey));
+  // RELATED_IMAGE_* fields count as present whether or not this admission pins them, so their entries survive.
+  const present = new Set(findImageFields(kind, object, { relatedImages: true }).map(fieldKey));
   const kept = [...parseOriginalImages(existing)].filter(([key]) => present.has(key));
   const asked = pins.map(({ field }): [string, string] => [fieldKey(field), field.image]);
   return new Map([...kept, ...asked]);

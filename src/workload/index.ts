@@ -4,4 +4,4 @@ export { podSpecLocation, POD_SPEC_KINDS, type PodSpecLocation } from './kinds.j
 export { EPHEMERAL_CONTAINERS_SUBRESOURCE, imagesToPin, type AdmissionOperation, type PinRequest } from './operations.js';
 export { hasControllerOwner, skipsControlledTemplate } from './owner.js';
 export { escapeToken, tokensOf, valueAt } from './pointer.js';
-export { fieldKey, findImageFields, type ImageField, type ImageLocation } from './walker.js';
+export { fieldKey, findImageFields, RELATED_IMAGE_PREFIX, type FindOptions, type ImageField, type ImageLocation } from './walker.js';

@@ -1,5 +1,5 @@
 /** Which image fields an admission request should pin, by operation and subresource. */
-import { fieldKey, findImageFields, type ImageField } from './walker.js';
+import { fieldKey, findImageFields, type FindOptions, type ImageField } from './walker.js';
 
 /** `request.operation` of an AdmissionReview. */
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -14,6 +14,8 @@ export interface PinRequest {
   readonly object: unknown;
   /** `request.oldObject`: null on CREATE. */
   readonly oldObject?: unknown;
+  /** Also pin `RELATED_IMAGE_*` env values (not on the ephemeralcontainers subresource: debug containers carry none). */
+  readonly relatedImages?: boolean | undefined;
 }
 
 /** What `kubectl debug` writes to: UPDATE of pods/ephemeralcontainers. */
@@ -33,17 +35,18 @@ export const EPHEMERAL_CONTAINERS_SUBRESOURCE = 'ephemeralcontainers';
 export function imagesToPin(request: PinRequest): ImageField[] {
   const { kind, operation, object, oldObject } = request;
   const subResource = request.subResource ?? '';
-  if (subResource === '' && operation === 'CREATE') return findImageFields(kind, object);
-  if (subResource === '' && operation === 'UPDATE') return changedFields(kind, object, oldObject);
+  const options: FindOptions = { relatedImages: request.relatedImages };
+  if (subResource === '' && operation === 'CREATE') return findImageFields(kind, object, options);
+  if (subResource === '' && operation === 'UPDATE') return changedFields(kind, object, oldObject, options);
   if (subResource === EPHEMERAL_CONTAINERS_SUBRESOURCE && operation === 'UPDATE' && kind === 'Pod') {
     return newEphemeralContainers(object, oldObject);
   }
   return [];
 }
 
-function changedFields(kind: string, object: unknown, oldObject: unknown): ImageField[] {
-  const oldImages = new Map(findImageFields(kind, oldObject).map((field) => [fieldKey(field), field.image]));
-  return findImageFields(kind, object).filter((field) => oldImages.get(fieldKey(field)) !== field.image);
+function changedFields(kind: string, object: unknown, oldObject: unknown, options: FindOptions): ImageField[] {
+  const oldImages = new Map(findImageFields(kind, oldObject, options).map((field) => [fieldKey(field), field.image]));
+  return findImageFields(kind, object, options).filter((field) => oldImages.get(fieldKey(field)) !== field.image);
 }
 
 function newEphemeralContainers(object: unknown, oldObject: unknown): ImageField[] {

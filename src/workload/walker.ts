@@ -3,8 +3,8 @@ import { arrayOf, isRecord, member } from './json.js';
 import { podSpecLocation } from './kinds.js';
 import { valueAt } from './pointer.js';
 
-/** The pod spec list an image was found in. */
-export type ImageLocation = 'containers' | 'initContainers' | 'ephemeralContainers' | 'volumes';
+/** The pod spec list an image was found in; `env` for a container's `RELATED_IMAGE_*` variable. */
+export type ImageLocation = 'containers' | 'initContainers' | 'ephemeralContainers' | 'volumes' | 'env';
 
 /** One image field of an object. */
 export interface ImageField {
@@ -13,11 +13,25 @@ export interface ImageField {
   /** The reference exactly as written, possibly empty: the walker does not judge references. */
   readonly image: string;
   readonly location: ImageLocation;
-  /** Container or volume name: unique within its location, so `location` + `name` identify a field across versions of an object. */
+  /**
+   * Container or volume name, or `<container>/<ENV_NAME>` for `env`: unique within its
+   * location, so `location` + `name` identify a field across versions of an object.
+   */
   readonly name: string;
 }
 
+/** Which fields besides images to report. */
+export interface FindOptions {
+  /**
+   * Also the plain `value` of each container's `RELATED_IMAGE_*` env variables, after
+   * the images: operators built with operator-sdk read the images they deploy from them.
+   */
+  readonly relatedImages?: boolean | undefined;
+}
+
 const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
+/** operator-sdk's convention for the images an operator deploys. */
+export const RELATED_IMAGE_PREFIX = 'RELATED_IMAGE_';
 
 /**
  * Every image field in the pod spec of an object of `kind`, in the order
@@ -32,7 +46,7 @@ const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] 
  * string the user wrote (OpenShift puts `" "` in templates for a trigger to
  * fill), and the admission layer, not the walker, decides what to say about it.
  */
-export function findImageFields(kind: string, object: unknown): ImageField[] {
+export function findImageFields(kind: string, object: unknown, options: FindOptions = {}): ImageField[] {
   const location = podSpecLocation(kind);
   if (location === undefined) return [];
   const spec = valueAt(object, location.specPointer);
@@ -40,6 +54,7 @@ export function findImageFields(kind: string, object: unknown): ImageField[] {
   return [
     ...CONTAINER_LISTS.flatMap((list) => containerImages(spec, list, location.specPointer)),
     ...volumeImages(spec, location.specPointer),
+    ...(options.relatedImages === true ? CONTAINER_LISTS.flatMap((list) => relatedImages(spec, list, location.specPointer)) : []),
   ];
 }
 
@@ -63,6 +78,23 @@ function volumeImages(spec: unknown, specPointer: string): ImageField[] {
     const reference = member(member(volume, 'image'), 'reference');
     if (!isName(name) || typeof reference !== 'string') return [];
     return [{ pointer: `${specPointer}/volumes/${index}/image/reference`, image: reference, location: 'volumes' as const, name }];
+  });
+}
+
+/**
+ * `RELATED_IMAGE_*` variables with a plain, non-blank `value` (one set through
+ * `valueFrom` is not in the object, and an empty one means "the operator's default").
+ */
+function relatedImages(spec: unknown, list: (typeof CONTAINER_LISTS)[number], specPointer: string): ImageField[] {
+  return arrayOf(member(spec, list)).flatMap((container, index) => {
+    const containerName = member(container, 'name');
+    if (!isName(containerName)) return [];
+    return arrayOf(member(container, 'env')).flatMap((variable, envIndex) => {
+      const name = member(variable, 'name');
+      const value = member(variable, 'value');
+      if (typeof name !== 'string' || !name.startsWith(RELATED_IMAGE_PREFIX) || typeof value !== 'string' || value.trim() === '') return [];
+      return [{ pointer: `${specPointer}/${list}/${index}/env/${envIndex}/value`, image: value, location: 'env' as const, name: `${containerName}/${name}` }];
+    });
   });
 }
 

@@ -189,7 +189,7 @@ describe('files', () => {
 
   it('every object has apiVersion, kind and name, and namespaced ones are in digest-pinner', () => {
     const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration',
-      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'CustomResourceDefinition']);
     for (const object of [...base, ...objectsOf('overlays/cert-manager')]) {
       expect(object.apiVersion, object.kind).toMatch(/\S/);
       expect(object.metadata.name).toMatch(/\S/);
@@ -444,7 +444,7 @@ describe('Deployment', () => {
 describe('RBAC', () => {
   const role = find(base, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
 
-  it('grants exactly: Secrets and ServiceAccounts get/list/watch, events.k8s.io Events create', () => {
+  it('grants exactly: Secrets, ServiceAccounts and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create', () => {
     const grants = role.rules.flatMap((rule) => {
       expect(rule.resourceNames).toBeUndefined();
       expect(rule.nonResourceURLs).toBeUndefined();
@@ -455,14 +455,29 @@ describe('RBAC', () => {
       '/secrets:get', '/secrets:list', '/secrets:watch',
       '/serviceaccounts:get', '/serviceaccounts:list', '/serviceaccounts:watch',
       'events.k8s.io/events:create',
+      'digest-pinner.io/imagesets:get', 'digest-pinner.io/imagesets:list', 'digest-pinner.io/imagesets:watch',
+      'digest-pinner.io/imagesets/status:update', 'digest-pinner.io/imagesets/status:patch',
     ].sort());
+  });
+
+  it('grants Leases in the webhook namespace only: create, and get/update of the status Lease by name', () => {
+    const role = find(base, 'Role', 'digest-pinner-lease') as KubeObject & { rules: PolicyRule[] };
+    expect(role.metadata.namespace).toBe(NAMESPACE);
+    expect(role.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['digest-pinner-imageset-status'], verbs: ['get', 'update'] },
+    ]);
+    const binding = find(base, 'RoleBinding', 'digest-pinner-lease') as KubeObject & { roleRef: unknown; subjects: unknown[] };
+    expect(binding.metadata.namespace).toBe(NAMESPACE);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'digest-pinner-lease' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
   });
 
   it('binds it to the ServiceAccount and nothing else', () => {
     const binding = find(base, 'ClusterRoleBinding', 'digest-pinner') as KubeObject & { roleRef: unknown; subjects: unknown[] };
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'digest-pinner' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
-    expect(base.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('RoleBinding'))).toHaveLength(2);
+    expect(base.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('RoleBinding'))).toHaveLength(4);
   });
 });
 

@@ -1,0 +1,40 @@
+/** Registries for which ImageSets are the only source of digests (`--imageset-authoritative`): the air-gapped mode. */
+import { ANCHORED_DOMAIN } from '../reference/index.js';
+import type { ImageRef } from '../reference/types.js';
+import { DigestPinnerError } from '../errors.js';
+
+/** Docker Hub's other names; images on it are normalised to `docker.io`. */
+const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** A `--imageset-authoritative` value that is not a registry host. */
+export class InvalidAuthoritativeRegistryError extends DigestPinnerError {
+  readonly code = 'DP_ERR_IMAGESET_AUTHORITATIVE';
+}
+
+/** The registries given, each as an image's `domain` would be (`registry-1.docker.io` → `docker.io`). */
+export class AuthoritativeRegistries {
+  readonly #domains: ReadonlySet<string>;
+
+  constructor(registries: readonly string[]) {
+    this.#domains = new Set(registries.map(normalizeRegistry));
+  }
+
+  /** Whether `ref`'s registry is one of them. */
+  covers(ref: ImageRef): boolean {
+    return this.#domains.has(ref.domain);
+  }
+
+  /** The registries, normalised and sorted, for the startup log. */
+  list(): string[] {
+    return [...this.#domains].sort();
+  }
+}
+
+/** `HOST[:PORT]` as image references name it; throws InvalidAuthoritativeRegistryError for anything else. */
+export function normalizeRegistry(registry: string): string {
+  if (DOCKER_HUB_ALIASES.has(registry)) return 'docker.io';
+  if (!ANCHORED_DOMAIN.test(registry)) {
+    throw new InvalidAuthoritativeRegistryError(`--imageset-authoritative ${JSON.stringify(registry)} is not a registry host[:port] (e.g. registry.internal:5000)`);
+  }
+  return registry;
+}

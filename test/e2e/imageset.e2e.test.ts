@@ -1,0 +1,342 @@
+/**
+ * ImageSets against a real kube-apiserver (RBAC on) with manifests/ applied: the
+ * webhook runs on the host as manifests/' ServiceAccount. First without the CRD (the
+ * webhook says so and becomes ready), then with it: the CRD's schema and rule, an
+ * ImageSet written by `digest-pinner imageset` pinning Pods whose registry nothing
+ * listens on (the air-gapped mode), the informer following changes, conflicts
+ * reported in status by the Lease holder, and RELATED_IMAGE_* values.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startCluster, type Cluster } from './cluster.js';
+import { issueCertificate } from './pki.js';
+import { pushImage } from '../helpers/registry.js';
+import '../helpers/registry-types.js';
+import type { PushedImage } from '../helpers/registry-types.js';
+import { runCli } from '../../src/cli/main.js';
+import type { RunningServer } from '../../src/cli/serve.js';
+import { LeaseElector, STATUS_LEASE_NAME } from '../../src/imageset/index.js';
+import { loadKubeConfig } from '../../src/kube/index.js';
+
+const registries = inject('registries');
+const { plain } = registries;
+const MANIFESTS = new URL('../../manifests/', import.meta.url).pathname;
+/** Nothing listens on port 1: every request to this registry fails at once. */
+const AIRGAP = '127.0.0.1:1';
+const STRICT = 'airgap-strict';
+const WARN = 'airgap-warn';
+const IDENTITY = 'e2e-replica-a';
+
+let cluster: Cluster;
+let webhook: RunningServer | undefined;
+let webhookPort = 0;
+let webhookArgs: string[] = [];
+let app: PushedImage;
+/** A second real digest (another image of the same registry). */
+let other: PushedImage;
+let logText = '';
+
+interface Doc {
+  kind: string;
+  metadata: { name: string };
+  webhooks?: { clientConfig: Record<string, unknown> }[];
+}
+
+interface Item {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec: {
+    containers?: { image: string; env?: { name: string; value?: string }[] }[];
+    template?: { spec: { containers: { image: string; env?: { name: string; value?: string }[] }[] } };
+  };
+  status?: { conditions?: { type: string; status: string; reason: string }[]; conflicts?: unknown[]; images?: number };
+}
+
+async function getJson<T>(args: string[]): Promise<T> {
+  return JSON.parse(await cluster.kubectlOk([...args, '-o', 'json'])) as T;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}; webhook log:\n${logText.slice(-3000)}`);
+}
+
+function podYaml(namespace: string, name: string, image: string): string {
+  return stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }] } });
+}
+
+function imageSetYaml(name: string, images: { image: string; digest: string }[], anyTag?: boolean): string {
+  return stringify({ apiVersion: 'digest-pinner.io/v1alpha1', kind: 'ImageSet', metadata: { name }, spec: { ...(anyTag === undefined ? {} : { anyTag }), images } });
+}
+
+/** The image a server-side dry run of a Pod stores, or the error kubectl printed. */
+async function dryRun(namespace: string, image: string): Promise<{ image?: string; error?: string }> {
+  const out = await cluster.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { stdin: podYaml(namespace, 'probe', image) });
+  if (out.code !== 0) return { error: out.stderr };
+  const image0 = (JSON.parse(out.stdout) as Item).spec.containers?.[0]?.image;
+  return image0 === undefined ? {} : { image: image0 };
+}
+
+async function startWebhook(extraEnv: Record<string, string> = {}): Promise<void> {
+  const logs = new PassThrough();
+  logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
+  const io = { stdout: logs, stderr: logs, stdin: new PassThrough(), env: { HOSTNAME: IDENTITY, ...extraEnv }, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
+  const code = await runCli(['serve', ...webhookArgs, '--port', String(webhookPort)], io, (server) => (webhook = server));
+  if (code !== undefined) throw new Error(`serve exited ${code}: ${logText}`);
+  webhookPort = Number(new URL(webhook?.url ?? '').port);
+  await eventually('the webhook to be ready', async () => {
+    const response = await webhook?.app.inject({ method: 'GET', url: '/readyz' });
+    return response?.statusCode === 200 ? true : undefined;
+  });
+}
+
+async function stopWebhook(): Promise<void> {
+  await webhook?.close();
+  webhook = undefined;
+}
+
+/** manifests/ as rendered by kustomize, webhook entries pointed at the host; `keep` chooses the objects. */
+async function applyManifests(keep: (doc: Doc) => boolean): Promise<void> {
+  const caBundle = Buffer.from(await readFile(cluster.caFile)).toString('base64');
+  const docs = parseAllDocuments(await cluster.kubectlOk(['kustomize', MANIFESTS])).map((doc) => doc.toJS() as Doc).filter(keep);
+  for (const doc of docs) {
+    for (const entry of doc.webhooks ?? []) {
+      const path = (entry.clientConfig['service'] as { path: string }).path;
+      entry.clientConfig = { url: `https://127.0.0.1:${webhookPort}${path}`, caBundle };
+    }
+  }
+  await cluster.kubectlOk(['apply', '-f', '-'], { stdin: docs.map((d) => stringify(d)).join('---\n') });
+}
+
+const isCrd = (doc: Doc): boolean => doc.kind === 'CustomResourceDefinition';
+const isWebhook = (doc: Doc): boolean => doc.kind === 'MutatingWebhookConfiguration';
+
+beforeAll(async () => {
+  [app, other] = await Promise.all([pushImage(plain, 'airgap/app', 'v1'), pushImage(plain, 'airgap/other', 'v1')]);
+  cluster = await startCluster();
+  const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
+  // Everything but the CRD and the webhook configuration: RBAC and the ServiceAccount first.
+  await applyManifests((doc) => !isCrd(doc) && !isWebhook(doc));
+  const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
+  webhookArgs = [
+    '--host', '127.0.0.1',
+    '--tls-cert', cert.certFile,
+    '--tls-key', cert.keyFile,
+    '--kubeconfig', await cluster.writeTokenKubeconfig('digest-pinner', token),
+    '--insecure-registry', plain.host,
+    '--imageset-authoritative', AIRGAP,
+    '--pin-related-images',
+    '--lease-namespace', 'digest-pinner',
+    '--log-level', 'info',
+  ];
+  for (const [ns, mode] of [[STRICT, 'strict'], [WARN, 'warn']] as const) {
+    await cluster.kubectlOk(['create', 'namespace', ns]);
+    await cluster.kubectlOk(['label', 'namespace', ns, `digest-pinner.io/mode=${mode}`]);
+  }
+}, 240_000);
+
+afterAll(async () => {
+  await stopWebhook();
+  await writeFile(join(cluster.logDir, 'webhook.log'), logText);
+  await cluster.stop();
+});
+
+describe('without the ImageSet CRD', () => {
+  it('says so in its log, becomes ready, and pins from registries', async () => {
+    await startWebhook();
+    await applyManifests(isWebhook);
+    expect(logText).toContain('the ImageSet CRD (imagesets.digest-pinner.io) is not installed: pinning without ImageSets');
+    const probe = await eventually('a dry run through the webhook', async () => {
+      const answer = await dryRun(WARN, `${plain.host}/airgap/app:v1`);
+      return answer.image?.includes('@') === true ? answer : undefined;
+    });
+    expect(probe.image).toBe(`${plain.host}/airgap/app:v1@${app.digest}`);
+    // Authoritative and no ImageSets at all: fails per the mode, the registry is never asked.
+    expect((await dryRun(STRICT, `${AIRGAP}/airgap/app:v1`)).error).toContain('not in any ImageSet');
+    await stopWebhook();
+  });
+});
+
+describe('with the CRD', () => {
+  beforeAll(async () => {
+    await stopWebhook();
+    await applyManifests(isCrd);
+    await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', 'crd/imagesets.digest-pinner.io']);
+    logText = '';
+    await startWebhook();
+  });
+
+  describe('the schema', () => {
+    it.each([
+      ['an entry without a tag', imageSetYaml('bad-tag', [{ image: 'calico/node', digest: '' }].map((e) => ({ ...e, digest: `sha256:${'a'.repeat(64)}` }))), 'every image needs a tag'],
+      ['a malformed digest', imageSetYaml('bad-digest', [{ image: 'calico/node:v1', digest: 'sha256:abc' }]), 'spec.images[0].digest'],
+      ['an image with a digest', imageSetYaml('bad-image', [{ image: `calico/node:v1@sha256:${'a'.repeat(64)}`, digest: `sha256:${'a'.repeat(64)}` }]), 'spec.images[0].image'],
+      ['an entry without a digest', stringify({ apiVersion: 'digest-pinner.io/v1alpha1', kind: 'ImageSet', metadata: { name: 'no-digest' }, spec: { images: [{ image: 'calico/node:v1' }] } }), 'spec.images[0].digest: Required value'],
+      ['no spec.images', stringify({ apiVersion: 'digest-pinner.io/v1alpha1', kind: 'ImageSet', metadata: { name: 'no-images' }, spec: {} }), 'spec.images: Required value'],
+    ])('rejects %s', async (_what, yaml, message) => {
+      const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: yaml });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(message);
+    });
+
+    it('accepts tag-less entries when spec.anyTag is true', async () => {
+      await cluster.kubectlOk(['apply', '--dry-run=server', '-f', '-'], { stdin: imageSetYaml('any-tag', [{ image: 'calico/node', digest: app.digest }], true) });
+    });
+  });
+
+  describe('air-gapped: an ImageSet alone', () => {
+    it('pins a Pod whose registry nothing listens on, with no network', async () => {
+      // The digest was read back from a real registry when the image was pushed; the
+      // ImageSet is written by the CLI from a list, without asking any registry.
+      const out = new PassThrough();
+      let yaml = '';
+      out.on('data', (chunk: Buffer) => (yaml += chunk.toString()));
+      const io = { stdout: out, stderr: out, stdin: new PassThrough(), env: {}, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
+      expect(await runCli(['imageset', '--name', 'airgap', `${AIRGAP}/airgap/app:v1@${app.digest}`], io)).toBe(0);
+      expect(yaml).toContain(`image: ${AIRGAP}/airgap/app:v1`);
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: yaml });
+
+      await eventually('the webhook to see the ImageSet', async () => ((await dryRun(STRICT, `${AIRGAP}/airgap/app:v1`)).image?.includes('@') === true ? true : undefined));
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'airgapped', `${AIRGAP}/airgap/app:v1`) });
+      const pod = await getJson<Item>(['get', 'pod', 'airgapped', '-n', STRICT]);
+      expect(pod.spec.containers?.[0]?.image).toBe(`${AIRGAP}/airgap/app:v1@${app.digest}`);
+      expect(JSON.parse(pod.metadata.annotations?.['digest-pinner.io/original-images'] ?? '{}')).toEqual({ 'containers/app': `${AIRGAP}/airgap/app:v1` });
+    });
+
+    it('denies, in a strict namespace, an image of the authoritative registry that no ImageSet lists', async () => {
+      const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'missing', `${AIRGAP}/airgap/missing:v1`) });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain('admission webhook "strict.digest-pinner.io" denied the request');
+      expect(result.stderr).toContain(`containers/app image "${AIRGAP}/airgap/missing:v1" not pinned: not in any ImageSet, and ImageSets are authoritative for ${AIRGAP}`);
+    });
+
+    it('admits it unpinned with a warning in a warn namespace', async () => {
+      const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(WARN, 'missing', `${AIRGAP}/airgap/missing:v1`) });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain('not in any ImageSet');
+    });
+
+    it('reports the ImageSet Ready, without conflicts, in its status', async () => {
+      const set = await eventually('status on the airgap ImageSet', async () => {
+        const item = await getJson<Item>(['get', 'imageset', 'airgap']);
+        return item.status?.conditions === undefined ? undefined : item;
+      });
+      expect(set.status?.images).toBe(1);
+      expect(set.status?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([['Ready', 'True', 'Loaded'], ['Conflict', 'False', 'NoConflicts']]);
+      // Written once: the writer's own update comes back through the watch and is found up to date.
+      const version = async () => (await getJson<{ metadata: { resourceVersion: string } }>(['get', 'imageset', 'airgap'])).metadata.resourceVersion;
+      const before = await version();
+      await sleep(2_000);
+      expect(await version()).toBe(before);
+    });
+  });
+
+  describe('the informer', () => {
+    it('follows ImageSets created, updated and deleted', async () => {
+      const image = `${AIRGAP}/moving/app:v1`;
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: imageSetYaml('moving', [{ image, digest: app.digest }]) });
+      await eventually('the created ImageSet', async () => ((await dryRun(STRICT, image)).image === `${image}@${app.digest}` ? true : undefined));
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: imageSetYaml('moving', [{ image, digest: other.digest }]) });
+      await eventually('the updated ImageSet', async () => ((await dryRun(STRICT, image)).image === `${image}@${other.digest}` ? true : undefined));
+      await cluster.kubectlOk(['delete', 'imageset', 'moving']);
+      await eventually('the deleted ImageSet', async () => ((await dryRun(STRICT, image)).error?.includes('not in any ImageSet') === true ? true : undefined));
+    });
+  });
+
+  describe('conflicts', () => {
+    const image = `${AIRGAP}/conflict/app:v1`;
+
+    it('are written to both ImageSets\' status by the Lease holder, and logged', async () => {
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: `${imageSetYaml('conflict-b', [{ image, digest: other.digest }])}---\n${imageSetYaml('conflict-a', [{ image, digest: app.digest }])}` });
+      const lease = await getJson<{ spec: { holderIdentity: string } }>(['get', 'lease', 'digest-pinner-imageset-status', '-n', 'digest-pinner']);
+      expect(lease.spec.holderIdentity).toMatch(new RegExp(`^${IDENTITY}_[0-9a-f]{8}$`));
+      for (const name of ['conflict-a', 'conflict-b']) {
+        const set = await eventually(`Conflict=True on ${name}`, async () => {
+          const item = await getJson<Item>(['get', 'imageset', name]);
+          return item.status?.conditions?.some((c) => c.type === 'Conflict' && c.status === 'True') === true ? item : undefined;
+        });
+        expect(set.status?.conflicts).toEqual([{ image, imageSets: ['conflict-a', 'conflict-b'], digests: [app.digest, other.digest].sort() }]);
+      }
+      expect(logText).toContain(`ImageSets give different digests for ${image}`);
+    });
+
+    it('leave the image unpinned by ImageSets: denied on the authoritative registry', async () => {
+      const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'conflicted', image) });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain('ImageSets conflict-a, conflict-b give it different digests');
+    });
+
+    it('clear from status once the ImageSets agree', async () => {
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: imageSetYaml('conflict-b', [{ image, digest: app.digest }]) });
+      await eventually('Conflict=False on conflict-a', async () => {
+        const item = await getJson<Item>(['get', 'imageset', 'conflict-a']);
+        return item.status?.conditions?.some((c) => c.type === 'Conflict' && c.status === 'False') === true ? item : undefined;
+      });
+      expect((await dryRun(STRICT, image)).image).toBe(`${image}@${app.digest}`);
+    });
+  });
+
+  describe('RELATED_IMAGE_* (--pin-related-images)', () => {
+    it("pins an operator Deployment's RELATED_IMAGE_* values from the ImageSet", async () => {
+      const labels = { app: 'operator' };
+      await cluster.kubectlOk(['apply', '-f', '-'], {
+        stdin: stringify({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'operator', namespace: STRICT },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels },
+              spec: {
+                containers: [{
+                  name: 'manager',
+                  image: `${AIRGAP}/airgap/app:v1`,
+                  env: [{ name: 'RELATED_IMAGE_OPERAND', value: `${AIRGAP}/airgap/app:v1` }, { name: 'LOG_LEVEL', value: 'debug' }],
+                }],
+              },
+            },
+          },
+        }),
+      });
+      const deployment = await getJson<Item>(['get', 'deployment', 'operator', '-n', STRICT]);
+      const container = deployment.spec.template?.spec.containers[0];
+      expect(container?.image).toBe(`${AIRGAP}/airgap/app:v1@${app.digest}`);
+      expect(container?.env).toEqual([{ name: 'RELATED_IMAGE_OPERAND', value: `${AIRGAP}/airgap/app:v1@${app.digest}` }, { name: 'LOG_LEVEL', value: 'debug' }]);
+      const pod = await eventually('the operator Pod', async () => {
+        const list = await getJson<{ items: Item[] }>(['get', 'pods', '-n', STRICT, '-l', 'app=operator']);
+        return list.items[0];
+      });
+      expect(pod.spec.containers?.[0]?.env?.[0]?.value).toBe(`${AIRGAP}/airgap/app:v1@${app.digest}`);
+    });
+  });
+  // Last: it stops the webhook.
+  describe('the status Lease', () => {
+    it('elects one writer among replicas, and hands over when the holder stops', async () => {
+      const kubeConfig = loadKubeConfig({ kubeconfig: webhookArgs[webhookArgs.indexOf('--kubeconfig') + 1], env: {} })?.kubeConfig;
+      if (kubeConfig === undefined) throw new Error('no kubeconfig');
+      const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+      // A second replica, as manifests/' ServiceAccount (the Role allows this Lease name only).
+      const second = new LeaseElector({ kubeConfig, log: quiet, namespace: 'digest-pinner', name: STATUS_LEASE_NAME, identity: 'e2e-replica-b', renewEveryMs: 300 });
+      second.start();
+      await sleep(2_000);
+      expect(second.leading()).toBe(false);
+      const holder = async () => (await getJson<{ spec: { holderIdentity: string } }>(['get', 'lease', STATUS_LEASE_NAME, '-n', 'digest-pinner'])).spec.holderIdentity;
+      expect(await holder()).toMatch(new RegExp(`^${IDENTITY}_`));
+      // The webhook gives the Lease up when it stops, so the other replica need not wait it out.
+      await stopWebhook();
+      await eventually('the second replica to take over', () => Promise.resolve(second.leading() ? true : undefined), 5_000);
+      expect(await holder()).toBe('e2e-replica-b');
+      await second.stop();
+    });
+  });
+});
