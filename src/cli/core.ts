@@ -1,7 +1,17 @@
 /** The resolver core that `serve`, `resolve` and every other command share. */
 import type { CommonOptions } from './options.js';
-import { RegistryClient, loadDockerConfig, type DockerConfigCredentials, type RegistryClientOptions } from '../registry/index.js';
-import { DEFAULT_RETRY, Resolver, type CredentialChain } from '../resolve/index.js';
+import {
+  DockerCredentialHelpers,
+  RegistryAuthError,
+  RegistryClient,
+  WebhookCredentials,
+  loadCredentialProviders,
+  loadDockerConfig,
+  type DockerConfigCredentials,
+  type ImageName,
+  type RegistryClientOptions,
+} from '../registry/index.js';
+import { DEFAULT_RETRY, Resolver, type CredentialChain, type Resolution, type ResolveOptions, type ResolverOptions } from '../resolve/index.js';
 import { compileRewrites, defaultConfig, loadConfig, type DigestPinnerConfig } from '../config/index.js';
 import type { ImageRef } from '../reference/types.js';
 import { DigestPinnerError } from '../errors.js';
@@ -12,8 +22,13 @@ export interface Core {
   readonly dockerConfig: DockerConfigCredentials;
   /** The configuration file's settings (the defaults without `--config`). */
   readonly config: DigestPinnerConfig;
-  /** The webhook's own credentials for `ref`'s registry, then anonymous. */
-  readonly credentialsFor: (ref: ImageRef) => CredentialChain;
+  /**
+   * The webhook's own credentials: docker config (helpers, `auths`) and kubelet
+   * credential providers. Pass as `own` to kube's clusterCredentialLookup.
+   */
+  readonly own: WebhookCredentials;
+  /** The webhook's own credentials for `ref` (may run a credential helper or provider), then anonymous. */
+  readonly credentialsFor: (ref: ImageRef) => Promise<CredentialChain>;
   /** Moves `ref` by the configuration's rewrite rules; call before resolving and pin the result. Throws RewriteError. */
   readonly rewrite: (ref: ImageRef) => ImageRef;
   close(): Promise<void>;
@@ -29,14 +44,49 @@ export interface CoreOptions extends CommonOptions {
   readonly cacheMax?: number;
   /** Observes every registry and token-service request (metrics). */
   readonly onRequest?: RegistryClientOptions['onRequest'];
+  /** Deadline of one credential helper or provider run (default 5 s). */
+  readonly credentialProgramTimeoutMs?: number;
+}
+
+/**
+ * The resolver, but a refused anonymous pull of an image that had no credential
+ * at all says what is missing (`no credentials for <registry>: no pull secret
+ * matched, …`) instead of only that the registry wants credentials.
+ */
+class ExplainingResolver extends Resolver {
+  readonly #explain: (image: ImageName) => string;
+
+  constructor(options: ResolverOptions, explain: (image: ImageName) => string) {
+    super(options);
+    this.#explain = explain;
+  }
+
+  override async resolve(ref: ImageRef, options: ResolveOptions): Promise<Resolution> {
+    try {
+      return await super.resolve(ref, options);
+    } catch (error) {
+      if (!(error instanceof RegistryAuthError) || options.credentials.some((credential) => credential !== undefined)) throw error;
+      throw new RegistryAuthError(error.image, `${this.#explain(ref)} (${error.reason})`, { cause: error, status: error.status });
+    }
+  }
 }
 
 export async function buildCore(options: CoreOptions): Promise<Core> {
   const dir = options.dockerConfigDir ?? options.env.DOCKER_CONFIG ?? `${options.homeDir}/.docker`;
-  const [dockerConfig, loaded] = await Promise.all([
+  const providerConfig = options.imageCredentialProviderConfig;
+  const providerBinDir = options.imageCredentialProviderBinDir;
+  const timeoutMs = options.credentialProgramTimeoutMs;
+  const [dockerConfig, loaded, providers] = await Promise.all([
     loadDockerConfig(dir),
     options.configFile === undefined ? undefined : loadConfig(options.configFile),
+    providerConfig === undefined || providerBinDir === undefined
+      ? undefined
+      : loadCredentialProviders(providerConfig, { binDir: providerBinDir, env: options.env, ...(timeoutMs === undefined ? {} : { timeoutMs }) }),
   ]);
+  const helpers = dockerConfig.hasHelpers
+    ? new DockerCredentialHelpers({ helperFor: (domain) => dockerConfig.helperFor(domain), env: options.env, ...(timeoutMs === undefined ? {} : { timeoutMs }) })
+    : undefined;
+  const own = new WebhookCredentials({ dockerConfig, helpers, providers });
   const config = loaded ?? defaultConfig();
   const client = new RegistryClient({
     caFiles: options.caFiles,
@@ -49,7 +99,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
   });
   const anonymousAfter = (domain: string): CredentialChain => [...dockerConfig.lookup(domain), undefined];
-  const resolver = new Resolver({
+  const resolverOptions: ResolverOptions = {
     source: client,
     cacheTtlMs: options.cacheTtlMs,
     cacheMax: options.cacheMax ?? 100_000,
@@ -61,13 +111,15 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     mirrors: new Map([...config.registries].map(([domain, registry]) => [domain, registry.mirrors.map((m) => m.text)])),
     mirrorCredentials: anonymousAfter,
     mirrorWaitMs: options.registryTimeoutMs,
-  });
+  };
+  const resolver = new ExplainingResolver(resolverOptions, (image) => own.explain(image));
   return {
     resolver,
     client,
     dockerConfig,
+    own,
     config,
-    credentialsFor: (ref) => anonymousAfter(ref.domain),
+    credentialsFor: async (ref) => [...(await own.forImage(ref)), undefined],
     rewrite: compileRewrites(config.rewrites),
     close: () => client.close(),
   };

@@ -18,6 +18,8 @@ export const COMMON_FLAGS = {
   'cache-ttl': { type: 'string' },
   'registry-timeout': { type: 'string' },
   'drop-tag': { type: 'boolean' },
+  'image-credential-provider-config': { type: 'string' },
+  'image-credential-provider-bin-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -31,6 +33,9 @@ export interface CommonOptions {
   readonly cacheTtlMs: number;
   readonly registryTimeoutMs: number;
   readonly dropTag: boolean;
+  /** kubelet's CredentialProviderConfig file and plugin directory (both or neither), as on the nodes. */
+  readonly imageCredentialProviderConfig?: string | undefined;
+  readonly imageCredentialProviderBinDir?: string | undefined;
 }
 
 export const DEFAULT_CACHE_TTL_MS = 15 * 60_000;
@@ -55,8 +60,15 @@ export function commonOptions(values: {
   'cache-ttl'?: string;
   'registry-timeout'?: string;
   'drop-tag'?: boolean;
+  'image-credential-provider-config'?: string;
+  'image-credential-provider-bin-dir'?: string;
 }): CommonOptions {
   const insecure = values['insecure-registry'] ?? [];
+  const providerConfig = values['image-credential-provider-config'];
+  const providerBinDir = values['image-credential-provider-bin-dir'];
+  if ((providerConfig === undefined) !== (providerBinDir === undefined)) {
+    throw new UsageError('--image-credential-provider-config and --image-credential-provider-bin-dir go together (as for kubelet)');
+  }
   for (const host of insecure) {
     if (!HOST_PORT.test(host)) throw new UsageError(`--insecure-registry ${JSON.stringify(host)} must be HOST or HOST:PORT, without a scheme or path`);
   }
@@ -68,6 +80,8 @@ export function commonOptions(values: {
     cacheTtlMs: durationFlag('cache-ttl', values['cache-ttl'], DEFAULT_CACHE_TTL_MS),
     registryTimeoutMs: durationFlag('registry-timeout', values['registry-timeout'], DEFAULT_REGISTRY_TIMEOUT_MS),
     dropTag: values['drop-tag'] ?? false,
+    imageCredentialProviderConfig: providerConfig,
+    imageCredentialProviderBinDir: providerBinDir,
   };
 }
 

@@ -223,7 +223,7 @@ export async function resolveDistinct(core: Core, refs: readonly ImageRef[], con
   const distinct = [...new Map(refs.map((ref) => [resolutionKey(ref), ref])).entries()];
   const outcomes = await mapBounded(distinct, concurrency, async ([key, ref]): Promise<[string, Outcome]> => {
     try {
-      const resolution = await core.resolver.resolve(ref, { credentials: core.credentialsFor(ref), signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS) });
+      const resolution = await core.resolver.resolve(ref, { credentials: await core.credentialsFor(ref), signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS) });
       return [key, { digest: resolution.digest }];
     } catch (error) {
       return [key, { reason: failureReason(error) }];

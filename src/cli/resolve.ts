@@ -17,7 +17,12 @@ Flags:
   --drop-tag                  write repository@sha256:… without the tag
   --config FILE               registry configuration (YAML): per-registry TLS, mirrors, rewrites,
                               allow-list, caching, retries (checked at start)
-  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker)
+  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker);
+                              its credHelpers/credsStore run docker-credential-* helpers
+  --image-credential-provider-config FILE
+                              kubelet CredentialProviderConfig: run the nodes' credential provider plugins
+  --image-credential-provider-bin-dir DIR
+                              where those plugins are (both flags or neither)
   --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
   --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
   --registry-timeout DUR      deadline of one registry request (default 5s)
@@ -35,7 +40,7 @@ async function resolveOne(core: Core, input: string, dropTag: boolean): Promise<
   try {
     // Rewrite rules (--config) move the image before it is pinned, as in the webhook.
     const ref = core.rewrite(parseImage(input));
-    const resolution = await core.resolver.resolve(ref, { credentials: core.credentialsFor(ref), signal: AbortSignal.timeout(60_000) });
+    const resolution = await core.resolver.resolve(ref, { credentials: await core.credentialsFor(ref), signal: AbortSignal.timeout(60_000) });
     return { input, reference: pinnedReference(ref, resolution.digest, { dropTag }), digest: resolution.digest };
   } catch (error) {
     return { input, error: failureReason(error), code: error instanceof DigestPinnerError ? error.code : 'DP_ERR_UNKNOWN' };

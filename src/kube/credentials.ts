@@ -6,8 +6,9 @@
  *    admission has already copied the ServiceAccount's in when the pod had none); for a
  *    workload template the template's `imagePullSecrets`, then its ServiceAccount's
  *    (`serviceAccountName`, or the deprecated `serviceAccount`, else `default`);
- * 2. only when none of those matched the registry: the webhook's own docker config,
- *    which holds credentials only for the registries it is configured for;
+ * 2. only when none of those matched the registry: the webhook's own credentials
+ *    (its docker config, credential helpers, kubelet credential providers), which
+ *    cover only the registries it is configured for;
  * 3. anonymous.
  *
  * A referenced secret or ServiceAccount that does not exist is skipped, as kubelet
@@ -34,9 +35,15 @@ export interface LookupContext {
 /** The admission stage's CredentialLookup, structurally. */
 export type ClusterCredentialLookup = (ref: ImageRef, context: LookupContext) => Promise<CredentialChain>;
 
-/** The webhook's own docker config (registry/docker-config.ts's DockerConfigCredentials satisfies it). */
+/**
+ * The webhook's own credentials (registry/own-credentials.ts's WebhookCredentials
+ * satisfies it; so does a bare DockerConfigCredentials, without `forImage`).
+ */
 export interface OwnCredentials {
+  /** Credentials known without running anything (docker config `auths`). */
   lookup(domain: string): Credential[];
+  /** All own credentials for an image, which may run credential helpers or providers; used instead of `lookup` when present. */
+  forImage?(ref: ImageRef): Promise<Credential[]>;
 }
 
 /** Where one lookup's chain came from, for logs. Names only: never a secret value. */
@@ -71,12 +78,25 @@ const DEFAULT_SERVICE_ACCOUNT = 'default';
 
 /** The admission stage's credential lookup over the informers' cache. */
 export function clusterCredentialLookup(deps: ClusterCredentialDeps): ClusterCredentialLookup {
-  return (ref, context) => {
-    const { chain, report } = lookupCredentials(ref, context, deps);
+  return async (ref, context) => {
+    const { chain, report } = await lookupCredentialsAsync(ref, context, deps);
     deps.onLookup?.(report);
-    return Promise.resolve(chain);
+    return chain;
   };
 }
+
+/** lookupCredentials, asking `own.forImage` (credential helpers, providers) when no tenant secret matched. */
+export async function lookupCredentialsAsync(ref: ImageRef, context: LookupContext, deps: Pick<ClusterCredentialDeps, 'cache' | 'own'>): Promise<CredentialLookupResult> {
+  const { own } = deps;
+  if (own.forImage === undefined) return lookupCredentials(ref, context, deps);
+  const tenantOnly = lookupCredentials(ref, context, { cache: deps.cache, own: NO_OWN_CREDENTIALS });
+  // The chain ends with anonymous: more than that means a tenant secret matched, and own credentials stay out.
+  if (tenantOnly.chain.length > 1) return tenantOnly;
+  const found = await own.forImage(ref);
+  return lookupCredentials(ref, context, { cache: deps.cache, own: { lookup: () => found } });
+}
+
+const NO_OWN_CREDENTIALS: OwnCredentials = { lookup: () => [] };
 
 /** The chain for `ref` in `context`, and what was found on the way. */
 export function lookupCredentials(ref: ImageRef, context: LookupContext, deps: Pick<ClusterCredentialDeps, 'cache' | 'own'>): CredentialLookupResult {

@@ -1,12 +1,13 @@
 /**
- * Credentials from a docker `config.json` (`auths` only). Keys are matched the
- * way docker does: scheme and path are dropped (`https://quay.io/v1/` → quay.io)
- * and Docker Hub's aliases (`https://index.docker.io/v1/`, `index.docker.io`,
- * `registry-1.docker.io`, `docker.io`) all mean docker.io.
+ * Credentials from a docker `config.json`: `auths` entries, and which credential
+ * helper (`credHelpers` per registry, else `credsStore`) docker would ask
+ * (credential-helpers.ts runs them). Keys are matched the way docker does: scheme
+ * and path are dropped (`https://quay.io/v1/` → quay.io) and Docker Hub's aliases
+ * (`https://index.docker.io/v1/`, `index.docker.io`, `registry-1.docker.io`,
+ * `docker.io`) all mean docker.io.
  *
- * Not supported: `credsStore` / `credHelpers` (they run external programs) and
- * `identitytoken` (an OAuth refresh token for the token service; entries with
- * only an identity token are skipped).
+ * Not supported: `identitytoken` in `auths` (an OAuth refresh token for the token
+ * service; entries with only an identity token are skipped).
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -21,6 +22,10 @@ export interface DockerConfigCredentials {
   readonly file: string;
   /** Credentials for a registry domain (e.g. `docker.io`, `127.0.0.1:5000`), best match first. */
   lookup(domain: string): Credential[];
+  /** The credential helper suffix (`ecr-login` for `docker-credential-ecr-login`) for a domain: its `credHelpers` entry, else `credsStore`. */
+  helperFor(domain: string): string | undefined;
+  /** True when the file names any credential helper. */
+  readonly hasHelpers: boolean;
 }
 
 /** A docker config file that exists but cannot be used. The message names the file and the entry, never a secret. */
@@ -43,6 +48,13 @@ const SCHEME_PREFIX = /^[a-z][a-z0-9+.-]*:\/\//i;
 // Standard base64 with padding, as docker's decoder (base64.StdEncoding) requires.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const MAX_KEY_IN_MESSAGE = 80;
+// What follows `docker-credential-`: a program name, never a path.
+const HELPER_SUFFIX = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+interface Helpers {
+  readonly byHost: ReadonlyMap<string, string>;
+  readonly store: string | undefined;
+}
 
 interface Entry {
   readonly key: string;
@@ -76,10 +88,14 @@ export async function loadDockerConfig(
 
 /** Parses the text of a config.json; `file` is only used in messages and credential sources. */
 export function parseDockerConfig(text: string, file: string): DockerConfigCredentials {
-  const entries = text.trim() === '' ? [] : readEntries(parseJson(text, file), file);
+  const config = text.trim() === '' ? {} : parseJson(text, file);
+  const entries = readEntries(config, file);
+  const helpers = isRecord(config) ? readHelpers(config, file) : { byHost: new Map<string, string>(), store: undefined };
   return {
     file,
     lookup: (domain) => lookupEntries(entries, domain),
+    helperFor: (domain) => helpers.byHost.get(registryHostOfKey(domain)) ?? helpers.store,
+    hasHelpers: helpers.byHost.size > 0 || helpers.store !== undefined,
   };
 }
 
@@ -128,6 +144,23 @@ function readEntries(config: unknown, file: string): Entry[] {
     if (credential !== undefined) entries.push({ key, host: registryHostOfKey(key), credential });
   }
   return entries;
+}
+
+function readHelpers(config: Record<string, unknown>, file: string): Helpers {
+  const raw = config['credsStore'];
+  const store = raw === undefined || raw === null || raw === '' ? undefined : raw;
+  if (store !== undefined && (typeof store !== 'string' || !HELPER_SUFFIX.test(store))) throw new DockerConfigError(file, '"credsStore" is not a helper name (docker-credential-<name>)');
+  const byHost = new Map<string, string>();
+  const helpers = config['credHelpers'];
+  if (helpers !== undefined && helpers !== null) {
+    if (!isRecord(helpers)) throw new DockerConfigError(file, '"credHelpers" is not an object');
+    for (const [key, value] of Object.entries(helpers)) {
+      const where = `credHelpers[${quoteKey(key)}]`;
+      if (typeof value !== 'string' || !HELPER_SUFFIX.test(value)) throw new DockerConfigError(file, `${where} is not a helper name (docker-credential-<name>)`);
+      byHost.set(registryHostOfKey(key), value);
+    }
+  }
+  return { byHost, store };
 }
 
 function readCredential(value: unknown, where: string, file: string): Credential | undefined {

@@ -26,6 +26,29 @@ export {
   DockerConfigError,
   type DockerConfigCredentials,
 } from './docker-config.js';
+export {
+  DockerCredentialHelpers,
+  helperServerUrl,
+  parseHelperAnswer,
+  DEFAULT_HELPER_TIMEOUT_MS,
+  DEFAULT_HELPER_CACHE_TTL_MS,
+  type HelperOutcome,
+  type CredentialHelperOptions,
+} from './credential-helpers.js';
+export {
+  KubeletCredentialProviders,
+  loadCredentialProviders,
+  parseCredentialProviderConfig,
+  parseProviderResponse,
+  CredentialProviderConfigError,
+  CredentialProviderError,
+  DEFAULT_PROVIDER_TIMEOUT_MS,
+  type CredentialProviderSpec,
+  type CredentialProviderOptions,
+  type ProviderLookup,
+} from './credential-provider.js';
+export { WebhookCredentials, type ImageName, type WebhookCredentialSources } from './own-credentials.js';
+export { runPlugin, CredentialProgramError, type PluginRun, type PluginResult } from './exec-plugin.js';
 export { parseWwwAuthenticate, findChallenge, MalformedChallengeError, type Challenge } from './www-authenticate.js';
 export { parseRetryAfter } from './retry-after.js';
 export { endpointOf, type RegistryEndpoint, type UrlCheck } from './endpoint.js';

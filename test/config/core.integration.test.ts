@@ -60,9 +60,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function resolve(c: Core, image: string) {
+async function resolve(c: Core, image: string) {
   const ref = parseImage(image);
-  return c.resolver.resolve(ref, { credentials: c.credentialsFor(ref), signal: AbortSignal.timeout(10_000) });
+  return c.resolver.resolve(ref, { credentials: await c.credentialsFor(ref), signal: AbortSignal.timeout(10_000) });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -95,7 +95,7 @@ describe('buildCore with --config', () => {
   it('rewrites before pinning: the moved reference is resolved and written', async () => {
     const moved = core.rewrite(parseImage('quay.io/tigera/single:v1'));
     expect(moved.written).toBe(`${plain.host}/fixtures/single:v1`);
-    const resolution = await core.resolver.resolve(moved, { credentials: core.credentialsFor(moved), signal: AbortSignal.timeout(10_000) });
+    const resolution = await core.resolver.resolve(moved, { credentials: await core.credentialsFor(moved), signal: AbortSignal.timeout(10_000) });
     expect(pinnedReference(moved, resolution.digest, { dropTag: false })).toBe(`${plain.host}/fixtures/single:v1@${plain.images.single.digest}`);
   });
 

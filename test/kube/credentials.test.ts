@@ -1,7 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { CredentialLookup } from '../../src/admission/admit.js';
 import { PullSecretCache } from '../../src/kube/cache.js';
-import { clusterCredentialLookup, lookupCredentials, serviceAccountOf, type CredentialLookupReport } from '../../src/kube/credentials.js';
+import { clusterCredentialLookup, lookupCredentials, lookupCredentialsAsync, serviceAccountOf, type CredentialLookupReport } from '../../src/kube/credentials.js';
 import { parseImage } from '../../src/reference/index.js';
 import type { Credential } from '../../src/registry/types.js';
 import { auth, dockerConfigJsonSecret, dockercfgSecret, otherSecret, serviceAccount } from './fixtures.js';
@@ -237,5 +237,36 @@ describe('serviceAccountOf', () => {
     [undefined, 'default'],
   ])('%j → %s', (podSpec, name) => {
     expect(serviceAccountOf(podSpec)).toBe(name);
+  });
+});
+
+describe('lookupCredentialsAsync (own credentials that run helpers or providers)', () => {
+  const ECR = '123.dkr.ecr.eu-west-1.amazonaws.com';
+  const asked: string[] = [];
+  const ownAsync = {
+    lookup: (): Credential[] => [],
+    forImage: (ref: { name: string }): Promise<Credential[]> => {
+      asked.push(ref.name);
+      return Promise.resolve(ref.name.startsWith(`${ECR}/`) ? [{ username: 'AWS', password: 'pw-ecr', source: 'kubelet credential provider ecr' }] : []);
+    },
+  };
+
+  it('asks forImage when no tenant secret matched the registry', async () => {
+    const { chain, report } = await lookupCredentialsAsync(parseImage(`${ECR}/team/app:1`), { namespace: NS, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache: populatedCache(), own: ownAsync });
+    expect(describeChain(chain)).toEqual(['kubelet credential provider ecr AWS', 'anonymous']);
+    expect(report.sources).toEqual(['kubelet credential provider ecr', 'anonymous']);
+  });
+
+  it('never asks it when a tenant secret matched', async () => {
+    asked.length = 0;
+    const { chain } = await lookupCredentialsAsync(parseImage('ghcr.io/app:1'), { namespace: NS, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache: populatedCache(), own: ownAsync });
+    expect(describeChain(chain)).toEqual([`secret ${NS}/regcred ghcr`, 'anonymous']);
+    expect(asked).toEqual([]);
+  });
+
+  it('is what clusterCredentialLookup uses', async () => {
+    const lookup = clusterCredentialLookup({ cache: populatedCache(), own: ownAsync });
+    const chain = await lookup(parseImage(`${ECR}/x:1`), { namespace: NS, kind: 'Pod', podSpec: {} });
+    expect(describeChain(chain)).toEqual(['kubelet credential provider ecr AWS', 'anonymous']);
   });
 });

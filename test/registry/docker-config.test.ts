@@ -168,3 +168,31 @@ describe('loadDockerConfig', () => {
     await expect(loadDockerConfig(cfgDir, {})).rejects.toBeInstanceOf(DockerConfigError);
   });
 });
+
+describe('parseDockerConfig: credential helpers', () => {
+  const helpers = (text: string) => parseDockerConfig(text, FILE);
+
+  it('names the credHelpers entry for a registry, else credsStore', () => {
+    const parsed = helpers(JSON.stringify({ credsStore: 'desktop', credHelpers: { '123.dkr.ecr.eu-west-1.amazonaws.com': 'ecr-login', 'https://index.docker.io/v1/': 'pass' } }));
+    expect(parsed.hasHelpers).toBe(true);
+    expect(parsed.helperFor('123.dkr.ecr.eu-west-1.amazonaws.com')).toBe('ecr-login');
+    expect(parsed.helperFor('docker.io')).toBe('pass');
+    expect(parsed.helperFor('quay.io')).toBe('desktop');
+  });
+
+  it('has no helper without credHelpers or credsStore (an empty credsStore counts as none)', () => {
+    const parsed = helpers(JSON.stringify({ credsStore: '', auths: {} }));
+    expect(parsed.hasHelpers).toBe(false);
+    expect(parsed.helperFor('quay.io')).toBeUndefined();
+  });
+
+  it.each([
+    [{ credsStore: '../../bin/sh' }, '"credsStore" is not a helper name (docker-credential-<name>)'],
+    [{ credsStore: 7 }, '"credsStore" is not a helper name'],
+    [{ credHelpers: [] }, '"credHelpers" is not an object'],
+    [{ credHelpers: { 'quay.io': 'a/b' } }, 'credHelpers["quay.io"] is not a helper name'],
+  ])('refuses %j', (config, problem) => {
+    expect(() => helpers(JSON.stringify(config))).toThrow(DockerConfigError);
+    expect(() => helpers(JSON.stringify(config))).toThrow(problem);
+  });
+});
