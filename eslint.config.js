@@ -51,4 +51,7 @@ export default tseslint.config(
   downstreamOnly('registry', ['server', 'admission', 'workload', 'resolve', 'patch', 'cli']),
   downstreamOnly('resolve', ['server', 'admission', 'workload', 'patch', 'cli']),
   downstreamOnly('admission', ['server', 'cli']),
+  downstreamOnly('config', ['server', 'admission', 'workload', 'resolve', 'kube', 'patch', 'cli']),
+  downstreamOnly('imageset', ['server', 'admission', 'cli']),
+  downstreamOnly('kube', ['server', 'admission', 'cli']),
 );

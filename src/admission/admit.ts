@@ -11,7 +11,7 @@ import type { ImageSetAnswer } from '../imageset/types.js';
 import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
 import { buildPatch, encodePatch, type Pin } from '../patch/index.js';
 import type { SkipList } from './skip.js';
-import { denialMessage, failureWarnings, type ImageFailure } from './warnings.js';
+import { denialMessage, failureWarnings, type ImageFailure, type ImageNote } from './warnings.js';
 import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
 
 /** Resolves one reference; the webhook's Resolver satisfies it. */
@@ -47,6 +47,8 @@ export interface AdmitDeps {
   readonly imageSets?: ImageSetSource | undefined;
   /** Also pin `RELATED_IMAGE_*` env values of containers (operator-sdk operators deploy those images). */
   readonly pinRelatedImages?: boolean | undefined;
+  /** Moves an image to another registry or path before it is pinned (--config rewrites); throws on a bad result. */
+  readonly rewrite?: ((ref: ImageRef) => ImageRef) | undefined;
 }
 
 /** Where an admission's digest came from: the resolver's sources, or an ImageSet. */
@@ -72,6 +74,8 @@ export interface AdmitResult {
 /** Reasons operators and tests can rely on. */
 export const REASONS = {
   invalidReference: 'DP_ERR_INVALID_REFERENCE',
+  /** A rewrite rule produced an invalid reference. */
+  rewrite: 'DP_ERR_REWRITE',
   /** An ImageSet-authoritative registry's image that no ImageSet lists. */
   notInImageSet: 'DP_ERR_NOT_IN_IMAGESET',
   /** An ImageSet-authoritative registry's image that ImageSets list with different digests. */
@@ -109,6 +113,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
   const pins = settled.flatMap((s) => (s.pin === undefined ? [] : [s.pin]));
   const failures = settled.flatMap((s) => (s.failure === undefined ? [] : [s.failure]));
   const resolutions = settled.flatMap((s) => (s.resolution === undefined ? [] : [s.resolution]));
+  const notes = settled.flatMap((s) => (s.note === undefined ? [] : [s.note]));
 
   if (failures.length > 0 && mode === 'strict') {
     return {
@@ -123,7 +128,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     uid: request.uid,
     allowed: true,
     ...patchFields(ops),
-    ...(failures.length > 0 ? { warnings: failureWarnings(failures) } : {}),
+    ...(failures.length + notes.length > 0 ? { warnings: failureWarnings(failures, notes) } : {}),
   };
   const outcome: AdmissionOutcome = failures.length > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
   return { response, outcome, resolutions, failures };
@@ -138,6 +143,8 @@ function patchFields(ops: readonly PatchOperation[]): Pick<AdmissionResponse, 'p
 interface FieldOutcome {
   readonly pin?: Pin;
   readonly resolution?: AdmissionResolution;
+  /** Pinned, with a warning for the user (a stale digest). */
+  readonly note?: ImageNote;
   readonly failure?: ImageFailure;
 }
 
@@ -149,19 +156,37 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   } catch (error) {
     return { failure: { where, image: field.image, reason: describeError(error), code: REASONS.invalidReference } };
   }
-  // Already pinned: nothing to patch, but counted (metrics show how much arrives pinned).
-  if (ref.digest !== undefined) return { resolution: { ref, digest: ref.digest, source: 'pinned', credential: undefined } };
+  // Skip globs match what the user wrote, before any rewrite.
   if (deps.skip.matches(normalizedString(ref))) return {};
-  const fromImageSets = imageSetOutcome(field, ref, deps);
+  let target: ImageRef;
+  try {
+    target = deps.rewrite?.(ref) ?? ref;
+  } catch (error) {
+    return { failure: { where, image: field.image, reason: describeError(error), code: REASONS.rewrite } };
+  }
+  if (ref.digest !== undefined) return alreadyPinned(field, ref, target, deps);
+  const fromImageSets = imageSetOutcome(field, target, deps);
   if (fromImageSets !== undefined) return fromImageSets;
   try {
-    const credentials = await deps.credentials(ref, context);
-    const resolution = await deps.resolver.resolve(ref, { credentials, signal });
-    return { resolution, pin: { field, pinned: pinnedReference(ref, resolution.digest, { dropTag: deps.dropTag }) } };
+    // Credentials for the registry actually contacted: the rewritten one.
+    const credentials = await deps.credentials(target, context);
+    const resolution = await deps.resolver.resolve(target, { credentials, signal });
+    const pin = { field, pinned: pinnedReference(target, resolution.digest, { dropTag: deps.dropTag }) };
+    if (resolution.warning === undefined) return { resolution, pin };
+    return { resolution, pin, note: { where, image: field.image, text: resolution.warning } };
   } catch (error) {
     const code = error instanceof DigestPinnerError ? error.code : REASONS.unknown;
     return { failure: { where, image: field.image, reason: failureReason(error), code } };
   }
+}
+
+/** A reference that carries its digest: nothing to resolve; moved only when a rewrite applies. */
+function alreadyPinned(field: ImageField, ref: ImageRef, target: ImageRef, deps: AdmitDeps): FieldOutcome {
+  const digest = ref.digest ?? '';
+  // Counted even when unchanged: metrics show how much arrives pinned.
+  const resolution: AdmissionResolution = { ref: target, digest, source: 'pinned', credential: undefined };
+  if (target === ref) return { resolution };
+  return { resolution, pin: { field, pinned: pinnedReference(target, digest, { dropTag: deps.dropTag }) } };
 }
 
 /**

@@ -6,5 +6,5 @@ export type {
 export { skipList, compileGlob } from './skip.js';
 export type { SkipList } from './skip.js';
 export { failureWarnings, denialMessage, shorten } from './warnings.js';
-export type { ImageFailure } from './warnings.js';
+export type { ImageFailure, ImageNote } from './warnings.js';
 export * from './types.js';

@@ -32,16 +32,29 @@ export function describeFailure(failure: ImageFailure): string {
   return `${failure.where} image "${shorten(failure.image, MAX_REFERENCE_LENGTH)}" not pinned: ${failure.reason}`;
 }
 
-/** Warnings for `failures`, each and all within kube-apiserver's limits. */
-export function failureWarnings(failures: readonly ImageFailure[]): string[] {
+/** An image that was pinned, with something the user should know (e.g. a stale digest). */
+export interface ImageNote {
+  readonly where: string;
+  readonly image: string;
+  readonly text: string;
+}
+
+/** One line describing a note, without the prefix. */
+export function describeNote(note: ImageNote): string {
+  return `${note.where} image "${shorten(note.image, MAX_REFERENCE_LENGTH)}" ${note.text}`;
+}
+
+/** Warnings for `notes` then `failures`, each and all within kube-apiserver's limits. */
+export function failureWarnings(failures: readonly ImageFailure[], notes: readonly ImageNote[] = []): string[] {
+  const lines = [...notes.map(describeNote), ...failures.map(describeFailure)];
   const warnings: string[] = [];
   let bytes = 0;
-  for (const [index, failure] of failures.entries()) {
-    const warning = shorten(PREFIX + describeFailure(failure), MAX_WARNING_LENGTH);
-    const remaining = failures.length - index;
+  for (const [index, line] of lines.entries()) {
+    const warning = shorten(PREFIX + line, MAX_WARNING_LENGTH);
+    const remaining = lines.length - index;
     const reserve = remaining > 1 ? 80 : 0;
     if (bytes + Buffer.byteLength(warning) + reserve > MAX_WARNINGS_BYTES) {
-      warnings.push(`${PREFIX}${remaining} more image${remaining === 1 ? '' : 's'} not pinned (warnings omitted)`);
+      warnings.push(`${PREFIX}${remaining} more warning${remaining === 1 ? '' : 's'} about images omitted`);
       break;
     }
     warnings.push(warning);

@@ -150,6 +150,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
             }),
       skip: skipList(values.skip ?? []),
       dropTag: options.dropTag,
+      rewrite: core.rewrite,
       imageSets: kube === undefined ? withoutImageSets(authoritative) : { lookup: (ref) => imageSets?.lookup(ref), authoritative: (ref) => authoritative.covers(ref) },
       pinRelatedImages: values['pin-related-images'],
       ready: () => [informers, imageSets].every((watched) => watched?.synced() ?? true),

@@ -38,7 +38,7 @@ describe('failureWarnings', () => {
     const bytes = warnings.reduce((sum, w) => sum + Buffer.byteLength(w), 0);
     expect(bytes).toBeLessThanOrEqual(4096);
     const last = warnings.at(-1) ?? '';
-    const omitted = Number(/(\d+) more images not pinned/.exec(last)?.[1]);
+    const omitted = Number(/(\d+) more warnings about images omitted/.exec(last)?.[1]);
     expect(warnings.length - 1 + omitted).toBe(60);
   });
 });

@@ -123,6 +123,8 @@ beforeAll(async () => {
   for (const [ns, mode] of [[WARN, 'warn'], [STRICT, 'strict'], [PLAIN, undefined]] as const) {
     await cluster.kubectlOk(['create', 'namespace', ns]);
     if (mode !== undefined) await cluster.kubectlOk(['label', 'namespace', ns, `digest-pinner.io/mode=${mode}`]);
+    // Pods need the namespace's default ServiceAccount, which kube-controller-manager creates.
+    await eventually(`the default ServiceAccount of ${ns}`, async () => ((await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0 ? true : undefined));
   }
   await writeFile(join(cluster.workDir, 'webhook-args.txt'), webhookArgs.join(' '));
 }, 240_000);

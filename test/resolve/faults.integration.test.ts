@@ -132,7 +132,8 @@ function webhook(options: {
       const { response } = reply.json<AdmissionReviewResponse>();
       const resolutions = results.get(response.uid)?.resolutions ?? [];
       const stale = resolutions.some((r) => r.source === 'stale');
-      const outcome = !response.allowed ? 'denied' : (response.warnings?.length ?? 0) > 0 ? 'warned' : stale ? 'pinned (stale)' : 'pinned';
+      const failed = (response.warnings ?? []).some((w) => w.includes(' not pinned'));
+      const outcome = !response.allowed ? 'denied' : failed ? 'warned' : stale ? 'pinned (stale)' : 'pinned';
       timings.push({ case: name, ms, outcome });
       return {
         allowed: response.allowed,
@@ -215,6 +216,8 @@ describe('plain registry behind the fault proxy', () => {
       expect(answer.images).toEqual([pinned(1)]);
       expect(answer.resolutions[0]).toMatchObject({ source: 'stale', digest: image(1).digest });
       expect(answer.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved 0s ago\): cannot reach 127\.0\.0\.1:\d+: connection refused/);
+      // The admission carries it as a warning naming the image.
+      expect(answer.warnings).toEqual([`digest-pinner: containers/c0 image "${ref(image(1))}" ${answer.resolutions[0]?.warning ?? ''}`]);
       expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
 

@@ -5,6 +5,7 @@ import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { decodedPatch, startTestWebhook, type TestWebhook } from '../support/webhook.js';
 import { BODY_LIMIT_BYTES } from '../../src/server/app.js';
+import { compileRewrites, parseLocation } from '../../src/config/index.js';
 
 const registries = inject('registries');
 const plain = registries.plain;
@@ -119,6 +120,26 @@ describe('flags', () => {
     try {
       const answer = await webhook.review('/mutate', podReview([`${plain.host}/flags/skipped:v1`]));
       expect(answer.response).toEqual({ uid: answer.response.uid, allowed: true });
+    } finally {
+      await webhook.close();
+    }
+  });
+});
+
+describe('rewrites', () => {
+  it('moves an image to the configured registry and pins it there, recording what was asked', async () => {
+    const image = await pushImage(plain, 'mirror/tigera/operator', 'v1.36');
+    const rules = compileRewrites([{ from: parseLocation('quay.io/tigera/')!, to: parseLocation(`${plain.host}/mirror/tigera/`)! }]);
+    const webhook = await startTestWebhook(registries, { rewrite: rules });
+    try {
+      const answer = await webhook.review('/mutate', podReview(['quay.io/tigera/operator:v1.36', `quay.io/tigera/operator@${image.digest}`]));
+      expect(answer.response.warnings).toBeUndefined();
+      expect(imagesAfter(decodedPatch(answer))).toEqual([
+        `${plain.host}/mirror/tigera/operator:v1.36@${image.digest}`,
+        `${plain.host}/mirror/tigera/operator@${image.digest}`,
+      ]);
+      const annotation = (decodedPatch(answer) ?? []).find((op) => JSON.stringify(op).includes('original-images'));
+      expect(JSON.stringify(annotation)).toContain('quay.io/tigera/operator:v1.36');
     } finally {
       await webhook.close();
     }

@@ -11,6 +11,7 @@ import { generateCertificates } from '../../src/certs/index.js';
 import { RegistryClient, type Credential } from '../../src/registry/index.js';
 import { Resolver } from '../../src/resolve/index.js';
 import type { TestRegistries } from '../helpers/registry-types.js';
+import type { ImageRef } from '../../src/reference/types.js';
 
 export interface TestWebhook {
   readonly url: string;
@@ -28,6 +29,8 @@ export interface TestWebhookOptions {
   readonly deadlineMs?: number;
   /** Credentials the webhook tries for every image, in order (then anonymous). */
   readonly credentials?: readonly Credential[];
+  /** Rewrite rules, as --config's `rewrites`. */
+  readonly rewrite?: (ref: ImageRef) => ImageRef;
   /** Runs inside the handler before each credential lookup (lets a test hold a review in flight). */
   readonly beforeCredentials?: () => Promise<void>;
 }
@@ -54,6 +57,7 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
       },
       skip: skipList(options.skip ?? []),
       dropTag: options.dropTag ?? false,
+      rewrite: options.rewrite,
       ready: () => true,
     },
     { https: { cert: certs.cert, key: certs.key } },
