@@ -138,10 +138,10 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       resolver: core.resolver,
       credentials:
         kube === undefined
-          ? (ref) => Promise.resolve(core.credentialsFor(ref))
+          ? (ref) => core.credentialsFor(ref)
           : clusterCredentialLookup({
               cache: pullSecrets,
-              own: core.dockerConfig,
+              own: core.own,
               onLookup: (report) => {
                 if (report.missingSecrets.length > 0 || report.missingServiceAccount !== undefined) {
                   app.log.warn({ ...report }, 'referenced pull secrets or ServiceAccount not found (skipped, as kubelet does)');
