@@ -3,6 +3,7 @@
  * `inject()` and also listen on real HTTPS; `listen()` happens in main.ts.
  */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { setMaxListeners } from 'node:events';
 import type { SecureContextOptions } from 'node:tls';
 import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
 import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
@@ -104,6 +105,9 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
         return reply.code(400).send({ message: describeError(error), uid: reviewUid(body) });
       }
       const signal = AbortSignal.timeout(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
+      // Each image waits on this deadline with a listener of its own: many images are not a leak, and
+      // Node's MaxListenersExceededWarning would put a line that is not JSON on stderr.
+      setMaxListeners(0, signal);
       const result = await admitSafely(review.uid, mode, () => admit(review, mode, deps, signal));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       request.log.info(

@@ -242,6 +242,27 @@ describe('GET /metrics after real admissions', () => {
   });
 });
 
+describe('logs stay JSON', () => {
+  it('a Pod of more than 10 images raises no MaxListenersExceededWarning on stderr', async () => {
+    const webhook = await startMetricsWebhook();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      const images = Array.from({ length: 12 }, (_, i) => `${UNREACHABLE_HOST}/many/image-${i}:v1`);
+      await webhook.post('/mutate', review('Pod', images));
+      // Node emits the warning on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+      await webhook.close();
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+});
+
 describe('Metrics (without the app)', () => {
   const scrape = async (metrics: Metrics) => parseExposition(await metrics.render());
   const event = (host: string, status: number | 'error' = 200) => ({ host, method: 'HEAD', status, seconds: 0.01 });
