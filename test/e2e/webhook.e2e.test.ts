@@ -258,7 +258,8 @@ describe('pull secrets from the cluster', () => {
   it('fails cleanly without a secret', async () => {
     const result = await cluster.kubectl(['apply', '-f', '-'], { stdin: podYaml(STRICT, 'no-secret', privateRef()) });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`containers/app image "${privateRef()}" not pinned: registry answered 401`);
+    expect(result.stderr).toContain(`containers/app image "${privateRef()}" not pinned: no credentials for ${basic.host}: no pull secret matched`);
+    expect(result.stderr).toContain('registry answered 401');
   });
 });
 
