@@ -47,6 +47,8 @@ export interface AdmitDeps {
   readonly imageSets?: ImageSetSource | undefined;
   /** Also pin `RELATED_IMAGE_*` env values of containers (operator-sdk operators deploy those images). */
   readonly pinRelatedImages?: boolean | undefined;
+  /** When pinRelatedImages is not true: whether a request's namespace opts in (the Namespace annotation). */
+  readonly relatedImagesIn?: ((namespace: string | undefined) => boolean) | undefined;
   /** Moves an image to another registry or path before it is pinned (--config rewrites); throws on a bad result. */
   readonly rewrite?: ((ref: ImageRef) => ImageRef) | undefined;
 }
@@ -105,7 +107,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     subResource: request.subResource,
     object: request.object,
     oldObject: request.oldObject,
-    relatedImages: deps.pinRelatedImages === true,
+    relatedImages: deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true,
   });
   const context: CredentialContext = { namespace: request.namespace, kind, podSpec: valueAt(request.object, location.specPointer) };
   const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, signal)));

@@ -12,7 +12,7 @@ import { ensureDevCertificates } from '../certs/index.js';
 import { readFile } from 'node:fs/promises';
 import { Server } from 'node:https';
 import { hostname } from 'node:os';
-import { apiEventSink, clusterCredentialLookup, describeKubeError, EventRecorder, loadKubeConfig, PullSecretCache, PullSecretInformers, SERVICE_ACCOUNT_DIR } from '../kube/index.js';
+import { apiEventSink, clusterCredentialLookup, describeKubeError, EventRecorder, loadKubeConfig, NamespaceInformer, PullSecretCache, type NamespaceInformerOptions, PullSecretInformers, RelatedImageNamespaces, SERVICE_ACCOUNT_DIR } from '../kube/index.js';
 import { AuthoritativeRegistries, ImageSetWatch, withoutImageSets } from '../imageset/index.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -44,14 +44,17 @@ Flags:
   --registry-timeout DUR      deadline of one registry request (default 5s)
   --cache-ttl DUR             how long a resolved digest is reused (default 15m)
   --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
-  --kubeconfig FILE           cluster to read pull secrets and ImageSets from and record Events in
+  --kubeconfig FILE           cluster to read pull secrets, ImageSets and Namespace annotations from
+                              and record Events in
                               (default: in-cluster, then $KUBECONFIG; with none, only --docker-config
                               credentials are used, no ImageSets are read and no Events are recorded)
   --imageset-authoritative REGISTRY
                               ImageSets are the only source of digests for REGISTRY (host[:port];
                               repeatable): it is never asked, and an image no ImageSet lists
                               fails per the namespace mode (air-gapped clusters)
-  --pin-related-images        also pin the RELATED_IMAGE_* env values of containers (operator-sdk)
+  --pin-related-images        also pin the RELATED_IMAGE_* env values of containers (operator-sdk), in
+                              every namespace; without it, only in namespaces annotated
+                              digest-pinner.io/pin-related-images: "true" (read with --kubeconfig)
   --lease-namespace NS        namespace of the Lease electing the replica that writes ImageSet
                               status (default: the pod's own namespace in a cluster, else digest-pinner)
   --log-level LEVEL           pino level (default info)`;
@@ -126,6 +129,9 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
   const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
   const pullSecrets = new PullSecretCache();
   let informers: PullSecretInformers | undefined;
+  const pinRelatedEverywhere = values['pin-related-images'] === true;
+  const relatedImageNamespaces = new RelatedImageNamespaces();
+  let namespaceWatch: Watched = NOT_WATCHING;
   let imageSets: ImageSetWatch | undefined;
   let recorder: EventRecorder | undefined;
   const metrics = new Metrics({ allowList: core.config.allow });
@@ -152,8 +158,9 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       dropTag: options.dropTag,
       rewrite: core.rewrite,
       imageSets: kube === undefined ? withoutImageSets(authoritative) : { lookup: (ref) => imageSets?.lookup(ref), authoritative: (ref) => authoritative.covers(ref) },
-      pinRelatedImages: values['pin-related-images'],
-      ready: () => [informers, imageSets].every((watched) => watched?.synced() ?? true),
+      pinRelatedImages: pinRelatedEverywhere,
+      relatedImagesIn: (namespace) => relatedImageNamespaces.has(namespace),
+      ready: () => [informers, imageSets, namespaceWatch].every((watched) => watched?.synced() ?? true),
       onAdmitted: (review, result) => {
         recorder?.recordFailures(review, result.failures);
       },
@@ -165,7 +172,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
     { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' }, stream: io.stdout } },
   );
   if (kube === undefined) {
-    app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets and Events are off');
+    app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets, Events and the Namespace annotation for RELATED_IMAGE_* are off');
   } else {
     app.log.info({ kubeconfig: kube.source }, 'reading pull secrets from the cluster');
     informers = new PullSecretInformers({ kubeConfig: kube.kubeConfig, cache: pullSecrets, log: app.log });
@@ -180,8 +187,10 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       },
     });
     imageSets = new ImageSetWatch({ kubeConfig: kube.kubeConfig, log: app.log, authoritative, lease: statusLease(values['lease-namespace'], io.env) });
+    namespaceWatch = relatedImagesWatch(pinRelatedEverywhere, { kubeConfig: kube.kubeConfig, namespaces: relatedImageNamespaces, log: app.log });
     // Never rejects; /readyz answers 503 until the caches have synced.
     void informers.start();
+    void namespaceWatch.start();
     void imageSets.start();
   }
   if (authoritative.list().length > 0) app.log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
@@ -203,11 +212,26 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       stopWatching();
       await app.close();
       await informers?.stop();
+      await namespaceWatch.stop();
       await imageSets?.stop();
       await recorder?.drain();
       await core.close();
     },
   };
+}
+
+/** A cache kept up to date from the cluster: started, stopped, and synced once its first list is in. */
+interface Watched {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  synced(): boolean;
+}
+
+const NOT_WATCHING: Watched = { start: () => Promise.resolve(), stop: () => Promise.resolve(), synced: () => true };
+
+/** The Namespace informer behind the pin-related-images annotation; none with --pin-related-images (every namespace pins them). */
+function relatedImagesWatch(everywhere: boolean, options: NamespaceInformerOptions): Watched {
+  return everywhere ? NOT_WATCHING : new NamespaceInformer(options);
 }
 
 function authoritativeRegistries(registries: readonly string[]): AuthoritativeRegistries {

@@ -1,7 +1,8 @@
-/** kube: the cluster as the webhook sees it — pull secrets and ServiceAccounts from watched caches, Events for failures. */
+/** kube: the cluster as the webhook sees it — pull secrets, ServiceAccounts and opted-in Namespaces from watched caches, Events for failures. */
 export { loadKubeConfig, SERVICE_ACCOUNT_DIR, type LoadKubeConfigOptions, type LoadedKubeConfig } from './config.js';
 export { PullSecretCache, referencedNames, type CachedSecret, type CacheChange } from './cache.js';
-export { PullSecretInformers, type HeldObject, type KubeLogger, type PullSecretInformersOptions } from './informers.js';
+export { PullSecretInformers, type HeldObject, type InformerRunOptions, type KubeLogger, type PullSecretInformersOptions } from './informers.js';
+export { NamespaceInformer, RelatedImageNamespaces, PIN_RELATED_IMAGES_ANNOTATION, type NamespaceInformerOptions } from './namespaces.js';
 export {
   clusterCredentialLookup,
   lookupCredentials,

@@ -27,9 +27,9 @@ export interface KubeLogger {
   error(object: object, message: string): void;
 }
 
-export interface PullSecretInformersOptions {
+/** How any informer here talks to the cluster and recovers from failures. */
+export interface InformerRunOptions {
   readonly kubeConfig: KubeConfig;
-  readonly cache: PullSecretCache;
   readonly log: KubeLogger;
   /** First delay before restarting a failed informer, and the most it grows to (default 1 s and 30 s). */
   readonly restartDelayMs?: { readonly initial: number; readonly max: number };
@@ -37,6 +37,10 @@ export interface PullSecretInformersOptions {
   readonly listTimeoutMs?: number;
   /** Objects per list page (default 500). */
   readonly pageSize?: number;
+}
+
+export interface PullSecretInformersOptions extends InformerRunOptions {
+  readonly cache: PullSecretCache;
 }
 
 /** One object as the informers' own stores hold it, for diagnostics and tests. */
@@ -51,9 +55,10 @@ export interface HeldObject {
   readonly fields: readonly string[];
 }
 
-interface InformerSpec<T extends KubernetesObject> {
+/** What one informer watches and what it does with each change. */
+export interface InformerSpec<T extends KubernetesObject> {
   readonly name: string;
-  readonly kind: 'Secret' | 'ServiceAccount';
+  readonly kind: 'Secret' | 'ServiceAccount' | 'Namespace';
   readonly path: string;
   readonly fieldSelector: string | undefined;
   readonly listPage: (api: CoreV1Api, continueToken: string | undefined) => Promise<KubernetesListObject<T>>;
@@ -63,7 +68,7 @@ interface InformerSpec<T extends KubernetesObject> {
 
 const DEFAULT_RESTART_DELAY = { initial: 1_000, max: 30_000 } as const;
 const DEFAULT_LIST_TIMEOUT_MS = 60_000;
-const DEFAULT_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 500;
 const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['apiVersion', 'kind', 'metadata', 'type']);
 const METADATA_KEPT: ReadonlySet<string> = new Set(['name', 'namespace', 'uid', 'resourceVersion']);
 
@@ -160,7 +165,7 @@ export class PullSecretInformers {
 }
 
 /** What PullSecretInformers needs of each informer, whatever it watches. */
-interface RunningInformer {
+export interface RunningInformer {
   readonly synced: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -168,9 +173,9 @@ interface RunningInformer {
 }
 
 /** One ListWatch, restarted after failures. */
-class ManagedInformer<T extends KubernetesObject> implements RunningInformer {
+export class ManagedInformer<T extends KubernetesObject> implements RunningInformer {
   readonly #spec: InformerSpec<T>;
-  readonly #options: PullSecretInformersOptions;
+  readonly #options: InformerRunOptions;
   readonly #onSynced: () => void;
   readonly #informer: ListWatch<T>;
   #synced = false;
@@ -181,7 +186,7 @@ class ManagedInformer<T extends KubernetesObject> implements RunningInformer {
   #delayMs = 0;
   #lastErrorAt = 0;
 
-  constructor(spec: InformerSpec<T>, options: PullSecretInformersOptions, onSynced: () => void) {
+  constructor(spec: InformerSpec<T>, options: InformerRunOptions, onSynced: () => void) {
     this.#spec = spec;
     this.#options = options;
     this.#onSynced = onSynced;
@@ -291,7 +296,8 @@ function stripServiceAccount(account: V1ServiceAccount): void {
   stripMetadata(account);
 }
 
-function stripMetadata(object: KubernetesObject): void {
+/** Drops from an informer's stored object every metadata field but name, namespace, uid and resourceVersion. */
+export function stripMetadata(object: KubernetesObject): void {
   const metadata = object.metadata;
   if (metadata === undefined) return;
   for (const field of Object.keys(metadata)) {

@@ -23,7 +23,10 @@ class RecordingResolver implements ImageResolver {
   }
 }
 
-function deps(sets: unknown[], options: { authoritative?: string[]; pinRelatedImages?: boolean } = {}): AdmitDeps & { resolver: RecordingResolver } {
+function deps(
+  sets: unknown[],
+  options: { authoritative?: string[]; pinRelatedImages?: boolean; relatedImagesIn?: (namespace: string | undefined) => boolean } = {},
+): AdmitDeps & { resolver: RecordingResolver } {
   const catalog = ImageSetCatalog.of(sets.map(parseImageSet));
   const authoritative = new AuthoritativeRegistries(options.authoritative ?? []);
   return {
@@ -33,6 +36,7 @@ function deps(sets: unknown[], options: { authoritative?: string[]; pinRelatedIm
     dropTag: false,
     imageSets: { lookup: (ref) => catalog.lookup(ref), authoritative: (ref) => authoritative.covers(ref) },
     pinRelatedImages: options.pinRelatedImages,
+    relatedImagesIn: options.relatedImagesIn,
   };
 }
 
@@ -138,6 +142,25 @@ describe('admit with pinRelatedImages', () => {
   it('leaves them alone when the option is off', async () => {
     const result = await admit(podRequest(containers), 'strict', deps(sets), signal());
     expect(patchOf(result.response).filter((op) => op.path.includes('/env/'))).toEqual([]);
+  });
+
+  it('pins them in namespaces that opt in (relatedImagesIn), and only there', async () => {
+    const asked: (string | undefined)[] = [];
+    const optedIn = (namespace: string | undefined): boolean => {
+      asked.push(namespace);
+      return namespace === 'operators';
+    };
+    const envOps = async (namespace: string) =>
+      patchOf((await admit({ ...podRequest(containers), namespace }, 'strict', deps(sets, { relatedImagesIn: optedIn }), signal())).response)
+        .filter((op) => op.path.includes('/env/') && op.op === 'replace');
+    expect(await envOps('operators')).toEqual([{ op: 'replace', path: '/spec/containers/0/env/0/value', value: `quay.io/op/agent:v1@${B}` }]);
+    expect(await envOps('apps')).toEqual([]);
+    expect(asked).toEqual(['operators', 'apps']);
+  });
+
+  it('pins them everywhere when pinRelatedImages is true, whatever relatedImagesIn says', async () => {
+    const result = await admit({ ...podRequest(containers), namespace: 'apps' }, 'strict', deps(sets, { pinRelatedImages: true, relatedImagesIn: () => false }), signal());
+    expect(patchOf(result.response)).toContainEqual({ op: 'replace', path: '/spec/containers/0/env/0/value', value: `quay.io/op/agent:v1@${B}` });
   });
 
   it('names a RELATED_IMAGE_* value that cannot be pinned by container and variable', async () => {

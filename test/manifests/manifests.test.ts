@@ -444,7 +444,7 @@ describe('Deployment', () => {
 describe('RBAC', () => {
   const role = find(base, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
 
-  it('grants exactly: Secrets, ServiceAccounts and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create', () => {
+  it('grants exactly: Secrets, ServiceAccounts, Namespaces and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create', () => {
     const grants = role.rules.flatMap((rule) => {
       expect(rule.resourceNames).toBeUndefined();
       expect(rule.nonResourceURLs).toBeUndefined();
@@ -454,6 +454,7 @@ describe('RBAC', () => {
     expect(grants.sort()).toEqual([
       '/secrets:get', '/secrets:list', '/secrets:watch',
       '/serviceaccounts:get', '/serviceaccounts:list', '/serviceaccounts:watch',
+      '/namespaces:get', '/namespaces:list', '/namespaces:watch',
       'events.k8s.io/events:create',
       'digest-pinner.io/imagesets:get', 'digest-pinner.io/imagesets:list', 'digest-pinner.io/imagesets:watch',
       'digest-pinner.io/imagesets/status:update', 'digest-pinner.io/imagesets/status:patch',
