@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import console from 'node:console';
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -42,6 +42,8 @@ const BENCH_ACCOUNT = 'bench';
 const TARGETS = { ratio: 0.7, p99Ms: 2, coldHeads: COLD_IMAGES, coldTokens: 1, herdHeads: 1, peakRssMB: 150 };
 
 const children = new Set();
+/** Removed on any exit, the time limit's included (the registries' own dir has the harness's watchdog). */
+let workDir;
 const clockStart = performance.now();
 const log = (message) => console.error(`bench [${((performance.now() - clockStart) / 1000).toFixed(1)} s]: ${message}`);
 
@@ -155,7 +157,10 @@ async function startWebhook(pin, { workDir, certs, registries }) {
   const origin = `https://127.0.0.1:${port}`;
   const agent = new Agent({ connect: { ca: certs.ca }, connections: 256 });
   for (let started = Date.now(); ; await sleep(100)) {
-    if (child.exitCode !== null) throw new Error(`the webhook exited with ${child.exitCode}; see ${join(workDir, 'webhook.log')}`);
+    if (child.exitCode !== null) {
+      const output = readFileSync(join(workDir, 'webhook.log'), 'utf8').trim().split('\n').slice(-10).join('\n');
+      throw new Error(`the webhook exited with ${child.exitCode}:\n${output}`);
+    }
     try {
       const res = await request(`${origin}/readyz`, { dispatcher: agent });
       await res.body.dump();
@@ -372,7 +377,7 @@ async function main() {
   log(`${m.cpus} CPUs, ${m.model}; ${pin.note}`);
   const { generateCertificates } = await import(new URL('../dist/certs/index.js', import.meta.url).href);
   const harness = await loadHarness(REPO);
-  const workDir = await mkdtemp(join(os.tmpdir(), 'dp-bench-'));
+  workDir = await mkdtemp(join(os.tmpdir(), 'dp-bench-'));
   const cleanups = [() => rm(workDir, { recursive: true, force: true })];
   try {
     log('starting registries');
@@ -441,6 +446,7 @@ const limit = setTimeout(() => {
 limit.unref();
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
+  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
 });
 
 main().then(
