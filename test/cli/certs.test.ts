@@ -1,13 +1,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, Agent } from 'undici';
 import { runCli } from '../../src/cli/main.js';
 import { serviceHosts } from '../../src/cli/certs.js';
+import { captureIo, runCommand } from '../support/cli.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,15 +17,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await runCli(args, { stdout, stderr, stdin: new PassThrough(), env: {}, cwd: dir, homeDir: dir, version: 'test' });
-  return { code, out, err };
+function run(args: string[]) {
+  return runCommand(args, { cwd: dir, homeDir: dir }).then(({ code, stdout, stderr }) => ({ code, out: stdout, err: stderr }));
 }
 
 describe('serviceHosts', () => {
@@ -91,7 +84,7 @@ describe('serve reloads a renewed certificate', () => {
     await run(['certs', '--out', out, '--host', '127.0.0.1']);
     const ca = await readFile(join(out, 'ca.crt'), 'utf8');
     let server: { url: string; close(): Promise<void> } | undefined;
-    const io = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: dir, homeDir: dir, version: 'test' };
+    const { io } = captureIo({ cwd: dir, homeDir: dir });
     await runCli(
       ['serve', '--port', '0', '--host', '127.0.0.1', '--tls-cert', join(out, 'tls.crt'), '--tls-key', join(out, 'tls.key'), '--tls-reload-interval', '0.1', '--log-level', 'silent'],
       io,

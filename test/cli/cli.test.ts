@@ -2,22 +2,15 @@
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { runCli } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { captureIo, runCommand, type Run } from '../support/cli.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import '../helpers/registry-types.js';
 
 const registries = inject('registries');
 const { plain, basic, token } = registries;
-
-interface Run {
-  code: number | undefined;
-  stdout: string;
-  stderr: string;
-}
 
 let workDir: string;
 beforeAll(async () => {
@@ -27,24 +20,12 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-function makeIo(env: Record<string, string | undefined> = {}, cwd = workDir): { io: CliIo; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  return {
-    io: { stdout, stderr, stdin: new PassThrough(), env, cwd, homeDir: join(workDir, 'home'), version: 'test' },
-    out: () => out,
-    err: () => err,
-  };
+function makeIo(env: Record<string, string | undefined> = {}, cwd = workDir) {
+  return captureIo({ cwd, env, homeDir: join(workDir, 'home') });
 }
 
-async function run(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const { io, out, err } = makeIo(env);
-  const code = await runCli(args, io);
-  return { code, stdout: out(), stderr: err() };
+function run(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return runCommand(args, { cwd: workDir, env, homeDir: join(workDir, 'home') });
 }
 
 const tls = ['--ca-file', registries.caFile, '--insecure-registry', plain.host];
