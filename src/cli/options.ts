@@ -23,6 +23,21 @@ export const COMMON_FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
+/** The common flags as every command's usage lists them. */
+export const COMMON_FLAGS_USAGE = `  --config FILE               registry configuration (YAML): per-registry CA, client certificate
+                              and insecure HTTP, mirrors, rewrites, allow-list, stale/negative
+                              caching, retries, circuit breaker (checked at start)
+  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker);
+                              its credHelpers/credsStore run docker-credential-* helpers
+  --image-credential-provider-config FILE
+                              kubelet CredentialProviderConfig: run the nodes' credential provider plugins
+  --image-credential-provider-bin-dir DIR
+                              where those plugins are (both flags or neither)
+  --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
+  --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
+  --registry-timeout DUR      deadline of one registry request (default 5s)
+  --cache-ttl DUR             how long a resolved digest is reused (default 15m)`;
+
 export interface CommonOptions {
   /** The YAML configuration file (`--config`): per-registry TLS, mirrors, rewrites, allow-list, cache and retries. */
   readonly configFile: string | undefined;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { mapBounded } from './resolve.js';
@@ -16,12 +16,7 @@ import { normalizedString, parseImage, pinnedReference, type ImageRef } from '..
 import { failureReason } from '../resolve/index.js';
 import { describeError } from '../errors.js';
 
-/** The common flags as every manifest command's usage lists them. */
-export const COMMON_FLAGS_USAGE = `  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker)
-  --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
-  --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
-  --registry-timeout DUR      deadline of one registry request (default 5s)
-  --cache-ttl DUR             how long a resolved digest is reused (default 15m)`;
+export { COMMON_FLAGS_USAGE };
 
 export const PIN_USAGE = `Usage: digest-pinner pin [flags] (FILE|DIR|-)...
 

@@ -1,5 +1,5 @@
 /** `digest-pinner resolve REF...`: one pinned reference per line, or JSON. */
-import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { parseImage, pinnedReference } from '../reference/index.js';
@@ -15,18 +15,7 @@ Flags:
   --output text|json          output format (default text)
   --concurrency N             references resolved at once (default 8)
   --drop-tag                  write repository@sha256:… without the tag
-  --config FILE               registry configuration (YAML): per-registry TLS, mirrors, rewrites,
-                              allow-list, caching, retries (checked at start)
-  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker);
-                              its credHelpers/credsStore run docker-credential-* helpers
-  --image-credential-provider-config FILE
-                              kubelet CredentialProviderConfig: run the nodes' credential provider plugins
-  --image-credential-provider-bin-dir DIR
-                              where those plugins are (both flags or neither)
-  --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
-  --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
-  --registry-timeout DUR      deadline of one registry request (default 5s)
-  --cache-ttl DUR             how long a resolved digest is reused (default 15m)`;
+${COMMON_FLAGS_USAGE}`;
 
 interface Outcome {
   readonly input: string;

@@ -1,7 +1,7 @@
 /** `digest-pinner serve`: the admission webhook over HTTPS. */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { COMMON_FLAGS, commonOptions, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
 import { buildCore } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { buildApp } from '../server/app.js';
@@ -35,14 +35,7 @@ Flags:
   --deadline DUR              most time spent resolving one admission (default 8s; never
                               past kube-apiserver's ?timeout less 1s)
   --drop-tag                  write repository@sha256:… without the tag
-  --config FILE               YAML registry configuration: per-registry CA, client certificate
-                              and insecure HTTP, mirrors, rewrites, allow-list, stale/negative
-                              caching, retries, circuit breaker (checked at start)
-  --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker)
-  --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
-  --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
-  --registry-timeout DUR      deadline of one registry request (default 5s)
-  --cache-ttl DUR             how long a resolved digest is reused (default 15m)
+${COMMON_FLAGS_USAGE}
   --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
   --kubeconfig FILE           cluster to read pull secrets, ImageSets and Namespace annotations from
                               and record Events in
