@@ -145,8 +145,10 @@ async function startWebhook(pin, { workDir, certs, registries }) {
   const auth = Buffer.from(`${token.username}-${BENCH_ACCOUNT}:${token.password}`).toString('base64');
   await writeFile(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [token.host]: { auth } } }));
   const out = openSync(join(workDir, 'webhook.log'), 'w');
+  // BENCH_CPU_PROF=dir: the webhook writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF];
   const args = [
-    join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1',
+    ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1',
     '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--ca-file', registries.caFile,
     '--insecure-registry', registries.plain.host, '--docker-config', dockerDir,
   ];

@@ -17,6 +17,13 @@ import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
 /** Resolves one reference; the webhook's Resolver satisfies it. */
 export interface ImageResolver {
   resolve(ref: ImageRef, options: { credentials: CredentialChain; signal: AbortSignal }): Promise<Resolution>;
+  /** The answer `resolve` would give at once from memory, when it has one; undefined when it would have to wait. */
+  cached?(ref: ImageRef, credentials: CredentialChain): Resolution | undefined;
+}
+
+/** An admission's deadline: `signal` aborts when it passes (and may be created only when first read). */
+export interface Deadline {
+  readonly signal: AbortSignal;
 }
 
 /** What an admission needs to know to pick credentials for an image. */
@@ -93,7 +100,7 @@ const NOTHING_TO_DO = (uid: string, outcome: AdmissionOutcome): AdmitResult => (
 });
 
 /** Admits one request: pins what it can; warns or denies, per `mode`, about what it cannot. */
-export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDeps, signal: AbortSignal): Promise<AdmitResult> {
+export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
   const kind = request.kind.kind;
   const location = podSpecLocation(kind);
   if (location === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
@@ -110,7 +117,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     relatedImages: deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true,
   });
   const context: CredentialContext = { namespace: request.namespace, kind, podSpec: valueAt(request.object, location.specPointer) };
-  const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, signal)));
+  const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, deadline)));
 
   const pins = settled.flatMap((s) => (s.pin === undefined ? [] : [s.pin]));
   const failures = settled.flatMap((s) => (s.failure === undefined ? [] : [s.failure]));
@@ -150,7 +157,7 @@ interface FieldOutcome {
   readonly failure?: ImageFailure;
 }
 
-async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialContext, signal: AbortSignal): Promise<FieldOutcome> {
+async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialContext, deadline: Deadline): Promise<FieldOutcome> {
   const where = `${field.location}/${field.name}`;
   let ref: ImageRef;
   try {
@@ -172,7 +179,8 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   try {
     // Credentials for the registry actually contacted: the rewritten one.
     const credentials = await deps.credentials(target, context);
-    const resolution = await deps.resolver.resolve(target, { credentials, signal });
+    // Answered from memory when it can: no deadline signal, timer or promise chain for a cache hit.
+    const resolution = deps.resolver.cached?.(target, credentials) ?? (await deps.resolver.resolve(target, { credentials, signal: deadline.signal }));
     const pin = { field, pinned: pinnedReference(target, resolution.digest, { dropTag: deps.dropTag }) };
     if (resolution.warning === undefined) return { resolution, pin };
     return { resolution, pin, note: { where, image: field.image, text: resolution.warning } };

@@ -1,7 +1,7 @@
 export { decodeReview, reviewUid, InvalidReviewError } from './decode.js';
 export { admit, REASONS } from './admit.js';
 export type {
-  AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, CredentialContext, CredentialLookup, ImageResolver, ImageSetSource,
+  AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, CredentialContext, CredentialLookup, Deadline, ImageResolver, ImageSetSource,
 } from './admit.js';
 export { skipList, compileGlob } from './skip.js';
 export type { SkipList } from './skip.js';

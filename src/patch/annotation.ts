@@ -21,7 +21,8 @@ export function parseOriginalImages(value: unknown): Map<string, string> {
  */
 export function formatOriginalImages(originals: ReadonlyMap<string, string>): string {
   const sorted = [...originals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify(Object.fromEntries(sorted));
+  // JSON.stringify(Object.fromEntries(sorted)), without building an object of arbitrary keys.
+  return `{${sorted.map(([key, image]) => `${JSON.stringify(key)}:${JSON.stringify(image)}`).join(',')}}`;
 }
 
 function parseJson(text: string): unknown {

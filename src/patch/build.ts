@@ -94,9 +94,11 @@ function annotationOperations({ object, kind, pins }: PatchInput, metadataPointe
  * alone (unchanged on UPDATE) survive.
  */
 function originalImages(kind: string, object: unknown, existing: unknown, pins: readonly Pin[]): Map<string, string> {
+  const recorded = parseOriginalImages(existing);
+  const asked = pins.map(({ field }): [string, string] => [fieldKey(field), field.image]);
+  if (recorded.size === 0) return new Map(asked);
   // RELATED_IMAGE_* fields count as present whether or not this admission pins them, so their entries survive.
   const present = new Set(findImageFields(kind, object, { relatedImages: true }).map(fieldKey));
-  const kept = [...parseOriginalImages(existing)].filter(([key]) => present.has(key));
-  const asked = pins.map(({ field }): [string, string] => [fieldKey(field), field.image]);
+  const kept = [...recorded].filter(([key]) => present.has(key));
   return new Map([...kept, ...asked]);
 }

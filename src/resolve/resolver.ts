@@ -80,6 +80,13 @@ export interface ResolverOptions {
   readonly random?: () => number;
 }
 
+/**
+ * How the resolver reads its cache: marking the entry recently used (so images in
+ * use are not the ones evicted), and returning one past its retention rather than
+ * dropping it (freshness is judged by its own fetchedAt).
+ */
+const RECENT_USE = { allowStale: true, noDeleteOnStaleGet: true } as const;
+
 /** The tag a reference without one resolves, as every container runtime does. */
 export const DEFAULT_TAG = 'latest';
 
@@ -157,6 +164,21 @@ export class Resolver {
     }
   }
 
+  /**
+   * What `resolve` would answer at once from the cache, without waiting: a fresh
+   * digest for the first credential of the chain (the one `resolve` tries first).
+   * Undefined when `resolve` would have to ask a mirror or the registry, or move
+   * past a remembered "manifest unknown".
+   */
+  cached(ref: ImageRef, credentials: CredentialChain): Resolution | undefined {
+    if (ref.digest !== undefined) return { ref, digest: ref.digest, source: 'pinned', credential: undefined };
+    if (this.#settings.mirrors.size > 0 && this.#settings.mirrors.has(ref.domain.toLowerCase())) return undefined;
+    const credential = credentials.length > 0 ? credentials[0] : undefined;
+    const entry = this.#cache.get(cacheKey(ref, credential), RECENT_USE);
+    if (entry?.kind !== 'digest' || !this.#fresh(entry)) return undefined;
+    return this.#answer(entry, 'cache', ref, credential);
+  }
+
   /** A mirror's answer, or undefined when it has none in time (then the next mirror or the registry is asked). */
   async #askMirror(mirror: { readonly name: string; readonly ref: ImageRef }, signal: AbortSignal): Promise<Resolution | undefined> {
     const wait = AbortSignal.any([signal, AbortSignal.timeout(this.#settings.mirrorWaitMs)]);
@@ -183,8 +205,8 @@ export class Resolver {
 
   async #resolveWith(ref: ImageRef, credential: Credential | undefined, signal: AbortSignal): Promise<Resolution> {
     const tag = ref.tag ?? DEFAULT_TAG;
-    const key = `${credentialKey(credential)}\u0000${ref.name}:${tag}`;
-    const previous = this.#cache.peek(key, { allowStale: true });
+    const key = cacheKey(ref, credential);
+    const previous = this.#cache.get(key, RECENT_USE);
     if (previous !== undefined && this.#fresh(previous)) return this.#answer(previous, 'cache', ref, credential);
     const fetched = this.#cache.fetch(key, { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
     let entry: CacheEntry | undefined;
@@ -202,9 +224,9 @@ export class Resolver {
   /** The resolution an entry gives, or the "manifest unknown" it remembers, thrown. */
   #answer(entry: CacheEntry, source: 'cache' | 'registry', ref: ImageRef, credential: Credential | undefined): Resolution {
     if (entry.kind === 'unknown') throw entry.error;
-    const base = { ref, digest: entry.manifest.digest, credential: credential?.source };
-    if (entry.failure === undefined) return { ...base, source };
-    return { ...base, source: 'stale', warning: staleWarning(entry, this.#settings.now()) };
+    const { digest } = entry.manifest;
+    if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source };
+    return { ref, digest, source: 'stale', credential: credential?.source, warning: staleWarning(entry, this.#settings.now()) };
   }
 
   #fresh(entry: CacheEntry): boolean {
@@ -258,6 +280,11 @@ export class Resolver {
       }
     });
   }
+}
+
+/** The cache key of a tag for one credential; never the credential's secret. */
+function cacheKey(ref: ImageRef, credential: Credential | undefined): string {
+  return `${credentialKey(credential)}\u0000${ref.name}:${ref.tag ?? DEFAULT_TAG}`;
 }
 
 /** Waits for `promise` unless `signal` aborts first; never cancels the promise itself. */

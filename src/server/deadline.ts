@@ -1,4 +1,5 @@
 /** Deadlines: kube-apiserver appends `?timeout=10s` (the webhook's timeoutSeconds) to every call. */
+import { setMaxListeners } from 'node:events';
 
 const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
@@ -25,4 +26,40 @@ export function resolutionDeadlineMs(timeoutParam: string | undefined, capMs: nu
   const callerMs = timeoutParam === undefined ? undefined : parseGoDuration(timeoutParam);
   if (callerMs === undefined || callerMs <= 0) return capMs;
   return Math.min(capMs, Math.max(callerMs - RESPONSE_MARGIN_MS, callerMs / 2));
+}
+
+/**
+ * One admission's deadline, as the AbortSignal its waits listen to. The signal and
+ * its timer exist only once something asks for them (an image missing from the
+ * cache): an admission answered from memory never arms a timer. `dispose()` when
+ * the admission is answered, so no timer outlives it.
+ */
+export class AdmissionDeadline {
+  readonly #at: number;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ms: number, now: number = performance.now()) {
+    this.#at = now + ms;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller !== undefined) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    // Each image waits with a listener of its own: many images are not a leak, and
+    // Node's MaxListenersExceededWarning would put a line that is not JSON on stderr.
+    setMaxListeners(0, controller.signal);
+    const remaining = this.#at - performance.now();
+    const expire = (): void => {
+      controller.abort(new DOMException('The admission deadline passed', 'TimeoutError'));
+    };
+    if (remaining <= 0) expire();
+    else this.#timer = setTimeout(expire, remaining).unref();
+    return controller.signal;
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
 }

@@ -11,8 +11,10 @@ export function escapeToken(token: string): string {
 /** The tokens of a pointer, unescaped; `''` (the whole document) has none. */
 export function tokensOf(pointer: string): string[] {
   if (pointer === '') return [];
+  const tokens = pointer.slice(1).split('/');
+  if (!pointer.includes('~')) return tokens;
   // `~1` is undone before `~0`, so `~01` reads back as `~1` (RFC 6901 §4).
-  return pointer.slice(1).split('/').map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return tokens.map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
 /** The value a pointer addresses in `document`; undefined when any step is missing or of the wrong shape. */

@@ -131,6 +131,43 @@ describe('Resolver: cache', () => {
   });
 });
 
+describe('Resolver: cached(), the answer from memory without waiting', () => {
+  it('is what resolve would answer from the cache, for the first credential, while fresh', async () => {
+    const { resolve, resolver, source, clock } = setup();
+    source.on(IMAGE, digest(1));
+    const ref = parseImage(IMAGE);
+    expect(resolver.cached(ref, [ALICE])).toBeUndefined();
+    await resolve(IMAGE, [ALICE]);
+    expect(resolver.cached(ref, [ALICE, BOB])).toEqual({ ref, digest: digest(1), source: 'cache', credential: ALICE.source });
+    // Another tenant's first credential: resolve would ask with it, so memory has no answer.
+    expect(resolver.cached(ref, [BOB, ALICE])).toBeUndefined();
+    clock.now += 60_000;
+    expect(resolver.cached(ref, [ALICE])).toBeUndefined();
+    expect(source.count(IMAGE)).toBe(1);
+  });
+
+  it('answers a pinned reference; never a remembered "manifest unknown" or a stale digest', async () => {
+    const { resolve, resolver, source, clock } = setup();
+    const pinned = parseImage(`registry.test/dp/app@${digest(3)}`);
+    expect(resolver.cached(pinned, [])).toMatchObject({ digest: digest(3), source: 'pinned' });
+    await rejection(resolve('registry.test/dp/missing:v1'));
+    expect(resolver.cached(parseImage('registry.test/dp/missing:v1'), [])).toBeUndefined();
+    source.on(IMAGE, digest(1), unavailable());
+    await resolve(IMAGE);
+    clock.now += 60_000;
+    expect(await resolve(IMAGE)).toMatchObject({ source: 'stale' });
+    expect(resolver.cached(parseImage(IMAGE), [])).toBeUndefined();
+  });
+
+  it('leaves images of a mirrored registry to resolve (the mirror is asked first)', async () => {
+    const { resolve, resolver, source } = setup({ mirrors: new Map([['registry.test', ['mirror.test/m']]]) });
+    source.on('mirror.test/m/dp/app:v1', digest(7));
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(7), mirror: 'mirror.test/m' });
+    expect(resolver.cached(parseImage(IMAGE), [])).toBeUndefined();
+    expect(resolver.cached(parseImage('other.test/app:v1'), [])).toBeUndefined();
+  });
+});
+
 describe('Resolver: negative caching', () => {
   it('remembers "manifest unknown" for negativeTtlMs, then asks again', async () => {
     const { resolve, source, clock } = setup();

@@ -231,6 +231,18 @@ describe('bad input gets a clear 400, never a 500', () => {
     expect((json as { message: string }).message).toContain('larger than');
   });
 
+  it('a __proto__ or constructor key is data: admitted, and nothing else changes', async () => {
+    const review = podReview([]);
+    const object = { ...review.request.object, spec: { containers: [{ name: 'app', image: 'nope:::' }] } };
+    const body = JSON.stringify({ ...review, request: { ...review.request, object } }).replace('"spec":', '"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"spec":');
+    const { status, json } = await webhook.post('/mutate', body);
+    expect(status).toBe(200);
+    const response = (json as { response: { allowed: boolean; warnings?: string[] } }).response;
+    expect(response.allowed).toBe(true);
+    expect(response.warnings?.join('\n')).toContain('nope:::');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
   it('an object of the wrong shape is admitted unchanged', async () => {
     const review = podReview([]);
     const answer = await webhook.review('/mutate', { ...review, request: { ...review.request, object: { spec: { containers: 'nope' } } } });

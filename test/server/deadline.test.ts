@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseGoDuration, resolutionDeadlineMs } from '../../src/server/deadline.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AdmissionDeadline, parseGoDuration, resolutionDeadlineMs } from '../../src/server/deadline.js';
 
 describe('parseGoDuration', () => {
   it.each([
@@ -31,5 +32,32 @@ describe('resolutionDeadlineMs', () => {
   });
   it('ignores a timeout it cannot read', () => {
     expect(resolutionDeadlineMs('soon', 8000)).toBe(8000);
+  });
+});
+
+describe('AdmissionDeadline', () => {
+  it('aborts its signal with a TimeoutError when the time is up, counted from construction', async () => {
+    const deadline = new AdmissionDeadline(40);
+    await sleep(20);
+    const { signal } = deadline;
+    expect(signal.aborted).toBe(false);
+    await sleep(60);
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as DOMException).name).toBe('TimeoutError');
+    expect(deadline.signal).toBe(signal);
+  });
+
+  it('gives an already aborted signal when first read after the time is up', async () => {
+    const deadline = new AdmissionDeadline(5);
+    await sleep(20);
+    expect(deadline.signal.aborted).toBe(true);
+  });
+
+  it('never aborts once disposed', async () => {
+    const deadline = new AdmissionDeadline(20);
+    const { signal } = deadline;
+    deadline.dispose();
+    await sleep(50);
+    expect(signal.aborted).toBe(false);
   });
 });
