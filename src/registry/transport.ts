@@ -171,6 +171,11 @@ export class Transport {
         method: outgoing.method,
         headers: { ...outgoing.headers, 'user-agent': this.options.userAgent },
         signal,
+        // undici closes the connection after every HEAD unless told otherwise (undici#258: a server
+        // that sends a body with a HEAD answer would corrupt the next response). Registries answer
+        // HEAD /v2/…/manifests/… as HTTP requires, and containerd keeps their connections too: keep
+        // it alive, or every manifest HEAD pays a new TCP and TLS handshake.
+        ...(outgoing.method === 'HEAD' ? { reset: false } : {}),
       });
     } catch (error) {
       const failure = this.failureOf(error, deadline, outgoing.url);

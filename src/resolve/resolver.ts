@@ -238,13 +238,20 @@ export class Resolver {
   /** One shared fetch: retries within its budget, then "unknown", a stale digest, or the failure. */
   async #fetch(context: FetchContext, previous: CacheEntry | undefined, set: LRUCache.FetcherFetchOptions<string, CacheEntry, FetchContext>): Promise<CacheEntry> {
     const { source, fetchTimeoutMs, retry, now, random } = this.#settings;
-    const signal = AbortSignal.timeout(fetchTimeoutMs);
+    // A timer cleared when the fetch ends (AbortSignal.timeout's would hold its signal for the whole budget).
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(new DOMException('The registry fetch budget ran out', 'TimeoutError'));
+    }, fetchTimeoutMs);
+    const { signal } = controller;
     const budget = { deadline: now() + fetchTimeoutMs, signal, now, random };
     let manifest: ManifestDigest;
     try {
       manifest = await withRetries(() => source.getDigest(context.ref, context.tag, context.credential, signal), retry, budget);
     } catch (error) {
       return this.#afterFailure(error, previous, set);
+    } finally {
+      clearTimeout(timer);
     }
     set.ttl = this.#retention();
     return { kind: 'digest', manifest, fetchedAt: now() };

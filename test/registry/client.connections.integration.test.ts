@@ -1,0 +1,51 @@
+/**
+ * Connection reuse: manifest HEADs to one registry share a kept-alive connection
+ * instead of a new TCP (and TLS) handshake each. A raw TCP fault proxy in front of
+ * the real registry counts the connections the client opens.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseImage } from '../../src/reference/index.js';
+import { RegistryClient } from '../../src/registry/index.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { pushImage } from '../helpers/registry.js';
+import type { TestRegistry } from '../helpers/registry-types.js';
+
+const registries = inject('registries');
+const TAGS = ['v1', 'v2', 'v3', 'v4', 'v5'];
+
+describe.each([
+  ['plain HTTP', registries.plain],
+  ['TLS + htpasswd', registries.basic],
+])('HEADs over %s', (_name, registry: TestRegistry) => {
+  let proxy: FaultProxy;
+  let client: RegistryClient;
+  const digests = new Map<string, string>();
+  beforeAll(async () => {
+    for (const tag of TAGS) digests.set(tag, (await pushImage(registry, 'connections/app', tag)).digest);
+    proxy = await startFaultProxy({ upstream: registry.host, protocol: 'tcp' });
+    client = new RegistryClient({
+      caFiles: [registries.caFile],
+      insecureRegistries: registry === registries.plain ? [proxy.host] : [],
+      requestTimeoutMs: 5_000,
+      userAgent: 'digest-pinner-test',
+    });
+  });
+  afterAll(async () => {
+    await client.close();
+    await proxy.close();
+  });
+
+  it('one after another, they share kept-alive connections instead of one each', async () => {
+    const credential =
+      registry.username === undefined || registry.password === undefined ? undefined : { username: registry.username, password: registry.password, source: 'test' };
+    for (const tag of TAGS) {
+      const ref = parseImage(`${proxy.host}/connections/app:${tag}`);
+      const { digest } = await client.getDigest(ref, tag, credential, AbortSignal.timeout(10_000));
+      expect(digest).toBe(digests.get(tag));
+    }
+    // The GET /v2/ ping and 5 HEADs: undici's pool may open a second connection when a request is
+    // dispatched the instant before the previous one's socket is back in the pool; without
+    // keep-alive after HEAD it is one connection per HEAD (5 or 6 here).
+    expect(proxy.stats.connections).toBeLessThanOrEqual(2);
+  });
+});
