@@ -21,7 +21,7 @@ import type { ImageRef } from '../reference/types.js';
 import { parseImage } from '../reference/index.js';
 import type { Credential, DigestSource, ManifestDigest } from '../registry/types.js';
 import { credentialKey, ManifestUnknownError } from '../registry/index.js';
-import { allowsStale, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
+import { allowsStale, digestEntry, flatString, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 
@@ -208,7 +208,8 @@ export class Resolver {
     const key = cacheKey(ref, credential);
     const previous = this.#cache.get(key, RECENT_USE);
     if (previous !== undefined && this.#fresh(previous)) return this.#answer(previous, 'cache', ref, credential);
-    const fetched = this.#cache.fetch(key, { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
+    // The key is kept with the entry: flat, not the pieces it was built from (see digestEntry).
+    const fetched = this.#cache.fetch(flatString(key), { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
     let entry: CacheEntry | undefined;
     try {
       entry = await raceDeadline(fetched, signal, ref.written);
@@ -254,7 +255,7 @@ export class Resolver {
       clearTimeout(timer);
     }
     set.ttl = this.#retention();
-    return { kind: 'digest', manifest, fetchedAt: now() };
+    return digestEntry(manifest, now());
   }
 
   #afterFailure(error: unknown, previous: CacheEntry | undefined, set: LRUCache.FetcherFetchOptions<string, CacheEntry, FetchContext>): CacheEntry {
