@@ -27,7 +27,7 @@ import { DEFAULT_BREAKER, HostHealth, type BreakerOptions, type BreakerState } f
 import { RegistryHosts, type ContactPurpose, type RegistryHostOptions } from './host-policy.js';
 import { isValidDigest, MANIFEST_ACCEPT, mediaTypeInBody, mediaTypeOf, sha256Digest, shownValue } from './manifest.js';
 import { authProblem, failureForStatus } from './status.js';
-import { TokenService, type TokenLease } from './token.js';
+import { TokenService, type LeaseOptions, type TokenLease } from './token.js';
 import { Transport, type IncomingResponse, type RequestEvent } from './transport.js';
 import { createTrustContext, loadTrustedCertificates, splitPem, trustSourcesFromEnv } from './trust.js';
 
@@ -170,8 +170,9 @@ export class RegistryClient implements DigestSource {
       this.schemes.set(r.schemeKey, challenged);
       if (!worthRetrying(auth, challenged, r.credential)) throw await this.unauthorized(r, response, challenge);
       await response.discard();
-      if (auth.lease !== undefined) this.tokens.invalidate(auth.lease.key);
-      auth = await this.authorize(r, challenged);
+      if (auth.lease !== undefined) this.tokens.invalidate(auth.lease);
+      // Alone: a token asked for with other repositories' scopes may be what lacked this one.
+      auth = await this.authorize(r, challenged, { alone: true });
       response = await this.requestManifest(r, 'HEAD', auth);
       if (response.status === 401) throw await this.unauthorized(r, response, response.header('www-authenticate'));
     }
@@ -227,7 +228,7 @@ export class RegistryClient implements DigestSource {
     return ANONYMOUS;
   }
 
-  private async authorize(r: Resolution, scheme: AuthScheme): Promise<Authorization> {
+  private async authorize(r: Resolution, scheme: AuthScheme, options: LeaseOptions = {}): Promise<Authorization> {
     if (scheme.kind === 'anonymous') return { scheme, header: undefined, lease: undefined };
     if (scheme.kind === 'basic') {
       // Basic goes only to the registry the credential is for (this origin), and only when challenged.
@@ -242,6 +243,7 @@ export class RegistryClient implements DigestSource {
         credentialHosts: this.hosts.credentialHosts(r.ref.domain),
       },
       r.signal,
+      options,
     );
     return { scheme, header: `Bearer ${lease.token}`, lease };
   }
@@ -292,11 +294,13 @@ export class RegistryClient implements DigestSource {
 
 /**
  * After a 401, retry once only when something may have changed: the token was
- * cached (expired or revoked), or the registry now asks for another scheme
- * that we can answer (Basic needs a credential).
+ * cached (expired or revoked) or shared with other repositories (it may lack
+ * this one, which a token for this repository alone would not), or the
+ * registry now asks for another scheme that we can answer (Basic needs a
+ * credential).
  */
 function worthRetrying(used: Authorization, challenged: AuthScheme, credential: Credential | undefined): boolean {
-  if (used.lease?.cached === true) return true;
+  if (used.lease?.cached === true || used.lease?.shared === true) return true;
   if (sameScheme(used.scheme, challenged)) return false;
   return challenged.kind !== 'basic' || credential !== undefined;
 }

@@ -1,7 +1,9 @@
 /**
  * Bearer tokens from a registry's token service (Docker token auth: GET realm
  * ?service=…&scope=…), cached for their lifetime less a safety margin, keyed
- * by realm, service, scopes and credential identity.
+ * by realm, service, scopes and credential identity. Tokens missing from the
+ * cache at the same moment are asked for in one request (token-batch.ts), and
+ * that token is cached under each of their keys.
  */
 import { LRUCache } from 'lru-cache';
 import type { Credential } from './types.js';
@@ -13,6 +15,7 @@ import { realmOnHosts } from './host-policy.js';
 import { raceAbort } from './abort.js';
 import { isRecord } from './json.js';
 import { failureForStatus } from './status.js';
+import { TokenBatcher, type BatchedToken } from './token-batch.js';
 import type { Transport } from './transport.js';
 
 /** The spec's default when a token response omits `expires_in`. */
@@ -42,49 +45,86 @@ export interface TokenRequest {
   readonly credentialHosts?: ReadonlySet<string> | undefined;
 }
 
-/** A token in hand, and whether it came from the cache (a 401 with a cached token earns one refresh). */
+/**
+ * A token in hand; a 401 with it earns one refresh when it came from the cache
+ * (it may have expired or been revoked) or was shared (it may not cover this
+ * request's scopes).
+ */
 export interface TokenLease {
   readonly token: string;
   readonly key: string;
   readonly cached: boolean;
+  /** Asked for together with other requests' scopes; see BatchedToken. */
+  readonly shared: boolean;
 }
 
-/** Gets and caches tokens; concurrent requests for one key share one fetch. */
+/** How to get a token. */
+export interface LeaseOptions {
+  /** Ask for this request's scopes alone, not batched with others (after a shared token was refused). */
+  readonly alone?: boolean;
+}
+
+interface CachedToken {
+  readonly token: string;
+  readonly shared: boolean;
+}
+
+interface FetchContext {
+  readonly request: TokenRequest;
+  readonly alone: boolean;
+}
+
+/** Gets and caches tokens; concurrent requests for one key share one fetch, and those for one realm and credential one request. */
 export class TokenService {
-  private readonly cache: LRUCache<string, string, TokenRequest>;
+  private readonly cache: LRUCache<string, CachedToken, FetchContext>;
+  private readonly batcher: TokenBatcher;
 
   constructor(
     private readonly transport: Transport,
     private readonly checkUrl: UrlCheck | undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.cache = new LRUCache<string, string, TokenRequest>({
+    this.batcher = new TokenBatcher((request, scopes) => this.fetchToken(request, scopes, undefined));
+    this.cache = new LRUCache<string, CachedToken, FetchContext>({
       max: MAX_CACHED_TOKENS,
       ttl: DEFAULT_TOKEN_LIFETIME_MS,
       fetchMethod: async (_key, _stale, { options, context, signal }) => {
-        const granted = await this.fetchToken(context, signal);
+        const granted = await this.obtain(context, signal);
         options.ttl = cacheTtl(granted.lifetimeMs);
-        return granted.token;
+        return { token: granted.token, shared: granted.shared };
       },
     });
   }
 
   /** A token for the request, cached or fetched. The caller's signal stops the wait, not a fetch others share. */
-  async lease(request: TokenRequest, signal: AbortSignal): Promise<TokenLease> {
+  async lease(request: TokenRequest, signal: AbortSignal, options: LeaseOptions = {}): Promise<TokenLease> {
     const key = tokenCacheKey(request);
-    const status: LRUCache.Status<string, string, TokenRequest> = {};
-    const token = await raceAbort(this.cache.fetch(key, { context: request, status }), signal, 'waiting for a registry token');
-    if (token === undefined) throw new RegistryFailure('unavailable', `token service ${request.bearer.realm} gave no token`);
-    return { token, key, cached: status.fetch === 'hit' || status.fetch === 'stale' };
+    const status: LRUCache.Status<string, CachedToken, FetchContext> = {};
+    const context: FetchContext = { request, alone: options.alone === true };
+    const got = await raceAbort(this.cache.fetch(key, { context, status }), signal, 'waiting for a registry token');
+    if (got === undefined) throw new RegistryFailure('unavailable', `token service ${request.bearer.realm} gave no token`);
+    return { token: got.token, key, cached: status.fetch === 'hit' || status.fetch === 'stale', shared: got.shared };
   }
 
-  /** Forgets a token the registry refused. */
-  invalidate(key: string): void {
-    this.cache.delete(key);
+  /**
+   * Forgets a token the registry refused, unless its key already holds another
+   * (or is being fetched again): concurrent refusals of one token cost one refresh.
+   */
+  invalidate(lease: TokenLease): void {
+    if (this.cache.peek(lease.key)?.token === lease.token) this.cache.delete(lease.key);
   }
 
-  private async fetchToken(request: TokenRequest, signal: AbortSignal): Promise<GrantedToken> {
-    const url = await this.realmUrl(request);
+  /**
+   * A missing token: asked for alone (with the signal lru-cache aborts when the
+   * key is dropped), or in a batch, which no one key's signal may abort.
+   */
+  private async obtain(context: FetchContext, signal: AbortSignal): Promise<BatchedToken> {
+    if (!context.alone) return this.batcher.join(context.request);
+    return { ...(await this.fetchToken(context.request, context.request.scopes, signal)), shared: false };
+  }
+
+  private async fetchToken(request: TokenRequest, scopes: readonly string[], signal: AbortSignal | undefined): Promise<GrantedToken> {
+    const url = await this.realmUrl(request, scopes);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (request.credential !== undefined) headers['authorization'] = basicAuthorization(request.credential);
     const response = await this.transport.send({ url, method: 'GET', headers, signal });
@@ -102,7 +142,7 @@ export class TokenService {
   }
 
   /** The realm with service and scopes, after checking credentials may go there. */
-  private async realmUrl(request: TokenRequest): Promise<URL> {
+  private async realmUrl(request: TokenRequest, scopes: readonly string[]): Promise<URL> {
     const { realm, service } = request.bearer;
     let url: URL;
     try {
@@ -131,7 +171,7 @@ export class TokenService {
       }
     }
     if (service !== undefined) url.searchParams.set('service', service);
-    for (const scope of request.scopes) url.searchParams.append('scope', scope);
+    for (const scope of scopes) url.searchParams.append('scope', scope);
     return url;
   }
 }

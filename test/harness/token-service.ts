@@ -3,8 +3,10 @@
  * on 127.0.0.1 over HTTPS. It checks Basic credentials, grants anonymous pull
  * on a public repository prefix, and issues ES256 JWTs whose `x5c` header
  * carries the signing certificate, which Distribution verifies against the
- * test CA in its `auth.token.rootcertbundle`. Every request to the realm is
- * counted, per account, and served as JSON on GET /stats.
+ * test CA in its `auth.token.rootcertbundle`. Limited accounts may pull only
+ * some repositories, as on a real token service with per-user access control.
+ * Every request to the realm is counted, per account, and served as JSON on
+ * GET /stats.
  */
 import { X509Certificate, createPrivateKey, randomUUID, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -22,6 +24,20 @@ export interface TokenServiceOptions {
   readonly password: string;
   /** Repositories under this prefix may be pulled without credentials. */
   readonly publicPrefix: string;
+  /**
+   * Accounts named `<username>-<alias>…` (same password) are limited: they are
+   * granted only repositories under `repositoryPrefix`, and pull on the public
+   * ones; every other scope is left out of their token, not refused.
+   */
+  readonly limited?: LimitedAccounts;
+}
+
+/** Which accounts are limited, and to what. */
+export interface LimitedAccounts {
+  /** e.g. `limited`: then `tester-limited`, `tester-limited-x` are limited accounts. */
+  readonly alias: string;
+  /** e.g. `granted/`. */
+  readonly repositoryPrefix: string;
 }
 
 /** Counters served on GET /stats. */
@@ -57,6 +73,8 @@ interface Caller {
   /** The user name given, or `anonymous`. */
   readonly account: string;
   readonly verdict: 'authenticated' | 'anonymous' | 'refused';
+  /** An authenticated account limited to `limited.repositoryPrefix`. */
+  readonly limited: boolean;
 }
 
 const TOKEN_TTL_SECONDS = 300;
@@ -67,6 +85,11 @@ const BASIC = /^Basic\s+(\S+)$/i;
 
 function base64url(value: string | Buffer): string {
   return Buffer.from(value).toString('base64url');
+}
+
+/** `name` is `base` or `base-<suffix>`. */
+function isAliasOf(name: string, base: string): boolean {
+  return name === base || name.startsWith(`${base}-`);
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -117,15 +140,26 @@ class TokenIssuer {
       user = form.get('username') ?? '';
       pass = form.get('password') ?? '';
     }
-    if (user === undefined || pass === undefined) return { account: ANONYMOUS, verdict: 'anonymous' };
-    const { username, password } = this.options;
+    if (user === undefined || pass === undefined) return { account: ANONYMOUS, verdict: 'anonymous', limited: false };
+    const { username, password, limited } = this.options;
     const known = user === username || user.startsWith(`${username}-`);
-    return { account: user, verdict: known && sameSecret(pass, password) ? 'authenticated' : 'refused' };
+    const verdict = known && sameSecret(pass, password) ? 'authenticated' : 'refused';
+    return { account: user, verdict, limited: limited !== undefined && isAliasOf(user, `${username}-${limited.alias}`) };
   }
 
-  /** Authenticated callers get what they ask for; anonymous ones only pull under the public prefix. */
-  grant(scopes: readonly ResourceScope[], authenticated: boolean): ResourceScope[] {
-    if (authenticated) return [...scopes];
+  /**
+   * Authenticated callers get what they ask for, limited ones only under their
+   * prefix; everyone may pull under the public prefix.
+   */
+  grant(scopes: readonly ResourceScope[], caller: Caller): ResourceScope[] {
+    if (caller.verdict !== 'authenticated') return this.publicPulls(scopes);
+    const { limited } = this.options;
+    if (!caller.limited || limited === undefined) return [...scopes];
+    const own = scopes.filter((s) => s.type === 'repository' && s.name.startsWith(limited.repositoryPrefix));
+    return [...own, ...this.publicPulls(scopes.filter((s) => !own.includes(s)))];
+  }
+
+  private publicPulls(scopes: readonly ResourceScope[]): ResourceScope[] {
     return scopes
       .filter((s) => s.type === 'repository' && s.name.startsWith(this.options.publicPrefix))
       .map((s) => ({ ...s, actions: s.actions.filter((a) => a === 'pull') }))
@@ -196,7 +230,7 @@ async function handleToken(issuer: TokenIssuer, service: string, req: IncomingMe
     return;
   }
   const requested = form ? parseScopes(form.getAll('scope')) : parseScopes(url.searchParams.getAll('scope'));
-  const { token, expiresIn, issuedAt } = issuer.issue(caller.account, issuer.grant(requested, caller.verdict === 'authenticated'));
+  const { token, expiresIn, issuedAt } = issuer.issue(caller.account, issuer.grant(requested, caller));
   sendJson(res, 200, { token, access_token: token, expires_in: expiresIn, issued_at: issuedAt.toISOString() });
 }
 

@@ -24,6 +24,8 @@ const PASSWORD = 'correct horse battery staple';
 const TOKEN_SERVICE = 'digest-pinner-test-registry';
 const TOKEN_ISSUER = 'digest-pinner-test-token-issuer';
 const PUBLIC_PREFIX = 'public/';
+/** `tester-limited…` accounts are granted only repositories under `granted/` (and the public ones). */
+const LIMITED = { alias: 'limited', repositoryPrefix: 'granted/' } as const;
 const TAG = 'v1';
 const REPOSITORIES = { single: 'fixtures/single', multiArch: 'fixtures/multi-arch', dockerV2: 'fixtures/docker-v2' } as const;
 
@@ -88,7 +90,7 @@ async function startAll(context: SetupContext): Promise<Omit<TestRegistries, 'se
   const htpasswd = join(workDir, 'htpasswd');
   await writeHtpasswd(htpasswd, USERNAME, PASSWORD);
   const tokenService: TokenService = await startTokenService({
-    pki, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, username: USERNAME, password: PASSWORD, publicPrefix: PUBLIC_PREFIX,
+    pki, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, username: USERNAME, password: PASSWORD, publicPrefix: PUBLIC_PREFIX, limited: LIMITED,
   });
   cleanups.push(() => tokenService.close());
 
@@ -113,6 +115,7 @@ async function startAll(context: SetupContext): Promise<Omit<TestRegistries, 'se
       statsUrl: tokenService.statsUrl,
       service: TOKEN_SERVICE,
       publicPrefix: PUBLIC_PREFIX,
+      limited: LIMITED,
       publicImage,
     },
     caFile: pki.caFile,

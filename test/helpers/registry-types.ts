@@ -53,6 +53,12 @@ export interface TokenRegistry extends TestRegistry {
   readonly service: string;
   /** Repositories under this prefix may be pulled anonymously. */
   readonly publicPrefix: string;
+  /**
+   * Accounts `${username}-${alias}` and `${username}-${alias}-<suffix>` (same
+   * password) are granted only repositories under `repositoryPrefix`, and the
+   * public ones: a user who may pull some repositories and not others.
+   */
+  readonly limited: { readonly alias: string; readonly repositoryPrefix: string };
   /** An OCI image manifest at `public/single:v1`, pullable without credentials. */
   readonly publicImage: PushedImage;
 }

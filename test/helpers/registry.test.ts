@@ -146,6 +146,23 @@ describe('token registry', () => {
     }
   });
 
+  it('grants a limited account only its repositories (and public ones), leaving the rest out of one token', async () => {
+    const granted = await pushImage(token, `${token.limited.repositoryPrefix}harness`, 'v1');
+    const { single } = token.images;
+    const { status, body } = await fetchToken({
+      scopes: [`repository:${granted.repository}:pull`, `repository:${single.repository}:pull`, `repository:${token.publicImage.repository}:pull`],
+      username: `${token.username!}-${token.limited.alias}-harness`,
+      password: token.password,
+    });
+    expect(status).toBe(200);
+    expect(jwtClaims(body.token!).access).toEqual([
+      { type: 'repository', name: granted.repository, actions: ['pull'] },
+      { type: 'repository', name: token.publicImage.repository, actions: ['pull'] },
+    ]);
+    expect((await headManifest(token, granted.repository, 'v1', `Bearer ${body.token!}`)).headers['docker-content-digest']).toBe(granted.digest);
+    expect((await headManifest(token, single.repository, single.tag, `Bearer ${body.token!}`)).statusCode).toBe(401);
+  });
+
   it('lets anonymous callers pull under the public prefix only', async () => {
     const { publicImage, images } = token;
     const open = await fetchToken({ scopes: [`repository:${publicImage.repository}:pull`] });

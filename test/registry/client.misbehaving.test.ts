@@ -2,8 +2,9 @@
  * RegistryClient against tiny node:http servers, ONLY for behaviours a real
  * Distribution registry cannot be made to show: a HEAD without
  * Docker-Content-Digest, 429 rate limits, malformed digests, oversized or
- * 5xx answers, a revoked cached token, hanging sockets, token realms on other
- * hosts. Everything a real registry can do is tested in client.integration.test.ts.
+ * 5xx answers, a revoked cached token, a token service that grants only the
+ * first of several scopes, hanging sockets, token realms on other hosts.
+ * Everything a real registry can do is tested in client.integration.test.ts.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -295,6 +296,28 @@ describe('bearer tokens', () => {
     expect(error).toBeInstanceOf(RegistryAuthError);
     expect(auth.seen).toHaveLength(1);
     expect(registry.requests('HEAD')).toHaveLength(1);
+  });
+
+  it('asks for a repository alone when a token shared with others lacks it (a token service that grants only the first scope)', async () => {
+    const auth = await fakeServer((req, res) => {
+      const [first] = new URL(req.url ?? '/', 'http://x').searchParams.getAll('scope');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `grants ${first ?? ''}`, expires_in: 300 }));
+    });
+    const registry = await fakeServer((req, res) => {
+      const repository = /^\/v2\/(.+)\/manifests\//.exec(req.url ?? '')?.[1];
+      if (repository === undefined || req.headers.authorization !== `Bearer grants repository:${repository}:pull`) {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${auth.host}/token",service="fake"` }).end();
+        return;
+      }
+      res.writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': INDEX }).end();
+    });
+    const client = clientFor(registry);
+    const digests = await Promise.all(['dp/a', 'dp/b', 'dp/c'].map((path) =>
+      client.getDigest(parseImage(`${registry.host}/${path}:v1`), 'v1', CREDENTIAL, AbortSignal.timeout(10_000))));
+    expect(digests.map((d) => d.digest)).toEqual([DIGEST, DIGEST, DIGEST]);
+    const scopes = auth.seen.map((s) => new URL(s.url, 'http://x').searchParams.getAll('scope'));
+    expect(scopes[0]).toEqual(['repository:dp/a:pull', 'repository:dp/b:pull', 'repository:dp/c:pull']);
+    expect(scopes.slice(1).sort()).toEqual([['repository:dp/b:pull'], ['repository:dp/c:pull']]);
   });
 
   it('sends nothing to a realm the UrlCheck policy refuses', async () => {

@@ -1,0 +1,165 @@
+/**
+ * One token request for many repositories, against the real token registry
+ * (Distribution 2.8 and the test token service): the images of one admission
+ * share a token request with several `scope`s, every batched repository's token
+ * is cached, and a user who may pull only some of them still gets the others.
+ * Each test counts token requests for its own `tester-<suffix>` account.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseImage } from '../../src/reference/index.js';
+import { RegistryAuthError, RegistryClient, type Credential } from '../../src/registry/index.js';
+import { pushImage, tokenRequestCount } from '../helpers/registry.js';
+import type { PushedImage } from '../helpers/registry-types.js';
+import { decodedPatch, startTestWebhook } from '../support/webhook.js';
+
+const registries = inject('registries');
+const { token } = registries;
+const IMAGES = 10;
+
+const clients: RegistryClient[] = [];
+function newClient(): RegistryClient {
+  const client = new RegistryClient({ caFiles: [registries.caFile], insecureRegistries: [], requestTimeoutMs: 5_000, userAgent: 'digest-pinner-test' });
+  clients.push(client);
+  return client;
+}
+
+/** `tester-<suffix>`: may pull everything; token requests counted apart. */
+function account(suffix: string): Credential {
+  return { username: `${token.username ?? ''}-${suffix}`, password: token.password ?? '', source: `test ${suffix}` };
+}
+
+/** `tester-limited-<suffix>`: granted only repositories under token.limited.repositoryPrefix. */
+function limitedAccount(suffix: string): Credential {
+  return account(`${token.limited.alias}-${suffix}`);
+}
+
+function resolve(client: RegistryClient, image: PushedImage, credential: Credential) {
+  return client.getDigest(parseImage(`${token.host}/${image.repository}:${image.tag}`), image.tag, credential, AbortSignal.timeout(15_000));
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`rejected with a non-Error: ${String(error)}`);
+  }
+  throw new Error('expected a rejection, got a digest');
+}
+
+/** Token requests `credential`'s account makes while `action` runs. */
+async function tokenRequestsDuring(credential: Credential, action: () => Promise<unknown>): Promise<number> {
+  const before = await tokenRequestCount(token, credential.username);
+  await action();
+  return (await tokenRequestCount(token, credential.username)) - before;
+}
+
+let images: PushedImage[] = [];
+let granted: PushedImage[] = [];
+beforeAll(async () => {
+  [images, granted] = await Promise.all([
+    Promise.all(Array.from({ length: IMAGES }, (_, i) => pushImage(token, `batch/app-${i}`, 'v1'))),
+    Promise.all(Array.from({ length: 3 }, (_, i) => pushImage(token, `${token.limited.repositoryPrefix}batch-${i}`, 'v1'))),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+});
+
+describe('RegistryClient against a token registry', () => {
+  it(`resolves ${IMAGES} uncached repositories at once with one token request`, async () => {
+    const credential = account('batch-ten');
+    const client = newClient();
+    let digests: string[] = [];
+    const requests = await tokenRequestsDuring(credential, async () => {
+      digests = (await Promise.all(images.map((image) => resolve(client, image, credential)))).map((m) => m.digest);
+    });
+    expect(digests).toEqual(images.map((image) => image.digest));
+    expect(requests).toBe(1);
+  });
+
+  it('serves a later resolution of any batched repository from the token cache', async () => {
+    const credential = account('batch-cache');
+    const client = newClient();
+    const [first, , third] = images;
+    if (first === undefined || third === undefined) throw new Error('images not pushed');
+    expect(await tokenRequestsDuring(credential, () => Promise.all(images.slice(0, 5).map((image) => resolve(client, image, credential))))).toBe(1);
+    const again = await tokenRequestsDuring(credential, async () => {
+      expect((await resolve(client, third, credential)).digest).toBe(third.digest);
+      expect((await resolve(client, first, credential)).digest).toBe(first.digest);
+    });
+    expect(again).toBe(0);
+  });
+
+  it('a user allowed only some repositories: those resolve, the denied one fails with insufficient_scope, one extra token request', async () => {
+    const credential = limitedAccount('batch');
+    const denied = images[0];
+    if (denied === undefined) throw new Error('images not pushed');
+    const client = newClient();
+    let outcomes: PromiseSettledResult<{ digest: string }>[] = [];
+    const requests = await tokenRequestsDuring(credential, async () => {
+      outcomes = await Promise.allSettled([...granted, denied].map((image) => resolve(client, image, credential)));
+    });
+    expect(outcomes.slice(0, granted.length).map((o) => (o.status === 'fulfilled' ? o.value.digest : String(o.reason)))).toEqual(granted.map((image) => image.digest));
+    const failure = outcomes.at(-1);
+    if (failure?.status !== 'rejected') throw new Error('the denied repository resolved');
+    expect(failure.reason).toBeInstanceOf(RegistryAuthError);
+    expect((failure.reason as Error).message).toBe(
+      `could not get digest for ${token.host}/${denied.repository}:v1: registry answered 401 insufficient_scope: ` +
+        `user "${credential.username}" (${credential.source}) may not pull this repository, or it does not exist`,
+    );
+    // One shared request, then one for the denied repository alone (its retry).
+    expect(requests).toBe(2);
+  });
+
+  it('gives the denied repository the same failure as when it is resolved alone', async () => {
+    const credential = limitedAccount('batch-alone');
+    const denied = images[1];
+    if (denied === undefined) throw new Error('images not pushed');
+    let alone: Error | undefined;
+    expect(await tokenRequestsDuring(credential, async () => { alone = await rejection(resolve(newClient(), denied, credential)); })).toBe(1);
+    const client = newClient();
+    const [batched] = await Promise.all([rejection(resolve(client, denied, credential)), ...granted.map((image) => resolve(client, image, credential))]);
+    expect(batched).toBeInstanceOf(RegistryAuthError);
+    expect(batched.message).toBe(alone?.message);
+  });
+});
+
+describe('the webhook (admit → Resolver → RegistryClient)', () => {
+  it(`pins a Pod of ${IMAGES} uncached images from one token registry with one token request`, async () => {
+    const credential = account('batch-webhook');
+    const webhook = await startTestWebhook(registries, { credentials: [credential] });
+    try {
+      const pod = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'batch-cold-pod',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: 'batch',
+          operation: 'CREATE',
+          dryRun: false,
+          object: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'cold', namespace: 'batch' },
+            spec: { containers: images.map((image, i) => ({ name: `c${i}`, image: `${token.host}/${image.repository}:v1` })) },
+          },
+          oldObject: null,
+        },
+      };
+      let patch: unknown[] | undefined;
+      const requests = await tokenRequestsDuring(credential, async () => {
+        patch = decodedPatch(await webhook.review('/mutate', pod));
+      });
+      const pinned = (patch ?? []).filter((op) => (op as { op: string }).op === 'replace');
+      expect(pinned).toEqual(
+        images.map((image, i) => ({ op: 'replace', path: `/spec/containers/${i}/image`, value: `${token.host}/${image.repository}:v1@${image.digest}` })),
+      );
+      expect(requests).toBe(1);
+    } finally {
+      await webhook.close();
+    }
+  });
+});
