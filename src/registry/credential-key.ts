@@ -14,8 +14,17 @@ export const ANONYMOUS_KEY = 'anonymous';
  */
 export function credentialKey(credential: Credential | undefined): string {
   if (credential === undefined) return ANONYMOUS_KEY;
+  // Credentials live as long as the pull secret or config they came from, and are asked
+  // for their key on every cache lookup: hash each once.
+  const known = KEYS.get(credential);
+  if (known !== undefined) return known;
   const hash = createHash('sha256')
     .update(`${credential.username.length}\0${credential.username}\0${credential.password}`, 'utf8')
     .digest('hex');
-  return `cred-${hash}`;
+  const key = `cred-${hash}`;
+  KEYS.set(credential, key);
+  return key;
 }
+
+/** Keys computed so far, by credential object; a credential's fields never change (readonly). */
+const KEYS = new WeakMap<Credential, string>();
