@@ -32,6 +32,8 @@ export interface CredentialContext {
   readonly kind: string;
   /** The pod spec (imagePullSecrets, serviceAccountName), untrusted JSON. */
   readonly podSpec: unknown;
+  /** The admission's deadline: a lookup that must wait on a credential program stops waiting when it passes. */
+  readonly deadline?: Deadline | undefined;
 }
 
 /** Finds the credentials to try for one image, in order. */
@@ -116,7 +118,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     oldObject: request.oldObject,
     relatedImages: deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true,
   });
-  const context: CredentialContext = { namespace: request.namespace, kind, podSpec: valueAt(request.object, location.specPointer) };
+  const context: CredentialContext = { namespace: request.namespace, kind, podSpec: valueAt(request.object, location.specPointer), deadline };
   const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, deadline)));
 
   const pins = settled.flatMap((s) => (s.pin === undefined ? [] : [s.pin]));

@@ -9,6 +9,7 @@ import {
   loadDockerConfig,
   type DockerConfigCredentials,
   type ImageName,
+  type LookupDeadline,
   type RegistryClientOptions,
 } from '../registry/index.js';
 import { DEFAULT_RETRY, Resolver, type CredentialChain, type Resolution, type ResolveOptions, type ResolverOptions } from '../resolve/index.js';
@@ -28,7 +29,8 @@ export interface Core {
    */
   readonly own: WebhookCredentials;
   /** The webhook's own credentials for `ref` (may run a credential helper or provider), then anonymous. */
-  readonly credentialsFor: (ref: ImageRef) => Promise<CredentialChain>;
+  /** The credentials to try for `ref`; waits on credential programs no longer than `deadline` when given. */
+  readonly credentialsFor: (ref: ImageRef, deadline?: LookupDeadline) => Promise<CredentialChain>;
   /** Moves `ref` by the configuration's rewrite rules; call before resolving and pin the result. Throws RewriteError. */
   readonly rewrite: (ref: ImageRef) => ImageRef;
   close(): Promise<void>;
@@ -119,7 +121,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     dockerConfig,
     own,
     config,
-    credentialsFor: async (ref) => [...(await own.forImage(ref)), undefined],
+    credentialsFor: async (ref, deadline) => [...(await own.forImage(ref, deadline)), undefined],
     rewrite: compileRewrites(config.rewrites),
     close: () => client.close(),
   };

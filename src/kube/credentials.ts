@@ -17,6 +17,7 @@
  */
 import type { ImageRef } from '../reference/types.js';
 import type { Credential } from '../registry/types.js';
+import type { LookupDeadline } from '../registry/index.js';
 import { referencedNames, type PullSecretCache } from './cache.js';
 import { isRecord, member, stringAt } from './json.js';
 import { mergeKeyrings, type Keyring } from './keyring.js';
@@ -30,6 +31,8 @@ export interface LookupContext {
   readonly kind: string;
   /** The pod spec (imagePullSecrets, serviceAccountName), untrusted JSON. */
   readonly podSpec: unknown;
+  /** The admission's deadline, passed on to `own.forImage`. */
+  readonly deadline?: LookupDeadline | undefined;
 }
 
 /** The admission stage's CredentialLookup, structurally. */
@@ -43,7 +46,7 @@ export interface OwnCredentials {
   /** Credentials known without running anything (docker config `auths`). */
   lookup(domain: string): Credential[];
   /** All own credentials for an image, which may run credential helpers or providers; used instead of `lookup` when present. */
-  forImage?(ref: ImageRef): Promise<Credential[]>;
+  forImage?(ref: ImageRef, deadline?: LookupDeadline): Promise<Credential[]>;
 }
 
 /** Where one lookup's chain came from, for logs. Names only: never a secret value. */
@@ -92,7 +95,7 @@ export async function lookupCredentialsAsync(ref: ImageRef, context: LookupConte
   const tenantOnly = lookupCredentials(ref, context, { cache: deps.cache, own: NO_OWN_CREDENTIALS });
   // The chain ends with anonymous: more than that means a tenant secret matched, and own credentials stay out.
   if (tenantOnly.chain.length > 1) return tenantOnly;
-  const found = await own.forImage(ref);
+  const found = await own.forImage(ref, context.deadline);
   return lookupCredentials(ref, context, { cache: deps.cache, own: { lookup: () => found } });
 }
 

@@ -8,14 +8,20 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { DockerConfigCredentials } from './docker-config.js';
-import type { DockerCredentialHelpers } from './credential-helpers.js';
-import type { KubeletCredentialProviders } from './credential-provider.js';
+import type { DockerCredentialHelpers, HelperOutcome } from './credential-helpers.js';
+import type { KubeletCredentialProviders, ProviderLookup } from './credential-provider.js';
 import type { Credential } from './types.js';
+import { raceAbort } from './abort.js';
 
 /** An image as the lookups need it: `domain` (`host[:port]`) and `name` (`domain/path`). */
 export interface ImageName {
   readonly domain: string;
   readonly name: string;
+}
+
+/** The deadline of whoever asks; its signal is read only when a credential program must be waited on. */
+export interface LookupDeadline {
+  readonly signal: AbortSignal;
 }
 
 export interface WebhookCredentialSources {
@@ -25,6 +31,8 @@ export interface WebhookCredentialSources {
 }
 
 const MAX_REMEMBERED = 1000;
+
+type ProgramAnswers = [HelperOutcome | undefined, ProviderLookup | undefined];
 
 /** The webhook's own credential sources, asked in order. */
 export class WebhookCredentials {
@@ -40,15 +48,33 @@ export class WebhookCredentials {
     return this.#sources.dockerConfig.lookup(domain);
   }
 
-  /** Every own credential for the image, best first: helper, `auths`, kubelet providers. Never throws. */
-  async forImage(image: ImageName): Promise<Credential[]> {
-    const { helpers, providers } = this.#sources;
-    const [helper, provided] = await Promise.all([helpers?.lookup(image.domain), providers?.lookup(image)]);
+  /**
+   * Every own credential for the image, best first: helper, `auths`, kubelet providers. Never throws.
+   * When `deadline` passes while a helper or provider runs, stops waiting (the program runs on, and
+   * its answer is remembered for later lookups) and gives the `auths` credentials alone.
+   */
+  async forImage(image: ImageName, deadline?: LookupDeadline): Promise<Credential[]> {
+    const answers = await this.#programAnswers(image, deadline);
+    if (answers === undefined) return this.lookup(image.domain);
+    const [helper, provided] = answers;
     const credentials = [...(helper?.kind === 'credential' ? [helper.credential] : []), ...this.lookup(image.domain), ...(provided?.credentials ?? [])];
     const notes = [...(helper !== undefined && helper.kind !== 'credential' ? [helper.note] : []), ...(provided?.notes ?? [])];
     if (credentials.length === 0 && notes.length > 0) this.#whyNone.set(image.domain.toLowerCase(), notes.join('; '));
     else this.#whyNone.delete(image.domain.toLowerCase());
     return credentials;
+  }
+
+  /** What the helper and the providers say about the image; undefined when none is configured or the deadline came first. */
+  async #programAnswers(image: ImageName, deadline: LookupDeadline | undefined): Promise<ProgramAnswers | undefined> {
+    const { helpers, providers } = this.#sources;
+    if (helpers === undefined && providers === undefined) return undefined;
+    const programs = Promise.all([helpers?.lookup(image.domain), providers?.lookup(image)]);
+    if (deadline === undefined) return programs;
+    try {
+      return await raceAbort(programs, deadline.signal, 'running credential programs');
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -168,3 +168,26 @@ describe('admit with pinRelatedImages', () => {
     expect(result.response.status?.message).toContain('env/operator/RELATED_IMAGE_AGENT image "quay.io/op/agent:v1" not pinned: not in any ImageSet');
   });
 });
+
+describe('admit and the deadline', () => {
+  it('hands the credential lookup the admission deadline, and the resolver its signal', async () => {
+    const d = deps([]);
+    const given = deadline();
+    const seen: unknown[] = [];
+    const result = await admit(
+      podRequest([{ name: 'app', image: 'registry.example/app:v1' }]),
+      'warn',
+      {
+        ...d,
+        credentials: (_ref, context) => {
+          seen.push(context.deadline);
+          return Promise.resolve([undefined]);
+        },
+      },
+      given,
+    );
+    expect(seen).toEqual([given]);
+    expect(seen[0]).toBe(given);
+    expect(result.outcome).toBe('pinned');
+  });
+});

@@ -1,0 +1,53 @@
+/** WebhookCredentials under a deadline: a credential program that outlives the admission's deadline is not waited on. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerCredentialHelpers } from '../../src/registry/credential-helpers.js';
+import { parseDockerConfig } from '../../src/registry/docker-config.js';
+import { WebhookCredentials } from '../../src/registry/own-credentials.js';
+import { PATH_WITH_FIXTURES, makeExecutable, runs } from './credential-fixtures.js';
+
+const REGISTRY = 'registry.test.example:5000';
+const IMAGE = { domain: REGISTRY, name: `${REGISTRY}/team/app` };
+const AUTH = Buffer.from('config-user:config-pass').toString('base64');
+let dir: string;
+
+beforeAll(async () => {
+  await makeExecutable();
+  dir = await mkdtemp(join(tmpdir(), 'dp-own-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function credentialsWith(helper: string, countFile: string): WebhookCredentials {
+  const env = { PATH: PATH_WITH_FIXTURES, DP_TEST_REGISTRY: REGISTRY, DP_TEST_USERNAME: 'robot', DP_TEST_PASSWORD: 's3cret', DP_TEST_COUNT_FILE: countFile };
+  return new WebhookCredentials({
+    dockerConfig: parseDockerConfig(JSON.stringify({ auths: { [REGISTRY]: { auth: AUTH } } }), '/test/config.json'),
+    helpers: new DockerCredentialHelpers({ helperFor: () => helper, env, timeoutMs: 10_000 }),
+  });
+}
+
+describe('WebhookCredentials.forImage with a deadline', () => {
+  it('stops waiting on a helper when the deadline passes, giving the config auths alone', async () => {
+    const own = credentialsWith('slow', join(dir, 'slow-count'));
+    const started = Date.now();
+    const found = await own.forImage(IMAGE, { signal: AbortSignal.timeout(200) });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(found.map((c) => c.username)).toEqual(['config-user']);
+  });
+
+  it('waits for a helper that answers in time: its credential first, then the config auths', async () => {
+    const countFile = join(dir, 'test-count');
+    const own = credentialsWith('test', countFile);
+    const found = await own.forImage(IMAGE, { signal: AbortSignal.timeout(5_000) });
+    expect(found.map((c) => c.username)).toEqual(['robot', 'config-user']);
+    expect(await runs(countFile)).toBe(1);
+  });
+
+  it('without a deadline, waits as long as the helper may take', async () => {
+    const own = credentialsWith('test', join(dir, 'plain-count'));
+    expect((await own.forImage(IMAGE)).map((c) => c.username)).toEqual(['robot', 'config-user']);
+  });
+});
