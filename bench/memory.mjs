@@ -1,6 +1,8 @@
 /**
  * The memory figure's webhook: the app, metrics and resolver `serve` builds, with every
- * module the binary loads, whose cache run.mjs has filled with BENCH_ENTRIES digests
+ * module `serve` loads in a cluster (its production case: cli/cluster.js and with it
+ * @kubernetes/client-node; BENCH_NO_CLUSTER=1 leaves those out, as serve without a cluster
+ * does), whose cache run.mjs has filled with BENCH_ENTRIES digests
  * through Resolver.resolve (its public API) from an in-process DigestSource. Going
  * through a registry instead costs about a millisecond of CPU per entry here (HTTP
  * client, one connection per HEAD), 100 s for 100k: too long for a benchmark, and
@@ -15,12 +17,14 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import '../dist/cli/main.js';
+import '../dist/cli/serve.js';
 import { skipList } from '../dist/admission/index.js';
 import { Metrics } from '../dist/metrics/index.js';
 import { parseImage } from '../dist/reference/index.js';
 import { Resolver } from '../dist/resolve/index.js';
 import { buildApp } from '../dist/server/app.js';
+
+if (process.env.BENCH_NO_CLUSTER !== '1') await import('../dist/cli/cluster.js');
 
 const { AbortSignal } = globalThis;
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';

@@ -2,7 +2,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { daysUntilExpiry, generateCertificates } from './generate.js';
+import { daysUntilExpiry } from './expiry.js';
 
 export interface CertificatePaths {
   readonly caFile: string;
@@ -30,6 +30,8 @@ export async function ensureDevCertificates(dir: string, hosts: readonly string[
   const paths = { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
   const [ca, cert, key] = await Promise.all([readIfPresent(paths.caFile), readIfPresent(paths.certFile), readIfPresent(paths.keyFile)]);
   if (ca !== undefined && cert !== undefined && key !== undefined && daysUntilExpiry(cert) > 7) return { ...paths, generated: false };
+  // @peculiar/x509 (some 18 MiB of RSS) is loaded only to write a certificate, not to reuse one.
+  const { generateCertificates } = await import('./generate.js');
   const set = await generateCertificates({ hosts, validDays: 365 });
   await mkdir(dir, { recursive: true });
   await writeFile(paths.caFile, set.caCert);

@@ -1,5 +1,5 @@
 /** Creates a CA and a serving certificate signed by it, for development and for clusters without cert-manager. */
-import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 import { isIP } from 'node:net';
@@ -89,9 +89,4 @@ export async function generateCertificates(request: CertificateRequest): Promise
     ],
   });
   return { caCert: ca.cert.toString('pem'), caKey: ca.pemKey, cert: cert.toString('pem'), key: await exportKey(keys.privateKey) };
-}
-
-/** Days until `pem` expires (negative when expired). */
-export function daysUntilExpiry(pem: string, now = Date.now()): number {
-  return (new Date(new NodeX509(pem).validTo).getTime() - now) / DAY_MS;
 }

@@ -1,4 +1,5 @@
-export { generateCertificates, daysUntilExpiry } from './generate.js';
+export { generateCertificates } from './generate.js';
+export { daysUntilExpiry } from './expiry.js';
 export type { CertificateSet, CertificateRequest } from './generate.js';
 export { ensureDevCertificates, developmentHosts } from './files.js';
 export type { CertificatePaths } from './files.js';

@@ -1,12 +1,11 @@
-/** Command dispatch; every command takes its arguments and an CliIo and returns an exit code. */
-import { resolveCommand, RESOLVE_USAGE } from './resolve.js';
-import { startServer, SERVE_USAGE, type RunningServer } from './serve.js';
+/**
+ * Command dispatch; every command takes its arguments and an CliIo and returns an exit code.
+ * Each command's module is imported when that command runs: `serve` then never loads what
+ * only the other commands use (their manifest and YAML code, and `certs`'s @kubernetes/client-node
+ * and @peculiar/x509), which would otherwise stay resident in the webhook.
+ */
+import type { RunningServer } from './serve.js';
 import { UsageError } from './options.js';
-import { certsCommand, CERTS_USAGE } from './certs.js';
-import { pinCommand } from './pin.js';
-import { checkCommand } from './check.js';
-import { imagesetCommand } from './imageset.js';
-import { krmCommand } from './krm.js';
 import { writeLine, type CliIo } from './io.js';
 import { describeError, DigestPinnerError } from '../errors.js';
 
@@ -23,12 +22,16 @@ Commands:
 
 Run 'digest-pinner <command> --help' for a command's flags.`;
 
-/** The commands over manifests and references (pin.ts, check.ts, imageset.ts, krm.ts). */
-const MANIFEST_COMMANDS: ReadonlyMap<string, (argv: readonly string[], io: CliIo) => Promise<number>> = new Map([
-  ['pin', pinCommand],
-  ['check', checkCommand],
-  ['imageset', imagesetCommand],
-  ['krm', krmCommand],
+type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
+
+/** The commands other than serve, each loaded when it runs. */
+const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
+  ['resolve', async () => (await import('./resolve.js')).resolveCommand],
+  ['certs', async () => (await import('./certs.js')).certsCommand],
+  ['pin', async () => (await import('./pin.js')).pinCommand],
+  ['check', async () => (await import('./check.js')).checkCommand],
+  ['imageset', async () => (await import('./imageset.js')).imagesetCommand],
+  ['krm', async () => (await import('./krm.js')).krmCommand],
 ]);
 
 /** Runs the command in argv; `onServing` receives a started server (serve keeps running). */
@@ -37,15 +40,12 @@ export async function runCli(argv: readonly string[], io: CliIo, onServing?: (se
   try {
     switch (command) {
       case 'serve': {
+        const { startServer } = await import('./serve.js');
         const server = await startServer(rest, io);
         if (server === undefined) return 0;
         onServing?.(server);
         return undefined;
       }
-      case 'resolve':
-        return await resolveCommand(rest, io);
-      case 'certs':
-        return await certsCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -53,9 +53,9 @@ export async function runCli(argv: readonly string[], io: CliIo, onServing?: (se
         writeLine(io.stdout, USAGE);
         return command === undefined ? 2 : 0;
       default: {
-        const manifestCommand = MANIFEST_COMMANDS.get(command);
-        if (manifestCommand === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-        return await manifestCommand(rest, io);
+        const load = COMMANDS.get(command);
+        if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return await (await load())(rest, io);
       }
     }
   } catch (error) {
@@ -68,5 +68,3 @@ export async function runCli(argv: readonly string[], io: CliIo, onServing?: (se
     return 1;
   }
 }
-
-export { SERVE_USAGE, RESOLVE_USAGE, CERTS_USAGE };

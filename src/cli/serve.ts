@@ -2,18 +2,21 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
-import { buildCore } from './core.js';
+import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
-import { buildApp } from '../server/app.js';
+import type { ClusterOptions, ClusterWatch } from './cluster.js';
+import { buildApp, type AppDeps } from '../server/app.js';
 import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
 import { skipList } from '../admission/index.js';
-import { ensureDevCertificates } from '../certs/index.js';
+// Not certs/index.js, which loads @peculiar/x509: files.js loads it only to write a certificate.
+import { ensureDevCertificates } from '../certs/files.js';
 import { readFile } from 'node:fs/promises';
 import { Server } from 'node:https';
 import { hostname } from 'node:os';
-import { apiEventSink, clusterCredentialLookup, describeKubeError, EventRecorder, loadKubeConfig, NamespaceInformer, PullSecretCache, type NamespaceInformerOptions, PullSecretInformers, RelatedImageNamespaces, SERVICE_ACCOUNT_DIR } from '../kube/index.js';
-import { AuthoritativeRegistries, ImageSetWatch, withoutImageSets } from '../imageset/index.js';
+// Not kube/index.js or imageset/index.js, which load @kubernetes/client-node: cluster.js does, when there is a cluster.
+import { kubeConfigSource, SERVICE_ACCOUNT_DIR } from '../kube/source.js';
+import { AuthoritativeRegistries, withoutImageSets } from '../imageset/authoritative.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -118,45 +121,29 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       metrics.registryRequest(event);
     },
   });
-  const kube = loadKubeConfig({ kubeconfig: values.kubeconfig, env: io.env });
   const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
-  const pullSecrets = new PullSecretCache();
-  let informers: PullSecretInformers | undefined;
   const pinRelatedEverywhere = values['pin-related-images'] === true;
-  const relatedImageNamespaces = new RelatedImageNamespaces();
-  let namespaceWatch: Watched = NOT_WATCHING;
-  let imageSets: ImageSetWatch | undefined;
-  let recorder: EventRecorder | undefined;
   const metrics = new Metrics({ allowList: core.config.allow });
   metrics.trackCache(() => core.resolver.size);
   metrics.trackBreakers(() => core.client.breakerStates());
+  const cluster = await openCluster(values, io, {
+    own: core.own,
+    authoritative,
+    pinRelatedEverywhere,
+    onEventRecorded: (outcome) => {
+      metrics.eventRecorded(outcome);
+    },
+  });
   const app = buildApp(
     {
       mode,
       deadlineMs,
       resolver: core.resolver,
-      credentials:
-        kube === undefined
-          ? (ref) => core.credentialsFor(ref)
-          : clusterCredentialLookup({
-              cache: pullSecrets,
-              own: core.own,
-              onLookup: (report) => {
-                if (report.missingSecrets.length > 0 || report.missingServiceAccount !== undefined) {
-                  app.log.warn({ ...report }, 'referenced pull secrets or ServiceAccount not found (skipped, as kubelet does)');
-                }
-              },
-            }),
+      ...clusterDeps(cluster, core, authoritative),
       skip: skipList(values.skip ?? []),
       dropTag: options.dropTag,
       rewrite: core.rewrite,
-      imageSets: kube === undefined ? withoutImageSets(authoritative) : { lookup: (ref) => imageSets?.lookup(ref), authoritative: (ref) => authoritative.covers(ref) },
       pinRelatedImages: pinRelatedEverywhere,
-      relatedImagesIn: (namespace) => relatedImageNamespaces.has(namespace),
-      ready: () => [informers, imageSets, namespaceWatch].every((watched) => watched?.synced() ?? true),
-      onAdmitted: (review, result) => {
-        recorder?.recordFailures(review, result.failures);
-      },
       onAdmission: (result, kind, operation, seconds) => {
         metrics.admission(result, kind, operation, seconds);
       },
@@ -164,27 +151,11 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
     },
     { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' }, stream: io.stdout } },
   );
-  if (kube === undefined) {
+  if (cluster === undefined) {
     app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets, Events and the Namespace annotation for RELATED_IMAGE_* are off');
   } else {
-    app.log.info({ kubeconfig: kube.source }, 'reading pull secrets from the cluster');
-    informers = new PullSecretInformers({ kubeConfig: kube.kubeConfig, cache: pullSecrets, log: app.log });
-    recorder = new EventRecorder({
-      sink: apiEventSink(kube.kubeConfig),
-      reportingInstance: io.env.HOSTNAME ?? hostname(),
-      onRecorded: (outcome) => {
-        metrics.eventRecorded(outcome);
-      },
-      onError: (error, event) => {
-        app.log.warn({ err: describeKubeError(error), regarding: event.regarding, image: event.image }, 'Event not recorded');
-      },
-    });
-    imageSets = new ImageSetWatch({ kubeConfig: kube.kubeConfig, log: app.log, authoritative, lease: statusLease(values['lease-namespace'], io.env) });
-    namespaceWatch = relatedImagesWatch(pinRelatedEverywhere, { kubeConfig: kube.kubeConfig, namespaces: relatedImageNamespaces, log: app.log });
-    // Never rejects; /readyz answers 503 until the caches have synced.
-    void informers.start();
-    void namespaceWatch.start();
-    void imageSets.start();
+    app.log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
+    cluster.start(app.log);
   }
   if (authoritative.list().length > 0) app.log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
   const stopWatching = watchTlsFiles(
@@ -204,27 +175,45 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
     close: async () => {
       stopWatching();
       await app.close();
-      await informers?.stop();
-      await namespaceWatch.stop();
-      await imageSets?.stop();
-      await recorder?.drain();
+      await cluster?.stop();
       await core.close();
     },
   };
 }
 
-/** A cache kept up to date from the cluster: started, stopped, and synced once its first list is in. */
-interface Watched {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  synced(): boolean;
+/**
+ * The cluster side, when kubeConfigSource finds a cluster: cluster.js and @kubernetes/client-node
+ * are loaded only then. Throws KubeConfigError for a kubeconfig that cannot be read.
+ */
+async function openCluster(
+  values: { kubeconfig?: string; 'lease-namespace'?: string },
+  io: CliIo,
+  options: Pick<ClusterOptions, 'own' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded'>,
+): Promise<ClusterWatch | undefined> {
+  const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env });
+  if (source === undefined) return undefined;
+  const { ClusterWatch } = await import('./cluster.js');
+  return new ClusterWatch({ ...options, source, lease: statusLease(values['lease-namespace'], io.env), reportingInstance: io.env.HOSTNAME ?? hostname() });
 }
 
-const NOT_WATCHING: Watched = { start: () => Promise.resolve(), stop: () => Promise.resolve(), synced: () => true };
-
-/** The Namespace informer behind the pin-related-images annotation; none with --pin-related-images (every namespace pins them). */
-function relatedImagesWatch(everywhere: boolean, options: NamespaceInformerOptions): Watched {
-  return everywhere ? NOT_WATCHING : new NamespaceInformer(options);
+/** What the admission takes from the cluster, or without one: the webhook's own credentials only, no ImageSets, no Events. */
+function clusterDeps(
+  cluster: ClusterWatch | undefined,
+  core: Core,
+  authoritative: AuthoritativeRegistries,
+): Pick<AppDeps, 'credentials' | 'imageSets' | 'relatedImagesIn' | 'ready' | 'onAdmitted'> {
+  if (cluster === undefined) {
+    return { credentials: (ref) => core.credentialsFor(ref), imageSets: withoutImageSets(authoritative), relatedImagesIn: () => false, ready: () => true };
+  }
+  return {
+    credentials: cluster.credentials,
+    imageSets: cluster.imageSets,
+    relatedImagesIn: (namespace) => cluster.relatedImagesIn(namespace),
+    ready: () => cluster.ready(),
+    onAdmitted: (review, result) => {
+      cluster.recordFailures(review, result.failures);
+    },
+  };
 }
 
 function authoritativeRegistries(registries: readonly string[]): AuthoritativeRegistries {

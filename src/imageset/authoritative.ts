@@ -38,3 +38,8 @@ export function normalizeRegistry(registry: string): string {
   }
   return registry;
 }
+
+/** No cluster to watch: nothing is listed, and authoritative registries still are (so their images fail). */
+export function withoutImageSets(authoritative: AuthoritativeRegistries): { lookup(ref: ImageRef): undefined; authoritative(ref: ImageRef): boolean } {
+  return { lookup: () => undefined, authoritative: (ref) => authoritative.covers(ref) };
+}

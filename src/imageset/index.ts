@@ -1,7 +1,7 @@
 /** imageset/: ImageSets (digest-pinner.io/v1alpha1) read into a catalog the admission consults before any registry. */
 export { ImageSetCatalog } from './catalog.js';
 export { parseEntry, parseImageSet } from './parse.js';
-export { AuthoritativeRegistries, InvalidAuthoritativeRegistryError, normalizeRegistry } from './authoritative.js';
+export { AuthoritativeRegistries, InvalidAuthoritativeRegistryError, normalizeRegistry, withoutImageSets } from './authoritative.js';
 export {
   CONDITION_CONFLICT,
   CONDITION_READY,
@@ -19,4 +19,4 @@ export { ImageSetInformer, type ImageSetInformerOptions, type ImageSetInformerSt
 export { LeaseElector, type LeaseElectorOptions } from './lease.js';
 export { ImageSetStatusWriter, type StatusWriterOptions } from './status-writer.js';
 export * from './types.js';
-export { ImageSetWatch, STATUS_LEASE_NAME, withoutImageSets, type ImageSetWatchOptions } from './watch.js';
+export { ImageSetWatch, STATUS_LEASE_NAME, type ImageSetWatchOptions } from './watch.js';

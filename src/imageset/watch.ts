@@ -100,8 +100,3 @@ export class ImageSetWatch {
     await this.#informer.stop();
   }
 }
-
-/** No cluster to watch: nothing is listed, and authoritative registries still are (so their images fail). */
-export function withoutImageSets(authoritative: AuthoritativeRegistries): { lookup(ref: ImageRef): undefined; authoritative(ref: ImageRef): boolean } {
-  return { lookup: () => undefined, authoritative: (ref) => authoritative.covers(ref) };
-}

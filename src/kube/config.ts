@@ -1,6 +1,6 @@
 /**
- * Which cluster the webhook talks to: `--kubeconfig FILE` when given, else the pod's
- * ServiceAccount when running in a cluster (`KUBERNETES_SERVICE_HOST` set), else
+ * The kubeconfig of the cluster kubeConfigSource (source.ts) chose, loaded with
+ * @kubernetes/client-node: `--kubeconfig FILE`, else the pod's ServiceAccount, else
  * `$KUBECONFIG`, else none (the webhook then runs without cluster credentials).
  * Reads files, but takes the environment as an argument rather than reading process.env.
  */
@@ -8,17 +8,7 @@ import { delimiter } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describeError } from '../errors.js';
 import { KubeConfigError } from './errors.js';
-
-/** Where kubelet mounts a pod's ServiceAccount token, CA and namespace. */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-export interface LoadKubeConfigOptions {
-  /** `--kubeconfig FILE`. */
-  readonly kubeconfig?: string | undefined;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Directory of the in-cluster token and CA (default SERVICE_ACCOUNT_DIR). */
-  readonly serviceAccountDir?: string;
-}
+import { kubeConfigSource, type KubeConfigSource, type LoadKubeConfigOptions } from './source.js';
 
 export interface LoadedKubeConfig {
   readonly kubeConfig: KubeConfig;
@@ -28,18 +18,14 @@ export interface LoadedKubeConfig {
 
 /** The kubeconfig to use, or undefined when there is none. Throws KubeConfigError for one that cannot be read. */
 export function loadKubeConfig(options: LoadKubeConfigOptions): LoadedKubeConfig | undefined {
-  const { env } = options;
-  if (options.kubeconfig !== undefined && options.kubeconfig !== '') {
-    return { kubeConfig: fromFiles([options.kubeconfig]), source: `--kubeconfig ${options.kubeconfig}` };
-  }
-  const host = env['KUBERNETES_SERVICE_HOST'];
-  if (host !== undefined && host !== '') {
-    const kubeConfig = inCluster(host, env['KUBERNETES_SERVICE_PORT'], options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
-    return { kubeConfig, source: `in-cluster ${kubeConfig.getCurrentCluster()?.server ?? host}` };
-  }
-  const files = (env['KUBECONFIG'] ?? '').split(delimiter).filter((file) => file !== '');
-  if (files.length > 0) return { kubeConfig: fromFiles(files), source: `$KUBECONFIG ${files.join(delimiter)}` };
-  return undefined;
+  const source = kubeConfigSource(options);
+  return source === undefined ? undefined : kubeConfigFrom(source);
+}
+
+/** Loads the kubeconfig `source` names. Throws KubeConfigError for one that cannot be read. */
+export function kubeConfigFrom(source: KubeConfigSource): LoadedKubeConfig {
+  const kubeConfig = source.kind === 'files' ? fromFiles(source.files) : inCluster(source.server, source.serviceAccountDir);
+  return { kubeConfig, source: source.description };
 }
 
 /** Loads and merges kubeconfig files as kubectl does: the first file that sets a current context wins. */
@@ -63,12 +49,10 @@ function fromFiles(files: readonly string[]): KubeConfig {
 }
 
 /** The pod's own ServiceAccount: client-node's loadFromCluster, but with the environment passed in. */
-function inCluster(host: string, port: string | undefined, dir: string): KubeConfig {
-  const servicePort = port === undefined || port === '' ? '443' : port;
-  const serverHost = host.includes(':') ? `[${host}]` : host;
+function inCluster(server: string, dir: string): KubeConfig {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
-    clusters: [{ name: 'in-cluster', server: `https://${serverHost}:${servicePort}`, caFile: `${dir}/ca.crt`, skipTLSVerify: false }],
+    clusters: [{ name: 'in-cluster', server, caFile: `${dir}/ca.crt`, skipTLSVerify: false }],
     // client-node re-reads a tokenFile every minute: bound ServiceAccount tokens are rotated by kubelet.
     users: [{ name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: `${dir}/token` } } }],
     contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster' }],

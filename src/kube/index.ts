@@ -1,5 +1,6 @@
 /** kube: the cluster as the webhook sees it — pull secrets, ServiceAccounts and opted-in Namespaces from watched caches, Events for failures. */
-export { loadKubeConfig, SERVICE_ACCOUNT_DIR, type LoadKubeConfigOptions, type LoadedKubeConfig } from './config.js';
+export { kubeConfigFrom, loadKubeConfig, type LoadedKubeConfig } from './config.js';
+export { kubeConfigSource, SERVICE_ACCOUNT_DIR, type KubeConfigSource, type LoadKubeConfigOptions } from './source.js';
 export { PullSecretCache, referencedNames, type CachedSecret, type CacheChange } from './cache.js';
 export { PullSecretInformers, type HeldObject, type InformerRunOptions, type KubeLogger, type PullSecretInformersOptions } from './informers.js';
 export { NamespaceInformer, RelatedImageNamespaces, PIN_RELATED_IMAGES_ANNOTATION, type NamespaceInformerOptions } from './namespaces.js';

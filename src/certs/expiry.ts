@@ -1,0 +1,9 @@
+/** How long a certificate stays valid, read with node:crypto (no @peculiar/x509, which only generation needs). */
+import { X509Certificate } from 'node:crypto';
+
+const DAY_MS = 86_400_000;
+
+/** Days until `pem` expires (negative when expired). */
+export function daysUntilExpiry(pem: string, now = Date.now()): number {
+  return (new Date(new X509Certificate(pem).validTo).getTime() - now) / DAY_MS;
+}

@@ -1,0 +1,142 @@
+/**
+ * `serve`'s side of a cluster: pull secrets and ServiceAccounts, the Namespace opt-in for
+ * RELATED_IMAGE_*, ImageSets and Events. serve imports this module, and with it
+ * @kubernetes/client-node (some 60 MiB of RSS), only when kubeConfigSource finds a cluster.
+ */
+import type { AdmissionRequest, ImageFailure } from '../admission/index.js';
+import { ImageSetWatch, type AuthoritativeRegistries } from '../imageset/index.js';
+import {
+  apiEventSink,
+  clusterCredentialLookup,
+  describeKubeError,
+  EventRecorder,
+  kubeConfigFrom,
+  NamespaceInformer,
+  PullSecretCache,
+  PullSecretInformers,
+  RelatedImageNamespaces,
+  type ClusterCredentialLookup,
+  type KubeConfigSource,
+  type KubeLogger,
+  type LoadedKubeConfig,
+  type OwnCredentials,
+  type RecordOutcome,
+} from '../kube/index.js';
+import type { ImageRef } from '../reference/types.js';
+import type { ImageSetAnswer } from '../imageset/types.js';
+
+export interface ClusterOptions {
+  readonly source: KubeConfigSource;
+  /** The webhook's own credentials, after the tenant's pull secrets. */
+  readonly own: OwnCredentials;
+  readonly authoritative: AuthoritativeRegistries;
+  /** --pin-related-images: every namespace pins RELATED_IMAGE_*, so no Namespace informer. */
+  readonly pinRelatedEverywhere: boolean;
+  /** The ImageSet status Lease. */
+  readonly lease: { readonly namespace: string; readonly identity: string };
+  /** This replica in the Events it records. */
+  readonly reportingInstance: string;
+  readonly onEventRecorded: (outcome: RecordOutcome) => void;
+}
+
+/** A cache kept up to date from the cluster: started, stopped, and synced once its first list is in. */
+interface Watched {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  synced(): boolean;
+}
+
+/** The caches and the Event recorder, built by start() once the app's logger exists. */
+interface Running {
+  readonly informers: PullSecretInformers;
+  readonly namespaces: Watched;
+  readonly imageSets: ImageSetWatch;
+  readonly recorder: EventRecorder;
+}
+
+/** The cluster as one admission dependency: credentials, ImageSets, the RELATED_IMAGE_* opt-in, readiness and Events. */
+export class ClusterWatch {
+  /** The kubeconfig's origin, for the startup log. */
+  readonly source: string;
+  readonly credentials: ClusterCredentialLookup;
+  /** The admission's ImageSet source: the watched ImageSets (none before start), and the authoritative registries. */
+  readonly imageSets = {
+    lookup: (ref: ImageRef): ImageSetAnswer | undefined => this.#running?.imageSets.lookup(ref),
+    authoritative: (ref: ImageRef): boolean => this.#options.authoritative.covers(ref),
+  };
+  readonly #options: ClusterOptions;
+  readonly #kube: LoadedKubeConfig;
+  readonly #pullSecrets = new PullSecretCache();
+  readonly #relatedImageNamespaces = new RelatedImageNamespaces();
+  #log: KubeLogger | undefined;
+  #running: Running | undefined;
+
+  /** Loads the kubeconfig; throws KubeConfigError for one that cannot be read. */
+  constructor(options: ClusterOptions) {
+    this.#options = options;
+    this.#kube = kubeConfigFrom(options.source);
+    this.source = this.#kube.source;
+    this.credentials = clusterCredentialLookup({
+      cache: this.#pullSecrets,
+      own: options.own,
+      onLookup: (report) => {
+        if (report.missingSecrets.length > 0 || report.missingServiceAccount !== undefined) {
+          this.#log?.warn({ ...report }, 'referenced pull secrets or ServiceAccount not found (skipped, as kubelet does)');
+        }
+      },
+    });
+  }
+
+  /** Whether `namespace` opts in to RELATED_IMAGE_* pinning (the Namespace annotation). */
+  relatedImagesIn(namespace: string | undefined): boolean {
+    return this.#relatedImageNamespaces.has(namespace);
+  }
+
+  /** Starts the informers and the ImageSet watch; never rejects (ready() stays false until they sync). */
+  start(log: KubeLogger): void {
+    const { kubeConfig } = this.#kube;
+    const options = this.#options;
+    this.#log = log;
+    const running: Running = {
+      informers: new PullSecretInformers({ kubeConfig, cache: this.#pullSecrets, log }),
+      namespaces: options.pinRelatedEverywhere ? NOT_WATCHING : new NamespaceInformer({ kubeConfig, namespaces: this.#relatedImageNamespaces, log }),
+      imageSets: new ImageSetWatch({ kubeConfig, log, authoritative: options.authoritative, lease: options.lease }),
+      recorder: new EventRecorder({
+        sink: apiEventSink(kubeConfig),
+        reportingInstance: options.reportingInstance,
+        onRecorded: options.onEventRecorded,
+        onError: (error, event) => {
+          log.warn({ err: describeKubeError(error), regarding: event.regarding, image: event.image }, 'Event not recorded');
+        },
+      }),
+    };
+    this.#running = running;
+    // Never reject; /readyz answers 503 until the caches have synced.
+    void running.informers.start();
+    void running.namespaces.start();
+    void running.imageSets.start();
+  }
+
+  /** True once every cache has its first list; false before start(). */
+  ready(): boolean {
+    const running = this.#running;
+    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.imageSets.synced();
+  }
+
+  /** Records an Event for each image an admission could not pin. Never throws. */
+  recordFailures(review: AdmissionRequest, failures: readonly ImageFailure[]): void {
+    this.#running?.recorder.recordFailures(review, failures);
+  }
+
+  /** Stops watching and waits for Events being recorded. */
+  async stop(): Promise<void> {
+    const running = this.#running;
+    if (running === undefined) return;
+    await running.informers.stop();
+    await running.namespaces.stop();
+    await running.imageSets.stop();
+    await running.recorder.drain();
+  }
+}
+
+const NOT_WATCHING: Watched = { start: () => Promise.resolve(), stop: () => Promise.resolve(), synced: () => true };

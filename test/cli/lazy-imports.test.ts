@@ -1,0 +1,82 @@
+/**
+ * What a command loads before it runs: the static import graph of src/ (dynamic `import()` and
+ * `import type` are not followed, as Node does not load them at startup). `serve` keeps
+ * @kubernetes/client-node (some 60 MiB of RSS) and @peculiar/x509 out of a webhook that has no
+ * cluster or an existing certificate, and no command loads the others' modules.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** Modules a source file loads when it is evaluated: value imports and re-exports, side-effect imports included. */
+function loadedSpecifiers(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+  const specifiers: string[] = [];
+  for (const statement of source.statements) {
+    if (ts.isImportDeclaration(statement) && statement.importClause?.phaseModifier !== ts.SyntaxKind.TypeKeyword && ts.isStringLiteral(statement.moduleSpecifier)) {
+      specifiers.push(statement.moduleSpecifier.text);
+    }
+    if (ts.isExportDeclaration(statement) && !statement.isTypeOnly && statement.moduleSpecifier !== undefined && ts.isStringLiteral(statement.moduleSpecifier)) {
+      specifiers.push(statement.moduleSpecifier.text);
+    }
+  }
+  return specifiers;
+}
+
+/** Every src/ file (relative to src/) and package reached from `entry` by static imports. */
+function staticGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const pending = [join(SRC, entry)];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    const name = relative(SRC, file);
+    if (files.has(name)) continue;
+    files.add(name);
+    for (const specifier of loadedSpecifiers(file)) {
+      if (specifier.startsWith('.')) pending.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
+      else if (!specifier.startsWith('node:')) packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] ?? specifier));
+    }
+  }
+  return { files, packages };
+}
+
+const OTHER_COMMANDS = ['cli/resolve.ts', 'cli/certs.ts', 'cli/pin.ts', 'cli/check.ts', 'cli/imageset.ts', 'cli/krm.ts'];
+
+describe('main.ts', () => {
+  it('loads no command before it knows which one runs', () => {
+    const { files } = staticGraph('main.ts');
+    for (const command of ['cli/serve.ts', 'cli/cluster.ts', ...OTHER_COMMANDS]) expect(files).not.toContain(command);
+  });
+});
+
+describe('serve', () => {
+  const { files, packages } = staticGraph('cli/serve.ts');
+
+  it('loads @kubernetes/client-node only through cluster.ts, when there is a cluster', () => {
+    expect(packages).not.toContain('@kubernetes/client-node');
+    expect(files).not.toContain('cli/cluster.ts');
+  });
+
+  it('loads @peculiar/x509 only to write a development certificate', () => {
+    expect(packages).not.toContain('@peculiar/x509');
+    expect(files).not.toContain('certs/generate.ts');
+  });
+
+  it('loads none of the other commands', () => {
+    for (const command of OTHER_COMMANDS) expect(files).not.toContain(command);
+  });
+
+  it('still loads what it serves with (the graph walk finds packages)', () => {
+    for (const name of ['fastify', 'undici', 'prom-client', 'lru-cache']) expect(packages).toContain(name);
+  });
+});
+
+describe('cluster.ts', () => {
+  it('is where @kubernetes/client-node comes in', () => {
+    expect(staticGraph('cli/cluster.ts').packages).toContain('@kubernetes/client-node');
+  });
+});

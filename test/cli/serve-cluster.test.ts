@@ -1,0 +1,64 @@
+/**
+ * serve's cluster side (cli/cluster.ts, loaded only with a kubeconfig), without a cluster to reach:
+ * an unreadable kubeconfig stops serve before it listens, and caches that cannot sync keep it unready.
+ * Against a real kube-apiserver: test/e2e.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import type { RunningServer } from '../../src/cli/serve.js';
+import { captureIo, runCommand } from '../support/cli.js';
+
+let workDir: string;
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'dp-serve-cluster-'));
+});
+afterAll(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+/** A kubeconfig whose API server refuses connections (port 1 on loopback). */
+const UNREACHABLE_KUBECONFIG = JSON.stringify({
+  apiVersion: 'v1',
+  kind: 'Config',
+  clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+  users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
+  contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+  'current-context': 'c',
+});
+
+describe('serve --kubeconfig', () => {
+  it('exits with DP_ERR_KUBECONFIG, naming the file, before listening', async () => {
+    const missing = join(workDir, 'missing.yaml');
+    const result = await runCommand(['serve', '--port', '0', '--host', '127.0.0.1', '--kubeconfig', missing], { cwd: workDir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`kubeconfig ${missing} cannot be used`);
+    expect(result.stderr).toContain('(DP_ERR_KUBECONFIG)');
+  });
+
+  it('listens, stays unready while the caches cannot sync, and closes its watches', async () => {
+    const kubeconfig = join(workDir, 'unreachable.yaml');
+    await writeFile(kubeconfig, UNREACHABLE_KUBECONFIG);
+    const { io, out } = captureIo({ cwd: workDir });
+    let server: RunningServer | undefined;
+    const code = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--kubeconfig', kubeconfig, '--lease-namespace', 'test'], io, (s) => (server = s));
+    expect(code).toBeUndefined();
+    const agent = new Agent({ connect: { ca: await readFile(join(workDir, 'certs', 'ca.crt'), 'utf8') } });
+    try {
+      const status = async (path: string): Promise<number> => {
+        const response = await request(`${server?.url ?? ''}${path}`, { dispatcher: agent });
+        await response.body.dump();
+        return response.statusCode;
+      };
+      expect(await status('/healthz')).toBe(200);
+      expect(await status('/readyz')).toBe(503);
+      expect(out()).toContain(`"kubeconfig":"--kubeconfig ${kubeconfig}"`);
+    } finally {
+      await agent.close();
+      await server?.close();
+    }
+  });
+});
