@@ -8,6 +8,7 @@ import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
+import { BatchedLines } from '../server/log-lines.js';
 import { skipList } from '../admission/index.js';
 // Not certs/index.js, which loads @peculiar/x509: files.js loads it only to write a certificate.
 import { ensureDevCertificates } from '../certs/files.js';
@@ -123,6 +124,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
   });
   const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
   const pinRelatedEverywhere = values['pin-related-images'] === true;
+  const logLines = new BatchedLines(io.stdout);
   const metrics = new Metrics({ allowList: core.config.allow });
   metrics.trackCache(() => core.resolver.size);
   metrics.trackBreakers(() => core.client.breakerStates());
@@ -149,7 +151,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       },
       metrics,
     },
-    { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' }, stream: io.stdout } },
+    { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' }, stream: logLines } },
   );
   if (cluster === undefined) {
     app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets, Events and the Namespace annotation for RELATED_IMAGE_* are off');
@@ -177,6 +179,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       await app.close();
       await cluster?.stop();
       await core.close();
+      logLines.flush();
     },
   };
 }
@@ -203,7 +206,7 @@ function clusterDeps(
   authoritative: AuthoritativeRegistries,
 ): Pick<AppDeps, 'credentials' | 'imageSets' | 'relatedImagesIn' | 'ready' | 'onAdmitted'> {
   if (cluster === undefined) {
-    return { credentials: (ref) => core.credentialsFor(ref), imageSets: withoutImageSets(authoritative), relatedImagesIn: () => false, ready: () => true };
+    return { credentials: (ref, context) => core.credentialsFor(ref, context.deadline), imageSets: withoutImageSets(authoritative), relatedImagesIn: () => false, ready: () => true };
   }
   return {
     credentials: cluster.credentials,
