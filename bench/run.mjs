@@ -39,6 +39,15 @@ const FILL_ENTRIES = 100_000;
 const TIME_LIMIT_MS = 300_000;
 const BENCH_ACCOUNT = 'bench';
 
+/**
+ * The V8 flags the container image runs the webhook with (its `ENV NODE_OPTIONS`), read from the
+ * Dockerfile so the figures are production's: given to the webhook processes, never the baseline.
+ */
+const IMAGE_NODE_FLAGS = (() => {
+  const line = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
+  return line === null ? [] : line[1].split(/\s+/).filter((flag) => flag !== '');
+})();
+
 const TARGETS = { ratio: 0.7, p99Ms: 2, coldHeads: COLD_IMAGES, coldTokens: 1, herdHeads: 1, peakRssMB: 150 };
 
 const children = new Set();
@@ -148,7 +157,7 @@ async function startWebhook(pin, { workDir, certs, registries }) {
   // BENCH_CPU_PROF=dir: the webhook writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF];
   const args = [
-    ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1',
+    ...IMAGE_NODE_FLAGS, ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1',
     '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--ca-file', registries.caFile,
     '--insecure-registry', registries.plain.host, '--docker-config', dockerDir,
   ];
@@ -271,7 +280,7 @@ async function herd(harness, registries, webhook) {
 /** A fresh webhook process on CPU 0 whose cache memory.mjs fills with FILL_ENTRIES digests; its memory before and after. */
 async function cacheMemory(pin, certs) {
   const env = { ...process.env, BENCH_CERT: certs.certFile, BENCH_KEY: certs.keyFile, BENCH_ENTRIES: String(FILL_ENTRIES) };
-  const child = spawnPinned(pin, ['--expose-gc', join(REPO, 'bench/memory.mjs')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
+  const child = spawnPinned(pin, ['--expose-gc', ...IMAGE_NODE_FLAGS, join(REPO, 'bench/memory.mjs')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
   try {
     const next = () =>
       new Promise((resolve, reject) => {
@@ -313,7 +322,7 @@ function report(m, r) {
     '',
     `## Warm cache: a 5-container Pod over HTTPS, ${CONNECTIONS} keep-alive connections (autocannon)`,
     '',
-    `${ROUNDS.length} rounds of ${ROUND_SECONDS} s, ${ROUNDS.map((n) => n[0].toUpperCase()).join(' ')} (B baseline, W webhook), after ${WARMUP_SECONDS} s of warm-up each.`,
+    `${ROUNDS.length} rounds of ${ROUND_SECONDS} s, ${ROUNDS.map((n) => n[0].toUpperCase()).join(' ')} (B baseline, W webhook), after ${WARMUP_SECONDS} s of warm-up each. The webhook runs with the container image's node flags (${IMAGE_NODE_FLAGS.join(' ') || 'none'}); the baseline with none.`,
     '',
     '| server | reviews/s | per round | p50 ms | p99 ms | server CPU | reviews per CPU-second |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: |',
@@ -345,7 +354,7 @@ function report(m, r) {
     '',
     `## Memory with ${FILL_ENTRIES.toLocaleString('en')} cached entries`,
     '',
-    `A fresh webhook process (bench/memory.mjs: \`serve\`'s app, metrics and resolver, every module the binary loads), its cache filled with ${r.memory.entries} entries through \`Resolver.resolve\` from an in-process digest source in ${fmt(r.memory.fillSeconds, 1)} s, then still answering reviews from it over HTTPS.`,
+    `A fresh webhook process (bench/memory.mjs: \`serve\`'s app, metrics and resolver, with the modules \`serve\` loads in a cluster, @kubernetes/client-node included; node flags ${IMAGE_NODE_FLAGS.join(' ') || '(none)'}, as the container image sets them), its cache filled with ${r.memory.entries} entries through \`Resolver.resolve\` from an in-process digest source in ${fmt(r.memory.fillSeconds, 1)} s, then still answering reviews from it over HTTPS.`,
     '',
     '| | RSS MiB | peak RSS (VmHWM) MiB | JS heap used MiB |',
     '| --- | ---: | ---: | ---: |',

@@ -400,7 +400,7 @@ describe('Deployment', () => {
   });
 
   it('requests CPU and memory, and limits memory but not CPU', () => {
-    expect(container.resources.requests).toEqual({ cpu: '50m', memory: '64Mi' });
+    expect(container.resources.requests).toEqual({ cpu: '50m', memory: '128Mi' });
     expect(container.resources.limits).toEqual({ memory: '256Mi' });
   });
 
