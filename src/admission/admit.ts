@@ -13,6 +13,10 @@ import { buildPatch, encodePatch, type Pin } from '../patch/index.js';
 import type { SkipList } from './skip.js';
 import { denialMessage, failureWarnings, type ImageFailure, type ImageNote } from './warnings.js';
 import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
+import type { Deadline } from '../timeout.js';
+
+/** An admission's deadline (its signal may be created only when first read). */
+export type { Deadline } from '../timeout.js';
 
 /** Resolves one reference; the webhook's Resolver satisfies it. */
 export interface ImageResolver {
@@ -21,10 +25,6 @@ export interface ImageResolver {
   cached?(ref: ImageRef, credentials: CredentialChain): Resolution | undefined;
 }
 
-/** An admission's deadline: `signal` aborts when it passes (and may be created only when first read). */
-export interface Deadline {
-  readonly signal: AbortSignal;
-}
 
 /** What an admission needs to know to pick credentials for an image. */
 export interface CredentialContext {

@@ -9,13 +9,13 @@ import {
   loadDockerConfig,
   type DockerConfigCredentials,
   type ImageName,
-  type LookupDeadline,
   type RegistryClientOptions,
 } from '../registry/index.js';
 import { DEFAULT_RETRY, Resolver, type CredentialChain, type Resolution, type ResolveOptions, type ResolverOptions } from '../resolve/index.js';
 import { compileRewrites, defaultConfig, loadConfig, type DigestPinnerConfig } from '../config/index.js';
 import type { ImageRef } from '../reference/types.js';
 import { DigestPinnerError } from '../errors.js';
+import type { Deadline } from '../timeout.js';
 
 export interface Core {
   readonly resolver: Resolver;
@@ -30,7 +30,7 @@ export interface Core {
   readonly own: WebhookCredentials;
   /** The webhook's own credentials for `ref` (may run a credential helper or provider), then anonymous. */
   /** The credentials to try for `ref`; waits on credential programs no longer than `deadline` when given. */
-  readonly credentialsFor: (ref: ImageRef, deadline?: LookupDeadline) => Promise<CredentialChain>;
+  readonly credentialsFor: (ref: ImageRef, deadline?: Deadline) => Promise<CredentialChain>;
   /** Moves `ref` by the configuration's rewrite rules; call before resolving and pin the result. Throws RewriteError. */
   readonly rewrite: (ref: ImageRef) => ImageRef;
   close(): Promise<void>;

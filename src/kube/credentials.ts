@@ -17,7 +17,7 @@
  */
 import type { ImageRef } from '../reference/types.js';
 import type { Credential } from '../registry/types.js';
-import type { LookupDeadline } from '../registry/index.js';
+import type { Deadline } from '../timeout.js';
 import { referencedNames, type PullSecretCache } from './cache.js';
 import { isRecord, member, stringAt } from './json.js';
 import { mergeKeyrings, type Keyring } from './keyring.js';
@@ -32,7 +32,7 @@ export interface LookupContext {
   /** The pod spec (imagePullSecrets, serviceAccountName), untrusted JSON. */
   readonly podSpec: unknown;
   /** The admission's deadline, passed on to `own.forImage`. */
-  readonly deadline?: LookupDeadline | undefined;
+  readonly deadline?: Deadline | undefined;
 }
 
 /** The admission stage's CredentialLookup, structurally. */
@@ -46,7 +46,7 @@ export interface OwnCredentials {
   /** Credentials known without running anything (docker config `auths`). */
   lookup(domain: string): Credential[];
   /** All own credentials for an image, which may run credential helpers or providers; used instead of `lookup` when present. */
-  forImage?(ref: ImageRef, deadline?: LookupDeadline): Promise<Credential[]>;
+  forImage?(ref: ImageRef, deadline?: Deadline): Promise<Credential[]>;
 }
 
 /** Where one lookup's chain came from, for logs. Names only: never a secret value. */

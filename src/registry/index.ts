@@ -47,7 +47,7 @@ export {
   type CredentialProviderOptions,
   type ProviderLookup,
 } from './credential-provider.js';
-export { WebhookCredentials, type ImageName, type LookupDeadline, type WebhookCredentialSources } from './own-credentials.js';
+export { WebhookCredentials, type ImageName, type WebhookCredentialSources } from './own-credentials.js';
 export { runPlugin, CredentialProgramError, type PluginRun, type PluginResult } from './exec-plugin.js';
 export { parseWwwAuthenticate, findChallenge, MalformedChallengeError, type Challenge } from './www-authenticate.js';
 export { parseRetryAfter } from './retry-after.js';

@@ -12,16 +12,12 @@ import type { DockerCredentialHelpers, HelperOutcome } from './credential-helper
 import type { KubeletCredentialProviders, ProviderLookup } from './credential-provider.js';
 import type { Credential } from './types.js';
 import { raceAbort } from './abort.js';
+import type { Deadline } from '../timeout.js';
 
 /** An image as the lookups need it: `domain` (`host[:port]`) and `name` (`domain/path`). */
 export interface ImageName {
   readonly domain: string;
   readonly name: string;
-}
-
-/** The deadline of whoever asks; its signal is read only when a credential program must be waited on. */
-export interface LookupDeadline {
-  readonly signal: AbortSignal;
 }
 
 export interface WebhookCredentialSources {
@@ -53,7 +49,7 @@ export class WebhookCredentials {
    * When `deadline` passes while a helper or provider runs, stops waiting (the program runs on, and
    * its answer is remembered for later lookups) and gives the `auths` credentials alone.
    */
-  async forImage(image: ImageName, deadline?: LookupDeadline): Promise<Credential[]> {
+  async forImage(image: ImageName, deadline?: Deadline): Promise<Credential[]> {
     const answers = await this.#programAnswers(image, deadline);
     if (answers === undefined) return this.lookup(image.domain);
     const [helper, provided] = answers;
@@ -65,7 +61,7 @@ export class WebhookCredentials {
   }
 
   /** What the helper and the providers say about the image; undefined when none is configured or the deadline came first. */
-  async #programAnswers(image: ImageName, deadline: LookupDeadline | undefined): Promise<ProgramAnswers | undefined> {
+  async #programAnswers(image: ImageName, deadline: Deadline | undefined): Promise<ProgramAnswers | undefined> {
     const { helpers, providers } = this.#sources;
     if (helpers === undefined && providers === undefined) return undefined;
     const programs = Promise.all([helpers?.lookup(image.domain), providers?.lookup(image)]);

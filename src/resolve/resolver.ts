@@ -24,6 +24,7 @@ import { credentialKey, ManifestUnknownError } from '../registry/index.js';
 import { allowsStale, digestEntry, flatString, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+import { cancellableTimeout } from '../timeout.js';
 
 /** Where a digest came from. */
 export type ResolutionSource = 'pinned' | 'cache' | 'registry' | 'stale';
@@ -148,7 +149,7 @@ export class Resolver {
 
   /** Resolves `ref` to a digest: its mirrors first, then its registry, trying each credential in order. */
   async resolve(ref: ImageRef, options: ResolveOptions): Promise<Resolution> {
-    if (ref.digest !== undefined) return { ref, digest: ref.digest, source: 'pinned', credential: undefined };
+    if (ref.digest !== undefined) return pinnedResolution(ref, ref.digest);
     let mirrorStale: Resolution | undefined;
     for (const mirror of this.#mirrorsOf(ref)) {
       if (options.signal.aborted) break;
@@ -171,9 +172,9 @@ export class Resolver {
    * past a remembered "manifest unknown".
    */
   cached(ref: ImageRef, credentials: CredentialChain): Resolution | undefined {
-    if (ref.digest !== undefined) return { ref, digest: ref.digest, source: 'pinned', credential: undefined };
-    if (this.#settings.mirrors.size > 0 && this.#settings.mirrors.has(ref.domain.toLowerCase())) return undefined;
-    const credential = credentials.length > 0 ? credentials[0] : undefined;
+    if (ref.digest !== undefined) return pinnedResolution(ref, ref.digest);
+    if (this.#settings.mirrors.has(ref.domain.toLowerCase())) return undefined;
+    const credential = credentials[0];
     const entry = this.#cache.get(cacheKey(ref, credential), RECENT_USE);
     if (entry?.kind !== 'digest' || !this.#fresh(entry)) return undefined;
     return this.#answer(entry, 'cache', ref, credential);
@@ -239,12 +240,9 @@ export class Resolver {
   /** One shared fetch: retries within its budget, then "unknown", a stale digest, or the failure. */
   async #fetch(context: FetchContext, previous: CacheEntry | undefined, set: LRUCache.FetcherFetchOptions<string, CacheEntry, FetchContext>): Promise<CacheEntry> {
     const { source, fetchTimeoutMs, retry, now, random } = this.#settings;
-    // A timer cleared when the fetch ends (AbortSignal.timeout's would hold its signal for the whole budget).
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      controller.abort(new DOMException('The registry fetch budget ran out', 'TimeoutError'));
-    }, fetchTimeoutMs);
-    const { signal } = controller;
+    // Its timer is cleared when the fetch ends, not held for the whole budget.
+    const timeout = cancellableTimeout(fetchTimeoutMs, 'The registry fetch budget ran out');
+    const { signal } = timeout;
     const budget = { deadline: now() + fetchTimeoutMs, signal, now, random };
     let manifest: ManifestDigest;
     try {
@@ -252,7 +250,7 @@ export class Resolver {
     } catch (error) {
       return this.#afterFailure(error, previous, set);
     } finally {
-      clearTimeout(timer);
+      timeout.cancel();
     }
     set.ttl = this.#retention();
     return digestEntry(manifest, now());
@@ -288,6 +286,11 @@ export class Resolver {
       }
     });
   }
+}
+
+/** A reference that carries its digest: nothing to ask. */
+function pinnedResolution(ref: ImageRef, digest: string): Resolution {
+  return { ref, digest, source: 'pinned', credential: undefined };
 }
 
 /** The cache key of a tag for one credential; never the credential's secret. */

@@ -1,5 +1,6 @@
 /** Deadlines: kube-apiserver appends `?timeout=10s` (the webhook's timeoutSeconds) to every call. */
 import { setMaxListeners } from 'node:events';
+import { cancellableTimeout, type CancellableTimeout, type Deadline } from '../timeout.js';
 
 const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
@@ -34,32 +35,24 @@ export function resolutionDeadlineMs(timeoutParam: string | undefined, capMs: nu
  * cache): an admission answered from memory never arms a timer. `dispose()` when
  * the admission is answered, so no timer outlives it.
  */
-export class AdmissionDeadline {
+export class AdmissionDeadline implements Deadline {
   readonly #at: number;
-  #controller: AbortController | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timeout: CancellableTimeout | undefined;
 
   constructor(ms: number, now: number = performance.now()) {
     this.#at = now + ms;
   }
 
   get signal(): AbortSignal {
-    if (this.#controller !== undefined) return this.#controller.signal;
-    const controller = new AbortController();
-    this.#controller = controller;
+    if (this.#timeout !== undefined) return this.#timeout.signal;
+    this.#timeout = cancellableTimeout(this.#at - performance.now(), 'The admission deadline passed');
     // Each image waits with a listener of its own: many images are not a leak, and
     // Node's MaxListenersExceededWarning would put a line that is not JSON on stderr.
-    setMaxListeners(0, controller.signal);
-    const remaining = this.#at - performance.now();
-    const expire = (): void => {
-      controller.abort(new DOMException('The admission deadline passed', 'TimeoutError'));
-    };
-    if (remaining <= 0) expire();
-    else this.#timer = setTimeout(expire, remaining).unref();
-    return controller.signal;
+    setMaxListeners(0, this.#timeout.signal);
+    return this.#timeout.signal;
   }
 
   dispose(): void {
-    clearTimeout(this.#timer);
+    this.#timeout?.cancel();
   }
 }

@@ -1,0 +1,30 @@
+/** Deadlines as AbortSignals, with timers that are given back when the wait ends. */
+
+/** A deadline as waits see it: `signal` aborts when it passes (an implementation may create it only when first read). */
+export interface Deadline {
+  readonly signal: AbortSignal;
+}
+
+/** A deadline whose timer can be cleared before it fires. */
+export interface CancellableTimeout extends Deadline {
+  cancel(): void;
+}
+
+/**
+ * A deadline `ms` from now: `signal` aborts with a TimeoutError carrying `message`.
+ * Like AbortSignal.timeout, its timer never keeps the process alive; unlike it,
+ * `cancel()` clears the timer once nothing waits (AbortSignal.timeout's holds its
+ * signal until it fires).
+ */
+export function cancellableTimeout(ms: number, message: string): CancellableTimeout {
+  const controller = new AbortController();
+  const expire = (): void => {
+    controller.abort(new DOMException(message, 'TimeoutError'));
+  };
+  if (ms <= 0) {
+    expire();
+    return { signal: controller.signal, cancel: () => undefined };
+  }
+  const timer = setTimeout(expire, ms).unref();
+  return { signal: controller.signal, cancel: () => { clearTimeout(timer); } };
+}
