@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import '../dist/cli/serve.js';
-import { skipList } from '../dist/admission/index.js';
+import { AnswerMemo, skipList } from '../dist/admission/index.js';
 import { Metrics } from '../dist/metrics/index.js';
 import { parseImage } from '../dist/reference/index.js';
 import { Resolver } from '../dist/resolve/index.js';
@@ -71,6 +71,7 @@ const app = buildApp(
     credentials: () => Promise.resolve([undefined]),
     skip: skipList([]),
     dropTag: false,
+    memo: new AnswerMemo(),
     ready: () => true,
     onAdmission: (result, kind, operation, seconds) => metrics.admission(result, kind, operation, seconds),
     metrics,

@@ -14,6 +14,7 @@ import type { SkipList } from './skip.js';
 import { denialMessage, failureWarnings, type ImageFailure, type ImageNote } from './warnings.js';
 import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
 import type { Deadline } from '../timeout.js';
+import type { AnswerMemo } from './memo.js';
 
 /** An admission's deadline (its signal may be created only when first read). */
 export type { Deadline } from '../timeout.js';
@@ -60,6 +61,8 @@ export interface AdmitDeps {
   readonly relatedImagesIn?: ((namespace: string | undefined) => boolean) | undefined;
   /** Moves an image to another registry or path before it is pinned (--config rewrites); throws on a bad result. */
   readonly rewrite?: ((ref: ImageRef) => ImageRef) | undefined;
+  /** Answers already given, for pod specs seen again (absent: every admission is worked out). */
+  readonly memo?: AnswerMemo | undefined;
 }
 
 /** Where an admission's digest came from: the resolver's sources, or an ImageSet. */
@@ -101,24 +104,59 @@ const NOTHING_TO_DO = (uid: string, outcome: AdmissionOutcome): AdmitResult => (
   failures: [],
 });
 
-/** Admits one request: pins what it can; warns or denies, per `mode`, about what it cannot. */
-export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
+/**
+ * What an admission needs to do, decided without waiting on anything: either its
+ * answer already (nothing to pin, or an answer remembered for the same pod spec),
+ * or the image fields to resolve. `admit` runs it first; the server calls it on its
+ * own so an answer from memory needs no deadline and no promise.
+ */
+export type AdmissionPlan =
+  | { readonly done: AdmitResult }
+  | {
+      readonly done?: undefined;
+      readonly fields: readonly ImageField[];
+      readonly podSpec: unknown;
+      readonly memoKey: string | undefined;
+    };
+
+/** Decides what `request` needs; see AdmissionPlan. */
+export function planAdmission(request: AdmissionRequest, deps: AdmitDeps): AdmissionPlan {
   const kind = request.kind.kind;
   const location = podSpecLocation(kind);
   if (location === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
-    return NOTHING_TO_DO(request.uid, 'ignored');
+    return { done: NOTHING_TO_DO(request.uid, 'ignored') };
   }
-  if (skipsControlledTemplate(kind, request.object)) return NOTHING_TO_DO(request.uid, 'ignored');
+  if (skipsControlledTemplate(kind, request.object)) return { done: NOTHING_TO_DO(request.uid, 'ignored') };
 
+  const relatedImages = deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true;
   const fields = imagesToPin({
     kind,
     operation: request.operation,
     subResource: request.subResource,
     object: request.object,
     oldObject: request.oldObject,
-    relatedImages: deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true,
+    relatedImages,
   });
-  const context: CredentialContext = { namespace: request.namespace, kind, podSpec: valueAt(request.object, location.specPointer), deadline };
+  const podSpec = valueAt(request.object, location.specPointer);
+  const memoKey = deps.memo?.keyOf({ request, fields, relatedImages, podSpec, metadataPointer: location.metadataPointer });
+  const remembered = memoKey === undefined ? undefined : deps.memo?.recall(memoKey);
+  if (remembered === undefined) return { fields, podSpec, memoKey };
+  const response: AdmissionResponse = { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: remembered.patch };
+  return { done: { response, outcome: 'pinned', resolutions: remembered.resolutions, failures: [] } };
+}
+
+/** Admits one request: pins what it can; warns or denies, per `mode`, about what it cannot. */
+export async function admit(
+  request: AdmissionRequest,
+  mode: Mode,
+  deps: AdmitDeps,
+  deadline: Deadline,
+  plan: AdmissionPlan = planAdmission(request, deps),
+): Promise<AdmitResult> {
+  if (plan.done !== undefined) return plan.done;
+  const { fields, podSpec, memoKey } = plan;
+  const kind = request.kind.kind;
+  const context: CredentialContext = { namespace: request.namespace, kind, podSpec, deadline };
   const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, deadline)));
 
   const pins = settled.flatMap((s) => (s.pin === undefined ? [] : [s.pin]));
@@ -142,6 +180,9 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     ...(failures.length + notes.length > 0 ? { warnings: failureWarnings(failures, notes) } : {}),
   };
   const outcome: AdmissionOutcome = failures.length > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
+  if (memoKey !== undefined && outcome === 'pinned' && notes.length === 0 && response.patch !== undefined) {
+    deps.memo?.remember(memoKey, { patch: response.patch, resolutions });
+  }
   return { response, outcome, resolutions, failures };
 }
 

@@ -9,7 +9,7 @@ import { buildApp, type AppDeps } from '../server/app.js';
 import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
 import { BatchedLines } from '../server/log-lines.js';
-import { skipList } from '../admission/index.js';
+import { AnswerMemo, skipList } from '../admission/index.js';
 // Not certs/index.js, which loads @peculiar/x509: files.js loads it only to write a certificate.
 import { ensureDevCertificates } from '../certs/files.js';
 import { readFile } from 'node:fs/promises';
@@ -145,6 +145,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       skip: skipList(values.skip ?? []),
       dropTag: options.dropTag,
       rewrite: core.rewrite,
+      memo: new AnswerMemo({ version: cluster === undefined ? undefined : () => cluster.version() }),
       pinRelatedImages: pinRelatedEverywhere,
       onAdmission: (result, kind, operation, seconds) => {
         metrics.admission(result, kind, operation, seconds);

@@ -36,6 +36,12 @@ const PULL_SECRET_TYPE_SET: ReadonlySet<string> = new Set(Object.values(PULL_SEC
 export class PullSecretCache {
   readonly #secrets = new Map<string, CachedSecret>();
   readonly #serviceAccounts = new Map<string, CachedServiceAccount>();
+  #version = 0;
+
+  /** Counts changes: anything remembered from what the cache held is outdated once it moves. */
+  get version(): number {
+    return this.#version;
+  }
 
   /** Number of pull secrets held. */
   get secretCount(): number {
@@ -69,6 +75,7 @@ export class PullSecretCache {
 
   /** Handles a Secret added or updated. Secrets of other types are ignored (and dropped if held). */
   upsertSecret(object: unknown): CacheChange {
+    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return { object: undefined, problems: ['Secret without namespace or name ignored'] };
     const id = key(meta.namespace, meta.name);
@@ -89,6 +96,7 @@ export class PullSecretCache {
    * reported by the other informer) may be seen in either order.
    */
   deleteSecret(object: unknown): void {
+    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return;
     const id = key(meta.namespace, meta.name);
@@ -98,6 +106,7 @@ export class PullSecretCache {
 
   /** Handles a ServiceAccount added or updated: keeps the names of its imagePullSecrets. */
   upsertServiceAccount(object: unknown): CacheChange {
+    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return { object: undefined, problems: ['ServiceAccount without namespace or name ignored'] };
     const id = key(meta.namespace, meta.name);
@@ -108,6 +117,7 @@ export class PullSecretCache {
 
   /** Handles a ServiceAccount deleted (same uid only, as for secrets). */
   deleteServiceAccount(object: unknown): void {
+    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return;
     const id = key(meta.namespace, meta.name);
@@ -117,6 +127,7 @@ export class PullSecretCache {
 
   /** Forgets everything, e.g. before a relist. */
   clear(): void {
+    this.#version += 1;
     this.#secrets.clear();
     this.#serviceAccounts.clear();
   }

@@ -44,6 +44,11 @@ export interface Resolution {
    * image, e.g. `pinned to a stale digest (resolved 12m ago): registry answered 503`.
    */
   readonly warning?: string | undefined;
+  /**
+   * Until when (the resolver's clock, ms) the cache trusts this digest without asking
+   * again, for a `cache` or `registry` answer: what is built from it must not outlive it.
+   */
+  readonly freshUntil?: number | undefined;
 }
 
 /** Credentials to try, in order; `undefined` stands for an anonymous attempt. */
@@ -227,7 +232,7 @@ export class Resolver {
   #answer(entry: CacheEntry, source: 'cache' | 'registry', ref: ImageRef, credential: Credential | undefined): Resolution {
     if (entry.kind === 'unknown') throw entry.error;
     const { digest } = entry.manifest;
-    if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source };
+    if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source, freshUntil: entry.fetchedAt + this.#settings.cacheTtlMs };
     return { ref, digest, source: 'stale', credential: credential?.source, warning: staleWarning(entry, this.#settings.now()) };
   }
 

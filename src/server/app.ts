@@ -4,8 +4,8 @@
  */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
-import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
-import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
+import { admit, decodeReview, planAdmission, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
+import type { AdmissionPlan, AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
 import { describeError } from '../errors.js';
 import { AdmissionDeadline, resolutionDeadlineMs } from './deadline.js';
 
@@ -59,8 +59,10 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     // sends objects it has already decoded). Skipping the scan for them saves a pass over every body.
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
-    // One log line per admission is written by the route itself.
+    // One log line per admission is written by the route itself, with the review's uid:
+    // no per-request child logger (and no `reqId` counter) for it.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger) => logger,
     // kube-apiserver keeps connections open (Go's idle timeout is 90 s): outlive it so a
     // request never races the server closing an idle socket.
     keepAliveTimeout: 120_000,
@@ -108,12 +110,18 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       } catch (error) {
         return reply.code(400).send({ message: describeError(error), uid: reviewUid(body) });
       }
-      const deadline = new AdmissionDeadline(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
+      // Answered from memory when it can be (nothing to pin, or a pod spec seen before): no deadline, no promise.
+      const plan = planSafely(review, mode, deps);
       let result: AdmitResult;
-      try {
-        result = await admitSafely(review.uid, mode, () => admit(review, mode, deps, deadline));
-      } finally {
-        deadline.dispose();
+      if (plan.done !== undefined) {
+        result = plan.done;
+      } else {
+        const deadline = new AdmissionDeadline(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
+        try {
+          result = await admitSafely(review.uid, mode, () => admit(review, mode, deps, deadline, plan));
+        } finally {
+          deadline.dispose();
+        }
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       request.log.info(
@@ -161,11 +169,24 @@ async function admitSafely(uid: string, mode: Mode, run: () => Promise<AdmitResu
   try {
     return await run();
   } catch (error) {
-    const message = `digest-pinner: internal error, images not pinned: ${describeError(error)}`.slice(0, 250);
-    const response: AdmissionResponse =
-      mode === 'strict' ? { uid, allowed: false, status: { code: 500, message } } : { uid, allowed: true, warnings: [message] };
-    return { response, outcome: mode === 'strict' ? 'denied' : 'warned', resolutions: [], failures: [] };
+    return internalError(uid, mode, error);
   }
+}
+
+/** planAdmission, with a bug answered as admitSafely answers it. */
+function planSafely(review: AdmissionRequest, mode: Mode, deps: AdmitDeps): AdmissionPlan {
+  try {
+    return planAdmission(review, deps);
+  } catch (error) {
+    return { done: internalError(review.uid, mode, error) };
+  }
+}
+
+function internalError(uid: string, mode: Mode, error: unknown): AdmitResult {
+  const message = `digest-pinner: internal error, images not pinned: ${describeError(error)}`.slice(0, 250);
+  const response: AdmissionResponse =
+    mode === 'strict' ? { uid, allowed: false, status: { code: 500, message } } : { uid, allowed: true, warnings: [message] };
+  return { response, outcome: mode === 'strict' ? 'denied' : 'warned', resolutions: [], failures: [] };
 }
 
 function bodyErrorMessage(error: { code?: string; message: string }): string {

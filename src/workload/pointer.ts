@@ -19,10 +19,23 @@ export function tokensOf(pointer: string): string[] {
 
 /** The value a pointer addresses in `document`; undefined when any step is missing or of the wrong shape. */
 export function valueAt(document: unknown, pointer: string): unknown {
+  if (pointer.includes('~')) {
+    let value = document;
+    for (const token of tokensOf(pointer)) {
+      value = step(value, token);
+      if (value === undefined) return undefined;
+    }
+    return value;
+  }
+  // No escapes (every pointer the walker writes for names it generates): walk the
+  // tokens in place rather than splitting the pointer into an array first.
   let value = document;
-  for (const token of tokensOf(pointer)) {
-    value = step(value, token);
+  for (let start = 1; start <= pointer.length; ) {
+    const end = pointer.indexOf('/', start);
+    const stop = end === -1 ? pointer.length : end;
+    value = step(value, pointer.slice(start, stop));
     if (value === undefined) return undefined;
+    start = stop + 1;
   }
   return value;
 }
