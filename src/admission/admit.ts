@@ -114,6 +114,7 @@ export type AdmissionPlan =
   | { readonly done: AdmitResult }
   | {
       readonly done?: undefined;
+      readonly request: AdmissionRequest;
       readonly fields: readonly ImageField[];
       readonly podSpec: unknown;
       readonly memoKey: string | undefined;
@@ -140,21 +141,20 @@ export function planAdmission(request: AdmissionRequest, deps: AdmitDeps): Admis
   const podSpec = valueAt(request.object, location.specPointer);
   const memoKey = deps.memo?.keyOf({ request, fields, relatedImages, podSpec, metadataPointer: location.metadataPointer });
   const remembered = memoKey === undefined ? undefined : deps.memo?.recall(memoKey);
-  if (remembered === undefined) return { fields, podSpec, memoKey };
+  if (remembered === undefined) return { request, fields, podSpec, memoKey };
   const response: AdmissionResponse = { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: remembered.patch };
   return { done: { response, outcome: 'pinned', resolutions: remembered.resolutions, failures: [] } };
 }
 
 /** Admits one request: pins what it can; warns or denies, per `mode`, about what it cannot. */
-export async function admit(
-  request: AdmissionRequest,
-  mode: Mode,
-  deps: AdmitDeps,
-  deadline: Deadline,
-  plan: AdmissionPlan = planAdmission(request, deps),
-): Promise<AdmitResult> {
+export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
+  return admitPlanned(planAdmission(request, deps), mode, deps, deadline);
+}
+
+/** `admit`, from its plan: resolves the plan's fields unless the plan is already the answer. */
+export async function admitPlanned(plan: AdmissionPlan, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
   if (plan.done !== undefined) return plan.done;
-  const { fields, podSpec, memoKey } = plan;
+  const { request, fields, podSpec, memoKey } = plan;
   const kind = request.kind.kind;
   const context: CredentialContext = { namespace: request.namespace, kind, podSpec, deadline };
   const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, deadline)));

@@ -1,5 +1,5 @@
 export { decodeReview, reviewUid, InvalidReviewError } from './decode.js';
-export { admit, planAdmission, REASONS } from './admit.js';
+export { admit, admitPlanned, planAdmission, REASONS } from './admit.js';
 export type {
   AdmissionPlan, AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, CredentialContext, CredentialLookup, Deadline, ImageResolver, ImageSetSource,
 } from './admit.js';

@@ -38,9 +38,7 @@ export class Metrics {
   /** The registry `GET /metrics` renders. */
   readonly registry = new Registry();
   readonly #hosts: HostLabels;
-  readonly #admissions: Counter<'kind' | 'operation' | 'outcome'>;
   readonly #admissionSeconds: Histogram;
-  readonly #resolutions: Counter<'source'>;
   readonly #failures: Counter<'code'>;
   readonly #registryRequests: Counter<'host' | 'method' | 'status'>;
   readonly #registrySeconds: Histogram<'host' | 'method'>;
@@ -59,7 +57,7 @@ export class Metrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
 
     const admissions = this.#admissionTally;
-    this.#admissions = new Counter({
+    new Counter({
       name: 'digest_pinner_admissions_total',
       help: 'AdmissionReviews answered, by kind, operation and outcome (pinned, unchanged, ignored, warned, denied).',
       labelNames: ['kind', 'operation', 'outcome'],
@@ -75,7 +73,7 @@ export class Metrics {
       registers,
     });
     const resolutions = this.#resolutionTally;
-    this.#resolutions = new Counter({
+    new Counter({
       name: 'digest_pinner_resolutions_total',
       help: 'Images resolved during admissions, by where the digest came from (pinned, imageset, cache, registry, stale) or failed.',
       labelNames: ['source'],

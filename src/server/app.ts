@@ -4,7 +4,7 @@
  */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
-import { admit, decodeReview, planAdmission, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
+import { admitPlanned, decodeReview, planAdmission, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
 import type { AdmissionPlan, AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
 import { describeError } from '../errors.js';
 import { AdmissionDeadline, resolutionDeadlineMs } from './deadline.js';
@@ -118,7 +118,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       } else {
         const deadline = new AdmissionDeadline(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
         try {
-          result = await admitSafely(review.uid, mode, () => admit(review, mode, deps, deadline, plan));
+          result = await admitSafely(review.uid, mode, () => admitPlanned(plan, mode, deps, deadline));
         } finally {
           deadline.dispose();
         }

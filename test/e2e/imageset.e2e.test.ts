@@ -249,6 +249,18 @@ describe('with the CRD', () => {
       await cluster.kubectlOk(['delete', 'imageset', 'moving']);
       await eventually('the deleted ImageSet', async () => ((await dryRun(STRICT, image)).error?.includes('not in any ImageSet') === true ? true : undefined));
     });
+
+    it('takes precedence over an answer remembered from the registry as soon as it lists the image', async () => {
+      // Pinned from the registry, and remembered for the pod spec (fresh for the cache TTL, 15 min).
+      const image = `${plain.host}/airgap/app:v1`;
+      expect((await dryRun(WARN, image)).image).toBe(`${image}@${app.digest}`);
+      expect((await dryRun(WARN, image)).image).toBe(`${image}@${app.digest}`);
+      // An ImageSet that lists the same tag with another digest wins from the next admission on.
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: imageSetYaml('override', [{ image, digest: other.digest }]) });
+      await eventually('the ImageSet over the remembered answer', async () => ((await dryRun(WARN, image)).image === `${image}@${other.digest}` ? true : undefined));
+      await cluster.kubectlOk(['delete', 'imageset', 'override']);
+      await eventually('the registry again', async () => ((await dryRun(WARN, image)).image === `${image}@${app.digest}` ? true : undefined));
+    });
   });
 
   describe('conflicts', () => {
