@@ -159,10 +159,7 @@ export async function admitPlanned(plan: AdmissionPlan, mode: Mode, deps: AdmitD
   const context: CredentialContext = { namespace: request.namespace, kind, podSpec, deadline };
   const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, deadline)));
 
-  const pins = settled.flatMap((s) => (s.pin === undefined ? [] : [s.pin]));
-  const failures = settled.flatMap((s) => (s.failure === undefined ? [] : [s.failure]));
-  const resolutions = settled.flatMap((s) => (s.resolution === undefined ? [] : [s.resolution]));
-  const notes = settled.flatMap((s) => (s.note === undefined ? [] : [s.note]));
+  const { pins, failures, resolutions, notes } = gather(settled);
 
   if (failures.length > 0 && mode === 'strict') {
     return {
@@ -190,6 +187,18 @@ export async function admitPlanned(plan: AdmissionPlan, mode: Mode, deps: AdmitD
 function patchFields(ops: readonly PatchOperation[]): Pick<AdmissionResponse, 'patch' | 'patchType'> {
   if (ops.length === 0) return {};
   return { patchType: 'JSONPatch', patch: encodePatch(ops) };
+}
+
+/** The fields' outcomes, sorted by kind, in field order. */
+function gather(settled: readonly FieldOutcome[]): { pins: Pin[]; failures: ImageFailure[]; resolutions: AdmissionResolution[]; notes: ImageNote[] } {
+  const gathered = { pins: [] as Pin[], failures: [] as ImageFailure[], resolutions: [] as AdmissionResolution[], notes: [] as ImageNote[] };
+  for (const outcome of settled) {
+    if (outcome.pin !== undefined) gathered.pins.push(outcome.pin);
+    if (outcome.failure !== undefined) gathered.failures.push(outcome.failure);
+    if (outcome.resolution !== undefined) gathered.resolutions.push(outcome.resolution);
+    if (outcome.note !== undefined) gathered.notes.push(outcome.note);
+  }
+  return gathered;
 }
 
 interface FieldOutcome {

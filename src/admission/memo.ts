@@ -21,7 +21,7 @@
 import { LRUCache } from 'lru-cache';
 import { member, isRecord } from '../workload/json.js';
 import { valueAt, type ImageField } from '../workload/index.js';
-import { ORIGINAL_IMAGES_ANNOTATION } from '../patch/index.js';
+import { ORIGINAL_IMAGES_ANNOTATION, type EncodedPatch } from '../patch/index.js';
 import type { AdmissionResolution } from './admit.js';
 import type { AdmissionRequest } from './types.js';
 
@@ -52,7 +52,7 @@ export interface MemoInput {
 
 /** A remembered answer: the encoded patch and the resolutions it pinned. */
 export interface RememberedAnswer {
-  readonly patch: string;
+  readonly patch: EncodedPatch;
   readonly resolutions: readonly AdmissionResolution[];
 }
 

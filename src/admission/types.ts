@@ -1,4 +1,5 @@
 /** The parts of admission.k8s.io/v1 that digest-pinner reads and writes. */
+import type { EncodedPatch } from '../patch/index.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -34,7 +35,7 @@ export interface AdmissionResponse {
   readonly uid: string;
   readonly allowed: boolean;
   readonly patchType?: 'JSONPatch';
-  readonly patch?: string;
+  readonly patch?: EncodedPatch;
   readonly warnings?: readonly string[];
   readonly status?: AdmissionStatus;
 }

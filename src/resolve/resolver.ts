@@ -214,8 +214,8 @@ export class Resolver {
     const key = cacheKey(ref, credential);
     const previous = this.#cache.get(key, RECENT_USE);
     if (previous !== undefined && this.#fresh(previous)) return this.#answer(previous, 'cache', ref, credential);
-    // The key is kept with the entry: flat, not the pieces it was built from (see digestEntry).
-    const fetched = this.#cache.fetch(flatString(key), { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
+    // The key is kept with the entry: flat, not the pieces it was built from (cacheKey, digestEntry).
+    const fetched = this.#cache.fetch(key, { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
     let entry: CacheEntry | undefined;
     try {
       entry = await raceDeadline(fetched, signal, ref.written);
@@ -298,9 +298,21 @@ function pinnedResolution(ref: ImageRef, digest: string): Resolution {
   return { ref, digest, source: 'pinned', credential: undefined };
 }
 
-/** The cache key of a tag for one credential; never the credential's secret. */
+/** The last cache key made for a reference (ImageRefs are shared: parseImage remembers them), and its credential. */
+const KEYS = new WeakMap<ImageRef, { readonly credential: string; readonly key: string }>();
+
+/**
+ * The cache key of a tag for one credential; never the credential's secret. Kept per
+ * reference as one flat string: a key built anew on every lookup is a string the
+ * cache's Map must flatten and hash again each time.
+ */
 function cacheKey(ref: ImageRef, credential: Credential | undefined): string {
-  return `${credentialKey(credential)}\u0000${ref.name}:${ref.tag ?? DEFAULT_TAG}`;
+  const id = credentialKey(credential);
+  const known = KEYS.get(ref);
+  if (known?.credential === id) return known.key;
+  const key = flatString(`${id}\u0000${ref.name}:${ref.tag ?? DEFAULT_TAG}`);
+  KEYS.set(ref, { credential: id, key });
+  return key;
 }
 
 /** Waits for `promise` unless `signal` aborts first; never cancels the promise itself. */

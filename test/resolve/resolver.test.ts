@@ -137,8 +137,10 @@ describe('Resolver: cached(), the answer from memory without waiting', () => {
     source.on(IMAGE, digest(1));
     const ref = parseImage(IMAGE);
     expect(resolver.cached(ref, [ALICE])).toBeUndefined();
+    const resolvedAt = clock.now;
     await resolve(IMAGE, [ALICE]);
-    expect(resolver.cached(ref, [ALICE, BOB])).toEqual({ ref, digest: digest(1), source: 'cache', credential: ALICE.source });
+    // Fresh until the TTL from when it was resolved: what is built from it (an admission answer) must not outlive that.
+    expect(resolver.cached(ref, [ALICE, BOB])).toEqual({ ref, digest: digest(1), source: 'cache', credential: ALICE.source, freshUntil: resolvedAt + 60_000 });
     // Another tenant's first credential: resolve would ask with it, so memory has no answer.
     expect(resolver.cached(ref, [BOB, ALICE])).toBeUndefined();
     clock.now += 60_000;
