@@ -198,6 +198,13 @@ describe('admit with an AnswerMemo', () => {
     expect(s.resolver.asked).toHaveLength(2);
   });
 
+  it('keeps no answer larger than its whole budget, and still answers the admission', async () => {
+    const s = setup({ maxChars: 200 });
+    const result = await run(s, podRequest(containers('registry.example/a-rather-long-repository-name/app:v1')));
+    expect(result.outcome).toBe('pinned');
+    expect(s.memo.size).toBe(0);
+  });
+
   it('holds no more than its size budget', async () => {
     const s = setup({ maxChars: 4_000 });
     for (let i = 0; i < 50; i += 1) await run(s, podRequest(containers(`registry.example/app-${i}:v1`)));
