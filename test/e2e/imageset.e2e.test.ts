@@ -6,11 +6,11 @@
  * listens on (the air-gapped mode), the informer following changes, conflicts
  * reported in status by the Lease holder, and RELATED_IMAGE_* values.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { issueCertificate } from './pki.js';
@@ -18,13 +18,13 @@ import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { runCli } from '../../src/cli/main.js';
+import { applyManifests as applyHostManifests, eventually as poll, portOf, startHostWebhook, type ManifestDoc } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { LeaseElector, STATUS_LEASE_NAME } from '../../src/imageset/index.js';
 import { loadKubeConfig } from '../../src/kube/index.js';
 
 const registries = inject('registries');
 const { plain } = registries;
-const MANIFESTS = new URL('../../manifests/', import.meta.url).pathname;
 /** Nothing listens on port 1: every request to this registry fails at once. */
 const AIRGAP = '127.0.0.1:1';
 const STRICT = 'airgap-strict';
@@ -40,12 +40,6 @@ let app: PushedImage;
 let other: PushedImage;
 let logText = '';
 
-interface Doc {
-  kind: string;
-  metadata: { name: string };
-  webhooks?: { clientConfig: Record<string, unknown> }[];
-}
-
 interface Item {
   metadata: { name: string; annotations?: Record<string, string> };
   spec: {
@@ -59,15 +53,8 @@ async function getJson<T>(args: string[]): Promise<T> {
   return JSON.parse(await cluster.kubectlOk([...args, '-o', 'json'])) as T;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}; webhook log:\n${logText.slice(-3000)}`);
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
+  poll(what, probe, { timeoutMs, context: () => logText.slice(-3000) });
 
 function podYaml(namespace: string, name: string, image: string): string {
   return stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }] } });
@@ -88,14 +75,9 @@ async function dryRun(namespace: string, image: string): Promise<{ image?: strin
 async function startWebhook(extraEnv: Record<string, string> = {}): Promise<void> {
   const logs = new PassThrough();
   logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
-  const io = { stdout: logs, stderr: logs, stdin: new PassThrough(), env: { HOSTNAME: IDENTITY, ...extraEnv }, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
-  const code = await runCli(['serve', ...webhookArgs, '--port', String(webhookPort)], io, (server) => (webhook = server));
-  if (code !== undefined) throw new Error(`serve exited ${code}: ${logText}`);
-  webhookPort = Number(new URL(webhook?.url ?? '').port);
-  await eventually('the webhook to be ready', async () => {
-    const response = await webhook?.app.inject({ method: 'GET', url: '/readyz' });
-    return response?.statusCode === 200 ? true : undefined;
-  });
+  const env = { HOSTNAME: IDENTITY, ...extraEnv };
+  webhook = await startHostWebhook({ cluster, args: webhookArgs, port: webhookPort, logs, env, poll: { context: () => logText.slice(-3000) } });
+  webhookPort = portOf(webhook);
 }
 
 async function stopWebhook(): Promise<void> {
@@ -103,21 +85,10 @@ async function stopWebhook(): Promise<void> {
   webhook = undefined;
 }
 
-/** manifests/ as rendered by kustomize, webhook entries pointed at the host; `keep` chooses the objects. */
-async function applyManifests(keep: (doc: Doc) => boolean): Promise<void> {
-  const caBundle = Buffer.from(await readFile(cluster.caFile)).toString('base64');
-  const docs = parseAllDocuments(await cluster.kubectlOk(['kustomize', MANIFESTS])).map((doc) => doc.toJS() as Doc).filter(keep);
-  for (const doc of docs) {
-    for (const entry of doc.webhooks ?? []) {
-      const path = (entry.clientConfig['service'] as { path: string }).path;
-      entry.clientConfig = { url: `https://127.0.0.1:${webhookPort}${path}`, caBundle };
-    }
-  }
-  await cluster.kubectlOk(['apply', '-f', '-'], { stdin: docs.map((d) => stringify(d)).join('---\n') });
-}
+const applyManifests = (keep: (doc: ManifestDoc) => boolean): Promise<void> => applyHostManifests(cluster, webhookPort, keep);
 
-const isCrd = (doc: Doc): boolean => doc.kind === 'CustomResourceDefinition';
-const isWebhook = (doc: Doc): boolean => doc.kind === 'MutatingWebhookConfiguration';
+const isCrd = (doc: ManifestDoc): boolean => doc.kind === 'CustomResourceDefinition';
+const isWebhook = (doc: ManifestDoc): boolean => doc.kind === 'MutatingWebhookConfiguration';
 
 beforeAll(async () => {
   [app, other] = await Promise.all([pushImage(plain, 'airgap/app', 'v1'), pushImage(plain, 'airgap/other', 'v1')]);

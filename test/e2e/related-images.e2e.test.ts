@@ -5,22 +5,20 @@
  * gets its Deployments' RELATED_IMAGE_* values pinned; one without the annotation does
  * not, until it is annotated (the Namespace informer follows the change).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { issueCertificate } from './pki.js';
 import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
-import { runCli } from '../../src/cli/main.js';
+import { applyManifests, eventually as poll, portOf, startHostWebhook, type ManifestDoc } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 
 const { plain } = inject('registries');
-const MANIFESTS = new URL('../../manifests/', import.meta.url).pathname;
 const ANNOTATION = 'digest-pinner.io/pin-related-images';
 const ON = 'related-on';
 const OFF = 'related-off';
@@ -30,25 +28,13 @@ let webhook: RunningServer | undefined;
 let operand: PushedImage;
 let logText = '';
 
-interface Doc {
-  kind: string;
-  webhooks?: { clientConfig: Record<string, unknown> }[];
-}
-
 interface Env { name: string; value?: string }
 interface Deployment {
   spec: { template: { spec: { containers: { image: string; env?: Env[] }[] } } };
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}; webhook log:\n${logText.slice(-3000)}`);
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
+  poll(what, probe, { timeoutMs, context: () => logText.slice(-3000) });
 
 function deploymentYaml(namespace: string, name: string): string {
   const labels = { app: name };
@@ -79,27 +65,14 @@ async function applyDeployment(namespace: string, name: string, dryRun = false):
   return (JSON.parse(out) as Deployment).spec.template.spec.containers[0];
 }
 
-/** manifests/ as rendered by kustomize, webhook entries pointed at the host; `keep` chooses the objects. */
-async function applyManifests(port: number, keep: (doc: Doc) => boolean): Promise<void> {
-  const caBundle = Buffer.from(await readFile(cluster.caFile)).toString('base64');
-  const docs = parseAllDocuments(await cluster.kubectlOk(['kustomize', MANIFESTS])).map((doc) => doc.toJS() as Doc).filter(keep);
-  for (const doc of docs) {
-    for (const entry of doc.webhooks ?? []) {
-      const path = (entry.clientConfig['service'] as { path: string }).path;
-      entry.clientConfig = { url: `https://127.0.0.1:${port}${path}`, caBundle };
-    }
-  }
-  await cluster.kubectlOk(['apply', '-f', '-'], { stdin: docs.map((d) => stringify(d)).join('---\n') });
-}
-
-const isWebhook = (doc: Doc): boolean => doc.kind === 'MutatingWebhookConfiguration';
+const isWebhook = (doc: ManifestDoc): boolean => doc.kind === 'MutatingWebhookConfiguration';
 
 beforeAll(async () => {
   operand = await pushImage(plain, 'related/operand', 'v1');
   cluster = await startCluster();
   const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
   // RBAC and the ServiceAccount first; no ImageSet CRD (not needed here).
-  await applyManifests(0, (doc) => doc.kind !== 'CustomResourceDefinition' && !isWebhook(doc));
+  await applyManifests(cluster, 0, (doc) => doc.kind !== 'CustomResourceDefinition' && !isWebhook(doc));
   const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
   for (const ns of [ON, OFF]) {
     await cluster.kubectlOk(['create', 'namespace', ns]);
@@ -109,21 +82,15 @@ beforeAll(async () => {
 
   const logs = new PassThrough();
   logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
-  const io = { stdout: logs, stderr: logs, stdin: new PassThrough(), env: { HOSTNAME: 'e2e-related' }, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
   const args = [
-    'serve', '--host', '127.0.0.1', '--port', '0',
+    '--host', '127.0.0.1',
     '--tls-cert', cert.certFile, '--tls-key', cert.keyFile,
     '--kubeconfig', await cluster.writeTokenKubeconfig('digest-pinner', token),
     '--insecure-registry', plain.host,
     '--lease-namespace', 'digest-pinner',
   ];
-  const code = await runCli(args, io, (server) => (webhook = server));
-  if (code !== undefined) throw new Error(`serve exited ${code}: ${logText}`);
-  await eventually('the webhook to be ready', async () => {
-    const response = await webhook?.app.inject({ method: 'GET', url: '/readyz' });
-    return response?.statusCode === 200 ? true : undefined;
-  });
-  await applyManifests(Number(new URL(webhook?.url ?? '').port), isWebhook);
+  webhook = await startHostWebhook({ cluster, args, logs, env: { HOSTNAME: 'e2e-related' }, poll: { context: () => logText.slice(-3000) } });
+  await applyManifests(cluster, portOf(webhook), isWebhook);
   // The webhook configuration takes effect within a moment: wait for an image to be pinned.
   await eventually('the webhook to pin', async () => ((await applyDeployment(OFF, 'probe', true))?.image.includes('@') === true ? true : undefined));
 }, 240_000);

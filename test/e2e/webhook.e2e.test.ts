@@ -3,18 +3,18 @@
  * manifests/ is applied as shipped (RBAC included); the webhook runs on the host with the
  * ServiceAccount token of manifests/' ServiceAccount and the configuration points at it by URL.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough } from 'node:stream';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { issueCertificate } from './pki.js';
 import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
-import { runCli } from '../../src/cli/main.js';
+import { applyManifests, eventually as poll, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 
 const registries = inject('registries');
@@ -22,7 +22,6 @@ const { plain, basic } = registries;
 const WARN = 'team-warn';
 const STRICT = 'team-strict';
 const PLAIN = 'team-plain';
-const MANIFESTS = new URL('../../manifests/', import.meta.url).pathname;
 
 let cluster: Cluster;
 let webhook: RunningServer | undefined;
@@ -46,15 +45,7 @@ async function getJson<T>(args: string[]): Promise<T> {
   return JSON.parse(await cluster.kubectlOk([...args, '-o', 'json'])) as T;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => poll(what, probe, { timeoutMs });
 
 function podYaml(namespace: string, name: string, image: string, extra: Record<string, unknown> = {}): string {
   return stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }], ...extra } });
@@ -71,34 +62,13 @@ function deploymentYaml(namespace: string, name: string, image: string, replicas
 }
 
 async function startWebhook(): Promise<void> {
-  const io = { stdout: logs, stderr: logs, stdin: new PassThrough(), env: {}, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
-  const code = await runCli(['serve', ...webhookArgs, '--port', String(webhookPort)], io, (server) => (webhook = server));
-  if (code !== undefined) throw new Error(`serve exited ${code}: ${logText}`);
-  webhookPort = Number(new URL(webhook?.url ?? '').port);
-  await eventually('the webhook to be ready (informers synced)', async () => {
-    const response = await webhook?.app.inject({ method: 'GET', url: '/readyz' });
-    return response?.statusCode === 200 ? true : undefined;
-  });
+  webhook = await startHostWebhook({ cluster, args: webhookArgs, port: webhookPort, logs, poll: { timeoutMs: 60_000, context: () => logText.slice(-3000) } });
+  webhookPort = portOf(webhook);
 }
 
 async function stopWebhook(): Promise<void> {
   await webhook?.close();
   webhook = undefined;
-}
-
-/** manifests/ as shipped, with the webhook entries pointed at the host by URL. */
-async function applyManifests(): Promise<void> {
-  const rendered = await cluster.kubectlOk(['kustomize', MANIFESTS]);
-  const caBundle = Buffer.from(await readFile(cluster.caFile)).toString('base64');
-  const docs = parseAllDocuments(rendered).map((doc) => doc.toJS() as { kind: string; webhooks?: { clientConfig: Record<string, unknown> }[] });
-  for (const doc of docs) {
-    if (doc.kind !== 'MutatingWebhookConfiguration') continue;
-    for (const entry of doc.webhooks ?? []) {
-      const path = (entry.clientConfig.service as { path: string }).path;
-      entry.clientConfig = { url: `https://127.0.0.1:${webhookPort}${path}`, caBundle };
-    }
-  }
-  await cluster.kubectlOk(['apply', '-f', '-'], { stdin: docs.map((d) => stringify(d)).join('---\n') });
 }
 
 beforeAll(async () => {
@@ -119,7 +89,7 @@ beforeAll(async () => {
     '--log-level', 'warn',
   ];
   await startWebhook();
-  await applyManifests();
+  await applyManifests(cluster, webhookPort);
   for (const [ns, mode] of [[WARN, 'warn'], [STRICT, 'strict'], [PLAIN, undefined]] as const) {
     await cluster.kubectlOk(['create', 'namespace', ns]);
     if (mode !== undefined) await cluster.kubectlOk(['label', 'namespace', ns, `digest-pinner.io/mode=${mode}`]);
