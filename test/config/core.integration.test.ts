@@ -13,6 +13,7 @@ import { parseImage, pinnedReference } from '../../src/reference/index.js';
 import { RegistryPolicyError } from '../../src/registry/index.js';
 import { pushImage } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
+import { rejection } from '../support/rejection.js';
 
 const { plain } = inject('registries');
 
@@ -63,16 +64,6 @@ afterAll(async () => {
 async function resolve(c: Core, image: string) {
   const ref = parseImage(image);
   return c.resolver.resolve(ref, { credentials: await c.credentialsFor(ref), signal: AbortSignal.timeout(10_000) });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('buildCore with --config', () => {

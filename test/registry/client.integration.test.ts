@@ -18,6 +18,7 @@ import {
 } from '../../src/registry/index.js';
 import { countRequests, pushImage, tokenRequestCount } from '../helpers/registry.js';
 import type { PushedImage, TestRegistry } from '../helpers/registry-types.js';
+import { rejection } from '../support/rejection.js';
 
 const registries = inject('registries');
 const { plain, basic, token } = registries;
@@ -55,16 +56,6 @@ function resolve(
   signal = AbortSignal.timeout(15_000),
 ) {
   return client.getDigest(parseImage(`${registry.host}/${repository}:${tag}`), tag, credential, signal);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected a rejection, got a digest');
 }
 
 async function freePort(): Promise<number> {

@@ -27,6 +27,7 @@ import {
 import { RegistryFailure } from '../../src/registry/failure.js';
 import { TokenService } from '../../src/registry/token.js';
 import { Transport } from '../../src/registry/transport.js';
+import { rejection } from '../support/rejection.js';
 
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 const MANIFEST_BODY = JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: [] });
@@ -94,16 +95,6 @@ function clientFor(server: FakeServer, options: Partial<RegistryClientOptions> =
 
 function getDigest(client: RegistryClient, server: FakeServer, credential?: Credential, signal = AbortSignal.timeout(10_000)) {
   return client.getDigest(parseImage(`${server.host}/dp/app:v1`), 'v1', credential, signal);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected a rejection, got a digest');
 }
 
 /** Answers /v2/ with 200 (no auth) and manifest requests with `manifest`. */

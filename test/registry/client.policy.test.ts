@@ -30,6 +30,7 @@ import {
 import { createPki, type TestPki } from '../harness/pki.js';
 import { run } from '../harness/exec.js';
 import '../helpers/registry-types.js';
+import { rejection } from '../support/rejection.js';
 
 const registries = inject('registries');
 const { plain, basic } = registries;
@@ -51,16 +52,6 @@ afterAll(async () => {
 function getDigest(client: RegistryClient, image: string, credential?: Credential) {
   const ref = parseImage(image);
   return client.getDigest(ref, ref.tag ?? 'latest', credential, AbortSignal.timeout(10_000));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected a rejection, got a digest');
 }
 
 /** A DNS answering from a table; a list of answers is served one per call (DNS rebinding), the last repeating. */

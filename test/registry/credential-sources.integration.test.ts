@@ -12,6 +12,7 @@ import { parseImage } from '../../src/reference/index.js';
 import { RegistryAuthError } from '../../src/registry/index.js';
 import { FIXTURE_DIR, PATH_WITH_FIXTURES, makeExecutable, runs } from './credential-fixtures.js';
 import '../helpers/registry-types.js';
+import { rejection } from '../support/rejection.js';
 
 const { basic } = inject('registries');
 let dir: string;
@@ -69,16 +70,6 @@ async function providerConfig(fields: Record<string, unknown> = {}): Promise<str
 async function resolve(core: Core, image: string) {
   const ref = parseImage(image);
   return core.resolver.resolve(ref, { credentials: await core.credentialsFor(ref), signal: AbortSignal.timeout(20_000) });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected a rejection');
 }
 
 const image = () => `${basic.host}/${basic.images.single.repository}:${basic.images.single.tag}`;

@@ -11,6 +11,7 @@ import { RegistryAuthError, RegistryClient, type Credential } from '../../src/re
 import { pushImage, tokenRequestCount } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { decodedPatch, startTestWebhook } from '../support/webhook.js';
+import { rejection } from '../support/rejection.js';
 
 const registries = inject('registries');
 const { token } = registries;
@@ -35,16 +36,6 @@ function limitedAccount(suffix: string): Credential {
 
 function resolve(client: RegistryClient, image: PushedImage, credential: Credential) {
   return client.getDigest(parseImage(`${token.host}/${image.repository}:${image.tag}`), image.tag, credential, AbortSignal.timeout(15_000));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected a rejection, got a digest');
 }
 
 /** Token requests `credential`'s account makes while `action` runs. */

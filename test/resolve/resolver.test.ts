@@ -20,6 +20,7 @@ import {
 } from '../../src/registry/index.js';
 import { ResolutionDeadlineError, Resolver, type ResolverOptions } from '../../src/resolve/index.js';
 import { formatAge } from '../../src/resolve/cache-entry.js';
+import { rejection } from '../support/rejection.js';
 
 const MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -84,16 +85,6 @@ function setup(options: Partial<ResolverOptions> = {}) {
   const resolve = (image: string, credentials: readonly (Credential | undefined)[] = [], signal = AbortSignal.timeout(5_000)) =>
     resolver.resolve(parseImage(image), { credentials, signal });
   return { clock, source, resolver, resolve };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('Resolver: cache', () => {
