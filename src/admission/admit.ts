@@ -26,7 +26,6 @@ export interface ImageResolver {
   cached?(ref: ImageRef, credentials: CredentialChain): Resolution | undefined;
 }
 
-
 /** What an admission needs to know to pick credentials for an image. */
 export interface CredentialContext {
   readonly namespace: string | undefined;

@@ -162,16 +162,7 @@ export class Metrics {
     const operationLabel = OPERATIONS.has(operation) ? operation : OTHER;
     this.#admissionTally.add(`${kindLabel} ${operationLabel} ${result.outcome}`, () => ({ kind: kindLabel, operation: operationLabel, outcome: result.outcome }), 1);
     this.#admissionSeconds.observe(seconds);
-    // One increment per source, not per image: a Pod's images mostly share theirs.
-    let source: string | undefined;
-    let count = 0;
-    for (const resolution of result.resolutions) {
-      if (resolution.source !== source && source !== undefined) this.#resolved(source, count);
-      if (resolution.source !== source) count = 0;
-      source = resolution.source;
-      count += 1;
-    }
-    if (source !== undefined) this.#resolved(source, count);
+    for (const resolution of result.resolutions) this.#resolved(resolution.source);
     if (result.failures.length > 0) this.#resolutionTally.add('failed', () => ({ source: 'failed' }), result.failures.length);
     for (const failure of result.failures) this.#failures.inc({ code: FAILURE_CODE.test(failure.code) ? failure.code : OTHER });
   }
@@ -199,11 +190,11 @@ export class Metrics {
     return this.registry.metrics();
   }
 
-  #resolved(source: string, count: number): void {
+  #resolved(source: string): void {
     const label = SOURCES.has(source) ? source : OTHER;
-    this.#resolutionTally.add(label, () => ({ source: label }), count);
-    if (CACHE_HIT_SOURCES.has(source)) this.#cacheHits += count;
-    else if (CACHE_MISS_SOURCES.has(source)) this.#cacheMisses += count;
+    this.#resolutionTally.add(label, () => ({ source: label }), 1);
+    if (CACHE_HIT_SOURCES.has(source)) this.#cacheHits += 1;
+    else if (CACHE_MISS_SOURCES.has(source)) this.#cacheMisses += 1;
   }
 
   /** Breaker states by host label (a breaker never gives a host a label); hosts sharing `other` report the worst of them. */

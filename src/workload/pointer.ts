@@ -12,32 +12,29 @@ export function escapeToken(token: string): string {
 export function tokensOf(pointer: string): string[] {
   if (pointer === '') return [];
   const tokens = pointer.slice(1).split('/');
-  if (!pointer.includes('~')) return tokens;
-  // `~1` is undone before `~0`, so `~01` reads back as `~1` (RFC 6901 §4).
-  return tokens.map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return pointer.includes('~') ? tokens.map(unescapeToken) : tokens;
 }
 
 /** The value a pointer addresses in `document`; undefined when any step is missing or of the wrong shape. */
 export function valueAt(document: unknown, pointer: string): unknown {
-  if (pointer.includes('~')) {
-    let value = document;
-    for (const token of tokensOf(pointer)) {
-      value = step(value, token);
-      if (value === undefined) return undefined;
-    }
-    return value;
-  }
-  // No escapes (every pointer the walker writes for names it generates): walk the
-  // tokens in place rather than splitting the pointer into an array first.
+  // Walks the tokens in place rather than splitting the pointer into an array first:
+  // this runs for every image field of every admission.
+  const escaped = pointer.includes('~');
   let value = document;
   for (let start = 1; start <= pointer.length; ) {
     const end = pointer.indexOf('/', start);
     const stop = end === -1 ? pointer.length : end;
-    value = step(value, pointer.slice(start, stop));
+    const token = pointer.slice(start, stop);
+    value = step(value, escaped ? unescapeToken(token) : token);
     if (value === undefined) return undefined;
     start = stop + 1;
   }
   return value;
+}
+
+/** `~1` is undone before `~0`, so `~01` reads back as `~1` (RFC 6901 §4). */
+function unescapeToken(token: string): string {
+  return token.replaceAll('~1', '/').replaceAll('~0', '~');
 }
 
 function step(value: unknown, token: string): unknown {
