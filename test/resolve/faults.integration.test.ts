@@ -25,6 +25,7 @@ import { armWatchdog, type Watchdog } from '../harness/watchdog.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
+import { pinnedImages } from '../support/webhook.js';
 
 const registries = inject('registries');
 const { plain } = registries;
@@ -72,12 +73,6 @@ function podReview(images: readonly string[]) {
       oldObject: null,
     },
   };
-}
-
-function patchedImages(response: AdmissionReviewResponse['response']): string[] {
-  if (response.patch === undefined) return [];
-  const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string; value: unknown }[];
-  return ops.flatMap((op) => (op.op === 'replace' && op.path.endsWith('/image') && typeof op.value === 'string' ? [op.value] : []));
 }
 
 const webhooks: Webhook[] = [];
@@ -137,7 +132,7 @@ function webhook(options: {
       timings.push({ case: name, ms, outcome });
       return {
         allowed: response.allowed,
-        images: patchedImages(response),
+        images: pinnedImages({ response }),
         warnings: response.warnings ?? [],
         denial: response.status?.message,
         resolutions,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pushImage, countRequests } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
-import { decodedPatch, startTestWebhook, type TestWebhook } from '../support/webhook.js';
+import { decodedPatch, pinnedImages, startTestWebhook, type TestWebhook } from '../support/webhook.js';
 import { BODY_LIMIT_BYTES } from '../../src/server/app.js';
 import { compileRewrites, parseLocation } from '../../src/config/index.js';
 
@@ -34,13 +34,6 @@ function podReview(images: readonly string[], extra: { namespace?: string; dryRu
   };
 }
 
-function imagesAfter(ops: unknown[] | undefined): string[] {
-  return (ops ?? []).flatMap((op) => {
-    const { op: kind, path, value } = op as { op: string; path: string; value: unknown };
-    return kind === 'replace' && path.endsWith('/image') && typeof value === 'string' ? [value] : [];
-  });
-}
-
 describe('modes', () => {
   let warn: TestWebhook;
   let strictDefault: TestWebhook;
@@ -59,7 +52,7 @@ describe('modes', () => {
   it('warn: pins what resolves and warns, naming the image, about what does not', async () => {
     const answer = await warn.review('/mutate/warn', podReview([good(), missing()]));
     expect(answer.response.allowed).toBe(true);
-    expect(imagesAfter(decodedPatch(answer))).toEqual([`${good()}@${image.digest}`]);
+    expect(pinnedImages(answer)).toEqual([`${good()}@${image.digest}`]);
     expect(answer.response.warnings).toHaveLength(1);
     expect(answer.response.warnings?.[0]).toContain(`containers/c1 image "${missing()}" not pinned`);
     expect(answer.response.warnings?.[0]).toMatch(/404 \(no such tag or repository\)/);
@@ -86,12 +79,12 @@ describe('modes', () => {
     const answer = await warn.review('/mutate', podReview(['Not/A:Valid:Ref', good()]));
     expect(answer.response.allowed).toBe(true);
     expect(answer.response.warnings?.[0]).toContain('"Not/A:Valid:Ref" not pinned');
-    expect(imagesAfter(decodedPatch(answer))).toEqual([`${good()}@${image.digest}`]);
+    expect(pinnedImages(answer)).toEqual([`${good()}@${image.digest}`]);
   });
 
   it('dryRun requests are answered the same way', async () => {
     const answer = await warn.review('/mutate', podReview([good()], { dryRun: true }));
-    expect(imagesAfter(decodedPatch(answer))).toEqual([`${good()}@${image.digest}`]);
+    expect(pinnedImages(answer)).toEqual([`${good()}@${image.digest}`]);
   });
 
   it('an unreachable registry fails within the deadline with a clear reason', async () => {
@@ -108,7 +101,7 @@ describe('flags', () => {
     const webhook = await startTestWebhook(registries, { dropTag: true });
     try {
       const answer = await webhook.review('/mutate', podReview([`${plain.host}/flags/drop:v2`]));
-      expect(imagesAfter(decodedPatch(answer))).toEqual([`${plain.host}/flags/drop@${image.digest}`]);
+      expect(pinnedImages(answer)).toEqual([`${plain.host}/flags/drop@${image.digest}`]);
     } finally {
       await webhook.close();
     }
@@ -134,7 +127,7 @@ describe('rewrites', () => {
     try {
       const answer = await webhook.review('/mutate', podReview(['quay.io/tigera/operator:v1.36', `quay.io/tigera/operator@${image.digest}`]));
       expect(answer.response.warnings).toBeUndefined();
-      expect(imagesAfter(decodedPatch(answer))).toEqual([
+      expect(pinnedImages(answer)).toEqual([
         `${plain.host}/mirror/tigera/operator:v1.36@${image.digest}`,
         `${plain.host}/mirror/tigera/operator@${image.digest}`,
       ]);
@@ -154,7 +147,7 @@ describe('de-duplication and credential isolation', () => {
       const before = await countRequests(plain, { method: 'HEAD', pathIncludes: '/v2/dedup/app/manifests/' });
       const getsBefore = await countRequests(plain, { method: 'GET', pathIncludes: '/v2/dedup/app/manifests/' });
       const answers = await Promise.all(Array.from({ length: 100 }, () => webhook.review('/mutate', podReview([`${plain.host}/dedup/app:v1`]))));
-      for (const answer of answers) expect(imagesAfter(decodedPatch(answer))).toEqual([`${plain.host}/dedup/app:v1@${image.digest}`]);
+      for (const answer of answers) expect(pinnedImages(answer)).toEqual([`${plain.host}/dedup/app:v1@${image.digest}`]);
       const after = await countRequests(plain, { method: 'HEAD', pathIncludes: '/v2/dedup/app/manifests/' });
       const gets = await countRequests(plain, { method: 'GET', pathIncludes: '/v2/dedup/app/manifests/' });
       expect(after - before).toBe(1);

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { countRequests, pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
-import { decodedPatch, startTestWebhook, type TestWebhook } from '../support/webhook.js';
+import { pinnedImages, startTestWebhook, type TestWebhook } from '../support/webhook.js';
 
 const registries = inject('registries');
 const plain = registries.plain;
@@ -31,13 +31,6 @@ function replicaPod(images: readonly string[]) {
       oldObject: null,
     },
   };
-}
-
-function pinnedImages(answer: Parameters<typeof decodedPatch>[0]): string[] {
-  return (decodedPatch(answer) ?? []).flatMap((op) => {
-    const { op: kind, path, value } = op as { op: string; path: string; value: unknown };
-    return kind === 'replace' && path.endsWith('/image') && typeof value === 'string' ? [value] : [];
-  });
 }
 
 describe('answer memo', () => {

@@ -106,7 +106,15 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
 }
 
 /** The decoded JSONPatch of a response, or undefined when it has none. */
-export function decodedPatch(review: AdmissionReviewResponse): unknown[] | undefined {
+export function decodedPatch(review: Pick<AdmissionReviewResponse, 'response'>): unknown[] | undefined {
   const { patch } = review.response;
   return patch === undefined ? undefined : (JSON.parse(Buffer.from(patch, 'base64').toString('utf8')) as unknown[]);
+}
+
+/** The references a response's patch writes into image fields (its `replace` operations), in order. */
+export function pinnedImages(review: Pick<AdmissionReviewResponse, 'response'>): string[] {
+  return (decodedPatch(review) ?? []).flatMap((op) => {
+    const { op: kind, path, value } = op as { op: string; path: string; value: unknown };
+    return kind === 'replace' && path.endsWith('/image') && typeof value === 'string' ? [value] : [];
+  });
 }
