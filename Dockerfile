@@ -1,6 +1,7 @@
-# digest-pinner webhook image: Node 24 LTS, production dependencies only, non-root.
-# CI runs the same production install and start command (test/smoke/production.sh),
-# since no container engine runs there.
+# digest-pinner webhook image: Node 24 LTS, the bundled program (dist/main.js and its
+# chunks; its npm dependencies are inside, so no node_modules), non-root.
+# CI runs the same files the same way (test/smoke/production.sh), since no container
+# engine runs there.
 # Base images are named by tag here; a release pins them by digest (digest-pinner resolve).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -8,14 +9,10 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
-
-FROM ${NODE_IMAGE} AS production-deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
@@ -28,7 +25,6 @@ ENV NODE_ENV=production
 # env replaces this default.
 ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=160"
 WORKDIR /app
-COPY --from=production-deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 # The uid the manifests' securityContext expects (runAsNonRoot, readOnlyRootFilesystem).

@@ -6,7 +6,9 @@
  * through Resolver.resolve (its public API) from an in-process DigestSource. Going
  * through a registry instead costs about a millisecond of CPU per entry here (HTTP
  * client, one connection per HEAD), 100 s for 100k: too long for a benchmark, and
- * what is cached — one {digest, mediaType} per credential, repository and tag — is the same.
+ * what is cached — one digest per credential, repository and tag — is the same.
+ * It imports src/ and runs only as run.mjs bundles it (dist/bench/memory.js, built with
+ * the production bundle's options and src/main.ts beside it, so each module is cut alike).
  * Run with --expose-gc; speaks to run.mjs over IPC.
  */
 import { Buffer } from 'node:buffer';
@@ -17,14 +19,14 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import '../dist/cli/serve.js';
-import { AnswerMemo, skipList } from '../dist/admission/index.js';
-import { Metrics } from '../dist/metrics/index.js';
-import { parseImage } from '../dist/reference/index.js';
-import { Resolver } from '../dist/resolve/index.js';
-import { buildApp } from '../dist/server/app.js';
+import '../src/cli/serve.js';
+import { AnswerMemo, skipList } from '../src/admission/index.js';
+import { Metrics } from '../src/metrics/index.js';
+import { parseImage } from '../src/reference/index.js';
+import { Resolver } from '../src/resolve/index.js';
+import { buildApp } from '../src/server/app.js';
 
-if (process.env.BENCH_NO_CLUSTER !== '1') await import('../dist/cli/cluster.js');
+if (process.env.BENCH_NO_CLUSTER !== '1') await import('../src/cli/cluster.js');
 
 const { AbortSignal } = globalThis;
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the webhook's performance on this machine, against a bare
  * node:https server measured in the same session. Starts the test suite's real
- * registries, runs the built webhook (`dist/main.js serve`) and the baseline as
+ * registries, runs the built webhook (`dist/main.js serve`, the bundle the image ships) and the baseline as
  * child processes on CPU 0 while the load runs on CPU 1, prints a table and
  * writes it to bench/results.md. Stops everything it started; about 100 s.
  */
@@ -20,10 +20,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { URL, fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
+import { bundle } from '../scripts/bundle.mjs';
 import { loadHarness, startRegistries } from './harness.mjs';
 import { constantRate, cpuSeconds, residentMiB } from './load.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
+const BENCH_BUNDLE = join(REPO, 'dist/bench');
 /**
  * Closed-loop rounds, alternating so drift in the machine's load hits all alike: the
  * baseline, the webhook sent the same review (its answer memo answers), and the webhook
@@ -48,6 +50,8 @@ const BENCH_ACCOUNT = 'bench';
  * Dockerfile so the figures are production's: given to the webhook processes, never the baseline.
  */
 const IMAGE_NODE_FLAGS = (() => {
+  // BENCH_NODE_OPTIONS (e.g. to compare flags) replaces the Dockerfile's; '' means none.
+  if (process.env.BENCH_NODE_OPTIONS !== undefined) return process.env.BENCH_NODE_OPTIONS.split(/\s+/).filter((flag) => flag !== '');
   const line = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
   return line === null ? [] : line[1].split(/\s+/).filter((flag) => flag !== '');
 })();
@@ -290,7 +294,7 @@ async function herd(harness, registries, webhook) {
 /** A fresh webhook process on CPU 0 whose cache memory.mjs fills with FILL_ENTRIES digests; its memory before and after. */
 async function cacheMemory(pin, certs) {
   const env = { ...process.env, BENCH_CERT: certs.certFile, BENCH_KEY: certs.keyFile, BENCH_ENTRIES: String(FILL_ENTRIES) };
-  const child = spawnPinned(pin, ['--expose-gc', ...IMAGE_NODE_FLAGS, join(REPO, 'bench/memory.mjs')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
+  const child = spawnPinned(pin, ['--expose-gc', ...IMAGE_NODE_FLAGS, join(BENCH_BUNDLE, 'memory.js')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
   try {
     const next = () =>
       new Promise((resolve, reject) => {
@@ -371,7 +375,7 @@ function report(m, r) {
     '',
     `## Memory with ${FILL_ENTRIES.toLocaleString('en')} cached entries`,
     '',
-    `A fresh webhook process (bench/memory.mjs: \`serve\`'s app, metrics and resolver, with the modules \`serve\` loads in a cluster, @kubernetes/client-node included; node flags ${IMAGE_NODE_FLAGS.join(' ') || '(none)'}, as the container image sets them), its cache filled with ${r.memory.entries} entries through \`Resolver.resolve\` from an in-process digest source in ${fmt(r.memory.fillSeconds, 1)} s, then still answering reviews from it over HTTPS.`,
+    `A fresh webhook process (bench/memory.mjs, bundled like the image's dist/main.js: \`serve\`'s app, metrics and resolver, with the modules \`serve\` loads in a cluster, @kubernetes/client-node included; node flags ${IMAGE_NODE_FLAGS.join(' ') || '(none)'}, as the container image sets them), its cache filled with ${r.memory.entries} entries through \`Resolver.resolve\` from an in-process digest source in ${fmt(r.memory.fillSeconds, 1)} s, then still answering reviews from it over HTTPS.`,
     '',
     '| | RSS MiB | peak RSS (VmHWM) MiB | JS heap used MiB |',
     '| --- | ---: | ---: | ---: |',
@@ -403,7 +407,9 @@ async function main() {
   const pin = pinCores();
   const m = machine(pin);
   log(`${m.cpus} CPUs, ${m.model}; ${pin.note}`);
-  const { generateCertificates } = await import(new URL('../dist/certs/index.js', import.meta.url).href);
+  // The memory probe, bundled as `npm run build` bundles the webhook: the same modules, tree-shaken alike.
+  await bundle({ main: 'src/main.ts', memory: 'bench/memory.mjs', certs: 'src/certs/index.ts' }, BENCH_BUNDLE);
+  const { generateCertificates } = await import(join(BENCH_BUNDLE, 'certs.js'));
   const harness = await loadHarness(REPO);
   workDir = await mkdtemp(join(os.tmpdir(), 'dp-bench-'));
   const cleanups = [() => rm(workDir, { recursive: true, force: true })];

@@ -1,7 +1,5 @@
 /** What the resolver's cache holds for one (credential, repository, tag): a digest, or "no such manifest". */
-import type { ManifestDigest } from '../registry/types.js';
 import {
-  MANIFEST_MEDIA_TYPES,
   InsecureRegistryRequiredError,
   ManifestUnknownError,
   RegistryAuthError,
@@ -10,23 +8,25 @@ import {
 } from '../registry/index.js';
 import { failureReason, ResolutionDeadlineError } from './errors.js';
 
-/** A digest the registry reported at `fetchedAt`; `failure` is set when a later fetch failed and it is being served stale. */
+/**
+ * A digest the registry reported at `fetchedAt`; `failure` is set when a later fetch
+ * failed and it is being served stale. Only what is read back is kept (the manifest's
+ * media type is not): one object and one string per entry, over a cache of 100k.
+ */
 export interface DigestEntry {
   readonly kind: 'digest';
-  readonly manifest: ManifestDigest;
+  readonly digest: string;
   readonly fetchedAt: number;
   readonly failure?: unknown;
 }
 
 /**
- * A digest as the cache keeps it, for as long as it is cached: strings stored flat
- * and media types shared. A string built by concatenation or cut from a larger one
- * (a header, a template) keeps its pieces, or the whole it was cut from, alive with
- * it: several hundred bytes per entry, over a cache of 100k entries.
+ * A digest as the cache keeps it, for as long as it is cached: its string stored flat.
+ * A string cut from a larger one (a header) or built by concatenation keeps the whole
+ * it was cut from, or its pieces, alive with it.
  */
-export function digestEntry(manifest: ManifestDigest, fetchedAt: number): DigestEntry {
-  const mediaType = MANIFEST_MEDIA_TYPES.find((known) => known === manifest.mediaType) ?? flatString(manifest.mediaType);
-  return { kind: 'digest', manifest: { digest: flatString(manifest.digest), mediaType }, fetchedAt };
+export function digestEntry(digest: string, fetchedAt: number): DigestEntry {
+  return { kind: 'digest', digest: flatString(digest), fetchedAt };
 }
 
 /** A copy of `text` in one piece of memory, holding on to nothing else. */
@@ -64,7 +64,7 @@ export function allowsStale(error: unknown): boolean {
 export function staleEntry(previous: CacheEntry | undefined, error: unknown, staleForMs: number, now: number): DigestEntry | undefined {
   if (previous?.kind !== 'digest' || !allowsStale(error)) return undefined;
   if (now - previous.fetchedAt > staleForMs) return undefined;
-  return { kind: 'digest', manifest: previous.manifest, fetchedAt: previous.fetchedAt, failure: error };
+  return { kind: 'digest', digest: previous.digest, fetchedAt: previous.fetchedAt, failure: error };
 }
 
 /**

@@ -231,7 +231,7 @@ export class Resolver {
   /** The resolution an entry gives, or the "manifest unknown" it remembers, thrown. */
   #answer(entry: CacheEntry, source: 'cache' | 'registry', ref: ImageRef, credential: Credential | undefined): Resolution {
     if (entry.kind === 'unknown') throw entry.error;
-    const { digest } = entry.manifest;
+    const { digest } = entry;
     if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source, freshUntil: entry.fetchedAt + this.#settings.cacheTtlMs };
     return { ref, digest, source: 'stale', credential: credential?.source, warning: staleWarning(entry, this.#settings.now()) };
   }
@@ -258,7 +258,7 @@ export class Resolver {
       timeout.cancel();
     }
     set.ttl = this.#retention();
-    return digestEntry(manifest, now());
+    return digestEntry(manifest.digest, now());
   }
 
   #afterFailure(error: unknown, previous: CacheEntry | undefined, set: LRUCache.FetcherFetchOptions<string, CacheEntry, FetchContext>): CacheEntry {
