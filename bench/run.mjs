@@ -46,15 +46,17 @@ const TIME_LIMIT_MS = 300_000;
 const BENCH_ACCOUNT = 'bench';
 
 /**
- * The V8 flags the container image runs the webhook with (its `ENV NODE_OPTIONS`), read from the
- * Dockerfile so the figures are production's: given to the webhook processes, never the baseline.
+ * The container image's environment (its `ENV` lines, read from the Dockerfile) so the figures
+ * are production's: NODE_OPTIONS's V8 flags and the other variables (MALLOC_ARENA_MAX, NODE_ENV)
+ * are given to the webhook processes, never the baseline. BENCH_NODE_OPTIONS (e.g. to compare
+ * flags) replaces the Dockerfile's flags; '' means none.
  */
-const IMAGE_NODE_FLAGS = (() => {
-  // BENCH_NODE_OPTIONS (e.g. to compare flags) replaces the Dockerfile's; '' means none.
-  if (process.env.BENCH_NODE_OPTIONS !== undefined) return process.env.BENCH_NODE_OPTIONS.split(/\s+/).filter((flag) => flag !== '');
-  const line = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
-  return line === null ? [] : line[1].split(/\s+/).filter((flag) => flag !== '');
-})();
+const IMAGE_ENV = Object.fromEntries(
+  [...readFileSync(join(REPO, 'Dockerfile'), 'utf8').matchAll(/^ENV ([A-Z_]+)=("?)([^"\n]*)\2$/gm)].map((m) => [m[1], m[3]]),
+);
+const IMAGE_NODE_FLAGS = (process.env.BENCH_NODE_OPTIONS ?? IMAGE_ENV.NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag !== '');
+/** The image's other variables, as the webhook processes get them. */
+const IMAGE_VARIABLES = Object.fromEntries(Object.entries(IMAGE_ENV).filter(([name]) => name !== 'NODE_OPTIONS'));
 
 const TARGETS = { ratio: 0.7, p99Ms: 2, coldHeads: COLD_IMAGES, coldTokens: 1, herdHeads: 1, peakRssMB: 150 };
 
@@ -169,7 +171,7 @@ async function startWebhook(pin, { workDir, certs, registries }) {
     '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--ca-file', registries.caFile,
     '--insecure-registry', registries.plain.host, '--docker-config', dockerDir,
   ];
-  const env = { ...process.env };
+  const env = { ...process.env, ...IMAGE_VARIABLES };
   delete env.DOCKER_CONFIG;
   const child = spawnPinned(pin, args, { stdio: ['ignore', out, out], env, cwd: workDir });
   closeSync(out);
@@ -293,7 +295,7 @@ async function herd(harness, registries, webhook) {
 
 /** A fresh webhook process on CPU 0 whose cache memory.mjs fills with FILL_ENTRIES digests; its memory before and after. */
 async function cacheMemory(pin, certs) {
-  const env = { ...process.env, BENCH_CERT: certs.certFile, BENCH_KEY: certs.keyFile, BENCH_ENTRIES: String(FILL_ENTRIES) };
+  const env = { ...process.env, ...IMAGE_VARIABLES, BENCH_CERT: certs.certFile, BENCH_KEY: certs.keyFile, BENCH_ENTRIES: String(FILL_ENTRIES) };
   const child = spawnPinned(pin, ['--expose-gc', ...IMAGE_NODE_FLAGS, join(BENCH_BUNDLE, 'memory.js')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
   try {
     const next = () =>
@@ -336,7 +338,7 @@ function report(m, r) {
     '',
     `## Warm cache: a 5-container Pod over HTTPS, ${CONNECTIONS} keep-alive connections (autocannon)`,
     '',
-    `${ROUNDS.length} rounds of ${ROUND_SECONDS} s, ${ROUNDS.map((n) => n[0].toUpperCase()).join(' ')} (B baseline, W webhook sent the same review, D webhook sent a new pod spec each time), after ${WARMUP_SECONDS} s of warm-up each. The webhook runs with the container image's node flags (${IMAGE_NODE_FLAGS.join(' ') || 'none'}); the baseline with none.`,
+    `${ROUNDS.length} rounds of ${ROUND_SECONDS} s, ${ROUNDS.map((n) => n[0].toUpperCase()).join(' ')} (B baseline, W webhook sent the same review, D webhook sent a new pod spec each time), after ${WARMUP_SECONDS} s of warm-up each. The webhook runs with the container image's node flags (${IMAGE_NODE_FLAGS.join(' ') || 'none'}) and environment (${imageVariables()}); the baseline with neither.`,
     '',
     '| server | reviews/s | per round | p50 ms | p99 ms | server CPU | reviews per CPU-second |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: |',
@@ -375,7 +377,7 @@ function report(m, r) {
     '',
     `## Memory with ${FILL_ENTRIES.toLocaleString('en')} cached entries`,
     '',
-    `A fresh webhook process (bench/memory.mjs, bundled like the image's dist/main.js: \`serve\`'s app, metrics and resolver, with the modules \`serve\` loads in a cluster, @kubernetes/client-node included; node flags ${IMAGE_NODE_FLAGS.join(' ') || '(none)'}, as the container image sets them), its cache filled with ${r.memory.entries} entries through \`Resolver.resolve\` from an in-process digest source in ${fmt(r.memory.fillSeconds, 1)} s, then still answering reviews from it over HTTPS.`,
+    `A fresh webhook process (bench/memory.mjs, bundled like the image's dist/main.js: \`serve\`'s app, metrics and resolver, with the modules \`serve\` loads in a cluster, @kubernetes/client-node included; node flags ${IMAGE_NODE_FLAGS.join(' ') || '(none)'} and ${imageVariables()}, as the container image sets them), its cache filled with ${r.memory.entries} entries through \`Resolver.resolve\` from an in-process digest source in ${fmt(r.memory.fillSeconds, 1)} s, then still answering reviews from it over HTTPS.`,
     '',
     '| | RSS MiB | peak RSS (VmHWM) MiB | JS heap used MiB |',
     '| --- | ---: | ---: | ---: |',
@@ -400,6 +402,10 @@ function report(m, r) {
     '',
   ];
   return lines.join('\n');
+}
+
+function imageVariables() {
+  return Object.entries(IMAGE_VARIABLES).map(([name, value]) => `${name}=${value}`).join(' ') || 'no variables';
 }
 
 async function main() {
