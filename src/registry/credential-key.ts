@@ -6,7 +6,8 @@ import type { Credential } from './types.js';
 export const ANONYMOUS_KEY = 'anonymous';
 
 /**
- * `anonymous`, or `cred-` + sha256 of the username and password. Everything
+ * `anonymous`, or `cred-` + sha256 of the username and password, in base64url
+ * (21 characters shorter than hex, in the key of every cached digest). Everything
  * cached on behalf of a caller (digests, tokens, in-flight fetches, learned
  * challenges) is keyed by it, so one tenant's secret never answers another's
  * request. The username's length is hashed too, so no two pairs collide
@@ -20,7 +21,7 @@ export function credentialKey(credential: Credential | undefined): string {
   if (known !== undefined) return known;
   const hash = createHash('sha256')
     .update(`${credential.username.length}\0${credential.username}\0${credential.password}`, 'utf8')
-    .digest('hex');
+    .digest('base64url');
   const key = `cred-${hash}`;
   KEYS.set(credential, key);
   return key;
