@@ -28,11 +28,12 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_BUNDLE = join(REPO, 'dist/bench');
 /**
  * Closed-loop rounds, alternating so drift in the machine's load hits all alike: the
- * baseline, the webhook sent the same review (its answer memo answers), and the webhook
- * sent a pod spec it has not seen in every review (`distinct`: cache hits, no memo).
+ * baseline, the floor (bench/floor.mjs: the webhook's framework and log line, no admission
+ * work), the webhook sent the same review (its answer memo answers), and the webhook sent
+ * a pod spec it has not seen in every review (`distinct`: cache hits, no memo).
  */
 const ROUND_SECONDS = 5;
-const ROUNDS = ['baseline', 'webhook', 'distinct', 'distinct', 'webhook', 'baseline'];
+const ROUNDS = ['baseline', 'floor', 'webhook', 'distinct', 'distinct', 'webhook', 'floor', 'baseline'];
 const WARMUP_SECONDS = 1;
 const CONNECTIONS = 10;
 const RATE = 1000;
@@ -193,12 +194,16 @@ async function startWebhook(pin, { workDir, certs, registries }) {
   return { child, origin, agent };
 }
 
-async function startBaseline(pin, { certs, patch }) {
-  const env = { ...process.env, BENCH_CERT: certs.certFile, BENCH_KEY: certs.keyFile, BENCH_PATCH: patch };
-  const child = spawnPinned(pin, [join(REPO, 'bench/baseline.mjs')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+/** The bare baseline, or with `floor` the webhook's framework floor (bundled, with the image's flags and environment, its log to a file). */
+async function startBaseline(pin, { certs, patch, floor = false }) {
+  const env = { ...process.env, ...(floor ? IMAGE_VARIABLES : {}), BENCH_CERT: certs.certFile, BENCH_KEY: certs.keyFile, BENCH_PATCH: patch };
+  const args = floor ? [...IMAGE_NODE_FLAGS, join(BENCH_BUNDLE, 'floor.js')] : [join(REPO, 'bench/baseline.mjs')];
+  const out = floor ? openSync(join(workDir, 'floor.log'), 'w') : 'inherit';
+  const child = spawnPinned(pin, args, { stdio: ['ignore', out, 'inherit', 'ipc'], env });
+  if (typeof out === 'number') closeSync(out);
   const { port } = await new Promise((resolve, reject) => {
     child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`the baseline server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`the ${floor ? 'floor' : 'baseline'} server exited with ${code}`)));
   });
   return { child, origin: `https://127.0.0.1:${port}` };
 }
@@ -228,11 +233,12 @@ async function closedLoop(server, body, ca, seconds) {
 async function throughput(servers, body, distinctBody, ca) {
   const kinds = {
     baseline: { server: servers.baseline, body },
+    floor: { server: servers.floor, body },
     webhook: { server: servers.webhook, body },
     distinct: { server: servers.webhook, body: distinctBody },
   };
   for (const kind of Object.values(kinds)) await closedLoop(kind.server, kind.body, ca, WARMUP_SECONDS);
-  const runs = { baseline: [], webhook: [], distinct: [] };
+  const runs = { baseline: [], floor: [], webhook: [], distinct: [] };
   for (const name of ROUNDS) runs[name].push(await closedLoop(kinds[name].server, kinds[name].body, ca, ROUND_SECONDS));
   const summary = (rounds) => {
     const sum = (key) => rounds.reduce((total, round) => total + round[key], 0);
@@ -245,7 +251,7 @@ async function throughput(servers, body, distinctBody, ca) {
       rounds: rounds.map((round) => Math.round(round.requests / round.wall)),
     };
   };
-  return { baseline: summary(runs.baseline), webhook: summary(runs.webhook), distinct: summary(runs.distinct) };
+  return { baseline: summary(runs.baseline), floor: summary(runs.floor), webhook: summary(runs.webhook), distinct: summary(runs.distinct) };
 }
 
 async function sumRequests(countRequests, registry, paths) {
@@ -338,12 +344,13 @@ function report(m, r) {
     '',
     `## Warm cache: a 5-container Pod over HTTPS, ${CONNECTIONS} keep-alive connections (autocannon)`,
     '',
-    `${ROUNDS.length} rounds of ${ROUND_SECONDS} s, ${ROUNDS.map((n) => n[0].toUpperCase()).join(' ')} (B baseline, W webhook sent the same review, D webhook sent a new pod spec each time), after ${WARMUP_SECONDS} s of warm-up each. The webhook runs with the container image's node flags (${IMAGE_NODE_FLAGS.join(' ') || 'none'}) and environment (${imageVariables()}); the baseline with neither.`,
+    `${ROUNDS.length} rounds of ${ROUND_SECONDS} s, ${ROUNDS.map((n) => n[0].toUpperCase()).join(' ')} (B baseline, F floor, W webhook sent the same review, D webhook sent a new pod spec each time), after ${WARMUP_SECONDS} s of warm-up each. The webhook and the floor run with the container image's node flags (${IMAGE_NODE_FLAGS.join(' ') || 'none'}) and environment (${imageVariables()}); the baseline with neither.`,
     '',
     '| server | reviews/s | per round | p50 ms | p99 ms | server CPU | reviews per CPU-second |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: |',
     ...[
       ['bare node:https (parse, fixed patch)', r.throughput.baseline],
+      ['floor: fastify as the webhook sets it up, one log line, fixed patch', r.throughput.floor],
       ['digest-pinner serve, the same review (answer memo)', r.throughput.webhook],
       ['digest-pinner serve, a new pod spec each review (cache only)', r.throughput.distinct],
     ].map(
@@ -351,6 +358,10 @@ function report(m, r) {
     ),
     `| **webhook / baseline**, same review | ${fmt(ratio)} | | | | | **${fmt(cpuRatio)}** |`,
     `| webhook / baseline, new pod specs | ${fmt(r.throughput.distinct.perSecond / r.throughput.baseline.perSecond)} | | | | | ${fmt(r.throughput.distinct.perCpuSecond / r.throughput.baseline.perCpuSecond)} |`,
+    `| floor / baseline | ${fmt(r.throughput.floor.perSecond / r.throughput.baseline.perSecond)} | | | | | ${fmt(r.throughput.floor.perCpuSecond / r.throughput.baseline.perCpuSecond)} |`,
+    `| webhook / floor, same review | ${fmt(r.throughput.webhook.perSecond / r.throughput.floor.perSecond)} | | | | | ${fmt(r.throughput.webhook.perCpuSecond / r.throughput.floor.perCpuSecond)} |`,
+    '',
+    'The floor (bench/floor.mjs) is fastify with the webhook\'s server options, body parser and hooks, writing the same JSON log line per review through the same batched sink, and answering the webhook\'s patch without any admission work: floor / baseline is what the framework and the log line cost, webhook / floor what reading the review, the answer memo, metrics and the response cost on top.',
     '',
     'The target names "the same review", which is what a ReplicaSet\'s or DaemonSet\'s Pods send; a new pod spec in every review (same cached images, new container names) shows the path the answer memo skips.',
     '',
@@ -414,7 +425,7 @@ async function main() {
   const m = machine(pin);
   log(`${m.cpus} CPUs, ${m.model}; ${pin.note}`);
   // The memory probe, bundled as `npm run build` bundles the webhook: the same modules, tree-shaken alike.
-  await bundle({ main: 'src/main.ts', memory: 'bench/memory.mjs', certs: 'src/certs/index.ts' }, BENCH_BUNDLE);
+  await bundle({ main: 'src/main.ts', memory: 'bench/memory.mjs', floor: 'bench/floor.mjs', certs: 'src/certs/index.ts' }, BENCH_BUNDLE);
   const { generateCertificates } = await import(join(BENCH_BUNDLE, 'certs.js'));
   const harness = await loadHarness(REPO);
   workDir = await mkdtemp(join(os.tmpdir(), 'dp-bench-'));
@@ -443,6 +454,10 @@ async function main() {
     if (first.response.patch === undefined) throw new Error(`the warm Pod was not pinned: ${JSON.stringify(first.response)}`);
     const baseline = await startBaseline(pin, { certs, patch: first.response.patch });
     cleanups.push(() => stopChild(baseline.child));
+    const floor = await startBaseline(pin, { certs, patch: first.response.patch, floor: true });
+    cleanups.push(() => stopChild(floor.child));
+    const floorCheck = await post(webhook.agent, floor.origin, '/mutate', warmBody);
+    if (floorCheck.response.patch !== first.response.patch) throw new Error('the floor does not answer with the webhook\'s patch');
     const check = await post(webhook.agent, baseline.origin, '/mutate', warmBody);
     if (check.response.patch !== first.response.patch) throw new Error('the baseline does not answer with the webhook\'s patch');
 
@@ -454,7 +469,8 @@ async function main() {
       distinct += 1;
       return podReview(warmImages.map((repo) => `${registries.plain.host}/${repo}:v1`), `warm-${distinct}`, `d${distinct}-`);
     };
-    results.throughput = await throughput({ baseline, webhook }, warmBody, distinctBody, certs.ca);
+    results.throughput = await throughput({ baseline, floor, webhook }, warmBody, distinctBody, certs.ca);
+    await stopChild(floor.child);
     log(`throughput: ${JSON.stringify(results.throughput)}`);
     log(`steady ${RATE}/s for ${RATE_SECONDS} s: baseline, then webhook`);
     const rateOptions = { path: '/mutate', body: warmBody, ca: certs.ca, rate: RATE, seconds: RATE_SECONDS, connections: RATE_CONNECTIONS };
