@@ -13,6 +13,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubern
 import { apiClient } from '../kube/api.js';
 import { describeKubeError } from '../kube/describe.js';
 import type { KubeLogger } from '../kube/informers.js';
+import { listAllPages, Restarts, type ListPage, type RestartDelays } from '../kube/restarts.js';
 import { arrayOf, isRecord, member } from '../workload/json.js';
 import { ImageSetCatalog } from './catalog.js';
 import { parseImageSet } from './parse.js';
@@ -22,7 +23,7 @@ export interface ImageSetInformerOptions {
   readonly kubeConfig: KubeConfig;
   readonly log: KubeLogger;
   /** First delay before restarting after a failure, and the most it grows to (default 1 s and 30 s). */
-  readonly restartDelayMs?: { readonly initial: number; readonly max: number };
+  readonly restartDelayMs?: RestartDelays;
   /** How often to look again for a CRD that is not installed, or a permission not granted (default 30 s). */
   readonly absentRecheckMs?: number;
   /** Deadline of one list request (one page), in ms (default 60 s). */
@@ -37,7 +38,6 @@ export interface ImageSetInformerOptions {
 export type ImageSetInformerState = 'starting' | 'synced' | 'absent';
 
 const PATH = `/apis/${IMAGESET_GROUP}/${IMAGESET_VERSION}/${IMAGESET_PLURAL}`;
-const DEFAULT_RESTART_DELAY = { initial: 1_000, max: 30_000 } as const;
 const DEFAULT_ABSENT_RECHECK_MS = 30_000;
 const DEFAULT_LIST_TIMEOUT_MS = 60_000;
 const DEFAULT_PAGE_SIZE = 500;
@@ -55,12 +55,11 @@ export class ImageSetInformer {
   #notify: NodeJS.Immediate | undefined;
   #loggedConflicts = new Set<string>();
   #stopped = true;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #delayMs = 0;
-  #lastErrorAt = 0;
+  readonly #restarts: Restarts;
 
   constructor(options: ImageSetInformerOptions) {
     this.#options = options;
+    this.#restarts = new Restarts(options.restartDelayMs);
     this.#informer = this.#newInformer();
   }
 
@@ -98,8 +97,7 @@ export class ImageSetInformer {
   /** Stops the informer and any pending restart. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
+    this.#restarts.cancel();
     if (this.#notify !== undefined) clearImmediate(this.#notify);
     this.#notify = undefined;
     await this.#informer.stop();
@@ -133,7 +131,7 @@ export class ImageSetInformer {
   async #list(): Promise<KubernetesListObject<KubernetesObject>> {
     const timeoutMs = this.#options.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS;
     const limit = this.#options.pageSize ?? DEFAULT_PAGE_SIZE;
-    const page = async (continueToken: string | undefined): Promise<{ items: KubernetesObject[]; resourceVersion: string; next: string | undefined }> => {
+    const page = async (continueToken: string | undefined): Promise<ListPage<KubernetesObject>> => {
       const api = apiClient(this.#options.kubeConfig, CustomObjectsApi, AbortSignal.timeout(timeoutMs));
       const body: unknown = await api.listClusterCustomObject({ group: IMAGESET_GROUP, version: IMAGESET_VERSION, plural: IMAGESET_PLURAL, limit, _continue: continueToken });
       const metadata = member(body, 'metadata');
@@ -145,16 +143,9 @@ export class ImageSetInformer {
         next: typeof next === 'string' && next !== '' ? next : undefined,
       };
     };
-    const first = await page(undefined);
-    const items = [...first.items];
-    let continueToken = first.next;
-    while (continueToken !== undefined) {
-      const next = await page(continueToken);
-      items.push(...next.items);
-      continueToken = next.next;
-    }
+    const { items, resourceVersion } = await listAllPages(page);
     this.#listed(items.length);
-    return { metadata: { resourceVersion: first.resourceVersion }, items };
+    return { metadata: { resourceVersion }, items };
   }
 
   #listed(count: number): void {
@@ -199,19 +190,15 @@ export class ImageSetInformer {
 
   #failed(error: unknown): void {
     // Stopping aborts the watch, which client-node reports as an error too.
-    if (this.#stopped || this.#restartTimer !== undefined) return;
+    if (this.#stopped || this.#restarts.pending) return;
     const status = httpStatus(error);
     if (status !== undefined && ABSENT_STATUS.has(status)) {
       this.#absent(status, error);
       return;
     }
-    const { initial, max } = this.#options.restartDelayMs ?? DEFAULT_RESTART_DELAY;
-    const now = Date.now();
-    this.#delayMs = now - this.#lastErrorAt > 2 * max ? initial : Math.min(Math.max(this.#delayMs * 2, initial), max);
-    this.#lastErrorAt = now;
-    const delayMs = Math.round(this.#delayMs * (0.8 + Math.random() * 0.4));
+    const delayMs = this.#restarts.backoff();
     this.#options.log.warn({ informer: IMAGESET_PLURAL, err: describeKubeError(error), retryInMs: delayMs, synced: this.synced() }, 'informer failed; restarting');
-    this.#restartIn(delayMs);
+    this.#restarts.after(delayMs, () => void this.#run());
   }
 
   #absent(status: number, error: unknown): void {
@@ -229,15 +216,7 @@ export class ImageSetInformer {
       this.#informer = this.#newInformer();
       void previous.stop();
     }
-    this.#restartIn(recheckMs);
-  }
-
-  #restartIn(delayMs: number): void {
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      void this.#run();
-    }, delayMs);
-    this.#restartTimer.unref();
+    this.#restarts.after(recheckMs, () => void this.#run());
   }
 }
 

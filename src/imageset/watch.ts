@@ -5,6 +5,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeLogger } from '../kube/informers.js';
+import type { RestartDelays } from '../kube/restarts.js';
 import type { ImageRef } from '../reference/types.js';
 import type { AuthoritativeRegistries } from './authoritative.js';
 import { ImageSetInformer } from './informer.js';
@@ -23,7 +24,7 @@ export interface ImageSetWatchOptions {
   readonly lease: { readonly namespace: string; readonly identity: string; readonly name?: string } | undefined;
   /** See ImageSetInformerOptions. */
   readonly absentRecheckMs?: number;
-  readonly restartDelayMs?: { readonly initial: number; readonly max: number };
+  readonly restartDelayMs?: RestartDelays;
   /** Lease timings, for tests (defaults 15 s and 5 s). */
   readonly leaseDurationMs?: number;
   readonly renewEveryMs?: number;

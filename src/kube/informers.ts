@@ -18,6 +18,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject, V1ListMeta, V1
 import { apiClient } from './api.js';
 import type { PullSecretCache } from './cache.js';
 import { describeKubeError } from './describe.js';
+import { listAllPages, Restarts, type RestartDelays } from './restarts.js';
 import { PULL_SECRET_TYPES } from './keyring.js';
 
 /** The subset of a pino logger the informers use. */
@@ -32,7 +33,7 @@ export interface InformerRunOptions {
   readonly kubeConfig: KubeConfig;
   readonly log: KubeLogger;
   /** First delay before restarting a failed informer, and the most it grows to (default 1 s and 30 s). */
-  readonly restartDelayMs?: { readonly initial: number; readonly max: number };
+  readonly restartDelayMs?: RestartDelays;
   /** Deadline of one list request (one page), in ms (default 60 s). */
   readonly listTimeoutMs?: number;
   /** Objects per list page (default 500). */
@@ -66,7 +67,6 @@ export interface InformerSpec<T extends KubernetesObject> {
   readonly remove: (object: T) => void;
 }
 
-const DEFAULT_RESTART_DELAY = { initial: 1_000, max: 30_000 } as const;
 const DEFAULT_LIST_TIMEOUT_MS = 60_000;
 export const DEFAULT_PAGE_SIZE = 500;
 const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['apiVersion', 'kind', 'metadata', 'type']);
@@ -182,13 +182,12 @@ export class ManagedInformer<T extends KubernetesObject> implements RunningInfor
   /** Lists completed so far: a run that saw one more has its objects in the store. */
   #lists = 0;
   #stopped = true;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #delayMs = 0;
-  #lastErrorAt = 0;
+  readonly #restarts: Restarts;
 
   constructor(spec: InformerSpec<T>, options: InformerRunOptions, onSynced: () => void) {
     this.#spec = spec;
     this.#options = options;
+    this.#restarts = new Restarts(options.restartDelayMs);
     this.#onSynced = onSynced;
     this.#informer = new ListWatch<T>(spec.path, new Watch(options.kubeConfig), () => this.#list(), false, undefined, spec.fieldSelector);
     this.#informer.on('add', spec.upsert);
@@ -208,8 +207,7 @@ export class ManagedInformer<T extends KubernetesObject> implements RunningInfor
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
+    this.#restarts.cancel();
     await this.#informer.stop();
   }
 
@@ -246,35 +244,21 @@ export class ManagedInformer<T extends KubernetesObject> implements RunningInfor
   /** The initial list (and any relist), page by page, as one list at the first page's resourceVersion. */
   async #list(): Promise<KubernetesListObject<T>> {
     const timeoutMs = this.#options.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS;
-    const page = (continueToken: string | undefined): Promise<KubernetesListObject<T>> =>
-      this.#spec.listPage(apiClient(this.#options.kubeConfig, CoreV1Api, AbortSignal.timeout(timeoutMs)), continueToken);
-    const first = await page(undefined);
-    const items = [...first.items];
-    let continueToken = first.metadata?._continue;
-    while (continueToken !== undefined && continueToken !== '') {
-      const next = await page(continueToken);
-      items.push(...next.items);
-      continueToken = next.metadata?._continue;
-    }
+    const { items, resourceVersion } = await listAllPages(async (continueToken) => {
+      const page = await this.#spec.listPage(apiClient(this.#options.kubeConfig, CoreV1Api, AbortSignal.timeout(timeoutMs)), continueToken);
+      return { items: page.items, resourceVersion: page.metadata?.resourceVersion ?? '', next: page.metadata?._continue };
+    });
     this.#lists += 1;
-    const metadata: V1ListMeta = { resourceVersion: first.metadata?.resourceVersion ?? '' };
+    const metadata: V1ListMeta = { resourceVersion };
     return { metadata, items };
   }
 
   #failed(error: unknown): void {
     // Stopping aborts the watch, which client-node reports as an error too.
-    if (this.#stopped || this.#restartTimer !== undefined) return;
-    const { initial, max } = this.#options.restartDelayMs ?? DEFAULT_RESTART_DELAY;
-    const now = Date.now();
-    this.#delayMs = now - this.#lastErrorAt > 2 * max ? initial : Math.min(Math.max(this.#delayMs * 2, initial), max);
-    this.#lastErrorAt = now;
-    const delayMs = Math.round(this.#delayMs * (0.8 + Math.random() * 0.4));
+    if (this.#stopped || this.#restarts.pending) return;
+    const delayMs = this.#restarts.backoff();
     this.#options.log.warn({ informer: this.#spec.name, err: describeKubeError(error), retryInMs: delayMs, synced: this.#synced }, 'informer failed; restarting');
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      void this.#run();
-    }, delayMs);
-    this.#restartTimer.unref();
+    this.#restarts.after(delayMs, () => void this.#run());
   }
 }
 
