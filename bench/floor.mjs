@@ -1,47 +1,23 @@
 /**
- * The floor under the webhook: the framework and server options of src/server/app.ts
- * (fastify, the JSON body, one pino line per review through the same batched sink),
- * answering every review with the webhook's patch and doing no admission work at all.
+ * The floor under the webhook: the server src/server/app.ts runs its routes in
+ * (webhookServer: fastify with the webhook's options, hooks and JSON body parsing) with
+ * one route that writes the same pino line per review through the same batched sink and
+ * answers every review with the webhook's patch, doing no admission work at all.
  * run.mjs runs it bundled (dist/bench/floor.js) with the container image's flags, like
  * the webhook: floor / baseline is what fastify and the log line cost, webhook / floor
  * what the admission itself costs. Started with BENCH_CERT, BENCH_KEY and BENCH_PATCH;
- * reports its port over IPC. Keep its options in step with buildApp's.
+ * reports its port over IPC.
  */
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
-import Fastify, { LogController } from 'fastify';
+import { reviewJson, webhookServer } from '../src/server/app.js';
 import { BatchedLines } from '../src/server/log-lines.js';
 
 const patch = process.env.BENCH_PATCH ?? '';
 const logLines = new BatchedLines(process.stdout);
-const app = Fastify({
+const { app } = webhookServer({
   https: { cert: readFileSync(process.env.BENCH_CERT ?? ''), key: readFileSync(process.env.BENCH_KEY ?? '') },
   logger: { level: 'info', base: { service: 'digest-pinner' }, stream: logLines },
-  bodyLimit: 6 * 1024 * 1024,
-  onProtoPoisoning: 'ignore',
-  onConstructorPoisoning: 'ignore',
-  logController: new LogController({ disableRequestLogging: true }),
-  childLoggerFactory: (logger) => logger,
-  keepAliveTimeout: 120_000,
-  return503OnClosing: true,
-  forceCloseConnections: 'idle',
-});
-let closing = false;
-app.addHook('preClose', (done) => {
-  closing = true;
-  done();
-});
-app.addHook('onSend', (_request, reply, payload, done) => {
-  if (closing) void reply.header('connection', 'close');
-  done(null, payload);
-});
-app.removeContentTypeParser('text/plain');
-app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-  try {
-    done(null, JSON.parse(String(body)));
-  } catch {
-    done(new Error('body is not valid JSON'), undefined);
-  }
 });
 app.post('/mutate', async (request, reply) => {
   const started = process.hrtime.bigint();
@@ -63,9 +39,7 @@ app.post('/mutate', async (request, reply) => {
     },
     'admission',
   );
-  return reply
-    .type('application/json; charset=utf-8')
-    .send(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(review.uid)},"allowed":true,"patchType":"JSONPatch","patch":"${patch}"}}`);
+  return reply.type('application/json; charset=utf-8').send(reviewJson({ uid: review.uid, allowed: true, patchType: 'JSONPatch', patch }));
 });
 await app.listen({ port: 0, host: '127.0.0.1' });
 process.send?.({ port: app.server.address().port });

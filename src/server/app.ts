@@ -48,8 +48,18 @@ interface MutateQuery {
   readonly timeout?: string;
 }
 
-/** Builds the webhook's fastify app. */
-export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstance {
+/** The webhook's fastify server without its routes, and whether it has begun closing. */
+export interface WebhookServer {
+  readonly app: FastifyInstance;
+  readonly closing: () => boolean;
+}
+
+/**
+ * The fastify server every route of the webhook runs in: options, shutdown behaviour,
+ * body parsing and error answers. buildApp adds the routes; bench/floor.mjs measures
+ * this server alone.
+ */
+export function webhookServer(options: AppOptions = {}): WebhookServer {
   const app = Fastify({
     ...(options.https === undefined ? {} : { https: options.https }),
     logger: options.logger ?? false,
@@ -98,7 +108,12 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     const message = status === 500 ? 'internal error' : bodyErrorMessage(error);
     void reply.code(status).send({ message });
   });
+  return { app, closing: () => closing };
+}
 
+/** Builds the webhook's fastify app. */
+export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstance {
+  const { app, closing } = webhookServer(options);
   for (const route of MUTATE_ROUTES) {
     app.post<{ Querystring: MutateQuery }>(route.url, async (request, reply) => {
       const started = process.hrtime.bigint();
@@ -150,7 +165,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    if (closing || !deps.ready()) return reply.code(503).send({ status: closing ? 'shutting down' : 'not ready' });
+    if (closing() || !deps.ready()) return reply.code(503).send({ status: closing() ? 'shutting down' : 'not ready' });
     return { status: 'ready' };
   });
   const metrics = deps.metrics;
