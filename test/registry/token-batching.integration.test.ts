@@ -10,7 +10,7 @@ import { parseImage } from '../../src/reference/index.js';
 import { RegistryAuthError, RegistryClient, type Credential } from '../../src/registry/index.js';
 import { pushImage, tokenRequestCount } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
-import { decodedPatch, startTestWebhook } from '../support/webhook.js';
+import { decodedPatch, podReview, startTestWebhook } from '../support/webhook.js';
 import { rejection } from '../support/rejection.js';
 
 const registries = inject('registries');
@@ -121,25 +121,7 @@ describe('the webhook (admit → Resolver → RegistryClient)', () => {
     const credential = account('batch-webhook');
     const webhook = await startTestWebhook(registries, { credentials: [credential] });
     try {
-      const pod = {
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: 'batch-cold-pod',
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: 'batch',
-          operation: 'CREATE',
-          dryRun: false,
-          object: {
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: { name: 'cold', namespace: 'batch' },
-            spec: { containers: images.map((image, i) => ({ name: `c${i}`, image: `${token.host}/${image.repository}:v1` })) },
-          },
-          oldObject: null,
-        },
-      };
+      const pod = podReview(images.map((image) => `${token.host}/${image.repository}:v1`), { uid: 'batch-cold-pod', namespace: 'batch', name: 'cold' });
       let patch: unknown[] | undefined;
       const requests = await tokenRequestsDuring(credential, async () => {
         patch = decodedPatch(await webhook.review('/mutate', pod));

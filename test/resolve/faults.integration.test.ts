@@ -25,7 +25,7 @@ import { armWatchdog, type Watchdog } from '../harness/watchdog.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
-import { pinnedImages } from '../support/webhook.js';
+import { pinnedImages, podReview as pod } from '../support/webhook.js';
 
 const registries = inject('registries');
 const { plain } = registries;
@@ -59,20 +59,7 @@ interface Webhook {
 let uid = 0;
 function podReview(images: readonly string[]) {
   uid += 1;
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `fault-${uid}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'faults',
-      operation: 'CREATE',
-      dryRun: false,
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${uid}`, namespace: 'faults' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
-      oldObject: null,
-    },
-  };
+  return pod(images, { uid: `fault-${uid}`, namespace: 'faults', name: `p${uid}` });
 }
 
 const webhooks: Webhook[] = [];

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pushImage, countRequests } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
-import { decodedPatch, pinnedImages, startTestWebhook, type TestWebhook } from '../support/webhook.js';
+import { decodedPatch, pinnedImages, podReview as pod, startTestWebhook, type TestWebhook } from '../support/webhook.js';
 import { BODY_LIMIT_BYTES } from '../../src/server/app.js';
 import { compileRewrites, parseLocation } from '../../src/config/index.js';
 
@@ -13,25 +13,7 @@ const plain = registries.plain;
 let uidCounter = 0;
 function podReview(images: readonly string[], extra: { namespace?: string; dryRun?: boolean } = {}) {
   uidCounter += 1;
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `uid-${uidCounter}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: extra.namespace ?? 'team-a',
-      operation: 'CREATE',
-      dryRun: extra.dryRun ?? false,
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: `p${uidCounter}`, namespace: extra.namespace ?? 'team-a' },
-        spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
-      },
-      oldObject: null,
-    },
-  };
+  return pod(images, { uid: `uid-${uidCounter}`, namespace: extra.namespace ?? 'team-a', name: `p${uidCounter}`, dryRun: extra.dryRun ?? false });
 }
 
 describe('modes', () => {

@@ -16,7 +16,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../helpers/registry-types.js';
 import type { AdmissionReviewResponse } from '../../src/admission/types.js';
-import { pinnedImages } from '../support/webhook.js';
+import { pinnedImages, podReview } from '../support/webhook.js';
 
 const run = promisify(execFile);
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -97,18 +97,7 @@ describe('the bundle', () => {
       const images = [plain.images.single, basic.images.multiArch, token.images.single];
       const hosts = [plain.host, basic.host, token.host];
       const refs = images.map((image, i) => `${hosts[i] ?? ''}/${image.repository}:${image.tag}`);
-      const review = {
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: 'bundle-1',
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: 'default',
-          operation: 'CREATE',
-          object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bundled' }, spec: { containers: refs.map((image, i) => ({ name: `c${i}`, image })) } },
-        },
-      };
+      const review = podReview(refs, { uid: 'bundle-1', namespace: 'default', name: 'bundled' });
       const response = await request(`${origin}/mutate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(review) });
       const answer = (await response.body.json()) as AdmissionReviewResponse;
       expect(answer.response.uid).toBe('bundle-1');

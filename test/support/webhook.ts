@@ -118,3 +118,29 @@ export function pinnedImages(review: Pick<AdmissionReviewResponse, 'response'>):
     return kind === 'replace' && path.endsWith('/image') && typeof value === 'string' ? [value] : [];
   });
 }
+
+export interface PodReviewOptions {
+  readonly uid: string;
+  readonly namespace: string;
+  /** The Pod's name. */
+  readonly name: string;
+  readonly dryRun?: boolean;
+}
+
+/** A Pod CREATE as kube-apiserver sends it for review, one container per image (`c0`, `c1`, …). */
+export function podReview(images: readonly string[], { uid, namespace, name, dryRun = false }: PodReviewOptions) {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace,
+      operation: 'CREATE',
+      dryRun,
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+      oldObject: null,
+    },
+  };
+}
