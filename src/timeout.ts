@@ -28,3 +28,24 @@ export function cancellableTimeout(ms: number, message: string): CancellableTime
   const timer = setTimeout(expire, ms).unref();
   return { signal: controller.signal, cancel: () => { clearTimeout(timer); } };
 }
+
+/**
+ * `promise`, or the error `aborted` makes of the signal's reason as soon as
+ * `signal` aborts. The work itself goes on: shared work (a fetch others wait
+ * on too) must not end because one waiter gave up.
+ */
+export async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, aborted: (reason: unknown) => Error): Promise<T> {
+  if (signal.aborted) throw aborted(signal.reason);
+  let onAbort: (() => void) | undefined;
+  const abort = new Promise<never>((_resolve, reject) => {
+    onAbort = () => {
+      reject(aborted(signal.reason));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, abort]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}

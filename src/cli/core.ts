@@ -46,6 +46,8 @@ export interface CoreOptions extends CommonOptions {
   readonly cacheMax?: number;
   /** Observes every registry and token-service request (metrics). */
   readonly onRequest?: RegistryClientOptions['onRequest'];
+  /** Logs what the registry client refuses beyond the failure it returns. */
+  readonly warn?: RegistryClientOptions['warn'];
   /** Deadline of one credential helper or provider run (default 5 s). */
   readonly credentialProgramTimeoutMs?: number;
 }
@@ -91,6 +93,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
   const own = new WebhookCredentials({ dockerConfig, helpers, providers });
   const config = loaded ?? defaultConfig();
   const client = new RegistryClient({
+    env: options.env,
     caFiles: options.caFiles,
     insecureRegistries: options.insecureRegistries,
     requestTimeoutMs: options.registryTimeoutMs,
@@ -99,6 +102,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     allowedRegistries: config.allow,
     breaker: { failureThreshold: config.breaker.failures, coolDownMs: config.breaker.coolDownMs },
     ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
+    ...(options.warn === undefined ? {} : { warn: options.warn }),
   });
   const anonymousAfter = (domain: string): CredentialChain => [...dockerConfig.lookup(domain), undefined];
   const resolverOptions: ResolverOptions = {

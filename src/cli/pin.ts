@@ -14,7 +14,7 @@ import { mapBounded } from './resolve.js';
 import { findImageScalars, parseManifest, rewriteImages, rewriteProblem, type ImageScalar, type ParsedManifest, type Replacement } from '../manifest/index.js';
 import { normalizedString, parseImage, pinnedReference, type ImageRef } from '../reference/index.js';
 import { failureReason } from '../resolve/index.js';
-import { describeError } from '../errors.js';
+import { describeError, errorCode } from '../errors.js';
 
 export { COMMON_FLAGS_USAGE };
 
@@ -93,7 +93,7 @@ const FS_REASONS: Readonly<Record<string, string>> = {
 
 /** A file-system error as a short reason. */
 export function fsReason(error: unknown): string {
-  const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  const code = errorCode(error);
   return (code === undefined ? undefined : FS_REASONS[code]) ?? describeError(error);
 }
 

@@ -121,6 +121,9 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
     onRequest: (event) => {
       metrics.registryRequest(event);
     },
+    warn: (fields, message) => {
+      app.log.warn(fields, message);
+    },
   });
   const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
   const pinRelatedEverywhere = values['pin-related-images'] === true;

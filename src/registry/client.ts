@@ -5,11 +5,11 @@
  */
 import type { LookupFunction } from 'node:net';
 import * as tls from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent } from 'undici';
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
+import { raceAbort } from '../timeout.js';
 import type { Credential, DigestSource, ManifestDigest } from './types.js';
-import { raceAbort } from './abort.js';
 import {
   ANONYMOUS,
   basicAuthorization,
@@ -21,18 +21,20 @@ import {
 } from './auth-scheme.js';
 import { AddressBlockedError, AddressPolicy, guardedConnector } from './address-policy.js';
 import { credentialKey } from './credential-key.js';
-import type { RegistryEndpoint, UrlCheck } from './endpoint.js';
-import { RegistryFailure, toRegistryError } from './failure.js';
+import type { RegistryEndpoint } from './endpoint.js';
+import { abortedWhile, RegistryFailure, toRegistryError } from './failure.js';
 import { DEFAULT_BREAKER, HostHealth, type BreakerOptions, type BreakerState } from './host-health.js';
 import { RegistryHosts, type ContactPurpose, type RegistryHostOptions } from './host-policy.js';
-import { isValidDigest, MANIFEST_ACCEPT, mediaTypeInBody, mediaTypeOf, sha256Digest, shownValue } from './manifest.js';
+import { isValidDigest, MANIFEST_ACCEPT, sha256Digest, shownValue } from './manifest.js';
 import { authProblem, failureForStatus } from './status.js';
-import { TokenService, type LeaseOptions, type TokenLease } from './token.js';
+import { TokenService, type TokenLease, type WarningLog } from './token.js';
 import { Transport, type IncomingResponse, type RequestEvent } from './transport.js';
 import { createTrustContext, loadTrustedCertificates, splitPem, trustSourcesFromEnv } from './trust.js';
 
 /** How the client reaches registries. */
 export interface RegistryClientOptions {
+  /** The process environment as main.ts read it (NODE_EXTRA_CA_CERTS is trusted as Node trusts it). */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** PEM files of CAs to trust besides the system store (e.g. a private registry's CA). */
   readonly caFiles: readonly string[];
   /** `host[:port]` of registries reached over plain HTTP. */
@@ -40,14 +42,6 @@ export interface RegistryClientOptions {
   /** Bound on each HTTP request (connect, headers, body). */
   readonly requestTimeoutMs: number;
   readonly userAgent: string;
-  /**
-   * Use this dispatcher instead of building an Agent (then caFiles and
-   * per-registry TLS are not read, and only IP literals are checked against the
-   * address policy, not the addresses names resolve to). For tests.
-   */
-  readonly dispatcher?: Dispatcher;
-  /** Policy hook run before contacting a registry, token realm or redirect target; see UrlCheck. */
-  readonly checkUrl?: UrlCheck;
   /** Per-registry TLS, insecure HTTP and token realms, keyed by `host[:port]` as images name the registry. */
   readonly registries?: ReadonlyMap<string, RegistryHostOptions>;
   /** When set, only these registries (`host[:port]` as images name them) and their token realms are contacted. */
@@ -58,19 +52,20 @@ export interface RegistryClientOptions {
   readonly onRequest?: (event: RequestEvent) => void;
   /** DNS lookup for connections (default dns.lookup); every address it returns is checked against the address policy. */
   readonly lookup?: LookupFunction;
-  /** The option that lists insecure registries, named in messages. Default `--insecure-registry`. */
-  readonly insecureRegistryFlag?: string;
-  /** The option that adds a trusted CA file, named in messages. Default `--ca-file`. */
-  readonly caFileFlag?: string;
+  /** Where the client logs what it refuses beyond the failure it returns (an oversized token). */
+  readonly warn?: WarningLog;
+  /** Clock of token lifetimes, the circuit breaker and Retry-After (default Date.now). */
+  readonly now?: () => number;
 }
 
 /** Manifests larger than this are refused when a digest must be computed from the body. */
-export const MANIFEST_BODY_LIMIT = 4 * 1024 * 1024;
+const MANIFEST_BODY_LIMIT = 4 * 1024 * 1024;
 const MAX_LEARNED_SCHEMES = 1000;
+const MAX_LEARNED_SCHEME_BYTES = 4 * 1024 * 1024;
 const LEARNED_SCHEME_TTL_MS = 60 * 60 * 1000;
 
 /** One getDigest call. */
-interface Resolution {
+interface DigestLookup {
   readonly ref: ImageRef;
   readonly tag: string;
   readonly credential: Credential | undefined;
@@ -90,42 +85,53 @@ interface Authorization {
 /** Resolves tags to digests against real registries (DigestSource). */
 export class RegistryClient implements DigestSource {
   private readonly options: RegistryClientOptions;
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly agent: Agent;
   private readonly transport: Transport;
   private readonly tokens: TokenService;
-  private readonly schemes: LRUCache<string, AuthScheme, Resolution>;
+  private readonly schemes: LRUCache<string, AuthScheme, DigestLookup>;
   private readonly hosts: RegistryHosts;
   private readonly health: HostHealth;
   private readonly addresses = new AddressPolicy();
+  private readonly now: () => number;
 
   /**
    * Builds one keep-alive Agent trusting Node's roots, the system store,
-   * NODE_EXTRA_CA_CERTS (read from `env`) and `options.caFiles` — unless
-   * `options.dispatcher` is given. Reads the CA files synchronously, so a bad
-   * one fails at startup with RegistryCaFileError.
+   * NODE_EXTRA_CA_CERTS (read from `options.env`) and `options.caFiles`. Reads
+   * the CA files synchronously, so a bad one fails at startup with
+   * RegistryCaFileError.
    */
-  constructor(options: RegistryClientOptions, env: Readonly<Record<string, string | undefined>> = process.env) {
+  constructor(options: RegistryClientOptions) {
     this.options = options;
+    this.now = options.now ?? Date.now;
     this.hosts = new RegistryHosts({
       registries: options.registries ?? new Map(),
       insecureRegistries: options.insecureRegistries,
       allowed: options.allowedRegistries,
     });
-    this.health = new HostHealth(options.breaker ?? DEFAULT_BREAKER);
-    this.ownsDispatcher = options.dispatcher === undefined;
-    this.dispatcher = options.dispatcher ?? createAgent(options, this.hosts, this.addresses, env);
-    this.transport = new Transport(this.dispatcher, {
+    this.health = new HostHealth(options.breaker ?? DEFAULT_BREAKER, this.now);
+    this.agent = createAgent(options, this.hosts, this.addresses);
+    this.transport = new Transport(this.agent, {
       timeoutMs: options.requestTimeoutMs,
       userAgent: options.userAgent,
-      hints: { insecureRegistryFlag: options.insecureRegistryFlag ?? '--insecure-registry', caFileFlag: options.caFileFlag ?? '--ca-file' },
       health: this.health,
+      now: this.now,
       ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
-      checkRedirect: (url) => this.policyCheck(url, 'redirect'),
+      checkRedirect: (url) => {
+        this.policyCheck(url, 'redirect');
+      },
     });
-    this.tokens = new TokenService(this.transport, (url, purpose) => this.policyCheck(url, purpose));
-    this.schemes = new LRUCache<string, AuthScheme, Resolution>({
+    this.tokens = new TokenService(this.transport, {
+      checkRealm: (url) => {
+        this.policyCheck(url, 'token-realm');
+      },
+      now: this.now,
+      warn: options.warn,
+    });
+    this.schemes = new LRUCache<string, AuthScheme, DigestLookup>({
       max: MAX_LEARNED_SCHEMES,
+      // Realm, service and scope come from a registry's challenge: bounded by bytes too.
+      maxSize: MAX_LEARNED_SCHEME_BYTES,
+      sizeCalculation: (scheme, key) => Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(scheme)),
       ttl: LEARNED_SCHEME_TTL_MS,
       fetchMethod: (_key, _stale, { context, signal }) => this.ping(context, signal),
     });
@@ -134,7 +140,7 @@ export class RegistryClient implements DigestSource {
   /** The digest the registry reports for `ref`'s repository at `tag`; throws a RegistryError subclass. */
   async getDigest(ref: ImageRef, tag: string, credential: Credential | undefined, signal: AbortSignal): Promise<ManifestDigest> {
     const endpoint = this.hosts.endpoint(ref.domain);
-    const resolution: Resolution = {
+    const lookup: DigestLookup = {
       ref,
       tag,
       credential,
@@ -143,7 +149,7 @@ export class RegistryClient implements DigestSource {
       schemeKey: `${endpoint.origin.origin}\0${credentialKey(credential)}`,
     };
     try {
-      return await this.resolve(resolution);
+      return await this.resolve(lookup);
     } catch (error) {
       if (error instanceof RegistryFailure) throw toRegistryError(error, `${ref.name}:${tag}`);
       throw error;
@@ -155,13 +161,13 @@ export class RegistryClient implements DigestSource {
     return this.health.states();
   }
 
-  /** Closes the Agent this client built (not a dispatcher passed in). */
+  /** Closes the client's connections. */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    await this.agent.close();
   }
 
-  private async resolve(r: Resolution): Promise<ManifestDigest> {
-    await this.check(r.endpoint.origin, 'registry');
+  private async resolve(r: DigestLookup): Promise<ManifestDigest> {
+    this.policyCheck(r.endpoint.origin, 'registry');
     let auth = await this.authorize(r, await this.learnedScheme(r));
     let response = await this.requestManifest(r, 'HEAD', auth);
     if (response.status === 401) {
@@ -171,37 +177,33 @@ export class RegistryClient implements DigestSource {
       if (!worthRetrying(auth, challenged, r.credential)) throw await this.unauthorized(r, response, challenge);
       await response.discard();
       if (auth.lease !== undefined) this.tokens.invalidate(auth.lease);
-      // Alone: a token asked for with other repositories' scopes may be what lacked this one.
-      auth = await this.authorize(r, challenged, { alone: true });
+      auth = await this.authorize(r, challenged);
       response = await this.requestManifest(r, 'HEAD', auth);
       if (response.status === 401) throw await this.unauthorized(r, response, response.header('www-authenticate'));
     }
     return this.digestOf(r, response, auth);
   }
 
-  /** Reads the digest from a HEAD; falls back to GET only when a 2xx HEAD lacks the digest or media type. */
-  private async digestOf(r: Resolution, response: IncomingResponse, auth: Authorization): Promise<ManifestDigest> {
+  /**
+   * Reads the digest from a HEAD's Docker-Content-Digest; only when a 2xx HEAD
+   * lacks it, GETs the manifest (which Docker Hub counts as a pull) and hashes it.
+   */
+  private async digestOf(r: DigestLookup, response: IncomingResponse, auth: Authorization): Promise<ManifestDigest> {
     if (!isSuccess(response.status)) throw await this.statusFailure(r, response);
     const digest = response.header('docker-content-digest')?.trim();
-    const mediaType = mediaTypeOf(response.header('content-type'));
     await response.discard();
-    if (digest !== undefined && digest !== '' && mediaType !== undefined) return { digest: verifiedDigest(digest), mediaType };
+    if (digest !== undefined && digest !== '') return { digest: verifiedDigest(digest) };
     return this.digestFromBody(r, auth);
   }
 
-  private async digestFromBody(r: Resolution, auth: Authorization): Promise<ManifestDigest> {
+  private async digestFromBody(r: DigestLookup, auth: Authorization): Promise<ManifestDigest> {
     const response = await this.requestManifest(r, 'GET', auth);
     if (!isSuccess(response.status)) throw await this.statusFailure(r, response);
-    const header = response.header('docker-content-digest')?.trim();
-    const contentType = mediaTypeOf(response.header('content-type'));
     const body = await response.readBody(MANIFEST_BODY_LIMIT, `manifest is larger than ${MANIFEST_BODY_LIMIT / 1024 / 1024} MiB`);
-    const mediaType = contentType ?? mediaTypeInBody(body);
-    if (mediaType === undefined) throw new RegistryFailure('protocol', 'registry served the manifest without a media type');
-    const digest = header !== undefined && header !== '' ? header : sha256Digest(body);
-    return { digest: verifiedDigest(digest), mediaType };
+    return { digest: sha256Digest(body) };
   }
 
-  private async requestManifest(r: Resolution, method: 'HEAD' | 'GET', auth: Authorization): Promise<IncomingResponse> {
+  private async requestManifest(r: DigestLookup, method: 'HEAD' | 'GET', auth: Authorization): Promise<IncomingResponse> {
     const url = new URL(`/v2/${r.ref.path.split('/').map(encodeURIComponent).join('/')}/manifests/${encodeURIComponent(r.tag)}`, r.endpoint.origin);
     const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
     if (auth.header !== undefined) headers['authorization'] = auth.header;
@@ -209,13 +211,13 @@ export class RegistryClient implements DigestSource {
   }
 
   /** The scheme learned for this registry and credential, pinging `GET /v2/` the first time. */
-  private async learnedScheme(r: Resolution): Promise<AuthScheme> {
-    const scheme = await raceAbort(this.schemes.fetch(r.schemeKey, { context: r }), r.signal, 'learning the registry auth scheme');
+  private async learnedScheme(r: DigestLookup): Promise<AuthScheme> {
+    const scheme = await raceAbort(this.schemes.fetch(r.schemeKey, { context: r }), r.signal, abortedWhile('learning the registry auth scheme'));
     return scheme ?? ANONYMOUS;
   }
 
   /** `GET /v2/` without credentials: 200 means anonymous, 401 carries the challenge. */
-  private async ping(r: Resolution, signal: AbortSignal): Promise<AuthScheme> {
+  private async ping(r: DigestLookup, signal: AbortSignal): Promise<AuthScheme> {
     const url = new URL('/v2/', r.endpoint.origin);
     const response = await this.transport.send({ url, method: 'GET', headers: {}, signal });
     if (response.status === 401) {
@@ -228,7 +230,7 @@ export class RegistryClient implements DigestSource {
     return ANONYMOUS;
   }
 
-  private async authorize(r: Resolution, scheme: AuthScheme, options: LeaseOptions = {}): Promise<Authorization> {
+  private async authorize(r: DigestLookup, scheme: AuthScheme): Promise<Authorization> {
     if (scheme.kind === 'anonymous') return { scheme, header: undefined, lease: undefined };
     if (scheme.kind === 'basic') {
       // Basic goes only to the registry the credential is for (this origin), and only when challenged.
@@ -243,13 +245,12 @@ export class RegistryClient implements DigestSource {
         credentialHosts: this.hosts.credentialHosts(r.ref.domain),
       },
       r.signal,
-      options,
     );
     return { scheme, header: `Bearer ${lease.token}`, lease };
   }
 
   /** The failure for a 401 that authenticating did not cure. */
-  private async unauthorized(r: Resolution, response: IncomingResponse, challenge: string | undefined): Promise<RegistryFailure> {
+  private async unauthorized(r: DigestLookup, response: IncomingResponse, challenge: string | undefined): Promise<RegistryFailure> {
     if (bearerError(challenge) !== 'insufficient_scope') return this.statusFailure(r, response);
     await response.discard();
     const who = r.credential === undefined ? 'anonymous access' : `user ${JSON.stringify(r.credential.username)} (${r.credential.source})`;
@@ -259,48 +260,32 @@ export class RegistryClient implements DigestSource {
     });
   }
 
-  private statusFailure(r: Resolution, response: IncomingResponse): Promise<RegistryFailure> {
+  private statusFailure(r: DigestLookup, response: IncomingResponse): Promise<RegistryFailure> {
     return failureForStatus(response, {
       who: 'registry',
       registryHost: r.endpoint.origin.host,
       credential: r.credential,
       notFound: 'manifest-unknown',
-      nowMs: Date.now(),
+      nowMs: this.now(),
     });
   }
 
-  private async check(url: URL, purpose: 'registry'): Promise<void> {
-    try {
-      await this.policyCheck(url, purpose);
-    } catch (error) {
-      if (error instanceof RegistryFailure) throw error;
-      throw new RegistryFailure('policy', `${url.host} is not allowed by policy`, { cause: error });
-    }
-  }
-
-  /**
-   * The built-in policy — never a blocked address literal, only allowed hosts —
-   * as a `policy` RegistryFailure, then the caller's checkUrl (whose errors pass
-   * through for the caller to word).
-   */
-  private async policyCheck(url: URL, purpose: ContactPurpose): Promise<void> {
+  /** Throws a `policy` RegistryFailure for a blocked address literal or a host the allow-list leaves out. */
+  private policyCheck(url: URL, purpose: ContactPurpose): void {
     const why = this.addresses.blocked(url.hostname);
     if (why !== undefined) throw new RegistryFailure('policy', new AddressBlockedError(url.hostname, url.hostname, why).message);
     const refusal = this.hosts.refusal(url, purpose);
     if (refusal !== undefined) throw new RegistryFailure('policy', refusal);
-    await this.options.checkUrl?.(url, purpose);
   }
 }
 
 /**
  * After a 401, retry once only when something may have changed: the token was
- * cached (expired or revoked) or shared with other repositories (it may lack
- * this one, which a token for this repository alone would not), or the
- * registry now asks for another scheme that we can answer (Basic needs a
- * credential).
+ * cached (expired or revoked), or the registry now asks for another scheme that
+ * we can answer (Basic needs a credential).
  */
 function worthRetrying(used: Authorization, challenged: AuthScheme, credential: Credential | undefined): boolean {
-  if (used.lease?.cached === true || used.lease?.shared === true) return true;
+  if (used.lease?.cached === true) return true;
   if (sameScheme(used.scheme, challenged)) return false;
   return challenged.kind !== 'basic' || credential !== undefined;
 }
@@ -310,13 +295,8 @@ function worthRetrying(used: Authorization, challenged: AuthScheme, credential: 
  * policy, with one TLS context for the default trust and one per registry that
  * configures its own CA or client certificate.
  */
-function createAgent(
-  options: RegistryClientOptions,
-  hosts: RegistryHosts,
-  policy: AddressPolicy,
-  env: Readonly<Record<string, string | undefined>>,
-): Agent {
-  const certificates = loadTrustedCertificates(options.caFiles, trustSourcesFromEnv(env));
+function createAgent(options: RegistryClientOptions, hosts: RegistryHosts, policy: AddressPolicy): Agent {
+  const certificates = loadTrustedCertificates(options.caFiles, trustSourcesFromEnv(options.env));
   const defaults = { secureContext: createTrustContext(certificates) };
   const perHost = new Map(
     hosts

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Credential } from './types.js';
 
 /** The key of requests made without credentials. */
-export const ANONYMOUS_KEY = 'anonymous';
+const ANONYMOUS_KEY = 'anonymous';
 
 /**
  * `anonymous`, or `cred-` + sha256 of the username and password, in base64url

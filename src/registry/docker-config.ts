@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DigestPinnerError, describeError } from '../errors.js';
+import { DigestPinnerError, describeError, errorCode } from '../errors.js';
 import { isRecord } from './json.js';
 import type { Credential } from './types.js';
 
@@ -81,7 +81,7 @@ export async function loadDockerConfig(
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (isMissingFile(error)) return parseDockerConfig('', file);
-    throw new DockerConfigError(file, `cannot be read (${errorCode(error)})`, { cause: error });
+    throw new DockerConfigError(file, `cannot be read (${errorCode(error) ?? describeError(error)})`, { cause: error });
   }
   return parseDockerConfig(text, file);
 }
@@ -202,9 +202,4 @@ function quoteKey(key: string): string {
 function isMissingFile(error: unknown): boolean {
   const code = errorCode(error);
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
-  return describeError(error);
 }

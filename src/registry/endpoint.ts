@@ -9,14 +9,6 @@ export interface RegistryEndpoint {
   readonly insecure: boolean;
 }
 
-/**
- * Called before anything is sent to a registry origin, a token realm the
- * registry named, or a redirect target; throwing refuses the request. Runs after
- * the built-in policy (address literals, allow-list); the address a connection
- * actually reaches is checked again when connecting.
- */
-export type UrlCheck = (url: URL, purpose: 'registry' | 'token-realm' | 'redirect') => Promise<void>;
-
 /** The endpoint of `domain`: plain HTTP only when the domain (or its API host) is in `insecureRegistries`. */
 export function endpointOf(domain: string, insecureRegistries: ReadonlySet<string>): RegistryEndpoint {
   const host = registryEndpoint(domain);

@@ -5,7 +5,7 @@
  * children (a `sleep`) cannot hold the pipes open.
  */
 import { spawn } from 'node:child_process';
-import { DigestPinnerError, describeError } from '../errors.js';
+import { DigestPinnerError, describeError, errorCode } from '../errors.js';
 
 /** One run of a credential program. */
 export interface PluginRun {
@@ -75,7 +75,7 @@ export function runPlugin(run: PluginRun): Promise<PluginResult> {
     child.stdout.on('data', collect(stdout));
     child.stderr.on('data', collect(stderr));
     child.on('error', (error) => {
-      finish({ error: new CredentialProgramError(`${run.file}: cannot be run (${errorCode(error)})`, { cause: error }) });
+      finish({ error: new CredentialProgramError(`${run.file}: cannot be run (${errorCode(error) ?? error.message})`, { cause: error }) });
     });
     child.on('close', (code) => {
       finish({ result: { code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') } });
@@ -99,8 +99,4 @@ function killGroup(pid: number | undefined): void {
   } catch {
     // Already gone.
   }
-}
-
-function errorCode(error: Error): string {
-  return 'code' in error && typeof error.code === 'string' ? error.code : error.message;
 }

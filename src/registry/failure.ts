@@ -3,6 +3,7 @@
  * image is not known (shared token and challenge fetches serve many images).
  * The client turns it into the public error class for its own image.
  */
+import { describeError } from '../errors.js';
 import {
   InsecureRegistryRequiredError,
   InvalidDigestError,
@@ -67,4 +68,9 @@ export class RegistryFailure extends Error {
 /** The public error for `image`. */
 export function toRegistryError(failure: RegistryFailure, image: string): RegistryError {
   return new ERROR_CLASS[failure.kind](image, failure.reason, failure.options);
+}
+
+/** The `aborted` failure of a wait that the caller's signal ended while `what` (for raceAbort). */
+export function abortedWhile(what: string): (reason: unknown) => RegistryFailure {
+  return (reason) => new RegistryFailure('aborted', `aborted by the caller while ${what} (${describeError(reason)})`, { cause: reason });
 }

@@ -2,16 +2,18 @@
  * Per-host circuit breaker and Retry-After gate, in front of every request to a
  * registry or token service.
  *
- *   closed ──N failures in a row (or one timeout)──▶ open ──cool-down──▶ half-open
- *     ▲                                                ▲                     │ one probe
- *     └──────────────── probe answered ────────────────┴──── probe failed ◀──┘
+ *   closed ──N failures in a row──▶ open ──cool-down──▶ half-open
+ *     ▲                              ▲                     │ one probe
+ *     └────── probe answered ────────┴──── probe failed ◀──┘
  *
  * Failures are connection errors, timeouts and 5xx answers; any other answer
- * (404, 401, 429 …) shows the host is alive. A timeout opens the breaker at once:
- * it is the expensive failure, and a dead host should cost one, not one per
- * admission. While open, requests fail fast with a `circuit-open` failure.
- * After a 429 with Retry-After, requests to that host fail fast as rate-limited
- * until the time it named.
+ * (404, 401, 429 …) shows the host is alive. Requests in flight together that
+ * fail count as one failure: one slow spell that times out every request of an
+ * admission is one sign of trouble, not several, so it does not open the breaker
+ * by itself; failures one after another (retries, later admissions) do. While
+ * open, requests fail fast with a `circuit-open` failure. After a 429 with
+ * Retry-After, requests to that host fail fast as rate-limited until the time it
+ * named.
  */
 import { LRUCache } from 'lru-cache';
 import { RegistryFailure } from './failure.js';
@@ -20,7 +22,7 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** When the breaker opens and for how long. */
 export interface BreakerOptions {
-  /** Consecutive failures that open the breaker (a timeout counts as all of them). */
+  /** Consecutive failures that open the breaker. */
   readonly failureThreshold: number;
   /** How long an open breaker refuses requests before letting one probe through. */
   readonly coolDownMs: number;
@@ -29,9 +31,12 @@ export interface BreakerOptions {
 /** How a request ended, as the breaker counts it. */
 export type RequestOutcome =
   | { readonly kind: 'answered' }
-  | { readonly kind: 'failed'; readonly reason: string; readonly timeout: boolean }
+  | { readonly kind: 'failed'; readonly reason: string }
   /** Ended by our caller: says nothing about the host. */
   | { readonly kind: 'abandoned' };
+
+/** Reports how one admitted request ended (see HostHealth.admit). */
+export type OutcomeReport = (outcome: RequestOutcome) => void;
 
 export const DEFAULT_BREAKER: BreakerOptions = { failureThreshold: 3, coolDownMs: 10_000 };
 
@@ -41,6 +46,11 @@ const MAX_HOSTS = 1000;
 
 interface HostRecord {
   failures: number;
+  /**
+   * Moves on each counted failure. A request admitted before the latest counted
+   * failure was in flight with it, and its own failure is not counted again.
+   */
+  generation: number;
   failingSince: number | undefined;
   lastFailure: string | undefined;
   openUntil: number | undefined;
@@ -63,11 +73,15 @@ export class HostHealth {
    * Called before each request to `host`: throws a `circuit-open` RegistryFailure
    * while the breaker is open (or a probe is already out), a `rate-limited` one
    * while a Retry-After holds. Otherwise the request may go; report how it ended
-   * with `record`.
+   * with the function returned.
    */
-  admit(host: string): void {
+  admit(host: string): OutcomeReport {
     const record = this.#hosts.get(host);
-    if (record === undefined) return;
+    const generation = record?.generation ?? 0;
+    const report: OutcomeReport = (outcome) => {
+      this.#report(host, outcome, generation);
+    };
+    if (record === undefined) return report;
     const now = this.#now();
     if (record.retryAt !== undefined && now < record.retryAt) {
       throw new RegistryFailure('rate-limited', `${host} asked not to be contacted before ${isoTime(record.retryAt)} (Retry-After)`, {
@@ -75,23 +89,10 @@ export class HostHealth {
         retryAfterMs: record.retryAt - now,
       });
     }
-    if (record.openUntil === undefined) return;
+    if (record.openUntil === undefined) return report;
     if (now < record.openUntil || record.probing) throw this.#openFailure(host, record);
     record.probing = true;
-  }
-
-  /** Counts how a request to `host` ended. */
-  record(host: string, outcome: RequestOutcome): void {
-    if (outcome.kind === 'abandoned') {
-      const record = this.#hosts.get(host);
-      if (record !== undefined) record.probing = false;
-      return;
-    }
-    if (outcome.kind === 'answered') {
-      this.#answered(host);
-      return;
-    }
-    this.#failed(host, outcome.reason, outcome.timeout);
+    return report;
   }
 
   /** Remembers a Retry-After from `host` (ms from now). */
@@ -108,20 +109,27 @@ export class HostHealth {
     return states;
   }
 
-  #answered(host: string): void {
+  #report(host: string, outcome: RequestOutcome, generation: number): void {
+    if (outcome.kind === 'failed') {
+      this.#failed(host, outcome.reason, generation);
+      return;
+    }
     const record = this.#hosts.get(host);
     if (record === undefined) return;
+    record.probing = false;
+    if (outcome.kind === 'abandoned') return;
     record.failures = 0;
     record.failingSince = undefined;
     record.lastFailure = undefined;
     record.openUntil = undefined;
-    record.probing = false;
   }
 
-  #failed(host: string, reason: string, timeout: boolean): void {
+  #failed(host: string, reason: string, generation: number): void {
     const record = this.#record(host);
+    if (generation !== record.generation) return;
     const now = this.#now();
-    record.failures = timeout ? Math.max(record.failures + 1, this.#options.failureThreshold) : record.failures + 1;
+    record.generation += 1;
+    record.failures += 1;
     record.failingSince ??= now;
     record.lastFailure = reason;
     record.probing = false;
@@ -131,7 +139,7 @@ export class HostHealth {
   #record(host: string): HostRecord {
     let record = this.#hosts.get(host);
     if (record === undefined) {
-      record = { failures: 0, failingSince: undefined, lastFailure: undefined, openUntil: undefined, probing: false, retryAt: undefined };
+      record = { failures: 0, generation: 0, failingSince: undefined, lastFailure: undefined, openUntil: undefined, probing: false, retryAt: undefined };
       this.#hosts.set(host, record);
     }
     return record;

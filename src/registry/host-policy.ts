@@ -62,14 +62,6 @@ export class RegistryHosts {
     return endpointOf(domain, this.#insecure);
   }
 
-  /** The settings of the registry whose API host is `host` (lower case `host[:port]`), if configured. */
-  settingsForApiHost(host: string): RegistryHostOptions | undefined {
-    for (const [domain, settings] of this.#registries) {
-      if (registryEndpoint(domain).toLowerCase() === host) return settings;
-    }
-    return undefined;
-  }
-
   /** Every configured registry with its API host, for building TLS contexts. */
   configured(): readonly (readonly [apiHost: string, settings: RegistryHostOptions])[] {
     return [...this.#registries].map(([domain, settings]) => [registryEndpoint(domain).toLowerCase(), settings] as const);

@@ -6,7 +6,7 @@ import { isRecord } from './json.js';
  * Media types asked for, index types first, so a multi-arch image answers with
  * its index (and the index's digest) rather than one platform's manifest.
  */
-export const MANIFEST_MEDIA_TYPES: readonly string[] = [
+const MANIFEST_MEDIA_TYPES: readonly string[] = [
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -30,19 +30,6 @@ export function isValidDigest(digest: string): boolean {
 /** `sha256:<hex>` of the manifest bytes exactly as served. */
 export function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-/** The media type of a `Content-Type` value, parameters dropped; undefined when absent or empty. */
-export function mediaTypeOf(contentType: string | undefined): string | undefined {
-  const type = contentType?.split(';')[0]?.trim().toLowerCase();
-  return type === undefined || type === '' ? undefined : type;
-}
-
-/** The `mediaType` field of a manifest body, when it is JSON and has one. */
-export function mediaTypeInBody(bytes: Uint8Array): string | undefined {
-  const body = parseJsonObject(bytes);
-  const mediaType = body?.['mediaType'];
-  return typeof mediaType === 'string' && mediaType !== '' ? mediaType : undefined;
 }
 
 /**

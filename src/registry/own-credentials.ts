@@ -11,8 +11,7 @@ import type { DockerConfigCredentials } from './docker-config.js';
 import type { DockerCredentialHelpers, HelperOutcome } from './credential-helpers.js';
 import type { KubeletCredentialProviders, ProviderLookup } from './credential-provider.js';
 import type { Credential } from './types.js';
-import { raceAbort } from './abort.js';
-import type { Deadline } from '../timeout.js';
+import { raceAbort, type Deadline } from '../timeout.js';
 
 /** An image as the lookups need it: `domain` (`host[:port]`) and `name` (`domain/path`). */
 export interface ImageName {
@@ -67,7 +66,7 @@ export class WebhookCredentials {
     const programs = Promise.all([helpers?.lookup(image.domain), providers?.lookup(image)]);
     if (deadline === undefined) return programs;
     try {
-      return await raceAbort(programs, deadline.signal, 'running credential programs');
+      return await raceAbort(programs, deadline.signal, (reason) => new Error('credential programs outlived the deadline', { cause: reason }));
     } catch {
       return undefined;
     }

@@ -1,28 +1,32 @@
 /**
  * Bearer tokens from a registry's token service (Docker token auth: GET realm
- * ?service=…&scope=…), cached for their lifetime less a safety margin, keyed
- * by realm, service, scopes and credential identity. Tokens missing from the
- * cache at the same moment are asked for in one request (token-batch.ts), and
- * that token is cached under each of their keys.
+ * ?service=…&scope=…), one per repository scope, cached for their lifetime less
+ * a safety margin, keyed by realm, service, scopes and credential identity.
+ * Concurrent leases of one key share one request; leases of different keys go
+ * out in parallel. The cache is bounded by count and by bytes, and a token
+ * longer than MAX_TOKEN_BYTES is refused, as a hostile token service could
+ * otherwise fill it.
  */
 import { LRUCache } from 'lru-cache';
+import { raceAbort } from '../timeout.js';
 import type { Credential } from './types.js';
 import { basicAuthorization, type BearerChallenge } from './auth-scheme.js';
 import { credentialKey } from './credential-key.js';
-import type { RegistryEndpoint, UrlCheck } from './endpoint.js';
-import { RegistryFailure } from './failure.js';
+import type { RegistryEndpoint } from './endpoint.js';
+import { abortedWhile, RegistryFailure } from './failure.js';
 import { realmOnHosts } from './host-policy.js';
-import { raceAbort } from './abort.js';
 import { isRecord } from './json.js';
 import { failureForStatus } from './status.js';
-import { TokenBatcher, type BatchedToken } from './token-batch.js';
 import type { Transport } from './transport.js';
 
 /** The spec's default when a token response omits `expires_in`. */
-export const DEFAULT_TOKEN_LIFETIME_MS = 60_000;
+const DEFAULT_TOKEN_LIFETIME_MS = 60_000;
+/** Longest token accepted: it goes in the Authorization header of every manifest request. */
+const MAX_TOKEN_BYTES = 16 * 1024;
 const MAX_SAFETY_MARGIN_MS = 30_000;
 const TOKEN_BODY_LIMIT = 1024 * 1024;
 const MAX_CACHED_TOKENS = 1000;
+const MAX_CACHED_TOKEN_BYTES = 4 * 1024 * 1024;
 
 /** What the token service granted. */
 export interface GrantedToken {
@@ -45,65 +49,63 @@ export interface TokenRequest {
   readonly credentialHosts?: ReadonlySet<string> | undefined;
 }
 
-/**
- * A token in hand; a 401 with it earns one refresh when it came from the cache
- * (it may have expired or been revoked) or was shared (it may not cover this
- * request's scopes).
- */
+/** A token in hand; a 401 with it earns one refresh when it came from the cache (it may have expired or been revoked since). */
 export interface TokenLease {
   readonly token: string;
   readonly key: string;
   readonly cached: boolean;
-  /** Asked for together with other requests' scopes; see BatchedToken. */
-  readonly shared: boolean;
 }
 
-/** How to get a token. */
-export interface LeaseOptions {
-  /** Ask for this request's scopes alone, not batched with others (after a shared token was refused). */
-  readonly alone?: boolean;
+/** A warning for the operator's log (pino's `warn(fields, message)`). */
+export type WarningLog = (fields: Readonly<Record<string, unknown>>, message: string) => void;
+
+/** How the token service is reached, checked, timed and heard from. */
+export interface TokenServiceOptions {
+  /** Throws a RegistryFailure for a realm policy forbids; nothing is sent there. */
+  readonly checkRealm?: ((url: URL) => void) | undefined;
+  /** Clock of token lifetimes (default Date.now). */
+  readonly now?: (() => number) | undefined;
+  /** Hears of refused tokens. */
+  readonly warn?: WarningLog | undefined;
 }
 
-interface CachedToken {
-  readonly token: string;
-  readonly shared: boolean;
-}
-
-interface FetchContext {
-  readonly request: TokenRequest;
-  readonly alone: boolean;
-}
-
-/** Gets and caches tokens; concurrent requests for one key share one fetch, and those for one realm and credential one request. */
+/** Gets and caches tokens; concurrent leases of one key share one request. */
 export class TokenService {
-  private readonly cache: LRUCache<string, CachedToken, FetchContext>;
-  private readonly batcher: TokenBatcher;
+  private readonly cache: LRUCache<string, string, TokenRequest>;
+  private readonly checkRealm: ((url: URL) => void) | undefined;
+  private readonly now: () => number;
+  private readonly warn: WarningLog | undefined;
 
   constructor(
     private readonly transport: Transport,
-    private readonly checkUrl: UrlCheck | undefined,
-    private readonly now: () => number = Date.now,
+    options: TokenServiceOptions = {},
   ) {
-    this.batcher = new TokenBatcher((request, scopes) => this.fetchToken(request, scopes, undefined));
-    this.cache = new LRUCache<string, CachedToken, FetchContext>({
+    this.checkRealm = options.checkRealm;
+    this.now = options.now ?? Date.now;
+    this.warn = options.warn;
+    this.cache = new LRUCache<string, string, TokenRequest>({
       max: MAX_CACHED_TOKENS,
+      maxSize: MAX_CACHED_TOKEN_BYTES,
+      sizeCalculation: (token, key) => Buffer.byteLength(token) + Buffer.byteLength(key),
       ttl: DEFAULT_TOKEN_LIFETIME_MS,
-      fetchMethod: async (_key, _stale, { options, context, signal }) => {
-        const granted = await this.obtain(context, signal);
-        options.ttl = cacheTtl(granted.lifetimeMs);
-        return { token: granted.token, shared: granted.shared };
+      // Lifetimes are read on the injected clock, every time (no cached reading of it).
+      perf: { now: this.now },
+      ttlResolution: 0,
+      fetchMethod: async (_key, _stale, { options: set, context, signal }) => {
+        const granted = await this.fetchToken(context, signal);
+        set.ttl = cacheTtl(granted.lifetimeMs);
+        return granted.token;
       },
     });
   }
 
   /** A token for the request, cached or fetched. The caller's signal stops the wait, not a fetch others share. */
-  async lease(request: TokenRequest, signal: AbortSignal, options: LeaseOptions = {}): Promise<TokenLease> {
+  async lease(request: TokenRequest, signal: AbortSignal): Promise<TokenLease> {
     const key = tokenCacheKey(request);
-    const status: LRUCache.Status<string, CachedToken, FetchContext> = {};
-    const context: FetchContext = { request, alone: options.alone === true };
-    const got = await raceAbort(this.cache.fetch(key, { context, status }), signal, 'waiting for a registry token');
-    if (got === undefined) throw new RegistryFailure('unavailable', `token service ${request.bearer.realm} gave no token`);
-    return { token: got.token, key, cached: status.fetch === 'hit' || status.fetch === 'stale', shared: got.shared };
+    const status: LRUCache.Status<string, string, TokenRequest> = {};
+    const token = await raceAbort(this.cache.fetch(key, { context: request, status }), signal, abortedWhile('waiting for a registry token'));
+    if (token === undefined) throw new RegistryFailure('unavailable', `token service ${request.bearer.realm} gave no token`);
+    return { token, key, cached: status.fetch === 'hit' };
   }
 
   /**
@@ -111,20 +113,11 @@ export class TokenService {
    * (or is being fetched again): concurrent refusals of one token cost one refresh.
    */
   invalidate(lease: TokenLease): void {
-    if (this.cache.peek(lease.key)?.token === lease.token) this.cache.delete(lease.key);
+    if (this.cache.peek(lease.key) === lease.token) this.cache.delete(lease.key);
   }
 
-  /**
-   * A missing token: asked for alone (with the signal lru-cache aborts when the
-   * key is dropped), or in a batch, which no one key's signal may abort.
-   */
-  private async obtain(context: FetchContext, signal: AbortSignal): Promise<BatchedToken> {
-    if (!context.alone) return this.batcher.join(context.request);
-    return { ...(await this.fetchToken(context.request, context.request.scopes, signal)), shared: false };
-  }
-
-  private async fetchToken(request: TokenRequest, scopes: readonly string[], signal: AbortSignal | undefined): Promise<GrantedToken> {
-    const url = await this.realmUrl(request, scopes);
+  private async fetchToken(request: TokenRequest, signal: AbortSignal): Promise<GrantedToken> {
+    const url = this.realmUrl(request);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (request.credential !== undefined) headers['authorization'] = basicAuthorization(request.credential);
     const response = await this.transport.send({ url, method: 'GET', headers, signal });
@@ -138,11 +131,26 @@ export class TokenService {
       });
     }
     const body = await response.readBody(TOKEN_BODY_LIMIT, `token service ${url.host} answered with more than 1 MiB`);
-    return parseTokenResponse(body, this.now(), url.host);
+    const granted = parseTokenResponse(body, this.now(), url.host);
+    const bytes = Buffer.byteLength(granted.token);
+    if (bytes > MAX_TOKEN_BYTES) {
+      const reason = `token service ${url.host} answered with a token of ${bytes} bytes, longer than the ${MAX_TOKEN_BYTES} accepted`;
+      this.report({ tokenService: url.host, scopes: request.scopes, tokenBytes: bytes, maxTokenBytes: MAX_TOKEN_BYTES }, reason);
+      throw new RegistryFailure('protocol', reason);
+    }
+    return granted;
+  }
+
+  private report(fields: Readonly<Record<string, unknown>>, message: string): void {
+    try {
+      this.warn?.(fields, message);
+    } catch {
+      // A broken logger must not change the outcome; the failure itself still reaches the caller.
+    }
   }
 
   /** The realm with service and scopes, after checking credentials may go there. */
-  private async realmUrl(request: TokenRequest, scopes: readonly string[]): Promise<URL> {
+  private realmUrl(request: TokenRequest): URL {
     const { realm, service } = request.bearer;
     let url: URL;
     try {
@@ -162,16 +170,9 @@ export class TokenService {
           `unless the registry's tokenRealms in the configuration file lists ${url.host}`,
       );
     }
-    if (this.checkUrl !== undefined) {
-      try {
-        await this.checkUrl(url, 'token-realm');
-      } catch (error) {
-        if (error instanceof RegistryFailure) throw error;
-        throw new RegistryFailure('auth', `token realm ${url.origin} is not allowed by policy`, { cause: error });
-      }
-    }
+    this.checkRealm?.(url);
     if (service !== undefined) url.searchParams.set('service', service);
-    for (const scope of scopes) url.searchParams.append('scope', scope);
+    for (const scope of request.scopes) url.searchParams.append('scope', scope);
     return url;
   }
 }

@@ -5,9 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { request, type Dispatcher } from 'undici';
-import { describeError } from '../errors.js';
+import { describeError, errorCode } from '../errors.js';
 import { RegistryFailure } from './failure.js';
-import type { HostHealth, RequestOutcome } from './host-health.js';
+import type { HostHealth, OutcomeReport, RequestOutcome } from './host-health.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /** AddressBlockedError's code (address-policy.ts), as it arrives from undici's connector. */
@@ -30,11 +30,9 @@ export interface IncomingResponse {
   discard(): Promise<void>;
 }
 
-/** Hints naming the operator's options in messages. */
-export interface TransportHints {
-  readonly insecureRegistryFlag: string;
-  readonly caFileFlag: string;
-}
+/** The command-line options that cure a failure, named in its message. */
+const INSECURE_REGISTRY_FLAG = '--insecure-registry';
+const CA_FILE_FLAG = '--ca-file';
 
 const NETWORK_CODES: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
@@ -90,27 +88,24 @@ export interface TransportOptions {
   /** Bound on each request (connect, headers, body). */
   readonly timeoutMs: number;
   readonly userAgent: string;
-  readonly hints: TransportHints;
   /** Circuit breaker and Retry-After gate per host; none means every request goes out. */
   readonly health?: HostHealth;
+  /** Clock for Retry-After dates (default Date.now). */
+  readonly now?: () => number;
   readonly onRequest?: (event: RequestEvent) => void;
   /** Checks a redirect target before it is followed; throwing refuses it. Without it, redirects are not followed. */
-  readonly checkRedirect?: (url: URL) => Promise<void>;
+  readonly checkRedirect?: (url: URL) => void;
 }
 
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-export const MAX_REDIRECTS = 3;
+const MAX_REDIRECTS = 3;
 
 /** Sends requests through one dispatcher (one keep-alive pool per origin). */
 export class Transport {
-  private readonly hints: TransportHints;
-
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly options: TransportOptions,
-  ) {
-    this.hints = options.hints;
-  }
+  ) {}
 
   /**
    * Sends one request, following up to 3 redirects that `checkRedirect` allows
@@ -125,44 +120,19 @@ export class Transport {
       if (!REDIRECT_STATUSES.has(response.status) || location === undefined || hop >= MAX_REDIRECTS) return response;
       if (this.options.checkRedirect === undefined) return response;
       await response.discard();
-      current = await this.redirected(current, location, this.options.checkRedirect);
+      current = redirected(current, location, this.options.checkRedirect);
     }
-  }
-
-  private async redirected(from: OutgoingRequest, location: string, check: (url: URL) => Promise<void>): Promise<OutgoingRequest> {
-    let url: URL;
-    try {
-      url = new URL(location, from.url);
-    } catch (error) {
-      throw new RegistryFailure('protocol', `${from.url.host} redirected to something that is not a URL`, { cause: error });
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new RegistryFailure('protocol', `${from.url.host} redirected to a ${url.protocol} URL`);
-    }
-    if (from.url.protocol === 'https:' && url.protocol === 'http:') {
-      throw new RegistryFailure('protocol', `${from.url.host} redirected from HTTPS to plain HTTP (${url.origin}); not followed`);
-    }
-    try {
-      await check(url);
-    } catch (error) {
-      throw new RegistryFailure('policy', `${from.url.host} redirected to ${url.host}, which is not allowed by policy (${describeError(error)})`, {
-        cause: error,
-      });
-    }
-    const { authorization: _dropped, ...others } = from.headers;
-    const headers = url.origin === from.url.origin ? from.headers : others;
-    return { ...from, url, headers };
   }
 
   /** One request and its answer, through the host's breaker, observed. */
   private async exchange(outgoing: OutgoingRequest): Promise<IncomingResponse> {
     const host = outgoing.url.host;
-    const { health } = this.options;
-    health?.admit(host);
+    const { health, now = Date.now } = this.options;
+    const report: OutcomeReport = health?.admit(host) ?? ignoreOutcome;
     const timeoutMs = this.options.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = outgoing.signal === undefined ? timeout : AbortSignal.any([timeout, outgoing.signal]);
-    const deadline: Deadline = { timeout, caller: outgoing.signal, timeoutMs, host, hints: this.hints };
+    const bounds: ExchangeBounds = { timeout, caller: outgoing.signal, timeoutMs, host };
     const started = performance.now();
     let response: Dispatcher.ResponseData;
     try {
@@ -178,16 +148,18 @@ export class Transport {
         ...(outgoing.method === 'HEAD' ? { reset: false } : {}),
       });
     } catch (error) {
-      const failure = this.failureOf(error, deadline, outgoing.url);
+      const failure = this.failureOf(error, bounds, outgoing.url);
       this.observe(outgoing, 'error', started);
-      health?.record(host, outcomeOf(failure));
+      report(outcomeOf(failure));
       throw failure;
     }
     this.observe(outgoing, response.statusCode, started);
-    health?.record(host, response.statusCode >= 500 ? { kind: 'failed', reason: `answered ${response.statusCode}`, timeout: false } : { kind: 'answered' });
-    const retryAfterMs = response.statusCode === 429 ? parseRetryAfter(headerValue(response.headers['retry-after']), Date.now()) : undefined;
+    report(response.statusCode >= 500 ? { kind: 'failed', reason: `answered ${response.statusCode}` } : { kind: 'answered' });
+    const retryAfterMs = response.statusCode === 429 ? parseRetryAfter(headerValue(response.headers['retry-after']), now()) : undefined;
     if (retryAfterMs !== undefined) health?.retryAfter(host, retryAfterMs);
-    return wrapResponse(response, deadline, (failure) => health?.record(host, outcomeOf(failure)));
+    return wrapResponse(response, bounds, (failure) => {
+      report(outcomeOf(failure));
+    });
   }
 
   private observe(outgoing: OutgoingRequest, status: number | 'error', started: number): void {
@@ -200,20 +172,46 @@ export class Transport {
     }
   }
 
-  private failureOf(error: unknown, deadline: Deadline, url: URL): RegistryFailure {
-    const aborted = abortFailure(error, deadline);
+  private failureOf(error: unknown, bounds: ExchangeBounds, url: URL): RegistryFailure {
+    const aborted = abortFailure(error, bounds);
     if (aborted !== undefined) return aborted;
     const code = errorCode(error);
     if (code === ADDRESS_BLOCKED_CODE) return new RegistryFailure('policy', describeError(error), { cause: error });
-    if (PLAIN_HTTP_CODES.has(code)) {
+    if (code !== undefined && PLAIN_HTTP_CODES.has(code)) {
       return new RegistryFailure(
         'insecure-required',
-        `${url.host} answered HTTPS with plain HTTP; if it is an insecure registry, use ${this.hints.insecureRegistryFlag} ${url.host}`,
+        `${url.host} answered HTTPS with plain HTTP; if it is an insecure registry, use ${INSECURE_REGISTRY_FLAG} ${url.host}`,
         { cause: error },
       );
     }
-    return networkFailure(error, code, url.host, this.hints);
+    return networkFailure(error, code, url.host);
   }
+}
+
+/** The request a redirect leads to: checked by policy, credentials dropped when the origin changes, never HTTPS to HTTP. */
+function redirected(from: OutgoingRequest, location: string, check: (url: URL) => void): OutgoingRequest {
+  let url: URL;
+  try {
+    url = new URL(location, from.url);
+  } catch (error) {
+    throw new RegistryFailure('protocol', `${from.url.host} redirected to something that is not a URL`, { cause: error });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new RegistryFailure('protocol', `${from.url.host} redirected to a ${url.protocol} URL`);
+  }
+  if (from.url.protocol === 'https:' && url.protocol === 'http:') {
+    throw new RegistryFailure('protocol', `${from.url.host} redirected from HTTPS to plain HTTP (${url.origin}); not followed`);
+  }
+  try {
+    check(url);
+  } catch (error) {
+    throw new RegistryFailure('policy', `${from.url.host} redirected to ${url.host}, which is not allowed by policy (${describeError(error)})`, {
+      cause: error,
+    });
+  }
+  const { authorization: _dropped, ...others } = from.headers;
+  const headers = url.origin === from.url.origin ? from.headers : others;
+  return { ...from, url, headers };
 }
 
 /** How the breaker counts a failed request: the caller's abort and policy refusals say nothing about the host. */
@@ -225,19 +223,23 @@ function outcomeOf(failure: RegistryFailure): RequestOutcome {
     case 'insecure-required':
       return { kind: 'answered' };
     default:
-      return { kind: 'failed', reason: failure.reason, timeout: failure.kind === 'timeout' };
+      return { kind: 'failed', reason: failure.reason };
   }
 }
 
-interface Deadline {
+function ignoreOutcome(): void {
+  // No breaker: nothing counts outcomes.
+}
+
+/** What bounded one exchange and where it went, to word its failure. */
+interface ExchangeBounds {
   readonly timeout: AbortSignal;
   readonly caller: AbortSignal | undefined;
   readonly timeoutMs: number;
   readonly host: string;
-  readonly hints: TransportHints;
 }
 
-function wrapResponse(response: Dispatcher.ResponseData, deadline: Deadline, onBodyFailure: (failure: RegistryFailure) => void): IncomingResponse {
+function wrapResponse(response: Dispatcher.ResponseData, bounds: ExchangeBounds, onBodyFailure: (failure: RegistryFailure) => void): IncomingResponse {
   return {
     status: response.statusCode,
     header: (name) => headerValue(response.headers[name.toLowerCase()]),
@@ -246,7 +248,7 @@ function wrapResponse(response: Dispatcher.ResponseData, deadline: Deadline, onB
         return await readLimited(response.body, limit, tooLarge);
       } catch (error) {
         if (error instanceof RegistryFailure) throw error;
-        const failure = abortFailure(error, deadline) ?? networkFailure(error, errorCode(error), deadline.host, deadline.hints);
+        const failure = abortFailure(error, bounds) ?? networkFailure(error, errorCode(error), bounds.host);
         onBodyFailure(failure);
         throw failure;
       }
@@ -262,23 +264,24 @@ function wrapResponse(response: Dispatcher.ResponseData, deadline: Deadline, onB
 }
 
 /** The failure for a request ended by the caller's signal or our timeout; undefined when neither fired. */
-function abortFailure(error: unknown, deadline: Deadline): RegistryFailure | undefined {
-  if (deadline.caller?.aborted === true) {
-    return new RegistryFailure('aborted', `request to ${deadline.host} aborted by the caller (${describeError(deadline.caller.reason)})`, {
-      cause: deadline.caller.reason,
+function abortFailure(error: unknown, bounds: ExchangeBounds): RegistryFailure | undefined {
+  if (bounds.caller?.aborted === true) {
+    return new RegistryFailure('aborted', `request to ${bounds.host} aborted by the caller (${describeError(bounds.caller.reason)})`, {
+      cause: bounds.caller.reason,
     });
   }
-  if (deadline.timeout.aborted || TIMEOUT_CODES.has(errorCode(error))) {
-    return new RegistryFailure('timeout', `${deadline.host} did not answer within ${deadline.timeoutMs} ms`, { cause: error });
+  if (bounds.timeout.aborted || TIMEOUT_CODES.has(errorCode(error) ?? '')) {
+    return new RegistryFailure('timeout', `${bounds.host} did not answer within ${bounds.timeoutMs} ms`, { cause: error });
   }
   return undefined;
 }
 
-function networkFailure(error: unknown, code: string, host: string, hints: TransportHints): RegistryFailure {
+function networkFailure(error: unknown, code: string | undefined, host: string): RegistryFailure {
+  if (code === undefined) return new RegistryFailure('unavailable', `cannot reach ${host}: ${describeError(error)}`, { cause: error });
   if (UNTRUSTED_CERT_CODES.has(code)) {
     return new RegistryFailure(
       'unavailable',
-      `TLS certificate of ${host} is not trusted (${code}); trust the CA that signed it with ${hints.caFileFlag} FILE`,
+      `TLS certificate of ${host} is not trusted (${code}); trust the CA that signed it with ${CA_FILE_FLAG} FILE`,
       { cause: error },
     );
   }
@@ -287,7 +290,7 @@ function networkFailure(error: unknown, code: string, host: string, hints: Trans
     return new RegistryFailure('unavailable', `TLS certificate of ${host} ${badCert} (${code})`, { cause: error });
   }
   const what = NETWORK_CODES[code] ?? describeError(error);
-  return new RegistryFailure('unavailable', `cannot reach ${host}: ${what}${code === '' ? '' : ` (${code})`}`, { cause: error });
+  return new RegistryFailure('unavailable', `cannot reach ${host}: ${what} (${code})`, { cause: error });
 }
 
 async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, tooLarge: string): Promise<Uint8Array> {
@@ -308,9 +311,4 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number,
 function headerValue(value: string | string[] | undefined): string | undefined {
   if (Array.isArray(value)) return value.join(', ');
   return value;
-}
-
-function errorCode(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return error.code;
-  return '';
 }

@@ -11,7 +11,7 @@ import { describeError } from '../errors.js';
 import { RegistryCaFileError } from './errors.js';
 
 /** Debian's (and Ubuntu's) system bundle, built by update-ca-certificates. */
-export const DEBIAN_SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+const DEBIAN_SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
 

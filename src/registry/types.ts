@@ -13,8 +13,6 @@ export interface Credential {
 export interface ManifestDigest {
   /** `sha256:<64 hex>`, verified in format. For a multi-arch image, the digest of the index. */
   readonly digest: string;
-  /** Media type the registry served, e.g. `application/vnd.oci.image.index.v1+json`. */
-  readonly mediaType: string;
 }
 
 /** Resolves one tag of one repository to its manifest digest. */

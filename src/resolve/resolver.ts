@@ -24,7 +24,7 @@ import { credentialKey, ManifestUnknownError } from '../registry/index.js';
 import { allowsStale, digestEntry, flatString, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
-import { cancellableTimeout } from '../timeout.js';
+import { cancellableTimeout, raceAbort } from '../timeout.js';
 
 /** Where a digest came from. */
 export type ResolutionSource = 'pinned' | 'cache' | 'registry' | 'stale';
@@ -218,7 +218,7 @@ export class Resolver {
     const fetched = this.#cache.fetch(key, { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
     let entry: CacheEntry | undefined;
     try {
-      entry = await raceDeadline(fetched, signal, ref.written);
+      entry = await raceAbort(fetched, signal, (reason) => new ResolutionDeadlineError(ref.written, { cause: reason }));
     } catch (error) {
       const stale = error instanceof ResolutionDeadlineError ? staleEntry(previous, error, this.#settings.staleForMs, this.#settings.now()) : undefined;
       if (stale === undefined) throw error;
@@ -313,21 +313,4 @@ function cacheKey(ref: ImageRef, credential: Credential | undefined): string {
   const key = flatString(`${id}\u0000${ref.name}:${ref.tag ?? DEFAULT_TAG}`);
   KEYS.set(ref, { credential: id, key });
   return key;
-}
-
-/** Waits for `promise` unless `signal` aborts first; never cancels the promise itself. */
-async function raceDeadline<T>(promise: Promise<T>, signal: AbortSignal, image: string): Promise<T> {
-  if (signal.aborted) throw new ResolutionDeadlineError(image, { cause: signal.reason });
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => {
-      reject(new ResolutionDeadlineError(image, { cause: signal.reason }));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-  }
 }

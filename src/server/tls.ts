@@ -1,7 +1,7 @@
 /** Serving certificate loading, and reloading when a renewed certificate lands on disk. */
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
-import { DigestPinnerError } from '../errors.js';
+import { DigestPinnerError, errorCode } from '../errors.js';
 
 export class TlsFilesError extends DigestPinnerError {
   readonly code = 'DP_ERR_TLS_FILES';
@@ -18,7 +18,7 @@ export function readTlsFiles(files: TlsFiles): Required<Pick<SecureContextOption
     try {
       return readFileSync(file);
     } catch (error) {
-      throw new TlsFilesError(`cannot read TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { cause: error });
+      throw new TlsFilesError(`cannot read TLS ${what} ${file}: ${errorCode(error) ?? 'error'}`, { cause: error });
     }
   };
   return { cert: read(files.certFile, 'certificate'), key: read(files.keyFile, 'key') };

@@ -55,11 +55,12 @@ export interface TokenService {
   readonly tokenUrl: string;
   readonly statsUrl: string;
   /**
-   * The next `count` tokens expire `validForSeconds` from issue (negative: already
-   * expired) while the response still claims the usual `expires_in`: a token the
-   * client believes valid and the registry refuses, as after clock skew or revocation.
+   * The next `count` tokens are ones the registry already refuses (their `exp`
+   * is past the registry's leeway) while the response claims the usual
+   * `expires_in`: a token the client believes good, as after clock skew or
+   * revocation.
    */
-  expireEarly(count: number, validForSeconds: number): void;
+  issueRefused(count: number): void;
   close(): Promise<void>;
 }
 
@@ -78,6 +79,8 @@ interface Caller {
 }
 
 const TOKEN_TTL_SECONDS = 300;
+/** How long before issue a refused token expired: past Distribution's 60 s of leeway for clock skew. */
+const REFUSED_EXPIRED_SECONDS = 120;
 const ANONYMOUS = 'anonymous';
 /** `type:name:actions`; a name may itself hold colons only in exotic types, so split at the ends. */
 const SCOPE = /^([a-z0-9()]+):(.+):([a-z*,]*)$/;
@@ -110,8 +113,8 @@ export function parseScopes(scopes: readonly string[]): ResourceScope[] {
 
 class TokenIssuer {
   private readonly stats = { tokenRequests: 0, issued: 0, refused: 0, byAccount: {} as Record<string, number> };
-  /** Lifetimes (s) of the next tokens, overriding TOKEN_TTL_SECONDS in `exp` only; see TokenService.expireEarly. */
-  readonly earlyExpiries: number[] = [];
+  /** Tokens still to issue refused; see TokenService.issueRefused. */
+  refusedToIssue = 0;
 
   constructor(
     private readonly options: TokenServiceOptions,
@@ -179,7 +182,9 @@ class TokenIssuer {
     const issuedAt = new Date();
     const now = Math.floor(issuedAt.getTime() / 1000);
     const header = { typ: 'JWT', alg: 'ES256', x5c: this.x5c };
-    const exp = now + (this.earlyExpiries.shift() ?? TOKEN_TTL_SECONDS);
+    const refused = this.refusedToIssue > 0;
+    if (refused) this.refusedToIssue -= 1;
+    const exp = now + (refused ? -REFUSED_EXPIRED_SECONDS : TOKEN_TTL_SECONDS);
     const claims = {
       iss: this.options.issuer,
       sub: subject,
@@ -265,8 +270,8 @@ export async function startTokenService(options: TokenServiceOptions): Promise<T
   return {
     tokenUrl: `${base}/token`,
     statsUrl: `${base}/stats`,
-    expireEarly: (count, validForSeconds) => {
-      for (let i = 0; i < count; i += 1) issuer.earlyExpiries.push(validForSeconds);
+    issueRefused: (count) => {
+      issuer.refusedToIssue += count;
     },
     close: () =>
       new Promise<void>((resolve) => {

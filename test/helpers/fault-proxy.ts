@@ -5,8 +5,10 @@
  * - `refuse`: the listener is closed, so connections are refused (a dead host);
  * - `hang`: connections are accepted and never answered (a black hole);
  * - `delay`: every request (HTTP) or connection (TCP) waits `ms` first (a slow host);
- * - `reset`: the next `connections` connections are relayed raw and reset after
- *   `afterBytes` bytes of the answer (a connection dropped mid-response);
+ * - `reset`: the next `connections` connections that get an answer are relayed
+ *   raw and reset after `afterBytes` bytes of it (a connection dropped
+ *   mid-response); a connection that asks nothing (a client reconnecting
+ *   after an aborted request) does not use one up;
  * - `respond` (HTTP only): the next `count` requests are answered by the proxy
  *   itself with `status` and `headers` (429 with Retry-After, 5xx bursts), the
  *   rest pass through.
@@ -98,28 +100,37 @@ class Proxy {
       return;
     }
     if (fault.kind === 'reset' && fault.connections > 0) {
-      this.fault = fault.connections > 1 ? { ...fault, connections: fault.connections - 1 } : { kind: 'pass' };
-      this.relay(socket, fault.afterBytes);
+      this.relay(socket, () => this.takeReset());
       return;
     }
     if (this.options.protocol === 'tcp') {
       const delayMs = fault.kind === 'delay' ? fault.ms : 0;
       void sleep(delayMs).then(() => {
-        if (!socket.destroyed) this.relay(socket, Number.POSITIVE_INFINITY);
+        if (!socket.destroyed) this.relay(socket, () => Number.POSITIVE_INFINITY);
       });
       return;
     }
     this.http.emit('connection', socket);
   }
 
-  /** Raw relay; the client is reset after `afterBytes` bytes from upstream. */
-  relay(socket: Socket, afterBytes: number): void {
+  /** One of the resets still to make: bytes of the answer to let through, or all of them once none is left. */
+  takeReset(): number {
+    const fault = this.fault;
+    if (fault.kind !== 'reset' || fault.connections <= 0) return Number.POSITIVE_INFINITY;
+    this.fault = fault.connections > 1 ? { ...fault, connections: fault.connections - 1 } : { kind: 'pass' };
+    return fault.afterBytes;
+  }
+
+  /** Raw relay; the client is reset after `cutAfter()` bytes from upstream, asked when the answer starts. */
+  relay(socket: Socket, cutAfter: () => number): void {
     this.stats.forwarded += 1;
     const upstream = connect(this.upstreamPort, this.upstreamHost);
     this.track(upstream);
     let sent = 0;
+    let afterBytes: number | undefined;
     socket.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
+      afterBytes ??= cutAfter();
       if (sent + chunk.length <= afterBytes) {
         sent += chunk.length;
         socket.write(chunk);

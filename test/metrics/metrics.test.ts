@@ -87,6 +87,7 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
   const certs = await generateCertificates({ hosts: ['127.0.0.1'], validDays: 1 });
   const metrics = new Metrics();
   const client = new RegistryClient({
+    env: {},
     caFiles: [registries.caFile],
     insecureRegistries: [plain.host],
     requestTimeoutMs: 5_000,

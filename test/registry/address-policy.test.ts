@@ -2,7 +2,7 @@
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { AddressBlockedError, AddressPolicy, guardedConnector, guardedLookup } from '../../src/registry/index.js';
+import { AddressBlockedError, AddressPolicy, guardedConnector, guardedLookup } from '../../src/registry/address-policy.js';
 
 const policy = new AddressPolicy();
 

@@ -24,6 +24,7 @@ describe.each([
     for (const tag of TAGS) digests.set(tag, (await pushImage(registry, 'connections/app', tag)).digest);
     proxy = await startFaultProxy({ upstream: registry.host, protocol: 'tcp' });
     client = new RegistryClient({
+      env: {},
       caFiles: [registries.caFile],
       insecureRegistries: registry === registries.plain ? [proxy.host] : [],
       requestTimeoutMs: 5_000,

@@ -27,6 +27,7 @@ const TIMEOUT_MS = 5_000;
 const clients: RegistryClient[] = [];
 function newClient(options: Partial<RegistryClientOptions> = {}): RegistryClient {
   const client = new RegistryClient({
+    env: {},
     caFiles: [registries.caFile],
     insecureRegistries: [plain.host],
     requestTimeoutMs: TIMEOUT_MS,
@@ -78,13 +79,13 @@ describe.each([plain, basic, token])('$name registry', (registry) => {
   it.each(IMAGE_KINDS)('resolves the %s image to the digest the registry reports', async (kind) => {
     const image: PushedImage = registry.images[kind];
     const got = await resolve(shared, registry, image.repository, image.tag, credentialOf(registry));
-    expect(got).toEqual({ digest: image.digest, mediaType: image.mediaType });
+    expect(got).toEqual({ digest: image.digest });
   });
 
   it('resolves a multi-arch image to its index digest, not a platform digest', async () => {
     const { multiArch } = registry.images;
     const got = await resolve(shared, registry, multiArch.repository, multiArch.tag, credentialOf(registry));
-    expect(got.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(multiArch.mediaType).toBe('application/vnd.oci.image.index.v1+json');
     expect(multiArch.platformDigests.length).toBeGreaterThan(1);
     expect(multiArch.platformDigests).not.toContain(got.digest);
     expect(got.digest).toBe(multiArch.digest);
@@ -203,7 +204,7 @@ describe('token registry (TLS + Bearer tokens)', () => {
 
   it('pulls a public repository anonymously', async () => {
     const image = token.publicImage;
-    expect(await resolve(newClient(), token, image.repository, image.tag, undefined)).toEqual({ digest: image.digest, mediaType: image.mediaType });
+    expect(await resolve(newClient(), token, image.repository, image.tag, undefined)).toEqual({ digest: image.digest });
   });
 
   it('fails with a readable RegistryAuthError for a private repository without credentials', async () => {

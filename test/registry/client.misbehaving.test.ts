@@ -1,10 +1,10 @@
 /**
  * RegistryClient against tiny node:http servers, ONLY for behaviours a real
  * Distribution registry cannot be made to show: a HEAD without
- * Docker-Content-Digest, 429 rate limits, malformed digests, oversized or
- * 5xx answers, a revoked cached token, a token service that grants only the
- * first of several scopes, hanging sockets, token realms on other hosts.
- * Everything a real registry can do is tested in client.integration.test.ts.
+ * Docker-Content-Digest or Content-Type, 429 rate limits, malformed digests,
+ * oversized or 5xx answers, a revoked cached token, hanging sockets (and the
+ * circuit breaker they trip), token realms on other hosts. Everything a real
+ * registry can do is tested in client.integration.test.ts.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,6 +16,7 @@ import {
   InvalidDigestError,
   RegistryAbortedError,
   RegistryAuthError,
+  RegistryCircuitOpenError,
   RegistryClient,
   RegistryProtocolError,
   RegistryRateLimitedError,
@@ -88,7 +89,7 @@ async function fakeServer(handler: Handler): Promise<FakeServer> {
 }
 
 function clientFor(server: FakeServer, options: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const client = new RegistryClient({ caFiles: [], insecureRegistries: [server.host], requestTimeoutMs: 2_000, userAgent: 'digest-pinner-test', ...options });
+  const client = new RegistryClient({ env: {}, caFiles: [], insecureRegistries: [server.host], requestTimeoutMs: 2_000, userAgent: 'digest-pinner-test', ...options });
   clients.push(client);
   return client;
 }
@@ -116,19 +117,31 @@ describe('HEAD without Docker-Content-Digest (some registries and proxies)', () 
         res.end(req.method === 'GET' ? MANIFEST_BODY : undefined);
       }),
     );
-    expect(await getDigest(clientFor(server), server)).toEqual({ digest: MANIFEST_DIGEST, mediaType: INDEX });
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest: MANIFEST_DIGEST });
     expect(server.requests('HEAD', '/manifests/')).toHaveLength(1);
     expect(server.requests('GET', '/manifests/')).toHaveLength(1);
   });
 
-  it('takes the media type from the body when the GET has no Content-Type', async () => {
+  it('hashes an OCI manifest that names no media type, served without Content-Type', async () => {
+    // The OCI image spec makes `mediaType` optional; nothing about the image depends on it.
+    const body = JSON.stringify({ schemaVersion: 2, manifests: [] });
     const server = await fakeServer(
       anonymousRegistry((req, res) => {
         res.writeHead(200);
+        res.end(req.method === 'GET' ? body : undefined);
+      }),
+    );
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest: `sha256:${createHash('sha256').update(body).digest('hex')}` });
+  });
+
+  it('hashes the body it GETs, whatever digest that answer names', async () => {
+    const server = await fakeServer(
+      anonymousRegistry((req, res) => {
+        res.writeHead(200, req.method === 'GET' ? { 'docker-content-digest': DIGEST } : {});
         res.end(req.method === 'GET' ? MANIFEST_BODY : undefined);
       }),
     );
-    expect(await getDigest(clientFor(server), server)).toEqual({ digest: MANIFEST_DIGEST, mediaType: INDEX });
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest: MANIFEST_DIGEST });
   });
 
   it('refuses a manifest larger than 4 MiB', async () => {
@@ -162,6 +175,15 @@ describe('HEAD without Docker-Content-Digest (some registries and proxies)', () 
     );
     const error = await rejection(getDigest(clientFor(server), server));
     expect(error.message).toBe(`could not get digest for ${server.host}/dp/app:v1: registry answered 404 MANIFEST_UNKNOWN`);
+  });
+});
+
+describe('HEAD with Docker-Content-Digest but no Content-Type', () => {
+  it('takes the digest from the HEAD and sends no GET (which Docker Hub would count as a pull)', async () => {
+    const server = await fakeServer(anonymousRegistry((_req, res) => res.writeHead(200, { 'docker-content-digest': DIGEST }).end()));
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest: DIGEST });
+    expect(server.requests('HEAD', '/manifests/')).toHaveLength(1);
+    expect(server.requests('GET', '/manifests/')).toHaveLength(0);
   });
 });
 
@@ -214,7 +236,7 @@ describe('answers a registry should not give', () => {
   it('accepts a sha512 digest', async () => {
     const digest = `sha512:${'b'.repeat(128)}`;
     const server = await fakeServer(anonymousRegistry((_req, res) => res.writeHead(200, { 'docker-content-digest': digest, 'content-type': INDEX }).end()));
-    expect(await getDigest(clientFor(server), server)).toEqual({ digest, mediaType: INDEX });
+    expect(await getDigest(clientFor(server), server)).toEqual({ digest });
   });
 
   it('fails with RegistryUnavailableError on 5xx without echoing the body', async () => {
@@ -289,49 +311,10 @@ describe('bearer tokens', () => {
     expect(registry.requests('HEAD')).toHaveLength(1);
   });
 
-  it('asks for a repository alone when a token shared with others lacks it (a token service that grants only the first scope)', async () => {
-    const auth = await fakeServer((req, res) => {
-      const [first] = new URL(req.url ?? '/', 'http://x').searchParams.getAll('scope');
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `grants ${first ?? ''}`, expires_in: 300 }));
-    });
-    const registry = await fakeServer((req, res) => {
-      const repository = /^\/v2\/(.+)\/manifests\//.exec(req.url ?? '')?.[1];
-      if (repository === undefined || req.headers.authorization !== `Bearer grants repository:${repository}:pull`) {
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${auth.host}/token",service="fake"` }).end();
-        return;
-      }
-      res.writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': INDEX }).end();
-    });
-    const client = clientFor(registry);
-    const digests = await Promise.all(['dp/a', 'dp/b', 'dp/c'].map((path) =>
-      client.getDigest(parseImage(`${registry.host}/${path}:v1`), 'v1', CREDENTIAL, AbortSignal.timeout(10_000))));
-    expect(digests.map((d) => d.digest)).toEqual([DIGEST, DIGEST, DIGEST]);
-    const scopes = auth.seen.map((s) => new URL(s.url, 'http://x').searchParams.getAll('scope'));
-    expect(scopes[0]).toEqual(['repository:dp/a:pull', 'repository:dp/b:pull', 'repository:dp/c:pull']);
-    expect(scopes.slice(1).sort()).toEqual([['repository:dp/b:pull'], ['repository:dp/c:pull']]);
-  });
-
-  it('sends nothing to a realm the UrlCheck policy refuses', async () => {
-    const auth = await fakeServer(issuing(['t1']));
-    const registry = await tokenRegistry(new Set(['t1']), auth);
-    const checked: string[] = [];
-    const client = clientFor(registry, {
-      checkUrl: (url, purpose) => {
-        checked.push(`${purpose} ${url.origin}`);
-        return purpose === 'token-realm' ? Promise.reject(new Error('private address')) : Promise.resolve();
-      },
-    });
-    const error = await rejection(getDigest(client, registry, CREDENTIAL));
-    expect(error).toBeInstanceOf(RegistryAuthError);
-    expect(error.message).toMatch(`token realm http://${auth.host} is not allowed by policy`);
-    expect(checked).toEqual([`registry http://${registry.host}`, `token-realm http://${auth.host}`]);
-    expect(auth.seen).toHaveLength(0);
-  });
-
   it('refuses a plain-HTTP realm for an HTTPS registry, before sending anything', async () => {
     const auth = await fakeServer(issuing(['t1']));
     const dispatcher = new Agent();
-    const tokens = new TokenService(new Transport(dispatcher, { timeoutMs: 2_000, userAgent: 'test', hints: { insecureRegistryFlag: '--insecure-registry', caFileFlag: '--ca-file' } }), undefined);
+    const tokens = new TokenService(new Transport(dispatcher, { timeoutMs: 2_000, userAgent: 'test' }));
     const lease = tokens.lease(
       {
         bearer: { realm: `http://${auth.host}/token`, service: 'fake', scope: undefined },
@@ -399,8 +382,39 @@ describe('deadlines', () => {
   it("stops at the caller's signal", async () => {
     const server = await fakeServer(silent);
     const started = Date.now();
-    const error = await rejection(getDigest(clientFor(server, { requestTimeoutMs: 10_000 }), server, undefined, AbortSignal.timeout(200)));
+    const error = await rejection(getDigest(clientFor(server, { requestTimeoutMs: 1_500 }), server, undefined, AbortSignal.timeout(200)));
     expect(error).toBeInstanceOf(RegistryAbortedError);
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('circuit breaker, against a registry whose manifest requests time out', () => {
+  /** Answers /v2/ (no auth needed) and never a manifest request. */
+  const stalled: Handler = anonymousRegistry(() => undefined);
+  const BREAKER = { failureThreshold: 3, coolDownMs: 60_000 };
+  const image = (server: FakeServer, i: number) => parseImage(`${server.host}/dp/app-${i}:v1`);
+  const resolveImage = (client: RegistryClient, server: FakeServer, i: number) => client.getDigest(image(server, i), 'v1', undefined, AbortSignal.timeout(10_000));
+
+  it('stays closed when three requests in flight together time out: they count as one failure', async () => {
+    const server = await fakeServer(stalled);
+    const client = clientFor(server, { requestTimeoutMs: 200, breaker: BREAKER });
+    const errors = await Promise.all([0, 1, 2].map((i) => rejection(resolveImage(client, server, i))));
+    expect(errors.map((e) => e.constructor)).toEqual([RegistryTimeoutError, RegistryTimeoutError, RegistryTimeoutError]);
+    expect(server.requests('HEAD', '/manifests/')).toHaveLength(3);
+    expect(client.breakerStates().get(server.host)).toBe('closed');
+  });
+
+  it('opens after three requests time out one after another, then fails fast without contacting the registry', async () => {
+    const server = await fakeServer(stalled);
+    const client = clientFor(server, { requestTimeoutMs: 200, breaker: BREAKER });
+    for (const i of [0, 1, 2]) {
+      expect(client.breakerStates().get(server.host) ?? 'closed').toBe('closed');
+      expect(await rejection(resolveImage(client, server, i))).toBeInstanceOf(RegistryTimeoutError);
+    }
+    expect(client.breakerStates().get(server.host)).toBe('open');
+    const fast = await rejection(resolveImage(client, server, 3));
+    expect(fast).toBeInstanceOf(RegistryCircuitOpenError);
+    expect(fast.message).toMatch(/\(3 failures in a row, last: 127\.0\.0\.1:\d+ did not answer within 200 ms\)/);
+    expect(server.requests('HEAD', '/manifests/')).toHaveLength(3);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidDigest, mediaTypeInBody, mediaTypeOf, MANIFEST_ACCEPT, ociErrorCode, sha256Digest, shownValue } from '../../src/registry/manifest.js';
+import { isValidDigest, MANIFEST_ACCEPT, ociErrorCode, sha256Digest, shownValue } from '../../src/registry/manifest.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
@@ -35,28 +35,6 @@ describe('isValidDigest', () => {
 describe('sha256Digest', () => {
   it('hashes the bytes as served', () => {
     expect(sha256Digest(Buffer.from(''))).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-  });
-});
-
-describe('mediaTypeOf', () => {
-  it.each([
-    ['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.index.v1+json'],
-    ['application/vnd.docker.distribution.manifest.v2+json; charset=utf-8', 'application/vnd.docker.distribution.manifest.v2+json'],
-    ['Application/JSON', 'application/json'],
-    ['', undefined],
-    [undefined, undefined],
-  ])('%j → %j', (header, want) => {
-    expect(mediaTypeOf(header)).toBe(want);
-  });
-});
-
-describe('mediaTypeInBody', () => {
-  it('reads the mediaType field', () => {
-    expect(mediaTypeInBody(json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json' }))).toBe('application/vnd.oci.image.index.v1+json');
-  });
-
-  it.each([['no field', json({ schemaVersion: 2 })], ['not JSON', Buffer.from('{')], ['an array', json([])]])('is undefined for %s', (_n, bytes) => {
-    expect(mediaTypeInBody(bytes)).toBeUndefined();
   });
 });
 

@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryFailure } from '../../src/registry/failure.js';
-import { batchKey, DEFAULT_BATCH_LIMITS, splitBatch } from '../../src/registry/token-batch.js';
-import { cacheTtl, DEFAULT_TOKEN_LIFETIME_MS, parseTokenResponse, tokenCacheKey, TokenService, type TokenRequest } from '../../src/registry/token.js';
+import { cacheTtl, parseTokenResponse, tokenCacheKey, TokenService, type TokenRequest, type TokenServiceOptions } from '../../src/registry/token.js';
 import { Transport } from '../../src/registry/transport.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');
@@ -24,9 +23,9 @@ describe('parseTokenResponse', () => {
   });
 
   it('defaults the lifetime to 60 s, as the token spec says', () => {
-    expect(parseTokenResponse(body({ token: 't' }), NOW, 'auth').lifetimeMs).toBe(DEFAULT_TOKEN_LIFETIME_MS);
-    expect(parseTokenResponse(body({ token: 't', expires_in: 0 }), NOW, 'auth').lifetimeMs).toBe(DEFAULT_TOKEN_LIFETIME_MS);
-    expect(parseTokenResponse(body({ token: 't', expires_in: '300' }), NOW, 'auth').lifetimeMs).toBe(DEFAULT_TOKEN_LIFETIME_MS);
+    expect(parseTokenResponse(body({ token: 't' }), NOW, 'auth').lifetimeMs).toBe(60_000);
+    expect(parseTokenResponse(body({ token: 't', expires_in: 0 }), NOW, 'auth').lifetimeMs).toBe(60_000);
+    expect(parseTokenResponse(body({ token: 't', expires_in: '300' }), NOW, 'auth').lifetimeMs).toBe(60_000);
   });
 
   it('counts the lifetime from issued_at', () => {
@@ -100,86 +99,16 @@ describe('tokenCacheKey', () => {
   });
 });
 
-describe('splitBatch', () => {
-  const member = (...scopes: string[]) => ({ request: { scopes } });
-  const limits = { maxScopes: 4, maxQueryChars: 1000 };
-
-  it('keeps the members in order and their scopes once each, in order', () => {
-    const members = [member('a', 'b'), member('b'), member('c', 'a')];
-    expect(splitBatch(members, limits)).toEqual([{ members, scopes: ['a', 'b', 'c'] }]);
-  });
-
-  it('starts a new batch beyond maxScopes', () => {
-    const members = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => member(s));
-    expect(splitBatch(members, limits).map((b) => b.scopes)).toEqual([['a', 'b', 'c', 'd'], ['e', 'f']]);
-  });
-
-  it('never splits one member: its scopes go to the next batch together', () => {
-    const batches = splitBatch([member('a', 'b', 'c'), member('d', 'e')], limits);
-    expect(batches.map((b) => b.scopes)).toEqual([['a', 'b', 'c'], ['d', 'e']]);
-  });
-
-  it('counts only the scopes a member adds', () => {
-    expect(splitBatch([member('a', 'b', 'c'), member('a', 'b', 'c', 'd')], limits)).toHaveLength(1);
-  });
-
-  it('starts a new batch beyond maxQueryChars (`&scope=` and the URL-encoded scope)', () => {
-    const scope = (n: number) => `repository:${String(n).repeat(20)}:pull`;
-    // `&scope=repository%3A` + 20 + `%3Apull` = 7 + 13 + 20 + 7 = 47 characters each.
-    const batches = splitBatch([1, 2, 3].map((n) => member(scope(n))), { maxScopes: 16, maxQueryChars: 100 });
-    expect(batches.map((b) => b.scopes)).toEqual([[scope(1), scope(2)], [scope(3)]]);
-  });
-
-  it('gives a member larger than the limits a batch of its own', () => {
-    const batches = splitBatch([member('x'), member('a', 'b', 'c', 'd', 'e'), member('y')], limits);
-    expect(batches.map((b) => b.scopes)).toEqual([['x'], ['a', 'b', 'c', 'd', 'e'], ['y']]);
-  });
-
-  it('splits 20 single-scope requests at the default 16', () => {
-    const batches = splitBatch(Array.from({ length: 20 }, (_, i) => member(`repository:r${i}:pull`)), DEFAULT_BATCH_LIMITS);
-    expect(batches.map((b) => b.scopes.length)).toEqual([16, 4]);
-  });
-});
-
-describe('batchKey', () => {
-  const base: TokenRequest = {
-    bearer: { realm: 'https://auth/token', service: 'reg', scope: undefined },
-    scopes: ['repository:a:pull'],
-    credential: { username: 'u', password: 'p', source: 's' },
-    registry: { origin: new URL('https://reg'), insecure: false },
-    credentialHosts: new Set(['reg', 'auth']),
-  };
-
-  it('is the same whatever the scopes and the order of credentialHosts', () => {
-    expect(batchKey({ ...base, scopes: ['repository:b:pull', 'registry:catalog:*'] })).toBe(batchKey(base));
-    expect(batchKey({ ...base, credentialHosts: new Set(['auth', 'reg']) })).toBe(batchKey(base));
-  });
-
-  it('differs by realm, service, credential, registry and credentialHosts', () => {
-    const keys = [
-      base,
-      { ...base, bearer: { ...base.bearer, realm: 'https://other/token' } },
-      { ...base, bearer: { ...base.bearer, service: undefined } },
-      { ...base, credential: { ...base.credential, password: 'q' } as TokenRequest['credential'] },
-      { ...base, credential: undefined },
-      { ...base, registry: { origin: new URL('https://other-reg'), insecure: false } },
-      { ...base, registry: { origin: new URL('http://reg'), insecure: true } },
-      { ...base, credentialHosts: new Set(['reg']) },
-      { ...base, credentialHosts: undefined },
-      { ...base, credentialHosts: new Set<string>() },
-    ].map(batchKey);
-    expect(new Set(keys).size).toBe(keys.length);
-    expect(keys.join('')).not.toContain('\0p\0');
-  });
-});
-
 describe('TokenService against a local token server', () => {
-  type Answer = (scopes: string[]) => { status: number; body?: unknown; delayMs?: number };
+  /** How to answer a request; `hold` gets the function that sends the answer, for a test to call when it decides. */
+  type Answer = (scopes: string[]) => { status: number; body?: unknown; hold?: (release: () => void) => void };
   interface TokenServer {
     readonly realm: string;
     readonly origin: URL;
     /** Scopes of every request, in arrival order. */
     readonly requests: string[][];
+    /** The usual answer: a token naming its scopes, for 300 s. */
+    readonly granted: Answer;
     answer: Answer;
   }
 
@@ -191,20 +120,18 @@ describe('TokenService against a local token server', () => {
     server = createServer((req, res) => {
       const scopes = new URL(req.url ?? '/', 'http://x').searchParams.getAll('scope');
       requests.push(scopes);
-      const { status, body, delayMs = 0 } = tokens.answer(scopes);
-      setTimeout(() => {
+      const { status, body, hold } = tokens.answer(scopes);
+      const send = () => {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
-      }, delayMs);
+      };
+      if (hold === undefined) send();
+      else hold(send);
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const { port } = server.address() as AddressInfo;
     agent = new Agent();
-    tokens = {
-      realm: `http://127.0.0.1:${port}/token`,
-      origin: new URL(`http://127.0.0.1:${port}`),
-      requests,
-      answer: (scopes) => ({ status: 200, body: { token: `t:${scopes.join(',')}`, expires_in: 300 } }),
-    };
+    const granted: Answer = (scopes) => ({ status: 200, body: { token: `t:${scopes.join(',')}`, expires_in: 300 } });
+    tokens = { realm: `http://127.0.0.1:${port}/token`, origin: new URL(`http://127.0.0.1:${port}`), requests, granted, answer: granted };
   });
   afterEach(async () => {
     server.closeAllConnections();
@@ -212,9 +139,8 @@ describe('TokenService against a local token server', () => {
     await agent.close();
   });
 
-  function service(): TokenService {
-    const hints = { insecureRegistryFlag: '--insecure-registry', caFileFlag: '--ca-file' };
-    return new TokenService(new Transport(agent, { timeoutMs: 2_000, userAgent: 'test', hints }), undefined);
+  function service(options: TokenServiceOptions = {}): TokenService {
+    return new TokenService(new Transport(agent, { timeoutMs: 2_000, userAgent: 'test' }), options);
   }
 
   function request(...scopes: string[]): TokenRequest {
@@ -229,92 +155,98 @@ describe('TokenService against a local token server', () => {
   const signal = () => AbortSignal.timeout(5_000);
   const repo = (name: string) => `repository:${name}:pull`;
 
-  it('asks once for every scope leased in one turn, and caches the token under each key', async () => {
-    const svc = service();
-    const leases = await Promise.all([
-      svc.lease(request(repo('a')), signal()),
-      svc.lease(request(repo('b'), 'registry:catalog:*'), signal()),
-      svc.lease(request(repo('c')), signal()),
-    ]);
-    expect(tokens.requests).toEqual([[repo('a'), repo('b'), 'registry:catalog:*', repo('c')]]);
-    const token = `t:${repo('a')},${repo('b')},registry:catalog:*,${repo('c')}`;
-    expect(leases.map((l) => ({ token: l.token, cached: l.cached, shared: l.shared }))).toEqual(Array(3).fill({ token, cached: false, shared: true }));
-    const later = await svc.lease(request(repo('b'), 'registry:catalog:*'), signal());
-    expect(later).toMatchObject({ token, cached: true, shared: true });
-    expect(tokens.requests).toHaveLength(1);
-  });
-
-  it('a lease alone in its turn is not shared', async () => {
-    const lease = await service().lease(request(repo('a')), signal());
-    expect(lease).toMatchObject({ token: `t:${repo('a')}`, cached: false, shared: false });
-  });
-
-  it('sends 20 scopes as two requests of 16 and 4', async () => {
-    const svc = service();
-    const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => svc.lease(request(repo(`r${i}`)), signal())));
-    expect(tokens.requests.map((scopes) => scopes.length).sort((a, b) => b - a)).toEqual([16, 4]);
-    expect(new Set(leases.map((l) => l.token)).size).toBe(2);
-  });
-
-  it('asks for each scope alone when the token service refuses several at once with 400', async () => {
+  it('asks for each repository alone, all at once: no lease waits for another', async () => {
+    // The server answers no request until all three have arrived: leases made one after another would never finish.
     const { answer } = tokens;
-    tokens.answer = (scopes) => (scopes.length > 1 ? { status: 400, body: { errors: [{ code: 'DENIED' }] } } : answer(scopes));
+    const held: (() => void)[] = [];
+    tokens.answer = (scopes) => ({ ...answer(scopes), hold: (release) => {
+      held.push(release);
+      if (held.length === 3) for (const go of held) go();
+    } });
     const svc = service();
     const leases = await Promise.all(['a', 'b', 'c'].map((name) => svc.lease(request(repo(name)), signal())));
-    expect(leases.map((l) => [l.token, l.shared])).toEqual(['a', 'b', 'c'].map((name) => [`t:${repo(name)}`, false]));
-    expect(tokens.requests[0]).toEqual([repo('a'), repo('b'), repo('c')]);
-    expect(tokens.requests.slice(1).sort()).toEqual([[repo('a')], [repo('b')], [repo('c')]]);
+    expect(tokens.requests.map((scopes) => scopes.join(' ')).sort()).toEqual([repo('a'), repo('b'), repo('c')]);
+    expect(leases.map((l) => ({ token: l.token, cached: l.cached }))).toEqual(['a', 'b', 'c'].map((name) => ({ token: `t:${repo(name)}`, cached: false })));
   });
 
-  it('gives a lone request its own 400, without asking again', async () => {
-    tokens.answer = () => ({ status: 400 });
-    const failure = await service().lease(request(repo('a')), signal()).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(RegistryFailure);
-    expect(failure).toMatchObject({ kind: 'protocol', options: { status: 400 } });
+  it('shares one request among concurrent leases of one key, and serves later ones from the cache', async () => {
+    const svc = service();
+    const [first, second] = await Promise.all([svc.lease(request(repo('a')), signal()), svc.lease(request(repo('a')), signal())]);
+    expect(tokens.requests).toEqual([[repo('a')]]);
+    expect([first.cached, second.cached]).toEqual([false, false]);
+    expect(await svc.lease(request(repo('a')), signal())).toMatchObject({ token: `t:${repo('a')}`, cached: true });
     expect(tokens.requests).toHaveLength(1);
   });
 
-  it.each([
-    [401, 'auth'],
-    [429, 'rate-limited'],
-    [503, 'unavailable'],
-  ])('gives a %i to every lease of the batch, without asking for each alone', async (status, kind) => {
-    tokens.answer = () => ({ status });
-    const svc = service();
-    const outcomes = await Promise.allSettled(['a', 'b', 'c'].map((name) => svc.lease(request(repo(name)), signal())));
-    for (const outcome of outcomes) {
-      if (outcome.status !== 'rejected') throw new Error('a lease got a token');
-      expect(outcome.reason).toBeInstanceOf(RegistryFailure);
-      expect(outcome.reason).toMatchObject({ kind, options: { status } });
-    }
-    expect(tokens.requests).toHaveLength(1);
-  });
-
-  it('a caller that gives up stops only its own wait, not the shared request', async () => {
-    const { answer } = tokens;
-    tokens.answer = (scopes) => ({ ...answer(scopes), delayMs: 200 });
-    const svc = service();
-    const impatient = svc.lease(request(repo('a')), AbortSignal.timeout(20));
-    const patient = svc.lease(request(repo('b')), signal());
-    await expect(impatient).rejects.toMatchObject({ kind: 'aborted' });
-    expect((await patient).token).toBe(`t:${repo('a')},${repo('b')}`);
-    expect(tokens.requests).toHaveLength(1);
-    // The token the impatient caller gave up on was cached all the same.
-    expect(await svc.lease(request(repo('a')), signal())).toMatchObject({ token: `t:${repo('a')},${repo('b')}`, cached: true });
-  });
-
-  it('asks for an `alone` lease by itself, beside the batch', async () => {
-    const svc = service();
-    const [batched, , alone] = await Promise.all([
-      svc.lease(request(repo('a')), signal()),
-      svc.lease(request(repo('b')), signal()),
-      svc.lease(request(repo('c')), signal(), { alone: true }),
-    ]);
+  it('keeps a token until shortly before its expires_in on its clock, then asks again', async () => {
+    const clock = { now: NOW };
+    const svc = service({ now: () => clock.now });
+    await svc.lease(request(repo('a')), signal());
+    // Good for 300 s less the 30 s margin.
+    clock.now += 270_000;
+    expect(await svc.lease(request(repo('a')), signal())).toMatchObject({ cached: true });
+    clock.now += 1;
+    expect(await svc.lease(request(repo('a')), signal())).toMatchObject({ cached: false });
     expect(tokens.requests).toHaveLength(2);
-    expect(tokens.requests).toContainEqual([repo('c')]);
-    expect(tokens.requests).toContainEqual([repo('a'), repo('b')]);
-    expect(batched.shared).toBe(true);
-    expect(alone).toMatchObject({ token: `t:${repo('c')}`, shared: false });
+  });
+
+  it('refuses a token longer than it accepts, says so in the failure, and logs it', async () => {
+    const huge = 'x'.repeat(512 * 1024);
+    tokens.answer = () => ({ status: 200, body: { token: huge, expires_in: 300 } });
+    const warnings: { fields: Readonly<Record<string, unknown>>; message: string }[] = [];
+    const svc = service({ warn: (fields, message) => warnings.push({ fields, message }) });
+    const failure = await svc.lease(request(repo('a')), signal()).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(RegistryFailure);
+    expect(failure).toMatchObject({ kind: 'protocol' });
+    const reason = `token service ${tokens.origin.host} answered with a token of ${huge.length} bytes, longer than the 16384 accepted`;
+    expect((failure as RegistryFailure).reason).toBe(reason);
+    expect(warnings).toEqual([{ fields: { tokenService: tokens.origin.host, scopes: [repo('a')], tokenBytes: huge.length, maxTokenBytes: 16384 }, message: reason }]);
+    // Nothing was cached: the next lease asks again.
+    await svc.lease(request(repo('a')), signal()).catch(() => undefined);
+    expect(tokens.requests).toHaveLength(2);
+  });
+
+  it('accepts a token of the longest accepted length', async () => {
+    const longest = 'y'.repeat(16384);
+    tokens.answer = () => ({ status: 200, body: { token: longest, expires_in: 300 } });
+    expect((await service().lease(request(repo('a')), signal())).token).toBe(longest);
+  });
+
+  it('keeps its tokens within its byte bound: the least recently used go first', async () => {
+    // Tokens near the longest accepted: the byte bound, not the count, decides what stays.
+    tokens.answer = (scopes) => ({ status: 200, body: { token: `${scopes.join(',')}:${'z'.repeat(16_300)}`, expires_in: 300 } });
+    const svc = service();
+    const names = Array.from({ length: 260 }, (_, i) => `r${i}`);
+    for (const name of names) await svc.lease(request(repo(name)), signal());
+    expect(tokens.requests).toHaveLength(260);
+    expect(await svc.lease(request(repo('r259')), signal())).toMatchObject({ cached: true });
+    expect(await svc.lease(request(repo('r0')), signal())).toMatchObject({ cached: false });
+    expect(tokens.requests).toHaveLength(261);
+  });
+
+  it('gives each lease its own failure, as the token service answered it', async () => {
+    tokens.answer = (scopes) => (scopes.includes(repo('b')) ? { status: 403, body: { errors: [{ code: 'DENIED' }] } } : tokens.granted(scopes));
+    const svc = service();
+    const outcomes = await Promise.allSettled(['a', 'b'].map((name) => svc.lease(request(repo(name)), signal())));
+    expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: { token: `t:${repo('a')}` } });
+    expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: { kind: 'auth', options: { status: 403 } } });
+    expect(tokens.requests).toHaveLength(2);
+  });
+
+  it('a caller that gives up stops only its own wait, not the request others share', async () => {
+    const { answer } = tokens;
+    let arrived: (release: () => void) => void = () => undefined;
+    const held = new Promise<() => void>((resolve) => { arrived = resolve; });
+    tokens.answer = (scopes) => ({ ...answer(scopes), hold: arrived });
+    const svc = service();
+    const impatient = new AbortController();
+    const gaveUp = svc.lease(request(repo('a')), impatient.signal);
+    const patient = svc.lease(request(repo('a')), signal());
+    impatient.abort(new Error('deadline'));
+    await expect(gaveUp).rejects.toMatchObject({ kind: 'aborted' });
+    (await held)();
+    expect((await patient).token).toBe(`t:${repo('a')}`);
+    expect(tokens.requests).toHaveLength(1);
   });
 
   it('invalidate forgets the refused token only, not one that already replaced it', async () => {

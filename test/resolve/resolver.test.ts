@@ -22,7 +22,6 @@ import { ResolutionDeadlineError, Resolver, type ResolverOptions } from '../../s
 import { formatAge } from '../../src/resolve/cache-entry.js';
 import { rejection } from '../support/rejection.js';
 
-const MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 const ALICE: Credential = { username: 'alice', password: 'pw-a', source: 'secret team-a/pull' };
 const BOB: Credential = { username: 'bob', password: 'pw-b', source: 'secret team-b/pull' };
@@ -58,7 +57,7 @@ class ScriptedSource implements DigestSource {
 
   private async settle(answer: Answer | undefined, signal: AbortSignal): Promise<ManifestDigest> {
     if (answer === undefined) throw new Error('no answer scripted');
-    if (typeof answer === 'string') return { digest: answer, mediaType: MEDIA_TYPE };
+    if (typeof answer === 'string') return { digest: answer };
     if (answer instanceof Error) throw answer;
     await sleep(answer.delayMs, undefined, { signal });
     return this.settle(answer.then, signal);

@@ -48,6 +48,7 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
   const certs = await generateCertificates({ hosts: ['localhost', '127.0.0.1'], validDays: 1 });
   await writeFile(join(dir, 'ca.crt'), certs.caCert);
   const client = new RegistryClient({
+    env: {},
     caFiles: [registries.caFile],
     insecureRegistries: [registries.plain.host],
     requestTimeoutMs: 5_000,

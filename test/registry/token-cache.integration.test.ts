@@ -1,14 +1,14 @@
 /**
- * One token request for many repositories, against the real token registry
- * (Distribution 2.8 and the test token service): the images of one admission
- * share a token request with several `scope`s, every batched repository's token
- * is cached, and a user who may pull only some of them still gets the others.
- * Each test counts token requests for its own `tester-<suffix>` account.
+ * Bearer tokens against the real token registry (Distribution and the test
+ * token service): one token request per repository, made in parallel, each
+ * token cached for the repositories it was asked for; a user who may pull only
+ * some repositories gets those and a clear failure for the others. Each test
+ * counts token requests for its own `tester-<suffix>` account.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseImage } from '../../src/reference/index.js';
 import { RegistryAuthError, RegistryClient, type Credential } from '../../src/registry/index.js';
-import { pushImage, tokenRequestCount } from '../helpers/registry.js';
+import { countRequests, pushImage, tokenRequestCount } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { decodedPatch, podReview, startTestWebhook } from '../support/webhook.js';
 import { rejection } from '../support/rejection.js';
@@ -19,7 +19,7 @@ const IMAGES = 10;
 
 const clients: RegistryClient[] = [];
 function newClient(): RegistryClient {
-  const client = new RegistryClient({ caFiles: [registries.caFile], insecureRegistries: [], requestTimeoutMs: 5_000, userAgent: 'digest-pinner-test' });
+  const client = new RegistryClient({ env: {}, caFiles: [registries.caFile], insecureRegistries: [], requestTimeoutMs: 5_000, userAgent: 'digest-pinner-test' });
   clients.push(client);
   return client;
 }
@@ -49,8 +49,8 @@ let images: PushedImage[] = [];
 let granted: PushedImage[] = [];
 beforeAll(async () => {
   [images, granted] = await Promise.all([
-    Promise.all(Array.from({ length: IMAGES }, (_, i) => pushImage(token, `batch/app-${i}`, 'v1'))),
-    Promise.all(Array.from({ length: 3 }, (_, i) => pushImage(token, `${token.limited.repositoryPrefix}batch-${i}`, 'v1'))),
+    Promise.all(Array.from({ length: IMAGES }, (_, i) => pushImage(token, `tokens/app-${i}`, 'v1'))),
+    Promise.all(Array.from({ length: 3 }, (_, i) => pushImage(token, `${token.limited.repositoryPrefix}tokens-${i}`, 'v1'))),
   ]);
 });
 afterAll(async () => {
@@ -58,23 +58,23 @@ afterAll(async () => {
 });
 
 describe('RegistryClient against a token registry', () => {
-  it(`resolves ${IMAGES} uncached repositories at once with one token request`, async () => {
-    const credential = account('batch-ten');
+  it(`resolves ${IMAGES} uncached repositories at once with one token request per repository`, async () => {
+    const credential = account('tokens-ten');
     const client = newClient();
     let digests: string[] = [];
     const requests = await tokenRequestsDuring(credential, async () => {
       digests = (await Promise.all(images.map((image) => resolve(client, image, credential)))).map((m) => m.digest);
     });
     expect(digests).toEqual(images.map((image) => image.digest));
-    expect(requests).toBe(1);
+    expect(requests).toBe(IMAGES);
   });
 
-  it('serves a later resolution of any batched repository from the token cache', async () => {
-    const credential = account('batch-cache');
+  it('serves a later resolution of each repository from the token cache', async () => {
+    const credential = account('tokens-cache');
     const client = newClient();
     const [first, , third] = images;
     if (first === undefined || third === undefined) throw new Error('images not pushed');
-    expect(await tokenRequestsDuring(credential, () => Promise.all(images.slice(0, 5).map((image) => resolve(client, image, credential))))).toBe(1);
+    expect(await tokenRequestsDuring(credential, () => Promise.all(images.slice(0, 5).map((image) => resolve(client, image, credential))))).toBe(5);
     const again = await tokenRequestsDuring(credential, async () => {
       expect((await resolve(client, third, credential)).digest).toBe(third.digest);
       expect((await resolve(client, first, credential)).digest).toBe(first.digest);
@@ -82,12 +82,13 @@ describe('RegistryClient against a token registry', () => {
     expect(again).toBe(0);
   });
 
-  it('a user allowed only some repositories: those resolve, the denied one fails with insufficient_scope, one extra token request', async () => {
-    const credential = limitedAccount('batch');
+  it('a user allowed only some repositories: those resolve, the denied one fails with insufficient_scope, asked once', async () => {
+    const credential = limitedAccount('tokens');
     const denied = images[0];
     if (denied === undefined) throw new Error('images not pushed');
     const client = newClient();
     let outcomes: PromiseSettledResult<{ digest: string }>[] = [];
+    const headsBefore = await countRequests(token, { method: 'HEAD', pathIncludes: `/v2/${denied.repository}/manifests/` });
     const requests = await tokenRequestsDuring(credential, async () => {
       outcomes = await Promise.allSettled([...granted, denied].map((image) => resolve(client, image, credential)));
     });
@@ -99,29 +100,29 @@ describe('RegistryClient against a token registry', () => {
       `could not get digest for ${token.host}/${denied.repository}:v1: registry answered 401 insufficient_scope: ` +
         `user "${credential.username}" (${credential.source}) may not pull this repository, or it does not exist`,
     );
-    // One shared request, then one for the denied repository alone (its retry).
-    expect(requests).toBe(2);
+    // One token per repository; the denied one's fresh token is not asked for again.
+    expect(requests).toBe(granted.length + 1);
+    expect(await countRequests(token, { method: 'HEAD', pathIncludes: `/v2/${denied.repository}/manifests/` })).toBe(headsBefore + 1);
   });
 
-  it('gives the denied repository the same failure as when it is resolved alone', async () => {
-    const credential = limitedAccount('batch-alone');
+  it('gives the denied repository the same failure whether resolved alone or with others', async () => {
+    const credential = limitedAccount('tokens-alone');
     const denied = images[1];
     if (denied === undefined) throw new Error('images not pushed');
-    let alone: Error | undefined;
-    expect(await tokenRequestsDuring(credential, async () => { alone = await rejection(resolve(newClient(), denied, credential)); })).toBe(1);
+    const alone = await rejection(resolve(newClient(), denied, credential));
     const client = newClient();
-    const [batched] = await Promise.all([rejection(resolve(client, denied, credential)), ...granted.map((image) => resolve(client, image, credential))]);
-    expect(batched).toBeInstanceOf(RegistryAuthError);
-    expect(batched.message).toBe(alone?.message);
+    const [together] = await Promise.all([rejection(resolve(client, denied, credential)), ...granted.map((image) => resolve(client, image, credential))]);
+    expect(together).toBeInstanceOf(RegistryAuthError);
+    expect(together.message).toBe(alone.message);
   });
 });
 
 describe('the webhook (admit → Resolver → RegistryClient)', () => {
-  it(`pins a Pod of ${IMAGES} uncached images from one token registry with one token request`, async () => {
-    const credential = account('batch-webhook');
+  it(`pins a cold Pod of ${IMAGES} images from one token registry with one token request per repository`, async () => {
+    const credential = account('tokens-webhook');
     const webhook = await startTestWebhook(registries, { credentials: [credential] });
     try {
-      const pod = podReview(images.map((image) => `${token.host}/${image.repository}:v1`), { uid: 'batch-cold-pod', namespace: 'batch', name: 'cold' });
+      const pod = podReview(images.map((image) => `${token.host}/${image.repository}:v1`), { uid: 'tokens-cold-pod', namespace: 'tokens', name: 'cold' });
       let patch: unknown[] | undefined;
       const requests = await tokenRequestsDuring(credential, async () => {
         patch = decodedPatch(await webhook.review('/mutate', pod));
@@ -130,7 +131,7 @@ describe('the webhook (admit → Resolver → RegistryClient)', () => {
       expect(pinned).toEqual(
         images.map((image, i) => ({ op: 'replace', path: `/spec/containers/${i}/image`, value: `${token.host}/${image.repository}:v1@${image.digest}` })),
       );
-      expect(requests).toBe(1);
+      expect(requests).toBe(IMAGES);
     } finally {
       await webhook.close();
     }
