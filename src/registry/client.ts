@@ -46,7 +46,7 @@ export interface RegistryClientOptions {
   readonly registries?: ReadonlyMap<string, RegistryHostOptions>;
   /** When set, only these registries (`host[:port]` as images name them) and their token realms are contacted. */
   readonly allowedRegistries?: readonly string[] | undefined;
-  /** When a host's circuit breaker opens and for how long (default 3 failures, 10 s). */
+  /** When a host's circuit breaker opens and for how long (default DEFAULT_BREAKER). */
   readonly breaker?: BreakerOptions;
   /** Called for every HTTP request the client makes, to registries and token services alike (metrics). */
   readonly onRequest?: (event: RequestEvent) => void;
@@ -84,7 +84,6 @@ interface Authorization {
 
 /** Resolves tags to digests against real registries (DigestSource). */
 export class RegistryClient implements DigestSource {
-  private readonly options: RegistryClientOptions;
   private readonly agent: Agent;
   private readonly transport: Transport;
   private readonly tokens: TokenService;
@@ -101,7 +100,6 @@ export class RegistryClient implements DigestSource {
    * RegistryCaFileError.
    */
   constructor(options: RegistryClientOptions) {
-    this.options = options;
     this.now = options.now ?? Date.now;
     this.hosts = new RegistryHosts({
       registries: options.registries ?? new Map(),

@@ -101,7 +101,7 @@ export class HostHealth {
     record.retryAt = this.#now() + Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS);
   }
 
-  /** The breaker state of every host seen (bounded to the most recent 1000), for metrics. */
+  /** The breaker state of every host seen (the most recent MAX_HOSTS), for metrics. */
   states(): ReadonlyMap<string, BreakerState> {
     const now = this.#now();
     const states = new Map<string, BreakerState>();

@@ -184,7 +184,7 @@ export function tokenCacheKey(request: TokenRequest): string {
 }
 
 /**
- * Reads `token` (or `access_token`), `expires_in` (default 60 s) and
+ * Reads `token` (or `access_token`), `expires_in` (the spec's default when absent) and
  * `issued_at`. The lifetime counts from `issued_at` when it is in the past and
  * within `expires_in`; otherwise (clock skew) from now.
  */
@@ -200,10 +200,10 @@ export function parseTokenResponse(body: Uint8Array, nowMs: number, host: string
   return { token, lifetimeMs: lifetimeMs - spent };
 }
 
-/** How long to cache a token: its lifetime less a margin (a quarter, at most 30 s), so it is not used as it expires. */
+/** How long to cache a token: its lifetime less a margin (a quarter, at most MAX_SAFETY_MARGIN_MS), so it is not used as it expires. */
 export function cacheTtl(lifetimeMs: number): number {
   const margin = Math.min(MAX_SAFETY_MARGIN_MS, lifetimeMs / 4);
-  // lru-cache reads a ttl of 0 as "forever": keep at least 1 ms.
+  // lru-cache reads a ttl of 0 as "forever": keep at least a millisecond.
   return Math.max(1, Math.floor(lifetimeMs - margin));
 }
 

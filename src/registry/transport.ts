@@ -108,7 +108,7 @@ export class Transport {
   ) {}
 
   /**
-   * Sends one request, following up to 3 redirects that `checkRedirect` allows
+   * Sends one request, following up to MAX_REDIRECTS redirects that `checkRedirect` allows
    * (credentials are dropped when the origin changes, and HTTPS never redirects
    * to HTTP). Throws RegistryFailure when no HTTP answer arrives in time.
    */

@@ -222,7 +222,7 @@ describe('plain registry behind the fault proxy', () => {
       await proxy.set({ kind: 'delay', ms: 5_000 });
       const answer = await webhook({ insecure: [proxy.host] }).review('slow, uncached', [ref(image(4))]);
       expect(answer.allowed).toBe(true);
-      // The first request times out after 1 s; its retry would only after the deadline (one timeout leaves the breaker closed).
+      // The first request times out after 1 s, which leaves the breaker closed; its retry would time out only after the deadline.
       expect(answer.warnings[0]).toContain(`"${ref(image(4))}" not pinned: deadline exceeded`);
       expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
@@ -412,7 +412,7 @@ describe('token-auth registry with its token service behind the fault proxy', ()
     await push('tok/hang', 'v1');
     await tokenProxy.set({ kind: 'hang' });
     const answer = await hookFor().review('token service hangs', [`${registry.host}/tok/hang:v1`]);
-    // The token request times out after 1 s, which leaves the token host's breaker closed; the retry's would only after the deadline.
+    // The token request times out after 1 s, which leaves the token host's breaker closed; the retry would time out only after the deadline.
     expect(answer.warnings[0]).toContain(`"${registry.host}/tok/hang:v1" not pinned: deadline exceeded`);
     expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
   });
