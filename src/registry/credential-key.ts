@@ -15,8 +15,17 @@ const ANONYMOUS_KEY = 'anonymous';
  */
 export function credentialKey(credential: Credential | undefined): string {
   if (credential === undefined) return ANONYMOUS_KEY;
+  // Credentials live as long as the pull secret or config they came from, and are asked
+  // for their key on every cache lookup: a sha256 per lookup is real work, so hash each once.
+  const known = KEYS.get(credential);
+  if (known !== undefined) return known;
   const hash = createHash('sha256')
     .update(`${credential.username.length}\0${credential.username}\0${credential.password}`, 'utf8')
     .digest('base64url');
-  return `cred-${hash}`;
+  const key = `cred-${hash}`;
+  KEYS.set(credential, key);
+  return key;
 }
+
+/** Keys computed so far, by credential object; a credential's fields never change (readonly). */
+const KEYS = new WeakMap<Credential, string>();
