@@ -47,15 +47,21 @@ const TIME_LIMIT_MS = 300_000;
 const BENCH_ACCOUNT = 'bench';
 
 /**
- * The container image's environment (its `ENV` lines, read from the Dockerfile) so the figures
- * are production's: NODE_OPTIONS's V8 flags and the other variables (MALLOC_ARENA_MAX, NODE_ENV)
- * are given to the webhook processes, never the baseline. BENCH_NODE_OPTIONS (e.g. to compare
- * flags) replaces the Dockerfile's flags; '' means none.
+ * How the container image runs the webhook, read from the Dockerfile so the figures are
+ * production's: the node flags of its ENTRYPOINT and its `ENV` lines (MALLOC_ARENA_MAX, NODE_ENV)
+ * go to the webhook processes, never the baseline, with the V8 heap the chart gives it at its
+ * default memory limit. BENCH_NODE_OPTIONS (e.g. to compare flags) replaces all these flags; ''
+ * means none.
  */
 const IMAGE_ENV = Object.fromEntries(
   [...readFileSync(join(REPO, 'Dockerfile'), 'utf8').matchAll(/^ENV ([A-Z_]+)=("?)([^"\n]*)\2$/gm)].map((m) => [m[1], m[3]]),
 );
-const IMAGE_NODE_FLAGS = (process.env.BENCH_NODE_OPTIONS ?? IMAGE_ENV.NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag !== '');
+const ENTRYPOINT_FLAGS = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'))?.[1] ?? '[]').filter((arg) => arg.startsWith('--'));
+/** charts/digest-pinner: resources.limits.memory by default, and the share of it NODE_OPTIONS gives the V8 heap. */
+const CHART_MEMORY_LIMIT_MIB = 256;
+const CHART_HEAP_SHARE = 5 / 8;
+const CHART_HEAP_FLAG = `--max-old-space-size=${Math.floor(CHART_MEMORY_LIMIT_MIB * CHART_HEAP_SHARE)}`;
+const IMAGE_NODE_FLAGS = (process.env.BENCH_NODE_OPTIONS ?? [...ENTRYPOINT_FLAGS, CHART_HEAP_FLAG].join(' ')).split(/\s+/).filter((flag) => flag !== '');
 /** The image's other variables, as the webhook processes get them. */
 const IMAGE_VARIABLES = Object.fromEntries(Object.entries(IMAGE_ENV).filter(([name]) => name !== 'NODE_OPTIONS'));
 

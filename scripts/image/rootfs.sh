@@ -66,6 +66,8 @@ apt=(apt-get -q
   -o "Dir::Cache=$apt_dir" -o "Dir::Cache::Archives=$apt_dir/archives"
   -o "Dir::Cache::pkgcache=$apt_dir/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$apt_dir/srcpkgcache.bin"
   -o "Debug::NoLocking=true" -o "APT::Sandbox::User=root")
+# A snapshot's Release files are as old as the snapshot, and stay signed: their date is no error.
+[ -z "${DP_DEBIAN_MIRROR:-}" ] || apt+=(-o "Acquire::Check-Valid-Until=false")
 mkdir -p "$apt_dir/no-parts"
 "${apt[@]}" update >"$work/apt-update.log" 2>&1 || { cat "$work/apt-update.log" >&2; exit 1; }
 # The candidate of each package (newest in the suite, its updates and security), kept by

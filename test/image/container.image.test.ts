@@ -291,7 +291,7 @@ describe('the image run as a restricted pod runs it', () => {
     }
   });
 
-  it('pins a Pod: the patched Pod names its own image at the digest pushed, and a token-auth image at its digest', async () => {
+  it('pins a Pod: the patched Pod names its own image at the digest pushed, and a token-auth image at its digest; /metrics counts it', async () => {
     const refs = [image, `${token.host}/${token.images.single.repository}:${token.images.single.tag}`];
     const review = podReview(refs, { uid: 'image-1', namespace: 'default', name: 'pinned' });
     const response = await request(`https://127.0.0.1:${port}/mutate`, {
@@ -302,6 +302,10 @@ describe('the image run as a restricted pod runs it', () => {
     const patch = decodedPatch(answer) as jsonpatch.Operation[];
     const pod = jsonpatch.applyPatch(structuredClone(review.request.object), patch, true, false).newDocument;
     expect(pod.spec.containers.map((container) => container.image)).toEqual([`${image}@${pushedDigest}`, `${refs[1] ?? ''}@${token.images.single.digest}`]);
+
+    const metrics = await (await request(`https://127.0.0.1:${port}/metrics`, { dispatcher })).body.text();
+    expect(metrics).toMatch(/^digest_pinner_admissions_total\{kind="Pod",operation="CREATE",outcome="pinned"\} 1$/m);
+    expect(metrics).toMatch(/^digest_pinner_resolutions_total\{source="registry"\} 2$/m);
   });
 
   it('exits 0 within 5 s of SIGTERM', async () => {
