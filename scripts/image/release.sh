@@ -35,7 +35,7 @@ build() {
 }
 
 publish() {
-  [ -f "$values" ] && [ -f "$chart" ] || fail "no chart ($chart, $values) to pin the image in"
+  if [ ! -f "$values" ] || [ ! -f "$chart" ]; then fail "no chart ($chart, $values) to pin the image in"; fi
   local app_version repository digest
   app_version=$(yaml_field "$chart" appVersion)
   [ "$app_version" = "$version" ] || fail "$chart has appVersion ${app_version:-(none)} and package.json $version: the chart would name an image this release does not push"
