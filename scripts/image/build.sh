@@ -31,6 +31,10 @@ storage=(--root "$cache/containers" --runroot "$cache/containers-run" --storage-
 buildah() { command buildah "${storage[@]}" "$@"; }
 started=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - started ))s"; }
+# One build at a time per cache: they share the storage, which each build tidies up.
+mkdir -p "$cache"
+exec 9>"$cache/.build.lock"
+flock -n 9 || { echo "build.sh: another build is using $cache; waiting for it" >&2; flock 9; }
 
 (cd "$repo" && npm run build --silent)
 mkdir -p "$out"
