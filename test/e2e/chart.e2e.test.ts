@@ -6,7 +6,9 @@
  * which is how the tests read each Helm's uninstall order (docs/helm.md,
  * "Uninstalling"). No Pod runs (there is no kubelet): the Service has no
  * endpoints, so a call to the webhook fails, which is how the tests see that
- * kube-apiserver calls it.
+ * kube-apiserver calls it. Last, the objects of other projects the chart can
+ * render (cert-manager's, prometheus-operator's) are installed against CRDs
+ * generated from those projects' Go API modules (generate-crds.sh).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
+import { run } from '../harness/exec.js';
 import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, runHelm, type HelmMajor, type HelmResult } from '../harness/helm.js';
 
 const NAMESPACE = 'digest-pinner';
@@ -22,6 +25,9 @@ const STRICT = 'strict-ns';
 const CRD = 'imagesets.digest-pinner.io';
 const PINNED = `registry.example.com/app@sha256:${'a'.repeat(64)}`;
 const STEP_TIMEOUT_MS = 300_000;
+const GENERATE_CRDS = join(import.meta.dirname, 'generate-crds.sh');
+const OTHER_CRDS = ['certificates.cert-manager.io', 'issuers.cert-manager.io', 'servicemonitors.monitoring.coreos.com',
+  'prometheusrules.monitoring.coreos.com'];
 
 // Every DELETE, with who sent it; nothing else (the log stays small).
 const AUDIT_POLICY = JSON.stringify({
@@ -41,6 +47,7 @@ interface AuditEvent {
 
 let cluster: Cluster;
 let workDir: string;
+let otherCrdsDir: string;
 let auditLog: string;
 const binaries = new Map<HelmMajor, string>();
 
@@ -109,9 +116,11 @@ beforeAll(async () => {
   const policy = join(workDir, 'audit-policy.json');
   auditLog = join(workDir, 'audit.log');
   await writeFile(policy, AUDIT_POLICY);
-  const [helm4, helm3] = await Promise.all([helmBinary(4), helmBinary(3)]);
+  const [helm4, helm3, generated] = await Promise.all([helmBinary(4), helmBinary(3),
+    run('bash', [GENERATE_CRDS], { timeoutMs: HELM_BUILD_TIMEOUT_MS })]);
   binaries.set(4, helm4);
   binaries.set(3, helm3);
+  otherCrdsDir = generated.trim().split('\n').at(-1) ?? '';
   cluster = await startCluster({ extraApiServerArgs: ['--audit-policy-file', policy, '--audit-log-path', auditLog] });
   await cluster.kubectlOk(['create', 'namespace', STRICT]);
   await cluster.kubectlOk(['label', 'namespace', STRICT, 'digest-pinner.io/mode=strict']);
@@ -195,5 +204,32 @@ describe('Helm 3', () => {
     await helmOk(3, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
     expect(await deletions(mark)).toContain(`customresourcedefinitions/${CRD}`);
     expect(await remaining()).toEqual([]);
+  }, STEP_TIMEOUT_MS);
+});
+
+describe('objects of other projects', () => {
+  const values = ['--set', 'certificates.source=cert-manager', '--set', 'metrics.serviceMonitor.enabled=true',
+    '--set', 'metrics.prometheusRule.enabled=true', '--set', 'networkPolicy.enabled=true',
+    '--set-json', 'networkPolicy.webhookFrom=[{"ipBlock":{"cidr":"10.0.0.0/24"}}]'];
+  const installed = async (): Promise<string[]> => (await cluster.kubectlOk(['get', 'certificates,issuers,servicemonitors,prometheusrules,networkpolicies',
+    '-n', NAMESPACE, '-o', 'name'])).split('\n').filter((line) => line !== '').sort();
+
+  it('installs the Issuers, Certificates, ServiceMonitor, PrometheusRule and NetworkPolicy, valid by their schemas, and uninstalls them', async () => {
+    await cluster.kubectlOk(['apply', '--server-side', '-f', otherCrdsDir]);
+    await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', ...OTHER_CRDS.map((name) => `crd/${name}`)]);
+    // Strict field validation: a field the CRD does not define fails here rather than being dropped.
+    const manifest = await helmOk(4, ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...values]);
+    const dryRun = await cluster.kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], { stdin: manifest });
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    expect(dryRun.stderr).toBe('');
+    await helmOk(4, ['install', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...values]);
+    expect(await installed()).toEqual([
+      'certificate.cert-manager.io/digest-pinner-ca', 'certificate.cert-manager.io/digest-pinner-tls',
+      'issuer.cert-manager.io/digest-pinner-ca', 'issuer.cert-manager.io/digest-pinner-selfsigned',
+      'networkpolicy.networking.k8s.io/digest-pinner', 'prometheusrule.monitoring.coreos.com/digest-pinner',
+      'servicemonitor.monitoring.coreos.com/digest-pinner',
+    ]);
+    await helmOk(4, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
+    expect(await installed()).toEqual([]);
   }, STEP_TIMEOUT_MS);
 });
