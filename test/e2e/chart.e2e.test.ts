@@ -105,6 +105,23 @@ async function eventually(what: string, probe: () => Promise<boolean>): Promise<
   }
 }
 
+/** Sets the caBundle as `digest-pinner certs --patch-webhook` does, then upgrades with another strict timeoutSeconds. */
+async function upgradeAfterCaBundle(major: HelmMajor): Promise<unknown[]> {
+  const caBundle = (await readFile(cluster.caFile)).toString('base64');
+  const setCaBundle = [0, 1].map((index) => ({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle }));
+  await cluster.kubectlOk(['patch', 'mutatingwebhookconfiguration', 'digest-pinner', '--type=json', '-p', JSON.stringify(setCaBundle)]);
+  await helmOk(major, ['upgrade', RELEASE, CHART_DIR, '--namespace', NAMESPACE, '--set', 'webhook.strict.timeoutSeconds=12']);
+  const config = JSON.parse(await cluster.kubectlOk(['get', 'mutatingwebhookconfiguration', 'digest-pinner', '-o', 'json'])) as
+    { webhooks: { name: string; timeoutSeconds: number; clientConfig: { caBundle?: string } }[] };
+  return config.webhooks.map((entry) => [entry.name, entry.timeoutSeconds, entry.clientConfig.caBundle]);
+}
+
+/** Both entries keep the caBundle; the strict one has the upgraded timeout. */
+async function expectedAfterUpgrade(): Promise<unknown[]> {
+  const caBundle = (await readFile(cluster.caFile)).toString('base64');
+  return [['warn.digest-pinner.io', 10, caBundle], ['strict.digest-pinner.io', 12, caBundle]];
+}
+
 const indexOf = (list: readonly string[], key: string): number => {
   const index = list.indexOf(key);
   if (index === -1) throw new Error(`${key} was not deleted; deleted: ${list.join(', ')}`);
@@ -149,14 +166,7 @@ describe('Helm 4', () => {
   }, STEP_TIMEOUT_MS);
 
   it('upgrades (server-side apply) without touching a caBundle another field manager set', async () => {
-    const caBundle = (await readFile(cluster.caFile)).toString('base64');
-    const setCaBundle = [0, 1].map((index) => ({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle }));
-    await cluster.kubectlOk(['patch', 'mutatingwebhookconfiguration', 'digest-pinner', '--type=json', '-p', JSON.stringify(setCaBundle)]);
-    await helmOk(4, ['upgrade', RELEASE, CHART_DIR, '--namespace', NAMESPACE, '--set', 'webhook.strict.timeoutSeconds=12']);
-    const config = JSON.parse(await cluster.kubectlOk(['get', 'mutatingwebhookconfiguration', 'digest-pinner', '-o', 'json'])) as
-      { webhooks: { name: string; timeoutSeconds: number; clientConfig: { caBundle?: string } }[] };
-    expect(config.webhooks.map((entry) => [entry.name, entry.timeoutSeconds, entry.clientConfig.caBundle]))
-      .toEqual([['warn.digest-pinner.io', 10, caBundle], ['strict.digest-pinner.io', 12, caBundle]]);
+    expect(await upgradeAfterCaBundle(4)).toEqual(await expectedAfterUpgrade());
   }, STEP_TIMEOUT_MS);
 
   it('uninstalls the webhook configuration first and the skip ConfigMap before the policy, keeping the CRD and its ImageSets', async () => {
@@ -177,9 +187,13 @@ describe('Helm 4', () => {
 });
 
 describe('Helm 3', () => {
-  it('installs over the CRD Helm 4 kept, and uninstalls the Service and the Deployment before the webhook configuration', async () => {
+  it('installs over the CRD Helm 4 kept, and upgrades (three-way merge) without touching a caBundle another field manager set', async () => {
     await helmOk(3, ['install', RELEASE, CHART_DIR, '--namespace', NAMESPACE]);
     await eventually('the strict entry to be called', async () => (await admitPod(PINNED)).stderr.includes('failed calling webhook'));
+    expect(await upgradeAfterCaBundle(3)).toEqual(await expectedAfterUpgrade());
+  }, STEP_TIMEOUT_MS);
+
+  it('uninstalls the Service and the Deployment before the webhook configuration', async () => {
     const mark = await auditMark();
     await helmOk(3, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
     const deleted = await deletions(mark);
