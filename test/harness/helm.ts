@@ -5,7 +5,7 @@
  * folders, never the user's.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,9 @@ export async function helmBinary(major: HelmMajor): Promise<string> {
 
 // Helm writes its repository cache and registry config under these; keep them out of $HOME.
 const HELM_HOME = mkdtempSync(join(tmpdir(), 'digest-pinner-helm-home-'));
+process.once('exit', () => {
+  rmSync(HELM_HOME, { recursive: true, force: true });
+});
 const HELM_ENV: NodeJS.ProcessEnv = {
   ...process.env,
   HELM_CACHE_HOME: join(HELM_HOME, 'cache'),
