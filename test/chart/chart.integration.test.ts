@@ -119,7 +119,7 @@ const COMBINATIONS: readonly Combination[] = [
     check: (objects) => {
       expect(kinds(objects)).toEqual(DEFAULTS);
       expect(container(objects).image).toBe(`ghcr.io/digest-pinner/digest-pinner:${packageVersion}`);
-      expect(nodeOptions(objects)).toEqual(['--max-semi-space-size=2 --max-old-space-size=160']);
+      expect(nodeOptions(objects)).toEqual(['--max-old-space-size=160']);
       expect(rules(objects)).toEqual([TEMPLATE_RULES, TEMPLATE_RULES]);
       expect(find(objects, 'CustomResourceDefinition', 'imagesets.digest-pinner.io').metadata.annotations)
         .toEqual({ 'helm.sh/resource-policy': 'keep' });
@@ -179,14 +179,14 @@ const COMBINATIONS: readonly Combination[] = [
     flags: ['--set', 'resources.limits.memory=512Mi'],
     check: (objects) => {
       expect(container(objects).resources.limits).toEqual({ memory: '512Mi' });
-      expect(nodeOptions(objects)).toEqual(['--max-semi-space-size=2 --max-old-space-size=320']);
+      expect(nodeOptions(objects)).toEqual(['--max-old-space-size=320']);
     },
   },
   {
     name: 'a memory limit of 1Gi',
     flags: ['--set', 'resources.limits.memory=1Gi'],
     check: (objects) => {
-      expect(nodeOptions(objects)).toEqual(['--max-semi-space-size=2 --max-old-space-size=640']);
+      expect(nodeOptions(objects)).toEqual(['--max-old-space-size=640']);
     },
   },
   {
@@ -194,7 +194,7 @@ const COMBINATIONS: readonly Combination[] = [
     // 500 000 000 bytes is 476 MiB (rounded down); 5/8 of it, 297.
     flags: ['--set', 'resources.limits.memory=500M'],
     check: (objects) => {
-      expect(nodeOptions(objects)).toEqual(['--max-semi-space-size=2 --max-old-space-size=297']);
+      expect(nodeOptions(objects)).toEqual(['--max-old-space-size=297']);
     },
   },
   {
