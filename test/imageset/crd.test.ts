@@ -34,7 +34,7 @@ interface Crd {
   };
 }
 
-const crd = readOne(join(MANIFESTS_DIR, 'base/crd-imageset.yaml')) as Crd;
+const crd = readOne(join(MANIFESTS_DIR, 'crd-imageset.yaml')) as Crd;
 const [version] = crd.spec.versions;
 const root = version?.schema.openAPIV3Schema ?? {};
 const spec = root.properties?.['spec'] ?? {};

@@ -1,19 +1,18 @@
 /**
- * manifests/ as plain YAML: the kustomizations list exactly the files there,
- * one object per file, and the objects hold the invariants the webhook relies
- * on. CEL is not evaluated here (there is no CEL engine in Node):
- * manifests.e2e.test.ts runs the expressions in a real kube-apiserver.
+ * manifests/ as plain YAML: the chart rendered by scripts/render-manifests.sh
+ * (test/chart checks that it is exactly that). The kustomizations list exactly
+ * the files there, one object per file, and the objects hold the invariants
+ * the webhook relies on. CEL is not evaluated here (there is no CEL engine in
+ * Node): manifests.e2e.test.ts runs the expressions in a real kube-apiserver.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import jsonpatch, { type Operation } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { POD_SPEC_KINDS } from '../../src/workload/kinds.js';
 import { parseGoDuration, RESPONSE_MARGIN_MS } from '../../src/server/deadline.js';
 import { DEFAULT_DEADLINE_MS } from '../../src/cli/serve.js';
 import {
-  allFiles, find, kustomizationDirs, MANIFESTS_DIR, objectsOf, readDocuments, readKustomization, readOne, referencedPaths,
-  type KubeObject,
+  allFiles, find, kustomizationDirs, MANIFESTS_DIR, objectsOf, readDocuments, readKustomization, referencedPaths, type KubeObject,
 } from './load.js';
 
 const NAMESPACE = 'digest-pinner';
@@ -115,7 +114,7 @@ interface PolicyRule {
   nonResourceURLs?: string[];
 }
 
-const base = objectsOf('base');
+const base = objectsOf('');
 const mwc = find(base, 'MutatingWebhookConfiguration', 'digest-pinner') as MutatingWebhookConfiguration;
 const deployment = find(base, 'Deployment', 'digest-pinner') as Deployment;
 const podSpec = deployment.spec.template.spec;
@@ -145,15 +144,11 @@ function flag(args: readonly string[], name: string): string | undefined {
   return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[index + 1];
 }
 
-function applyTo<T>(document: T, operations: Operation[]): T {
-  return jsonpatch.applyPatch(structuredClone(document), operations, true).newDocument;
-}
-
 describe('kustomizations', () => {
   const dirs = kustomizationDirs();
 
-  it('are the root, base/ and the two overlays', () => {
-    expect(dirs.sort()).toEqual(['', 'base', 'overlays/cert-manager', 'overlays/pods-only']);
+  it('are the root (default values) and the two variants', () => {
+    expect(dirs.sort()).toEqual(['', 'cert-manager', 'pods-only']);
   });
 
   it.each(dirs)('%j lists only files and directories that exist', (dir) => {
@@ -174,11 +169,10 @@ describe('kustomizations', () => {
     expect(new Set(listed).size).toBe(listed.length);
   });
 
-  it('the root applies the base unchanged, and the overlays build on base/ (kustomize refuses an overlay inside its base)', () => {
-    expect(readKustomization('')).toEqual({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['base'] });
-    for (const overlay of ['overlays/pods-only', 'overlays/cert-manager']) {
-      expect(referencedPaths(overlay).resources[0]).toBe('base');
-    }
+  it.each(dirs)('%j lists the files of its own folder and nothing else: no patches, each variant a whole rendering', (dir) => {
+    const kustomization = readKustomization(dir);
+    expect(Object.keys(kustomization).sort()).toEqual(['apiVersion', 'kind', 'resources']);
+    for (const path of referencedPaths(dir).resources) expect(join(path, '..')).toBe(dir === '' ? '.' : dir);
   });
 });
 
@@ -190,7 +184,7 @@ describe('files', () => {
   it('every object has apiVersion, kind and name, and namespaced ones are in digest-pinner', () => {
     const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration',
       'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'CustomResourceDefinition']);
-    for (const object of [...base, ...objectsOf('overlays/cert-manager')]) {
+    for (const object of [...base, ...objectsOf('cert-manager'), ...objectsOf('pods-only')]) {
       expect(object.apiVersion, object.kind).toMatch(/\S/);
       expect(object.metadata.name).toMatch(/\S/);
       expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBe(clusterScoped.has(object.kind) ? undefined : NAMESPACE);
@@ -482,20 +476,16 @@ describe('RBAC', () => {
   });
 });
 
-describe('overlays/pods-only', () => {
-  const kustomization = readKustomization('overlays/pods-only');
-  const patch = kustomization.patches?.[0];
-  const operations = readOne(join(MANIFESTS_DIR, 'overlays/pods-only', patch?.path ?? '')) as Operation[];
-  const patched = applyTo(mwc, operations);
+/** A variant's objects but its MutatingWebhookConfiguration, to compare with the default rendering's. */
+const withoutWebhookConfiguration = (objects: readonly KubeObject[]): KubeObject[] =>
+  objects.filter((object) => object.kind !== 'MutatingWebhookConfiguration');
 
-  it('targets the MutatingWebhookConfiguration', () => {
-    expect(kustomization.patches).toHaveLength(1);
-    expect(patch?.target).toEqual({ group: 'admissionregistration.k8s.io', version: 'v1', kind: 'MutatingWebhookConfiguration',
-      name: mwc.metadata.name });
-  });
+describe('pods-only', () => {
+  const objects = objectsOf('pods-only');
+  const podsOnly = find(objects, 'MutatingWebhookConfiguration', mwc.metadata.name) as MutatingWebhookConfiguration;
 
   it('leaves both entries with only pods and pods/ephemeralcontainers', () => {
-    for (const entry of patched.webhooks) {
+    for (const entry of podsOnly.webhooks) {
       expect(selected(entry.rules), entry.name).toEqual(['/pods CREATE', '/pods UPDATE', '/pods/ephemeralcontainers UPDATE']);
     }
   });
@@ -503,24 +493,18 @@ describe('overlays/pods-only', () => {
   it('changes nothing else', () => {
     const withoutRules = (config: MutatingWebhookConfiguration): unknown =>
       config.webhooks.map((entry) => ({ ...entry, rules: undefined }));
-    expect(withoutRules(patched)).toEqual(withoutRules(mwc));
-  });
-
-  it('fails, rather than removing the wrong rules, when the base rules are reordered', () => {
-    const reordered = structuredClone(mwc);
-    const rules = reordered.webhooks[0]!.rules;
-    [rules[2], rules[3]] = [rules[3]!, rules[2]!];
-    expect(() => applyTo(reordered, operations)).toThrow(/Test operation failed/);
+    expect(withoutRules(podsOnly)).toEqual(withoutRules(mwc));
+    expect({ ...podsOnly, webhooks: undefined }).toEqual({ ...mwc, webhooks: undefined });
+    expect(withoutWebhookConfiguration(objects)).toEqual(withoutWebhookConfiguration(base));
   });
 });
 
-describe('overlays/cert-manager', () => {
+describe('cert-manager', () => {
   type Certificate = KubeObject & { spec: { secretName: string; isCA?: boolean; dnsNames?: string[]; issuerRef: { kind: string; name: string } } };
   type Issuer = KubeObject & { spec: { selfSigned?: object; ca?: { secretName: string } } };
-  const objects = objectsOf('overlays/cert-manager');
+  const objects = objectsOf('cert-manager');
   const serving = find(objects, 'Certificate', TLS_SECRET) as Certificate;
-  const kustomization = readKustomization('overlays/cert-manager');
-  const injectPatch = readOne(join(MANIFESTS_DIR, 'overlays/cert-manager', kustomization.patches?.[0]?.path ?? '')) as KubeObject;
+  const injected = find(objects, 'MutatingWebhookConfiguration', mwc.metadata.name) as MutatingWebhookConfiguration;
 
   it('issues the Secret the Deployment mounts, for the DNS names kube-apiserver uses', () => {
     expect(serving.spec.secretName).toBe(TLS_SECRET);
@@ -536,8 +520,12 @@ describe('overlays/cert-manager', () => {
   });
 
   it('has the cainjector fill the caBundle from the serving Certificate', () => {
-    expect(injectPatch.kind).toBe('MutatingWebhookConfiguration');
-    expect(injectPatch.metadata.name).toBe(mwc.metadata.name);
-    expect(injectPatch.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${serving.metadata.name}` });
+    expect(injected.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${serving.metadata.name}` });
+  });
+
+  it('changes nothing else but adding the Issuers and Certificates', () => {
+    expect({ ...injected, metadata: { ...injected.metadata, annotations: undefined } }).toEqual(mwc);
+    expect(withoutWebhookConfiguration(objects).filter((object) => object.apiVersion !== 'cert-manager.io/v1'))
+      .toEqual(withoutWebhookConfiguration(base));
   });
 });
