@@ -20,11 +20,12 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import '../src/cli/serve.js';
-import { AnswerMemo, skipList } from '../src/admission/index.js';
+import { skipList } from '../src/admission/index.js';
 import { Metrics } from '../src/metrics/index.js';
 import { parseImage } from '../src/reference/index.js';
 import { Resolver } from '../src/resolve/index.js';
 import { buildApp } from '../src/server/app.js';
+import { bufferedDestination, webhookLogger } from '../src/server/log.js';
 
 if (process.env.BENCH_NO_CLUSTER !== '1') await import('../src/cli/cluster.js');
 
@@ -38,7 +39,7 @@ const BATCH = 1000;
 const source = {
   getDigest: (ref, tag) =>
     Promise.resolve({
-      digest: `sha256:${createHash('sha256').update(`${ref.name}:${tag}`).digest('hex')}`,
+      digest: Buffer.from(`sha256:${createHash('sha256').update(`${ref.name}:${tag}`).digest('hex')}`).toString('latin1'),
       mediaType: Buffer.from(OCI_INDEX).toString('latin1'),
     }),
 };
@@ -73,12 +74,11 @@ const app = buildApp(
     credentials: () => Promise.resolve([undefined]),
     skip: skipList([]),
     dropTag: false,
-    memo: new AnswerMemo(),
     ready: () => true,
     onAdmission: (result, kind, operation, seconds) => metrics.admission(result, kind, operation, seconds),
     metrics,
   },
-  { https: { cert: readFileSync(process.env.BENCH_CERT ?? ''), key: readFileSync(process.env.BENCH_KEY ?? '') }, logger: { level: 'info' } },
+  { https: { cert: readFileSync(process.env.BENCH_CERT ?? ''), key: readFileSync(process.env.BENCH_KEY ?? '') }, logger: webhookLogger('info', bufferedDestination(1)) },
 );
 await app.listen({ port: 0, host: '127.0.0.1' });
 

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { runCli } from './cli/main.js';
+import { bufferedDestination } from './server/log.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
 
@@ -14,6 +15,8 @@ const io = {
   cwd: process.cwd(),
   homeDir: homedir(),
   version: packageJson.version ?? '0.0.0',
+  // serve's log lines, JSON on stdout.
+  logDestination: () => bufferedDestination(1),
 };
 
 const code = await runCli(process.argv.slice(2), io, (server) => {
@@ -21,11 +24,12 @@ const code = await runCli(process.argv.slice(2), io, (server) => {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`digest-pinner: ${signal} received, finishing in-flight reviews\n`);
+    server.app.log.info({ signal }, 'stopping: finishing in-flight reviews');
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`digest-pinner: shutdown failed: ${String(error)}\n`);
+        // pino writes the lines still pending when the process exits.
+        server.app.log.error({ err: String(error) }, 'shutdown failed');
         process.exit(1);
       },
     );

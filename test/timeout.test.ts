@@ -1,25 +1,35 @@
 /** cancellableTimeout: aborts with a TimeoutError when the time is up, never once cancelled; raceAbort: stops a wait, not the work. */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cancellableTimeout, raceAbort } from '../src/timeout.js';
 
 describe('cancellableTimeout', () => {
-  it('aborts with a TimeoutError carrying the message', async () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('aborts with a TimeoutError carrying the message when the time is up, and not before', () => {
     const timeout = cancellableTimeout(20, 'budget ran out');
+    vi.advanceTimersByTime(19);
     expect(timeout.signal.aborted).toBe(false);
-    await sleep(60);
+    vi.advanceTimersByTime(1);
     expect(timeout.signal.aborted).toBe(true);
     expect(timeout.signal.reason).toMatchObject({ name: 'TimeoutError', message: 'budget ran out' });
   });
 
-  it('is aborted at once for a time already past', () => {
+  it('is aborted at once for a time already past, with no timer', () => {
     expect(cancellableTimeout(0, 'late').signal.aborted).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('never aborts once cancelled', async () => {
+  it('never aborts once cancelled, and gives its timer back', () => {
     const timeout = cancellableTimeout(20, 'unused');
+    expect(vi.getTimerCount()).toBe(1);
     timeout.cancel();
-    await sleep(60);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(60_000);
     expect(timeout.signal.aborted).toBe(false);
   });
 });

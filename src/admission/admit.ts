@@ -14,7 +14,6 @@ import type { SkipList } from './skip.js';
 import { denialMessage, failureWarnings, type ImageFailure, type ImageNote } from './warnings.js';
 import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
 import type { Deadline } from '../timeout.js';
-import type { AnswerMemo } from './memo.js';
 
 /** An admission's deadline (its signal may be created only when first read). */
 export type { Deadline } from '../timeout.js';
@@ -22,7 +21,7 @@ export type { Deadline } from '../timeout.js';
 /** Resolves one reference; the webhook's Resolver satisfies it. */
 export interface ImageResolver {
   resolve(ref: ImageRef, options: { credentials: CredentialChain; signal: AbortSignal }): Promise<Resolution>;
-  /** The answer `resolve` would give at once from memory, when it has one; undefined when it would have to wait. */
+  /** The answer `resolve` would give at once from the cache, when it has one; undefined when it would have to wait. */
   cached?(ref: ImageRef, credentials: CredentialChain): Resolution | undefined;
 }
 
@@ -60,8 +59,6 @@ export interface AdmitDeps {
   readonly relatedImagesIn?: ((namespace: string | undefined) => boolean) | undefined;
   /** Moves an image to another registry or path before it is pinned (--config rewrites); throws on a bad result. */
   readonly rewrite?: ((ref: ImageRef) => ImageRef) | undefined;
-  /** Answers already given, for pod specs seen again (absent: every admission is worked out). */
-  readonly memo?: AnswerMemo | undefined;
 }
 
 /** Where an admission's digest came from: the resolver's sources, or an ImageSet. */
@@ -103,58 +100,22 @@ const NOTHING_TO_DO = (uid: string, outcome: AdmissionOutcome): AdmitResult => (
   failures: [],
 });
 
-/**
- * What an admission needs to do, decided without waiting on anything: either its
- * answer already (nothing to pin, or an answer remembered for the same pod spec),
- * or the image fields to resolve. `admit` runs it first; the server calls it on its
- * own so an answer from memory needs no deadline and no promise.
- */
-export type AdmissionPlan =
-  | { readonly done: AdmitResult }
-  | {
-      readonly done?: undefined;
-      readonly request: AdmissionRequest;
-      readonly fields: readonly ImageField[];
-      readonly podSpec: unknown;
-      readonly memoKey: string | undefined;
-    };
-
-/** Decides what `request` needs; see AdmissionPlan. */
-export function planAdmission(request: AdmissionRequest, deps: AdmitDeps): AdmissionPlan {
+/** Admits one request: pins what it can; warns or denies, per `mode`, about what it cannot. */
+export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
   const kind = request.kind.kind;
   const location = podSpecLocation(kind);
-  if (location === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
-    return { done: NOTHING_TO_DO(request.uid, 'ignored') };
-  }
-  if (skipsControlledTemplate(kind, request.object)) return { done: NOTHING_TO_DO(request.uid, 'ignored') };
+  if (location === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return NOTHING_TO_DO(request.uid, 'ignored');
+  if (skipsControlledTemplate(kind, request.object)) return NOTHING_TO_DO(request.uid, 'ignored');
 
-  const relatedImages = deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true;
   const fields = imagesToPin({
     kind,
     operation: request.operation,
     subResource: request.subResource,
     object: request.object,
     oldObject: request.oldObject,
-    relatedImages,
+    relatedImages: deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true,
   });
   const podSpec = valueAt(request.object, location.specPointer);
-  const memoKey = deps.memo?.keyOf({ request, fields, relatedImages, podSpec, metadataPointer: location.metadataPointer });
-  const remembered = memoKey === undefined ? undefined : deps.memo?.recall(memoKey);
-  if (remembered === undefined) return { request, fields, podSpec, memoKey };
-  const response: AdmissionResponse = { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: remembered.patch };
-  return { done: { response, outcome: 'pinned', resolutions: remembered.resolutions, failures: [] } };
-}
-
-/** Admits one request: pins what it can; warns or denies, per `mode`, about what it cannot. */
-export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
-  return admitPlanned(planAdmission(request, deps), mode, deps, deadline);
-}
-
-/** `admit`, from its plan: resolves the plan's fields unless the plan is already the answer. */
-export async function admitPlanned(plan: AdmissionPlan, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
-  if (plan.done !== undefined) return plan.done;
-  const { request, fields, podSpec, memoKey } = plan;
-  const kind = request.kind.kind;
   const context: CredentialContext = { namespace: request.namespace, kind, podSpec, deadline };
   const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, deadline)));
 
@@ -176,9 +137,6 @@ export async function admitPlanned(plan: AdmissionPlan, mode: Mode, deps: AdmitD
     ...(failures.length + notes.length > 0 ? { warnings: failureWarnings(failures, notes) } : {}),
   };
   const outcome: AdmissionOutcome = failures.length > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
-  if (memoKey !== undefined && outcome === 'pinned' && notes.length === 0 && response.patch !== undefined) {
-    deps.memo?.remember(memoKey, { patch: response.patch, resolutions });
-  }
   return { response, outcome, resolutions, failures };
 }
 
@@ -230,7 +188,7 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   try {
     // Credentials for the registry actually contacted: the rewritten one.
     const credentials = await deps.credentials(target, context);
-    // Answered from memory when it can: no deadline signal, timer or promise chain for a cache hit.
+    // Answered from the cache when it can: no deadline signal, timer or promise chain for a cache hit.
     const resolution = deps.resolver.cached?.(target, credentials) ?? (await deps.resolver.resolve(target, { credentials, signal: deadline.signal }));
     const pin = { field, pinned: pinnedReference(target, resolution.digest, { dropTag: deps.dropTag }) };
     if (resolution.warning === undefined) return { resolution, pin };

@@ -1,10 +1,8 @@
 export { decodeReview, reviewUid, InvalidReviewError } from './decode.js';
-export { admit, admitPlanned, planAdmission, REASONS } from './admit.js';
+export { admit, REASONS } from './admit.js';
 export type {
-  AdmissionPlan, AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, CredentialContext, CredentialLookup, Deadline, ImageResolver, ImageSetSource,
+  AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, CredentialContext, CredentialLookup, Deadline, ImageResolver, ImageSetSource,
 } from './admit.js';
-export { AnswerMemo } from './memo.js';
-export type { AnswerMemoOptions, MemoInput, RememberedAnswer } from './memo.js';
 export { skipList, compileGlob } from './skip.js';
 export type { SkipList } from './skip.js';
 export { failureWarnings, denialMessage, shorten } from './warnings.js';

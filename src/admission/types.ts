@@ -1,5 +1,4 @@
 /** The parts of admission.k8s.io/v1 that digest-pinner reads and writes. */
-import type { EncodedPatch } from '../patch/index.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -35,7 +34,8 @@ export interface AdmissionResponse {
   readonly uid: string;
   readonly allowed: boolean;
   readonly patchType?: 'JSONPatch';
-  readonly patch?: EncodedPatch;
+  /** Base64 of the JSONPatch's JSON. */
+  readonly patch?: string;
   readonly warnings?: readonly string[];
   readonly status?: AdmissionStatus;
 }

@@ -92,14 +92,6 @@ export class ClusterWatch {
     return this.#relatedImageNamespaces.has(namespace);
   }
 
-  /**
-   * Changes whenever pull secrets, ServiceAccounts or ImageSets change (a sum of
-   * counters that only grow): admission answers remembered before are then outdated.
-   */
-  version(): number {
-    return this.#pullSecrets.version + (this.#running?.imageSets.version() ?? 0);
-  }
-
   /** Starts the informers and the ImageSet watch; never rejects (ready() stays false until they sync). */
   start(log: KubeLogger): void {
     const { kubeConfig } = this.#kube;

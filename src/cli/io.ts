@@ -1,4 +1,6 @@
 /** What a command may touch of the outside world, passed in so tests run commands in-process. */
+import type { LogDestination } from '../server/log.js';
+
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream;
@@ -7,6 +9,8 @@ export interface CliIo {
   readonly cwd: string;
   readonly homeDir: string;
   readonly version: string;
+  /** Where `serve` writes its log lines, made when it starts: stdout in main.ts, a file in tests. */
+  readonly logDestination: () => LogDestination;
 }
 
 export function writeLine(stream: NodeJS.WritableStream, line: string): void {

@@ -42,7 +42,7 @@ export async function runCli(argv: readonly string[], io: CliIo, onServing?: (se
       case 'serve': {
         const { startServer } = await import('./serve.js');
         const server = await startServer(rest, io);
-        if (server === undefined) return 0;
+        if (typeof server === 'number') return server;
         onServing?.(server);
         return undefined;
       }

@@ -1,15 +1,19 @@
 /** `digest-pinner serve`: the admission webhook over HTTPS. */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { ParseArgsConfig } from 'node:util';
+import type { Logger } from 'pino';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
+import { listenWebhook } from '../server/listen.js';
+import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
-import { BatchedLines } from '../server/log-lines.js';
-import { AnswerMemo, skipList } from '../admission/index.js';
+import { skipList } from '../admission/index.js';
+import { describeError, DigestPinnerError } from '../errors.js';
 // Not certs/index.js, which loads @peculiar/x509: files.js loads it only to write a certificate.
 import { ensureDevCertificates } from '../certs/files.js';
 import { readFile } from 'node:fs/promises';
@@ -23,13 +27,14 @@ import { readFileSync } from 'node:fs';
 
 export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
 
-Runs the mutating admission webhook over HTTPS.
+Runs the mutating admission webhook over HTTPS; logs JSON lines on stdout.
 Without --tls-cert/--tls-key it writes a development CA and serving certificate
-into ./certs (reused while valid) and prints the caBundle to register.
+into ./certs (reused while valid) and logs the caBundle to register.
 
 Flags:
   --port N                    HTTPS port (default 8443)
-  --host ADDR                 address to listen on (default 0.0.0.0)
+  --host ADDR                 address to listen on (default ::, IPv6 and IPv4; 0.0.0.0 on a
+                              node without IPv6)
   --tls-cert FILE --tls-key FILE
                               serving certificate and key; reloaded when renewed on disk
   --mode warn|strict          mode of POST /mutate (default warn); /mutate/warn and
@@ -54,7 +59,7 @@ ${COMMON_FLAGS_USAGE}
                               digest-pinner.io/pin-related-images: "true" (read with --kubeconfig)
   --lease-namespace NS        namespace of the Lease electing the replica that writes ImageSet
                               status (default: the pod's own namespace in a cluster, else digest-pinner)
-  --log-level LEVEL           pino level (default info)`;
+  --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)`;
 
 export const DEFAULT_DEADLINE_MS = 8_000;
 /** Where manifests/ installs the webhook, and so its status Lease. */
@@ -68,49 +73,69 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function tlsFiles(values: { 'tls-cert'?: string; 'tls-key'?: string }, io: CliIo): Promise<{ certFile: string; keyFile: string; caFile?: string }> {
+async function tlsFiles(values: { 'tls-cert'?: string; 'tls-key'?: string }, io: CliIo, log: Logger): Promise<{ certFile: string; keyFile: string; caFile?: string }> {
   const certFile = values['tls-cert'];
   const keyFile = values['tls-key'];
   if (certFile !== undefined && keyFile !== undefined) return { certFile, keyFile };
   if (certFile !== undefined || keyFile !== undefined) throw new UsageError('--tls-cert and --tls-key go together');
-  const dev = await ensureDevCertificates(join(io.cwd, 'certs'));
+  const dir = join(io.cwd, 'certs');
+  const dev = await ensureDevCertificates(dir);
   const caBundle = Buffer.from(await readFile(dev.caFile)).toString('base64');
-  writeLine(io.stderr, `digest-pinner: ${dev.generated ? 'generated' : 'using'} a development certificate in ${join(io.cwd, 'certs')} (not for production)`);
-  writeLine(io.stderr, `digest-pinner: caBundle for the webhook configuration:\n${caBundle}`);
+  log.warn({ certs: dir, caBundle }, `${dev.generated ? 'generated' : 'using'} a development certificate (not for production); caBundle is its CA, for the webhook configuration`);
   return dev;
 }
 
-/** Starts the webhook; resolves once it listens. */
-export async function startServer(argv: readonly string[], io: CliIo): Promise<RunningServer | undefined> {
-  const { values } = parseFlags({
-    args: [...argv],
-    options: {
-      ...COMMON_FLAGS,
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      mode: { type: 'string' },
-      skip: { type: 'string', multiple: true },
-      deadline: { type: 'string' },
-      'log-level': { type: 'string' },
-      'tls-reload-interval': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      'imageset-authoritative': { type: 'string', multiple: true },
-      'pin-related-images': { type: 'boolean' },
-      'lease-namespace': { type: 'string' },
-    },
-  });
+const SERVE_FLAGS = {
+  ...COMMON_FLAGS,
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  mode: { type: 'string' },
+  skip: { type: 'string', multiple: true },
+  deadline: { type: 'string' },
+  'log-level': { type: 'string' },
+  'tls-reload-interval': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'imageset-authoritative': { type: 'string', multiple: true },
+  'pin-related-images': { type: 'boolean' },
+  'lease-namespace': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+type ServeFlags = ReturnType<typeof parseFlags<{ args: string[]; options: typeof SERVE_FLAGS }>>['values'];
+
+/**
+ * Starts the webhook; resolves once it listens, or to an exit code: 0 after --help, 1 after
+ * a failure to start, which it logs (every line serve writes after its flags is JSON).
+ */
+export async function startServer(argv: readonly string[], io: CliIo): Promise<RunningServer | number> {
+  const { values } = parseFlags({ args: [...argv], options: SERVE_FLAGS });
   if (values.help === true) {
     writeLine(io.stdout, SERVE_USAGE);
-    return undefined;
+    return 0;
   }
+  const level = values['log-level'] ?? 'info';
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level ${JSON.stringify(level)} must be one of ${LOG_LEVELS.join(', ')}`);
+  const destination = io.logDestination();
+  const log = webhookLogger(level, destination);
+  try {
+    return await start(values, io, log, destination);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    log.fatal({ code: error instanceof DigestPinnerError ? error.code : undefined }, `not started: ${describeError(error)}`);
+    await flushLog(destination);
+    return 1;
+  }
+}
+
+async function start(values: ServeFlags, io: CliIo, log: Logger, destination: LogDestination): Promise<RunningServer> {
   const port = Number(values.port ?? '8443');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${JSON.stringify(values.port)} is not a port number`);
   const options = commonOptions(values);
   const mode = parseMode(values.mode);
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
-  const files = await tlsFiles(values, io);
+  const tlsReloadMs = durationFlag('tls-reload-interval', values['tls-reload-interval'], 10_000);
+  const files = await tlsFiles(values, io, log);
   // Registry requests are counted from the first one on; `metrics` needs the loaded allow-list, and
   // buildCore sends no request, so it is built just below.
   const core = await buildCore({
@@ -127,7 +152,6 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
   });
   const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
   const pinRelatedEverywhere = values['pin-related-images'] === true;
-  const logLines = new BatchedLines(io.stdout);
   const metrics = new Metrics({ allowList: core.config.allow });
   metrics.trackCache(() => core.resolver.size);
   metrics.trackBreakers(() => core.client.breakerStates());
@@ -148,32 +172,38 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       skip: skipList(values.skip ?? []),
       dropTag: options.dropTag,
       rewrite: core.rewrite,
-      memo: new AnswerMemo({ version: cluster === undefined ? undefined : () => cluster.version() }),
       pinRelatedImages: pinRelatedEverywhere,
       onAdmission: (result, kind, operation, seconds) => {
         metrics.admission(result, kind, operation, seconds);
       },
       metrics,
     },
-    { https: readTlsFiles(files), logger: { level: values['log-level'] ?? 'info', base: { service: 'digest-pinner' }, stream: logLines } },
+    { https: readTlsFiles(files), logger: log },
   );
-  if (cluster === undefined) {
-    app.log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets, Events and the Namespace annotation for RELATED_IMAGE_* are off');
-  } else {
-    app.log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
-    cluster.start(app.log);
+  let address: string;
+  try {
+    address = await listenWebhook(app, port, values.host);
+  } catch (error) {
+    await app.close();
+    await core.close();
+    throw error;
   }
-  if (authoritative.list().length > 0) app.log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
+  if (cluster === undefined) {
+    log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets, Events and the Namespace annotation for RELATED_IMAGE_* are off');
+  } else {
+    log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
+    cluster.start(log);
+  }
+  if (authoritative.list().length > 0) log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
   const stopWatching = watchTlsFiles(
     files,
     (pair) => {
       if (app.server instanceof Server) app.server.setSecureContext(pair);
-      app.log.info({ cert: files.certFile }, 'serving certificate reloaded');
+      log.info({ cert: files.certFile }, 'serving certificate reloaded');
     },
-    (error) => { app.log.warn({ err: error }, 'serving certificate not reloaded'); },
-    durationFlag('tls-reload-interval', values['tls-reload-interval'], 10_000),
+    (error) => { log.warn({ err: error }, 'serving certificate not reloaded'); },
+    tlsReloadMs,
   );
-  const address = await app.listen({ port, host: values.host ?? '0.0.0.0' });
   return {
     app,
     url: address,
@@ -183,7 +213,7 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
       await app.close();
       await cluster?.stop();
       await core.close();
-      logLines.flush();
+      await flushLog(destination);
     },
   };
 }

@@ -51,7 +51,6 @@ export class ImageSetInformer {
   #state: ImageSetInformerState = 'starting';
   #catalog = ImageSetCatalog.empty();
   #dirty = false;
-  #version = 0;
   #notify: NodeJS.Immediate | undefined;
   #loggedConflicts = new Set<string>();
   #stopped = true;
@@ -70,11 +69,6 @@ export class ImageSetInformer {
   /** True once ImageSets have been listed, or found not to be there (and stays true). */
   synced(): boolean {
     return this.#state !== 'starting';
-  }
-
-  /** Counts changes to the ImageSets held: anything built from an earlier catalog is outdated once it moves. */
-  version(): number {
-    return this.#version;
   }
 
   /** The current catalog: empty until synced and while the CRD is absent. */
@@ -157,7 +151,6 @@ export class ImageSetInformer {
   }
 
   #changed(): void {
-    this.#version += 1;
     this.#dirty = true;
     this.#notify ??= setImmediate(() => {
       this.#notify = undefined;

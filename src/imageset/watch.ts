@@ -74,11 +74,6 @@ export class ImageSetWatch {
     return this.#authoritative.covers(ref);
   }
 
-  /** Changes whenever the ImageSets held change. */
-  version(): number {
-    return this.#informer.version();
-  }
-
   /** True once ImageSets were listed or found absent. */
   synced(): boolean {
     return this.#informer.synced();

@@ -36,12 +36,6 @@ const PULL_SECRET_TYPE_SET: ReadonlySet<string> = new Set(Object.values(PULL_SEC
 export class PullSecretCache {
   readonly #secrets = new Map<string, CachedSecret>();
   readonly #serviceAccounts = new Map<string, CachedServiceAccount>();
-  #version = 0;
-
-  /** Counts changes: anything remembered from what the cache held is outdated once it moves. */
-  get version(): number {
-    return this.#version;
-  }
 
   /** Number of pull secrets held. */
   get secretCount(): number {
@@ -75,7 +69,6 @@ export class PullSecretCache {
 
   /** Handles a Secret added or updated. Secrets of other types are ignored (and dropped if held). */
   upsertSecret(object: unknown): CacheChange {
-    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return { object: undefined, problems: ['Secret without namespace or name ignored'] };
     const id = key(meta.namespace, meta.name);
@@ -96,7 +89,6 @@ export class PullSecretCache {
    * reported by the other informer) may be seen in either order.
    */
   deleteSecret(object: unknown): void {
-    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return;
     const id = key(meta.namespace, meta.name);
@@ -106,7 +98,6 @@ export class PullSecretCache {
 
   /** Handles a ServiceAccount added or updated: keeps the names of its imagePullSecrets. */
   upsertServiceAccount(object: unknown): CacheChange {
-    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return { object: undefined, problems: ['ServiceAccount without namespace or name ignored'] };
     const id = key(meta.namespace, meta.name);
@@ -117,7 +108,6 @@ export class PullSecretCache {
 
   /** Handles a ServiceAccount deleted (same uid only, as for secrets). */
   deleteServiceAccount(object: unknown): void {
-    this.#version += 1;
     const meta = identity(object);
     if (meta === undefined) return;
     const id = key(meta.namespace, meta.name);
@@ -127,7 +117,6 @@ export class PullSecretCache {
 
   /** Forgets everything, e.g. before a relist. */
   clear(): void {
-    this.#version += 1;
     this.#secrets.clear();
     this.#serviceAccounts.clear();
   }

@@ -38,14 +38,13 @@ export class Metrics {
   /** The registry `GET /metrics` renders. */
   readonly registry = new Registry();
   readonly #hosts: HostLabels;
+  readonly #admissions: Counter<'kind' | 'operation' | 'outcome'>;
   readonly #admissionSeconds: Histogram;
+  readonly #resolutions: Counter<'source'>;
   readonly #failures: Counter<'code'>;
   readonly #registryRequests: Counter<'host' | 'method' | 'status'>;
   readonly #registrySeconds: Histogram<'host' | 'method'>;
   readonly #events: Counter<'outcome'>;
-  /** Admissions and resolutions are tallied as plain numbers and handed to their counters at scrape time. */
-  readonly #admissionTally = new Tally<'kind' | 'operation' | 'outcome'>();
-  readonly #resolutionTally = new Tally<'source'>();
   #cacheHits = 0;
   #cacheMisses = 0;
   #cacheEntries: () => number = () => 0;
@@ -56,15 +55,11 @@ export class Metrics {
     const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
 
-    const admissions = this.#admissionTally;
-    new Counter({
+    this.#admissions = new Counter({
       name: 'digest_pinner_admissions_total',
       help: 'AdmissionReviews answered, by kind, operation and outcome (pinned, unchanged, ignored, warned, denied).',
       labelNames: ['kind', 'operation', 'outcome'],
       registers,
-      collect(): void {
-        admissions.publish(this);
-      },
     });
     this.#admissionSeconds = new Histogram({
       name: 'digest_pinner_admission_duration_seconds',
@@ -72,15 +67,11 @@ export class Metrics {
       buckets: ADMISSION_BUCKETS,
       registers,
     });
-    const resolutions = this.#resolutionTally;
-    new Counter({
+    this.#resolutions = new Counter({
       name: 'digest_pinner_resolutions_total',
       help: 'Images resolved during admissions, by where the digest came from (pinned, imageset, cache, registry, stale) or failed.',
       labelNames: ['source'],
       registers,
-      collect(): void {
-        resolutions.publish(this);
-      },
     });
     this.#failures = new Counter({
       name: 'digest_pinner_resolution_failures_total',
@@ -158,12 +149,14 @@ export class Metrics {
 
   /** Records one answered admission; the shape of the app's `onAdmission` hook. */
   admission(result: AdmitResult, kind: string, operation: string, seconds: number): void {
-    const kindLabel = podSpecLocation(kind) === undefined ? OTHER : kind;
-    const operationLabel = OPERATIONS.has(operation) ? operation : OTHER;
-    this.#admissionTally.add(`${kindLabel} ${operationLabel} ${result.outcome}`, () => ({ kind: kindLabel, operation: operationLabel, outcome: result.outcome }), 1);
+    this.#admissions.inc({
+      kind: podSpecLocation(kind) === undefined ? OTHER : kind,
+      operation: OPERATIONS.has(operation) ? operation : OTHER,
+      outcome: result.outcome,
+    });
     this.#admissionSeconds.observe(seconds);
     for (const resolution of result.resolutions) this.#resolved(resolution.source);
-    if (result.failures.length > 0) this.#resolutionTally.add('failed', () => ({ source: 'failed' }), result.failures.length);
+    if (result.failures.length > 0) this.#resolutions.inc({ source: 'failed' }, result.failures.length);
     for (const failure of result.failures) this.#failures.inc({ code: FAILURE_CODE.test(failure.code) ? failure.code : OTHER });
   }
 
@@ -191,8 +184,7 @@ export class Metrics {
   }
 
   #resolved(source: string): void {
-    const label = SOURCES.has(source) ? source : OTHER;
-    this.#resolutionTally.add(label, () => ({ source: label }), 1);
+    this.#resolutions.inc({ source: SOURCES.has(source) ? source : OTHER });
     if (CACHE_HIT_SOURCES.has(source)) this.#cacheHits += 1;
     else if (CACHE_MISS_SOURCES.has(source)) this.#cacheMisses += 1;
   }
@@ -206,27 +198,6 @@ export class Metrics {
       values.set(label, label === OTHER_HOST ? Math.max(values.get(label) ?? 0, value) : value);
     }
     return values;
-  }
-}
-
-/**
- * Counts by label set as plain numbers, handed to a prom-client counter when it is
- * collected: a labelled `inc` hashes its labels on every call, and an admission makes
- * several. Keys are built by the caller from label values of bounded sets.
- */
-class Tally<L extends string> {
-  readonly #counts = new Map<string, { readonly labels: Record<L, string>; value: number }>();
-
-  add(key: string, labels: () => Record<L, string>, count: number): void {
-    const held = this.#counts.get(key);
-    if (held === undefined) this.#counts.set(key, { labels: labels(), value: count });
-    else held.value += count;
-  }
-
-  /** Sets `counter` to the tallies (from its `collect`). */
-  publish(counter: Counter<L>): void {
-    counter.reset();
-    for (const { labels, value } of this.#counts.values()) counter.inc(labels, value);
   }
 }
 

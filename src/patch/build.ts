@@ -45,13 +45,9 @@ export function buildPatch(input: PatchInput): Operation[] {
   return [...pins.flatMap(imageOperations), ...annotationOperations(input, location.metadataPointer)];
 }
 
-declare const base64Json: unique symbol;
-/** A patch as `response.patch` carries it: base64 text (which JSON never needs to escape), made only by encodePatch. */
-export type EncodedPatch = string & { readonly [base64Json]: true };
-
 /** The patch as `response.patch` carries it: base64 of its JSON. */
-export function encodePatch(operations: readonly Operation[]): EncodedPatch {
-  return Buffer.from(JSON.stringify(operations), 'utf8').toString('base64') as EncodedPatch;
+export function encodePatch(operations: readonly Operation[]): string {
+  return Buffer.from(JSON.stringify(operations), 'utf8').toString('base64');
 }
 
 function checkPins(object: unknown, pins: readonly Pin[]): void {

@@ -16,22 +16,9 @@ export interface PinOptions {
  * `docker.io/library/nginx` at tag `1.27`. Throws InvalidReferenceError naming the broken rule.
  */
 export function parseImage(input: string): ImageRef {
-  const known = PARSED.get(input);
-  if (known !== undefined) return known;
   const named = normalizeImage(input);
-  const ref: ImageRef = Object.freeze({ written: input, domain: named.domain, path: named.path, name: named.name, tag: named.tag, digest: named.digest });
-  if (PARSED.size >= PARSED_MAX) PARSED.clear();
-  PARSED.set(input, ref);
-  return ref;
+  return { written: input, domain: named.domain, path: named.path, name: named.name, tag: named.tag, digest: named.digest };
 }
-
-/**
- * References parsed lately, by the text written: a webhook sees the same few
- * images over and over, and an ImageRef is immutable. Emptied when full; only
- * valid references are kept (an invalid one is parsed again, to throw again).
- */
-const PARSED = new Map<string, ImageRef>();
-const PARSED_MAX = 4096;
 
 /** `name[:tag][@digest]` in full form, e.g. `docker.io/library/nginx:1.27`: what skip globs are matched against. */
 export function normalizedString(ref: ImageRef): string {

@@ -11,27 +11,13 @@ import { failureReason, ResolutionDeadlineError } from './errors.js';
 /**
  * A digest the registry reported at `fetchedAt`; `failure` is set when a later fetch
  * failed and it is being served stale. Only what is read back is kept (the manifest's
- * media type is not): one object and one string per entry, over a cache of 100k.
+ * media type is not).
  */
 export interface DigestEntry {
   readonly kind: 'digest';
   readonly digest: string;
   readonly fetchedAt: number;
   readonly failure?: unknown;
-}
-
-/**
- * A digest as the cache keeps it, for as long as it is cached: its string stored flat.
- * A string cut from a larger one (a header) or built by concatenation keeps the whole
- * it was cut from, or its pieces, alive with it.
- */
-export function digestEntry(digest: string, fetchedAt: number): DigestEntry {
-  return { kind: 'digest', digest: flatString(digest), fetchedAt };
-}
-
-/** A copy of `text` in one piece of memory, holding on to nothing else. */
-export function flatString(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /** The registry said there is no such manifest (negative caching). */

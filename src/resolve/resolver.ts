@@ -21,7 +21,7 @@ import type { ImageRef } from '../reference/types.js';
 import { parseImage } from '../reference/index.js';
 import type { Credential, DigestSource, ManifestDigest } from '../registry/types.js';
 import { credentialKey, ManifestUnknownError } from '../registry/index.js';
-import { allowsStale, digestEntry, flatString, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
+import { allowsStale, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { cancellableTimeout, raceAbort } from '../timeout.js';
@@ -44,11 +44,6 @@ export interface Resolution {
    * image, e.g. `pinned to a stale digest (resolved 12m ago): registry answered 503`.
    */
   readonly warning?: string | undefined;
-  /**
-   * Until when (the resolver's clock, ms) the cache trusts this digest without asking
-   * again, for a `cache` or `registry` answer: what is built from it must not outlive it.
-   */
-  readonly freshUntil?: number | undefined;
 }
 
 /** Credentials to try, in order; `undefined` stands for an anonymous attempt. */
@@ -214,7 +209,6 @@ export class Resolver {
     const key = cacheKey(ref, credential);
     const previous = this.#cache.get(key, RECENT_USE);
     if (previous !== undefined && this.#fresh(previous)) return this.#answer(previous, 'cache', ref, credential);
-    // The key is kept with the entry: flat, not the pieces it was built from (cacheKey, digestEntry).
     const fetched = this.#cache.fetch(key, { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
     let entry: CacheEntry | undefined;
     try {
@@ -232,7 +226,7 @@ export class Resolver {
   #answer(entry: CacheEntry, source: 'cache' | 'registry', ref: ImageRef, credential: Credential | undefined): Resolution {
     if (entry.kind === 'unknown') throw entry.error;
     const { digest } = entry;
-    if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source, freshUntil: entry.fetchedAt + this.#settings.cacheTtlMs };
+    if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source };
     return { ref, digest, source: 'stale', credential: credential?.source, warning: staleWarning(entry, this.#settings.now()) };
   }
 
@@ -258,7 +252,7 @@ export class Resolver {
       timeout.cancel();
     }
     set.ttl = this.#retention();
-    return digestEntry(manifest.digest, now());
+    return { kind: 'digest', digest: manifest.digest, fetchedAt: now() };
   }
 
   #afterFailure(error: unknown, previous: CacheEntry | undefined, set: LRUCache.FetcherFetchOptions<string, CacheEntry, FetchContext>): CacheEntry {
@@ -298,19 +292,11 @@ function pinnedResolution(ref: ImageRef, digest: string): Resolution {
   return { ref, digest, source: 'pinned', credential: undefined };
 }
 
-/** The last cache key made for a reference (ImageRefs are shared: parseImage remembers them), and its credential. */
-const KEYS = new WeakMap<ImageRef, { readonly credential: string; readonly key: string }>();
-
 /**
- * The cache key of a tag for one credential; never the credential's secret. Kept per
- * reference as one flat string: a key built anew on every lookup is a string the
- * cache's Map must flatten and hash again each time.
+ * The cache key of a tag for one credential; never the credential's secret. Joined from an
+ * array, which makes a string of its own: a template literal's result would keep its pieces
+ * (the parsed reference's strings) alive as long as the entry is cached (bench/README.md).
  */
 function cacheKey(ref: ImageRef, credential: Credential | undefined): string {
-  const id = credentialKey(credential);
-  const known = KEYS.get(ref);
-  if (known?.credential === id) return known.key;
-  const key = flatString(`${id}\u0000${ref.name}:${ref.tag ?? DEFAULT_TAG}`);
-  KEYS.set(ref, { credential: id, key });
-  return key;
+  return [credentialKey(credential), `${ref.name}:${ref.tag ?? DEFAULT_TAG}`].join('\u0000');
 }

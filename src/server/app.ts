@@ -2,10 +2,10 @@
  * The HTTPS edge: routes, body limits, error answers. Built by a function so tests can
  * `inject()` and also listen on real HTTPS; `listen()` happens in main.ts.
  */
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
-import { admitPlanned, decodeReview, planAdmission, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
-import type { AdmissionPlan, AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
+import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
+import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Deadline, Mode, AdmitResult } from '../admission/index.js';
 import { describeError } from '../errors.js';
 import { AdmissionDeadline, resolutionDeadlineMs } from './deadline.js';
 
@@ -35,7 +35,8 @@ export interface MetricsEndpoint {
 
 export interface AppOptions {
   readonly https?: SecureContextOptions;
-  readonly logger?: FastifyServerOptions['logger'];
+  /** Where the app logs (server/log.ts's webhookLogger); none by default. */
+  readonly logger?: FastifyBaseLogger;
 }
 
 const MUTATE_ROUTES: readonly { readonly url: string; readonly mode: Mode | undefined }[] = [
@@ -49,24 +50,23 @@ interface MutateQuery {
 }
 
 /** The webhook's fastify server without its routes, and whether it has begun closing. */
-export interface WebhookServer {
+interface WebhookServer {
   readonly app: FastifyInstance;
   readonly closing: () => boolean;
 }
 
 /**
  * The fastify server every route of the webhook runs in: options, shutdown behaviour,
- * body parsing and error answers. buildApp adds the routes; bench/floor.mjs measures
- * this server alone.
+ * body parsing and error answers. buildApp adds the routes.
  */
-export function webhookServer(options: AppOptions = {}): WebhookServer {
+function webhookServer(options: AppOptions = {}): WebhookServer {
   const app = Fastify({
     ...(options.https === undefined ? {} : { https: options.https }),
-    logger: options.logger ?? false,
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: BODY_LIMIT_BYTES,
     // A review is read as data and never merged into other objects: `member()` reads own keys
-    // only, so a `__proto__` or `constructor` key is just an unknown field (kube-apiserver
-    // sends objects it has already decoded). Skipping the scan for them saves a pass over every body.
+    // only, so a `__proto__` or `constructor` key is just an unknown field, and a valid
+    // review may carry one (kube-apiserver sends objects it has already decoded).
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
     // One log line per admission is written by the route itself, with the review's uid:
@@ -125,18 +125,12 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       } catch (error) {
         return reply.code(400).send({ message: describeError(error), uid: reviewUid(body) });
       }
-      // Answered from memory when it can be (nothing to pin, or a pod spec seen before): no deadline, no promise.
-      const plan = planSafely(review, mode, deps);
+      const deadline = new AdmissionDeadline(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
       let result: AdmitResult;
-      if (plan.done !== undefined) {
-        result = plan.done;
-      } else {
-        const deadline = new AdmissionDeadline(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
-        try {
-          result = await admitSafely(review.uid, mode, () => admitPlanned(plan, mode, deps, deadline));
-        } finally {
-          deadline.dispose();
-        }
+      try {
+        result = await admitSafely(review, mode, deps, deadline);
+      } finally {
+        deadline.dispose();
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       request.log.info(
@@ -151,15 +145,15 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
           mode,
           outcome: result.outcome,
           pinned: result.resolutions.filter((r) => r.source !== 'pinned').length,
-          failures: result.failures.map((f) => `${f.where} ${f.image}: ${f.code}`),
+          failures: result.failures.map(({ where, image, code, reason }) => ({ where, image, code, reason })),
           ms: Math.round(seconds * 1000),
         },
         'admission',
       );
       deps.onAdmission?.(result, review.kind.kind, review.operation, seconds);
       deps.onAdmitted?.(review, result);
-      // Sent as text already JSON: fastify does not serialize a string.
-      return reply.type(JSON_CONTENT_TYPE).send(reviewJson(result.response));
+      // A string is sent as it is: fastify's serialisation of an object costs more than JSON.stringify alone.
+      return reply.type(JSON_CONTENT_TYPE).send(JSON.stringify(reviewResponse(result.response)));
     });
   }
 
@@ -181,43 +175,13 @@ export function reviewResponse(response: AdmissionResponse): AdmissionReviewResp
 }
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
-const PINNED_HEAD = `{"apiVersion":"${ADMISSION_API_VERSION}","kind":"AdmissionReview","response":{"uid":`;
-
-/**
- * `JSON.stringify(reviewResponse(response))`. The common answer, allowed with a patch and
- * nothing else, is written directly: its only text that may need escaping is the uid (the
- * patch is an EncodedPatch, base64), which spares scanning a patch of a few kilobytes
- * for characters to escape on every review.
- */
-export function reviewJson(response: AdmissionResponse): string {
-  const { uid, allowed, patchType, patch } = response;
-  if (allowed && patchType === 'JSONPatch' && patch !== undefined && ownKeyCount(response) === 4) {
-    return `${PINNED_HEAD}${JSON.stringify(uid)},"allowed":true,"patchType":"JSONPatch","patch":"${patch}"}}`;
-  }
-  return JSON.stringify(reviewResponse(response));
-}
-
-function ownKeyCount(value: object): number {
-  let count = 0;
-  for (const key in value) if (Object.hasOwn(value, key)) count += 1;
-  return count;
-}
 
 /** A bug must not become a 500 that kube-apiserver turns into failurePolicy: answer per mode. */
-async function admitSafely(uid: string, mode: Mode, run: () => Promise<AdmitResult>): Promise<AdmitResult> {
+async function admitSafely(review: AdmissionRequest, mode: Mode, deps: AdmitDeps, deadline: Deadline): Promise<AdmitResult> {
   try {
-    return await run();
+    return await admit(review, mode, deps, deadline);
   } catch (error) {
-    return internalError(uid, mode, error);
-  }
-}
-
-/** planAdmission, with a bug answered as admitSafely answers it. */
-function planSafely(review: AdmissionRequest, mode: Mode, deps: AdmitDeps): AdmissionPlan {
-  try {
-    return planAdmission(review, deps);
-  } catch (error) {
-    return { done: internalError(review.uid, mode, error) };
+    return internalError(review.uid, mode, error);
   }
 }
 

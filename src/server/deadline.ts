@@ -32,20 +32,20 @@ export function resolutionDeadlineMs(timeoutParam: string | undefined, capMs: nu
 /**
  * One admission's deadline, as the AbortSignal its waits listen to. The signal and
  * its timer exist only once something asks for them (an image missing from the
- * cache): an admission answered from memory never arms a timer. `dispose()` when
+ * cache): an admission answered from the cache never arms a timer. `dispose()` when
  * the admission is answered, so no timer outlives it.
  */
 export class AdmissionDeadline implements Deadline {
   readonly #at: number;
   #timeout: CancellableTimeout | undefined;
 
-  constructor(ms: number, now: number = performance.now()) {
-    this.#at = now + ms;
+  constructor(ms: number) {
+    this.#at = Date.now() + ms;
   }
 
   get signal(): AbortSignal {
     if (this.#timeout !== undefined) return this.#timeout.signal;
-    this.#timeout = cancellableTimeout(this.#at - performance.now(), 'The admission deadline passed');
+    this.#timeout = cancellableTimeout(this.#at - Date.now(), 'The admission deadline passed');
     // Each image waits with a listener of its own: many images are not a leak, and
     // Node's MaxListenersExceededWarning would put a line that is not JSON on stderr.
     setMaxListeners(0, this.#timeout.signal);

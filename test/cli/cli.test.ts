@@ -115,17 +115,20 @@ describe('resolve', () => {
 });
 
 describe('serve', () => {
-  it('generates a development certificate, prints the caBundle and serves reviews over HTTPS', async () => {
+  it('generates a development certificate, logs the caBundle and serves reviews over HTTPS', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'dp-serve-'));
-    const { io, err } = makeIo({}, cwd);
+    const { io, out, err, log } = makeIo({}, cwd);
     let server: RunningServer | undefined;
-    const code = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--insecure-registry', plain.host, '--log-level', 'silent'], io, (s) => (server = s));
+    const code = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--insecure-registry', plain.host], io, (s) => (server = s));
     try {
       expect(code).toBeUndefined();
       expect(server).toBeDefined();
       const ca = await readFile(join(cwd, 'certs', 'ca.crt'), 'utf8');
-      expect(err()).toContain(Buffer.from(ca).toString('base64'));
-      expect(err()).toContain('generated a development certificate');
+      // Every line serve writes is a JSON log line, the development certificate's notice included.
+      expect([out(), err()]).toEqual(['', '']);
+      expect(log()?.lines()).toContainEqual(
+        expect.objectContaining({ level: 'warn', certs: join(cwd, 'certs'), caBundle: Buffer.from(ca).toString('base64'), msg: expect.stringContaining('generated a development certificate') as unknown }),
+      );
       const app = server?.url ?? '';
       const agent = new Agent({ connect: { ca } });
       const image = `${plain.host}/${plain.images.single.repository}:v1`;
@@ -157,9 +160,18 @@ describe('serve', () => {
     expect(result.stderr).toMatch(/--tls-cert and --tls-key go together/);
   });
 
-  it('names a TLS file it cannot read', async () => {
+  it('names a TLS file it cannot read, in a JSON log line', async () => {
     const result = await run(['serve', '--port', '0', '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/nonexistent/tls.key']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/cannot read TLS certificate \/nonexistent\/tls.crt: ENOENT/);
+    expect(result.stderr).toBe('');
+    expect(result.log).toEqual([
+      expect.objectContaining({ level: 'fatal', code: 'DP_ERR_TLS_FILES', msg: 'not started: cannot read TLS certificate /nonexistent/tls.crt: ENOENT' }),
+    ]);
+  });
+
+  it('refuses a log level pino does not have', async () => {
+    const result = await run(['serve', '--log-level', 'verbose']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--log-level "verbose" must be one of fatal, error, warn, info, debug, trace, silent/);
   });
 });

@@ -4,12 +4,13 @@
  * the host by URL (the Deployment in manifests/ would need a container runtime).
  */
 import { readFile } from 'node:fs/promises';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import { runCli } from '../../src/cli/main.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import type { Cluster } from './cluster.js';
+import type { TestLog } from '../support/log.js';
 
 export const MANIFESTS = new URL('../../manifests/', import.meta.url).pathname;
 
@@ -56,20 +57,24 @@ export interface HostWebhookOptions {
   readonly args: readonly string[];
   /** 0 (the default): any free port. */
   readonly port?: number;
-  /** Where serve's stdout and stderr go. */
-  readonly logs: Writable;
+  /** Where serve logs. */
+  readonly log: TestLog;
   readonly env?: Readonly<Record<string, string>>;
   readonly poll?: PollOptions;
 }
 
 /** Starts `serve` on the host and waits for /readyz (its informers synced). */
 export async function startHostWebhook(options: HostWebhookOptions): Promise<RunningServer> {
-  const { cluster, logs } = options;
-  const io = { stdout: logs, stderr: logs, stdin: new PassThrough(), env: { ...options.env }, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
+  const { cluster, log } = options;
+  // serve writes to stdout and stderr only for --help and usage errors.
+  const output = new PassThrough();
+  let printed = '';
+  output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  const io = { stdout: output, stderr: output, stdin: new PassThrough(), env: { ...options.env }, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e', logDestination: () => log.destination };
   let server: RunningServer | undefined;
   const code = await runCli(['serve', ...options.args, '--port', String(options.port ?? 0)], io, (running) => (server = running));
   const started = server;
-  if (code !== undefined || started === undefined) throw new Error(`serve exited ${String(code)}${options.poll?.context === undefined ? '' : `: ${options.poll.context()}`}`);
+  if (code !== undefined || started === undefined) throw new Error(`serve exited ${String(code)}: ${printed}${log.text().slice(-3000)}`);
   await eventually(
     'the webhook to be ready (informers synced)',
     async () => ((await started.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200 ? true : undefined),

@@ -6,7 +6,6 @@
  * listens on (the air-gapped mode), the informer following changes, conflicts
  * reported in status by the Lease holder, and RELATED_IMAGE_* values.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +19,7 @@ import type { PushedImage } from '../helpers/registry-types.js';
 import { runCli } from '../../src/cli/main.js';
 import { applyManifests as applyHostManifests, eventually as poll, portOf, startHostWebhook, type ManifestDoc } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
+import { testLog, type TestLog } from '../support/log.js';
 import { LeaseElector, STATUS_LEASE_NAME } from '../../src/imageset/index.js';
 import { loadKubeConfig } from '../../src/kube/index.js';
 
@@ -38,7 +38,10 @@ let webhookArgs: string[] = [];
 let app: PushedImage;
 /** A second real digest (another image of the same registry). */
 let other: PushedImage;
-let logText = '';
+let log: TestLog | undefined;
+let logs = 0;
+/** What the webhook running now (or last) has logged. */
+const logText = (): string => log?.text() ?? '';
 
 interface Item {
   metadata: { name: string; annotations?: Record<string, string> };
@@ -54,7 +57,7 @@ async function getJson<T>(args: string[]): Promise<T> {
 }
 
 const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
-  poll(what, probe, { timeoutMs, context: () => logText.slice(-3000) });
+  poll(what, probe, { timeoutMs, context: () => logText().slice(-3000) });
 
 function podYaml(namespace: string, name: string, image: string): string {
   return stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }] } });
@@ -73,10 +76,10 @@ async function dryRun(namespace: string, image: string): Promise<{ image?: strin
 }
 
 async function startWebhook(extraEnv: Record<string, string> = {}): Promise<void> {
-  const logs = new PassThrough();
-  logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
+  logs += 1;
+  log = testLog(join(cluster.logDir, `webhook-${logs}.log`));
   const env = { HOSTNAME: IDENTITY, ...extraEnv };
-  webhook = await startHostWebhook({ cluster, args: webhookArgs, port: webhookPort, logs, env, poll: { context: () => logText.slice(-3000) } });
+  webhook = await startHostWebhook({ cluster, args: webhookArgs, port: webhookPort, log, env, poll: { context: () => logText().slice(-3000) } });
   webhookPort = portOf(webhook);
 }
 
@@ -116,7 +119,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopWebhook();
-  await writeFile(join(cluster.logDir, 'webhook.log'), logText);
   await cluster.stop();
 });
 
@@ -124,7 +126,7 @@ describe('without the ImageSet CRD', () => {
   it('says so in its log, becomes ready, and pins from registries', async () => {
     await startWebhook();
     await applyManifests(isWebhook);
-    expect(logText).toContain('the ImageSet CRD (imagesets.digest-pinner.io) is not installed: pinning without ImageSets');
+    expect(logText()).toContain('the ImageSet CRD (imagesets.digest-pinner.io) is not installed: pinning without ImageSets');
     const probe = await eventually('a dry run through the webhook', async () => {
       const answer = await dryRun(WARN, `${plain.host}/airgap/app:v1`);
       return answer.image?.includes('@') === true ? answer : undefined;
@@ -141,7 +143,6 @@ describe('with the CRD', () => {
     await stopWebhook();
     await applyManifests(isCrd);
     await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', 'crd/imagesets.digest-pinner.io']);
-    logText = '';
     await startWebhook();
   });
 
@@ -170,7 +171,7 @@ describe('with the CRD', () => {
       const out = new PassThrough();
       let yaml = '';
       out.on('data', (chunk: Buffer) => (yaml += chunk.toString()));
-      const io = { stdout: out, stderr: out, stdin: new PassThrough(), env: {}, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e' };
+      const io = { stdout: out, stderr: out, stdin: new PassThrough(), env: {}, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e', logDestination: () => testLog(join(cluster.logDir, 'cli.log')).destination };
       expect(await runCli(['imageset', '--name', 'airgap', `${AIRGAP}/airgap/app:v1@${app.digest}`], io)).toBe(0);
       expect(yaml).toContain(`image: ${AIRGAP}/airgap/app:v1`);
       await cluster.kubectlOk(['apply', '-f', '-'], { stdin: yaml });
@@ -221,14 +222,14 @@ describe('with the CRD', () => {
       await eventually('the deleted ImageSet', async () => ((await dryRun(STRICT, image)).error?.includes('not in any ImageSet') === true ? true : undefined));
     });
 
-    it('takes precedence over an answer remembered from the registry as soon as it lists the image', async () => {
-      // Pinned from the registry, and remembered for the pod spec (fresh for the cache TTL, 15 min).
+    it('takes precedence over a digest cached from the registry as soon as it lists the image', async () => {
+      // Pinned from the registry, then from the resolver's cache (fresh for the cache TTL).
       const image = `${plain.host}/airgap/app:v1`;
       expect((await dryRun(WARN, image)).image).toBe(`${image}@${app.digest}`);
       expect((await dryRun(WARN, image)).image).toBe(`${image}@${app.digest}`);
       // An ImageSet that lists the same tag with another digest wins from the next admission on.
       await cluster.kubectlOk(['apply', '-f', '-'], { stdin: imageSetYaml('override', [{ image, digest: other.digest }]) });
-      await eventually('the ImageSet over the remembered answer', async () => ((await dryRun(WARN, image)).image === `${image}@${other.digest}` ? true : undefined));
+      await eventually('the ImageSet over the cached digest', async () => ((await dryRun(WARN, image)).image === `${image}@${other.digest}` ? true : undefined));
       await cluster.kubectlOk(['delete', 'imageset', 'override']);
       await eventually('the registry again', async () => ((await dryRun(WARN, image)).image === `${image}@${app.digest}` ? true : undefined));
     });
@@ -248,7 +249,7 @@ describe('with the CRD', () => {
         });
         expect(set.status?.conflicts).toEqual([{ image, imageSets: ['conflict-a', 'conflict-b'], digests: [app.digest, other.digest].sort() }]);
       }
-      expect(logText).toContain(`ImageSets give different digests for ${image}`);
+      expect(logText()).toContain(`ImageSets give different digests for ${image}`);
     });
 
     it('leave the image unpinned by ImageSets: denied on the authoritative registry', async () => {

@@ -5,9 +5,7 @@
  * gets its Deployments' RELATED_IMAGE_* values pinned; one without the annotation does
  * not, until it is annotated (the Namespace informer follows the change).
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
@@ -17,6 +15,7 @@ import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { applyManifests, eventually as poll, portOf, startHostWebhook, type ManifestDoc } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
+import { testLog, type TestLog } from '../support/log.js';
 
 const { plain } = inject('registries');
 const ANNOTATION = 'digest-pinner.io/pin-related-images';
@@ -26,7 +25,8 @@ const OFF = 'related-off';
 let cluster: Cluster;
 let webhook: RunningServer | undefined;
 let operand: PushedImage;
-let logText = '';
+let log: TestLog | undefined;
+const logText = (): string => log?.text() ?? '';
 
 interface Env { name: string; value?: string }
 interface Deployment {
@@ -34,7 +34,7 @@ interface Deployment {
 }
 
 const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
-  poll(what, probe, { timeoutMs, context: () => logText.slice(-3000) });
+  poll(what, probe, { timeoutMs, context: () => logText().slice(-3000) });
 
 function deploymentYaml(namespace: string, name: string): string {
   const labels = { app: name };
@@ -80,8 +80,7 @@ beforeAll(async () => {
   }
   await cluster.kubectlOk(['annotate', 'namespace', ON, `${ANNOTATION}=true`]);
 
-  const logs = new PassThrough();
-  logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
+  log = testLog(join(cluster.logDir, 'webhook.log'));
   const args = [
     '--host', '127.0.0.1',
     '--tls-cert', cert.certFile, '--tls-key', cert.keyFile,
@@ -89,7 +88,7 @@ beforeAll(async () => {
     '--insecure-registry', plain.host,
     '--lease-namespace', 'digest-pinner',
   ];
-  webhook = await startHostWebhook({ cluster, args, logs, env: { HOSTNAME: 'e2e-related' }, poll: { context: () => logText.slice(-3000) } });
+  webhook = await startHostWebhook({ cluster, args, log, env: { HOSTNAME: 'e2e-related' }, poll: { context: () => logText().slice(-3000) } });
   await applyManifests(cluster, portOf(webhook), isWebhook);
   // The webhook configuration takes effect within a moment: wait for an image to be pinned.
   await eventually('the webhook to pin', async () => ((await applyDeployment(OFF, 'probe', true))?.image.includes('@') === true ? true : undefined));
@@ -97,13 +96,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await webhook?.close();
-  await writeFile(join(cluster.logDir, 'webhook.log'), logText);
   await cluster.stop();
 });
 
 describe('RELATED_IMAGE_* with the Namespace annotation (no --pin-related-images)', () => {
   it('syncs the Namespace informer before becoming ready', () => {
-    expect(logText).toMatch(/"informer":"namespaces".*"informer synced"/);
+    expect(logText()).toMatch(/"informer":"namespaces".*"informer synced"/);
   });
 
   it(`pins the values in a namespace annotated ${ANNOTATION}: "true"`, async () => {

@@ -6,7 +6,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
@@ -16,6 +15,7 @@ import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { applyManifests, eventually as poll, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
+import { testLog, type TestLog } from '../support/log.js';
 
 const registries = inject('registries');
 const { plain, basic } = registries;
@@ -29,9 +29,8 @@ let webhookPort = 0;
 let webhookArgs: string[] = [];
 let app: PushedImage;
 let privateImage: PushedImage;
-const logs = new PassThrough();
-let logText = '';
-logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
+let log: TestLog | undefined;
+const logText = (): string => log?.text() ?? '';
 
 interface Item {
   metadata: { name: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string }[] };
@@ -62,7 +61,8 @@ function deploymentYaml(namespace: string, name: string, image: string, replicas
 }
 
 async function startWebhook(): Promise<void> {
-  webhook = await startHostWebhook({ cluster, args: webhookArgs, port: webhookPort, logs, poll: { timeoutMs: 60_000, context: () => logText.slice(-3000) } });
+  log ??= testLog(join(cluster.logDir, 'webhook.log'));
+  webhook = await startHostWebhook({ cluster, args: webhookArgs, port: webhookPort, log, poll: { timeoutMs: 60_000, context: () => logText().slice(-3000) } });
   webhookPort = portOf(webhook);
 }
 
@@ -255,7 +255,7 @@ describe("the webhook's RBAC", () => {
   it('is enough: the webhook ran on its ServiceAccount token and synced its caches', async () => {
     const ready = await webhook?.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready?.statusCode).toBe(200);
-    expect(logText).not.toMatch(/forbidden/i);
+    expect(logText()).not.toMatch(/forbidden/i);
   });
 });
 

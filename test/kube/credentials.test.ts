@@ -162,31 +162,6 @@ describe('lookupCredentials: the webhook own credentials', () => {
 });
 
 describe('PullSecretCache fed by informer events', () => {
-  it('moves its version on every change, so answers remembered from it are dropped', () => {
-    const cache = new PullSecretCache();
-    const seen = [cache.version];
-    const secret = dockerConfigJsonSecret(NS, 'regcred', { 'quay.io': auth('a') }, { uid: 'uid-1' });
-    const changes = [
-      () => cache.upsertSecret(secret),
-      () => cache.upsertServiceAccount(serviceAccount(NS, 'default', ['regcred'], { uid: 'sa-1' })),
-      () => {
-        cache.deleteSecret(secret);
-      },
-      () => {
-        cache.deleteServiceAccount({ metadata: { namespace: NS, name: 'default', uid: 'sa-1' } });
-      },
-      () => {
-        cache.clear();
-      },
-    ];
-    for (const change of changes) {
-      change();
-      seen.push(cache.version);
-    }
-    expect(new Set(seen).size).toBe(seen.length);
-    expect(seen).toEqual([...seen].sort((a, b) => a - b));
-  });
-
   it('reflects an update of a secret', () => {
     const cache = populatedCache();
     const podSpec = { imagePullSecrets: [{ name: 'regcred' }] };

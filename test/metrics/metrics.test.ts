@@ -1,5 +1,7 @@
 /** /metrics and the admission log line, after real admissions over HTTPS against a real registry. */
-import { PassThrough } from 'node:stream';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Agent, request } from 'undici';
 import type { FastifyInstance } from 'fastify';
@@ -12,6 +14,8 @@ import { generateCertificates } from '../../src/certs/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
 import { Resolver } from '../../src/resolve/index.js';
 import { BREAKER_STATE_VALUES, HostLabels, Metrics, OTHER_HOST } from '../../src/metrics/index.js';
+import { webhookLogger } from '../../src/server/log.js';
+import { testLog } from '../support/log.js';
 import type { BreakerState } from '../../src/registry/index.js';
 
 const registries = inject('registries');
@@ -82,7 +86,7 @@ interface MetricsWebhook {
   close(): Promise<void>;
 }
 
-/** The real app over HTTPS with metrics wired as `serve` wires them, logging JSON to a captured stream. */
+/** The real app over HTTPS with metrics and the log wired as `serve` wires them, logging to a file. */
 async function startMetricsWebhook(): Promise<MetricsWebhook> {
   const certs = await generateCertificates({ hosts: ['127.0.0.1'], validDays: 1 });
   const metrics = new Metrics();
@@ -99,11 +103,8 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
   const resolver = new Resolver({ source: client, cacheTtlMs: 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000 });
   metrics.trackCache(() => resolver.size);
   metrics.trackBreakers(() => client.breakerStates());
-  const stream = new PassThrough();
-  let logged = '';
-  stream.on('data', (chunk: Buffer) => {
-    logged += chunk.toString('utf8');
-  });
+  const logDir = await mkdtemp(join(tmpdir(), 'dp-metrics-log-'));
+  const log = testLog(join(logDir, 'serve.log'));
   const app = buildApp(
     {
       mode: 'warn',
@@ -118,7 +119,7 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
       },
       metrics,
     },
-    { https: { cert: certs.cert, key: certs.key }, logger: { level: 'info', stream } },
+    { https: { cert: certs.cert, key: certs.key }, logger: webhookLogger('info', log.destination) },
   );
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const agent = new Agent({ connect: { ca: certs.caCert } });
@@ -127,11 +128,7 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
     client,
     resolver,
     metrics,
-    logLines: () =>
-      logged
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    logLines: () => log.lines(),
     post: async (path, body) => {
       const res = await request(`${url}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       if (res.statusCode !== 200) throw new Error(`POST ${path} answered ${res.statusCode}`);
@@ -146,6 +143,7 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
       await app.close();
       await agent.close();
       await client.close();
+      await rm(logDir, { recursive: true, force: true });
     },
   };
 }
@@ -234,12 +232,22 @@ describe('GET /metrics after real admissions', () => {
     expect(valueOf(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
-  it('logs one JSON line per admission with uid, kind, namespace, name and outcome', () => {
+  it('logs one JSON line per admission with uid, kind, namespace, name and outcome, a string level and an ISO time', () => {
     const admissions = webhook.logLines().filter((line) => line['msg'] === 'admission');
     expect(admissions).toHaveLength(7);
-    expect(admissions[0]).toMatchObject({ uid: 'metrics-uid-1', kind: 'Pod', operation: 'CREATE', namespace: 'team-m', name: 'p1', outcome: 'pinned' });
+    expect(admissions[0]).toMatchObject({ level: 'info', service: 'digest-pinner', uid: 'metrics-uid-1', kind: 'Pod', operation: 'CREATE', namespace: 'team-m', name: 'p1', outcome: 'pinned' });
+    const time = String(admissions[0]?.['time']);
+    expect(time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(new Date(time).toISOString()).toBe(time);
     expect(admissions[2]).toMatchObject({ uid: 'metrics-uid-3', mode: 'strict', outcome: 'denied' });
-    expect(admissions[2]?.['failures']).toEqual([`containers/c0 ${plain.host}/metrics/app:no-such-tag: DP_ERR_MANIFEST_UNKNOWN`]);
+  });
+
+  it('names each failure with its code and the reason an operator reads', () => {
+    const denied = webhook.logLines().find((line) => line['uid'] === 'metrics-uid-3');
+    const image = `${plain.host}/metrics/app:no-such-tag`;
+    expect(denied?.['failures']).toEqual([
+      { where: 'containers/c0', image, code: 'DP_ERR_MANIFEST_UNKNOWN', reason: 'registry answered 404 (no such tag or repository)' },
+    ]);
   });
 });
 

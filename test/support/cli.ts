@@ -1,13 +1,17 @@
 /** Runs the CLI in-process with captured output, as every CLI test does. */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
+import { testLog, type TestLog } from './log.js';
 
 export interface Run {
   readonly code: number | undefined;
   readonly stdout: string;
   readonly stderr: string;
+  /** serve's log lines; undefined for other commands (serve alone logs). */
+  readonly log: Record<string, unknown>[] | undefined;
 }
 
 export interface RunOptions {
@@ -20,8 +24,8 @@ export interface RunOptions {
   readonly homeDir?: string;
 }
 
-/** Captured stdout/stderr and the CliIo writing to them. */
-export function captureIo(options: RunOptions): { io: CliIo; out: () => string; err: () => string } {
+/** Captured stdout/stderr and serve's log (a file in `cwd`, made when serve asks for it), and the CliIo writing to them. */
+export function captureIo(options: RunOptions): { io: CliIo; out: () => string; err: () => string; log: () => TestLog | undefined } {
   const stdout = new PassThrough();
   const stderr = Object.assign(new PassThrough(), { isTTY: options.tty === true });
   const stdin = new PassThrough();
@@ -30,13 +34,15 @@ export function captureIo(options: RunOptions): { io: CliIo; out: () => string; 
   stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   stdin.end(options.stdin ?? '');
-  const io: CliIo = { stdout, stderr, stdin, env: options.env ?? {}, cwd: options.cwd, homeDir: options.homeDir ?? join(options.cwd, 'home'), version: 'test' };
-  return { io, out: () => out, err: () => err };
+  let log: TestLog | undefined;
+  const logDestination = () => (log ??= testLog(join(options.cwd, `serve-${randomUUID()}.log`))).destination;
+  const io: CliIo = { stdout, stderr, stdin, env: options.env ?? {}, cwd: options.cwd, homeDir: options.homeDir ?? join(options.cwd, 'home'), version: 'test', logDestination };
+  return { io, out: () => out, err: () => err, log: () => log };
 }
 
 /** Runs `digest-pinner ARGS` in-process with captured output. */
 export async function runCommand(args: readonly string[], options: RunOptions): Promise<Run> {
-  const { io, out, err } = captureIo(options);
+  const { io, out, err, log } = captureIo(options);
   const code = await runCli(args, io);
-  return { code, stdout: out(), stderr: err() };
+  return { code, stdout: out(), stderr: err(), log: log()?.lines() };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
-import { AnswerMemo, skipList } from '../../src/admission/index.js';
+import { skipList } from '../../src/admission/index.js';
 import type { Mode, AdmissionReviewResponse } from '../../src/admission/index.js';
 import { generateCertificates } from '../../src/certs/index.js';
 import { RegistryClient, type Credential } from '../../src/registry/index.js';
@@ -17,8 +17,6 @@ export interface TestWebhook {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly resolver: Resolver;
-  /** The answer memo, as serve runs the webhook with one; undefined with `memo: false`. */
-  readonly memo: AnswerMemo | undefined;
   post(path: string, body: unknown, options?: { contentType?: string; query?: string }): Promise<{ status: number; json: unknown }>;
   review(path: string, body: unknown, query?: string): Promise<AdmissionReviewResponse>;
   close(): Promise<void>;
@@ -35,12 +33,6 @@ export interface TestWebhookOptions {
   readonly rewrite?: (ref: ImageRef) => ImageRef;
   /** Runs inside the handler before each credential lookup (lets a test hold a review in flight). */
   readonly beforeCredentials?: () => Promise<void>;
-  /** Remember answers for repeated pod specs, as `serve` does (default true). */
-  readonly memo?: boolean;
-  /** The clock of the resolver's cache and the memo (default Date.now). */
-  readonly now?: () => number;
-  /** How long a resolved tag is trusted (default 60 s). */
-  readonly cacheTtlMs?: number;
 }
 
 export async function startTestWebhook(registries: TestRegistries, options: TestWebhookOptions = {}): Promise<TestWebhook> {
@@ -54,9 +46,7 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
     requestTimeoutMs: 5_000,
     userAgent: 'digest-pinner-test',
   });
-  const now = options.now ?? Date.now;
-  const resolver = new Resolver({ source: client, cacheTtlMs: options.cacheTtlMs ?? 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000, now });
-  const memo = options.memo === false ? undefined : new AnswerMemo({ now });
+  const resolver = new Resolver({ source: client, cacheTtlMs: 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000 });
   const app = buildApp(
     {
       mode: options.mode ?? 'warn',
@@ -69,7 +59,6 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
       skip: skipList(options.skip ?? []),
       dropTag: options.dropTag ?? false,
       rewrite: options.rewrite,
-      memo,
       ready: () => true,
     },
     { https: { cert: certs.cert, key: certs.key } },
@@ -90,7 +79,6 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
     url,
     app,
     resolver,
-    memo,
     post,
     review: async (path, body, query) => {
       const { status, json } = await post(path, body, query === undefined ? {} : { query });
