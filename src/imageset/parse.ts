@@ -1,6 +1,6 @@
 /** Reads an ImageSet object (untrusted JSON from the API or a file) into entries the catalog can index. */
 import { describeError } from '../errors.js';
-import { isValidDigest, parseImage } from '../reference/index.js';
+import { DIGEST_RULE, isValidDigest, parseImage } from '../reference/index.js';
 import { arrayOf, isRecord, member } from '../workload/json.js';
 import type { ImageSetEntry, InvalidEntry, ParsedImageSet } from './types.js';
 
@@ -39,7 +39,7 @@ export function parseEntry(item: unknown, anyTag: boolean): ImageSetEntry | Inva
   const image = member(item, 'image');
   const digest = member(item, 'digest');
   if (typeof image !== 'string' || image === '') return { image: '', reason: 'entry has no image' };
-  if (typeof digest !== 'string' || !isValidDigest(digest)) return { image, reason: `digest ${JSON.stringify(digest ?? null)} is not a valid digest (sha256:<64 hex>)` };
+  if (typeof digest !== 'string' || !isValidDigest(digest)) return { image, reason: `digest ${JSON.stringify(digest ?? null)} is not a valid digest (${DIGEST_RULE})` };
   let ref;
   try {
     ref = parseImage(image);

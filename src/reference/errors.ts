@@ -1,203 +1,127 @@
-/** Errors of the reference stage: one class per broken rule, each naming the Go error it stands for. */
+/** Errors of the reference stage: one class per broken rule, each saying what is wrong in the reference as written. */
 import { DigestPinnerError } from '../errors.js';
 
-/** The Go sentinel errors of distribution/reference, go-digest v1.0.0 and `path.Match`. */
-export type GoErrorId =
-  | 'ErrReferenceInvalidFormat'
-  | 'ErrTagInvalidFormat'
-  | 'ErrDigestInvalidFormat'
-  | 'ErrNameContainsUppercase'
-  | 'ErrNameEmpty'
-  | 'ErrNameTooLong'
-  | 'ErrNameNotCanonical'
-  | 'digest.ErrDigestInvalidFormat'
-  | 'digest.ErrDigestInvalidLength'
-  | 'digest.ErrDigestUnsupported'
-  | 'path.ErrBadPattern';
-
-/** What each Go sentinel's `Error()` returns, word for word. */
-export const GO_MESSAGES: Readonly<Record<GoErrorId, string>> = {
-  ErrReferenceInvalidFormat: 'invalid reference format',
-  ErrTagInvalidFormat: 'invalid tag format',
-  ErrDigestInvalidFormat: 'invalid digest format',
-  ErrNameContainsUppercase: 'repository name must be lowercase',
-  ErrNameEmpty: 'repository name must have at least one component',
-  ErrNameTooLong: 'repository name must not be more than 255 characters',
-  ErrNameNotCanonical: 'repository name must be canonical',
-  'digest.ErrDigestInvalidFormat': 'invalid checksum digest format',
-  'digest.ErrDigestInvalidLength': 'invalid checksum digest length',
-  'digest.ErrDigestUnsupported': 'unsupported digest algorithm',
-  'path.ErrBadPattern': 'syntax error in pattern',
-};
-
-/**
- * A value that broke one rule of the reference grammar. `goMessage` is what Go's
- * `err.Error()` would say; `goError` names the sentinel `errors.Is` would match, and
- * is undefined where Go builds an ad-hoc error (`fmt.Errorf`) instead.
- */
+/** A value that broke one rule of the reference grammar. */
 export abstract class ReferenceRuleError extends DigestPinnerError {
-  abstract readonly goError: GoErrorId | undefined;
   /** The value that broke the rule, exactly as the caller passed it. */
   readonly input: string;
-  /** Go's message for this failure, word for word. */
-  readonly goMessage: string;
-  /** The rule, in a few words, for an operator. */
+  /** What is wrong, for an operator, naming the offending part. */
   readonly rule: string;
 
-  protected constructor(input: string, goMessage: string, rule: string = goMessage) {
-    super(`${goMessage}: ${quote(input)}`);
+  protected constructor(input: string, rule: string, what = 'image reference') {
+    super(`invalid ${what} ${quote(input)}: ${rule}`);
     this.input = input;
-    this.goMessage = goMessage;
     this.rule = rule;
   }
 }
 
-/** The reference does not fit the grammar. */
+/** Nothing fits the grammar, and no single part could be blamed. */
 export class ReferenceFormatError extends ReferenceRuleError {
   readonly code = 'DP_ERR_REFERENCE_FORMAT';
-  readonly goError = 'ErrReferenceInvalidFormat';
 
   constructor(input: string) {
-    super(input, GO_MESSAGES.ErrReferenceInvalidFormat);
+    super(input, 'it is not [host[:port]/]path[:tag][@digest]');
   }
 }
 
-/** The reference is the empty string. */
+/** A character no reference has anywhere: whitespace, control characters, `%`, `$`, anything beyond ASCII. */
+export class ReferenceCharacterError extends ReferenceRuleError {
+  readonly code = 'DP_ERR_REFERENCE_CHARACTER';
+
+  constructor(input: string, character: string) {
+    const codePoint = (character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+    super(input, `the character ${quote(character)} (U+${codePoint}) is not allowed in an image reference`);
+  }
+}
+
+/** A URL where a reference belongs: `https://ghcr.io/o/a`. */
+export class ReferenceSchemeError extends ReferenceRuleError {
+  readonly code = 'DP_ERR_REFERENCE_SCHEME';
+
+  constructor(input: string, scheme: string) {
+    super(input, `an image reference has no URL scheme: leave out ${quote(scheme)}`);
+  }
+}
+
+/** The reference is empty, or has a tag or digest but no name before it. */
 export class NameEmptyError extends ReferenceRuleError {
   readonly code = 'DP_ERR_NAME_EMPTY';
-  readonly goError = 'ErrNameEmpty';
 
   constructor(input: string) {
-    super(input, GO_MESSAGES.ErrNameEmpty);
+    super(input, input === '' ? 'it is empty' : 'it has no repository name');
   }
 }
 
-/** The repository path is longer than 255 characters. */
+/** The repository path is longer than the grammar allows; the domain is not counted. */
 export class NameTooLongError extends ReferenceRuleError {
   readonly code = 'DP_ERR_NAME_TOO_LONG';
-  readonly goError = 'ErrNameTooLong';
 
-  constructor(input: string) {
-    super(input, GO_MESSAGES.ErrNameTooLong);
+  constructor(input: string, path: string, max: number) {
+    super(input, `its repository path has ${path.length} characters, more than ${max}`);
   }
 }
 
-/**
- * The repository path has an upper-case letter. `Parse` returns the sentinel;
- * `ParseNormalizedNamed` checks first and builds its own message naming the path.
- */
+/** Upper case in the repository path, where only the host may have it. */
 export class NameUppercaseError extends ReferenceRuleError {
   readonly code = 'DP_ERR_NAME_UPPERCASE';
-  readonly goError: GoErrorId | undefined;
 
-  /** `remote` is the path ParseNormalizedNamed found upper case in; omit it for Parse's sentinel. */
-  constructor(input: string, remote?: string) {
-    const rule = GO_MESSAGES.ErrNameContainsUppercase;
-    super(input, remote === undefined ? rule : `invalid reference format: repository name (${remote}) must be lowercase`, rule);
-    this.goError = remote === undefined ? 'ErrNameContainsUppercase' : undefined;
+  constructor(input: string, name: string) {
+    super(input, `repository name ${quote(name)} must be lowercase (only the registry host may have upper case)`);
+  }
+}
+
+/** The name part (before any tag or digest) is not `[host[:port]/]path`. */
+export class NameFormatError extends ReferenceRuleError {
+  readonly code = 'DP_ERR_NAME_FORMAT';
+
+  constructor(input: string, name: string) {
+    super(
+      input,
+      `repository name ${quote(name)} is not [host[:port]/]path, where the path is components of lowercase ` +
+        'letters and digits joined by "/", with ".", "_", "__" or dashes only between letters and digits',
+    );
   }
 }
 
 /** A name alone is a 64-hex string, which could be mistaken for an image ID. */
 export class NameIdentifierError extends ReferenceRuleError {
   readonly code = 'DP_ERR_NAME_IDENTIFIER';
-  readonly goError = undefined;
 
   constructor(input: string) {
-    super(
-      input,
-      `invalid repository name (${input}), cannot specify 64-byte hexadecimal strings`,
-      'repository name cannot be a 64-character hexadecimal string',
-    );
-  }
-}
-
-/** ParseNamed was given a name that is not already in its normalised form. */
-export class NameNotCanonicalError extends ReferenceRuleError {
-  readonly code = 'DP_ERR_NAME_NOT_CANONICAL';
-  readonly goError = 'ErrNameNotCanonical';
-
-  constructor(input: string) {
-    super(input, GO_MESSAGES.ErrNameNotCanonical);
+    super(input, 'a name of 64 hexadecimal characters reads as an image ID, not a repository');
   }
 }
 
 /** A tag outside `[\w][\w.-]{0,127}`. */
 export class TagFormatError extends ReferenceRuleError {
   readonly code = 'DP_ERR_TAG_FORMAT';
-  readonly goError = 'ErrTagInvalidFormat';
 
-  constructor(input: string) {
-    super(input, GO_MESSAGES.ErrTagInvalidFormat);
+  constructor(input: string, tag: string) {
+    super(input, `tag ${quote(tag)} must be 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`);
   }
 }
 
-/** A digest outside the reference grammar (`algorithm:hex`, at least 32 hex). */
+/** A digest outside go-digest's rule (see digest.ts); `problem` says which part. */
 export class DigestFormatError extends ReferenceRuleError {
   readonly code = 'DP_ERR_DIGEST_FORMAT';
-  readonly goError = 'ErrDigestInvalidFormat';
 
-  constructor(input: string) {
-    super(input, GO_MESSAGES.ErrDigestInvalidFormat);
+  /** Public, unlike the base's; `what` is `digest` when `input` is a digest alone rather than a whole reference. */
+  public constructor(input: string, problem: string, what?: 'digest') {
+    super(input, problem, what);
   }
 }
 
-/** go-digest: no `algorithm:encoded` shape, or the encoded part is not lower-case hex. */
-export class ChecksumFormatError extends ReferenceRuleError {
-  readonly code = 'DP_ERR_CHECKSUM_FORMAT';
-  readonly goError = 'digest.ErrDigestInvalidFormat';
-
-  constructor(input: string) {
-    super(input, GO_MESSAGES['digest.ErrDigestInvalidFormat']);
-  }
-}
-
-/** go-digest: the encoded part is not as long as the algorithm's hash. */
-export class ChecksumLengthError extends ReferenceRuleError {
-  readonly code = 'DP_ERR_CHECKSUM_LENGTH';
-  readonly goError = 'digest.ErrDigestInvalidLength';
-
-  constructor(input: string) {
-    super(input, GO_MESSAGES['digest.ErrDigestInvalidLength']);
-  }
-}
-
-/** go-digest: a well-formed digest whose algorithm is not sha256, sha384 or sha512. */
-export class DigestUnsupportedError extends ReferenceRuleError {
-  readonly code = 'DP_ERR_DIGEST_UNSUPPORTED';
-  readonly goError = 'digest.ErrDigestUnsupported';
-
-  constructor(input: string) {
-    super(input, GO_MESSAGES['digest.ErrDigestUnsupported']);
-  }
-}
-
-/** A malformed glob, e.g. `[-x]` or a trailing backslash (Go's path.ErrBadPattern). */
-export class PatternSyntaxError extends ReferenceRuleError {
-  readonly code = 'DP_ERR_PATTERN_SYNTAX';
-  readonly goError = 'path.ErrBadPattern';
-
-  constructor(input: string) {
-    super(input, GO_MESSAGES['path.ErrBadPattern']);
-  }
-}
-
-/**
- * An image reference in a workload could not be parsed. The rule it broke is
- * the `cause`; its Go identity is repeated as `goError` for callers that switch on it.
- */
+/** An image reference in a workload could not be parsed. The rule it broke is the `cause`. */
 export class InvalidReferenceError extends DigestPinnerError {
   readonly code = 'DP_ERR_INVALID_REFERENCE';
   readonly input: string;
   readonly rule: string;
-  readonly goError: GoErrorId | undefined;
   declare readonly cause: ReferenceRuleError;
 
   constructor(input: string, cause: ReferenceRuleError) {
     super(`invalid image reference ${quote(input)}: ${cause.rule}`, { cause });
     this.input = input;
     this.rule = cause.rule;
-    this.goError = cause.goError;
   }
 }
 

@@ -65,9 +65,6 @@ export const REFERENCE = new RegExp(
 /** A whole tag. */
 export const ANCHORED_TAG = new RegExp(anchored(TAG));
 
-/** A whole digest, checked against the reference grammar only (not against go-digest's algorithm table). */
-export const ANCHORED_DIGEST = new RegExp(anchored(DIGEST));
-
 /** A whole 64-hex identifier. */
 export const ANCHORED_IDENTIFIER = new RegExp(anchored(capture('identifier', IDENTIFIER)));
 

@@ -9,6 +9,7 @@ import { Agent } from 'undici';
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
 import { raceAbort } from '../timeout.js';
+import { DIGEST_RULE, isValidDigest } from '../reference/index.js';
 import type { Credential, DigestSource, ManifestDigest } from './types.js';
 import {
   ANONYMOUS,
@@ -25,7 +26,7 @@ import type { RegistryEndpoint } from './endpoint.js';
 import { abortedWhile, RegistryFailure, toRegistryError } from './failure.js';
 import { DEFAULT_BREAKER, HostHealth, type BreakerOptions, type BreakerState } from './host-health.js';
 import { RegistryHosts, type ContactPurpose, type RegistryHostOptions } from './host-policy.js';
-import { isValidDigest, MANIFEST_ACCEPT, sha256Digest, shownValue } from './manifest.js';
+import { MANIFEST_ACCEPT, sha256Digest, shownValue } from './manifest.js';
 import { authProblem, failureForStatus } from './status.js';
 import { TokenService, type TokenLease, type WarningLog } from './token.js';
 import { Transport, type IncomingResponse, type RequestEvent } from './transport.js';
@@ -324,7 +325,7 @@ function hostContext(certificates: readonly string[], settings: RegistryHostOpti
 
 function verifiedDigest(digest: string): string {
   if (!isValidDigest(digest)) {
-    throw new RegistryFailure('invalid-digest', `registry reported digest ${shownValue(digest)}, not sha256:<64 hex> or sha512:<128 hex>`);
+    throw new RegistryFailure('invalid-digest', `registry reported digest ${shownValue(digest)}, not ${DIGEST_RULE}`);
   }
   return digest;
 }

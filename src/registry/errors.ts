@@ -68,7 +68,7 @@ export class RegistryAbortedError extends RegistryError {
   readonly code = 'DP_ERR_REGISTRY_ABORTED';
 }
 
-/** The registry reported (or served content hashing to) a digest that is not `sha256:<64 hex>` / `sha512:<128 hex>`. */
+/** The registry reported (or served content hashing to) a digest that is not valid (reference/digest.ts). */
 export class InvalidDigestError extends RegistryError {
   readonly code = 'DP_ERR_INVALID_DIGEST';
 }

@@ -1,4 +1,4 @@
-/** Pure helpers for manifest responses: accepted media types, digest format, error codes. */
+/** Pure helpers for manifest responses: accepted media types, error codes. */
 import { createHash } from 'node:crypto';
 import { isRecord } from './json.js';
 
@@ -16,16 +16,10 @@ const MANIFEST_MEDIA_TYPES: readonly string[] = [
 /** The `Accept` header of manifest requests. */
 export const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
-const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 // An OCI error code as the distribution spec writes them (MANIFEST_UNKNOWN, DENIED, TOOMANYREQUESTS).
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const PRINTABLE = /[^\x20-\x7E]/g;
 const MAX_SHOWN = 80;
-
-/** True for `sha256:<64 lower hex>` and `sha512:<128 lower hex>`. */
-export function isValidDigest(digest: string): boolean {
-  return DIGEST.test(digest);
-}
 
 /** `sha256:<hex>` of the manifest bytes exactly as served. */
 export function sha256Digest(bytes: Uint8Array): string {

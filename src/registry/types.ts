@@ -11,7 +11,7 @@ export interface Credential {
 
 /** What the registry reported for a manifest reference. */
 export interface ManifestDigest {
-  /** `sha256:<64 hex>`, verified in format. For a multi-arch image, the digest of the index. */
+  /** E.g. `sha256:<64 hex>`, verified in format (reference/digest.ts). For a multi-arch image, the digest of the index. */
   readonly digest: string;
 }
 

@@ -10,6 +10,8 @@ import { MANIFESTS_DIR, readOne } from '../manifests/load.js';
 import { IMAGESET_CRD, IMAGESET_GROUP, IMAGESET_KIND, IMAGESET_PLURAL, IMAGESET_VERSION } from '../../src/imageset/types.js';
 import { IMAGESET_API_VERSION, IMAGESET_KIND as CLI_KIND } from '../../src/cli/imageset.js';
 import { parseEntry } from '../../src/imageset/parse.js';
+import { DIGEST_RULE } from '../../src/reference/index.js';
+import { DIGEST_VECTORS } from '../reference/digest-vectors.js';
 
 interface Schema {
   type?: string;
@@ -66,18 +68,13 @@ describe('the ImageSet CRD', () => {
     expect(spec.properties?.['anyTag']).toMatchObject({ type: 'boolean', default: false });
   });
 
-  it.each([
-    [SHA256, true],
-    [`sha384:${'b'.repeat(96)}`, true],
-    [`sha512:${'c'.repeat(128)}`, true],
-    [`sha256:${'a'.repeat(63)}`, false],
-    [`sha256:${'A'.repeat(64)}`, false],
-    [`sha256:${'a'.repeat(64)}\n`, false],
-    [`md5:${'a'.repeat(32)}`, false],
-    ['a'.repeat(64), false],
-  ])('digest pattern: %s → %s, as the webhook judges it', (digest, valid) => {
+  it.each(DIGEST_VECTORS)('digest pattern: %s is %s, as the one digest rule judges it, and the webhook with it', (_label, digest, valid) => {
     expect(digestPattern.test(digest)).toBe(valid);
     expect('reason' in parseEntry({ image: 'app:v1', digest }, false)).toBe(!valid);
+  });
+
+  it('words the digest rule of the webhook', () => {
+    expect(parseEntry({ image: 'app:v1', digest: 'sha256:abc' }, false)).toMatchObject({ reason: `digest "sha256:abc" is not a valid digest (${DIGEST_RULE})` });
   });
 
   it('rejects an image with a digest or whitespace', () => {

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BINARIES, defaultBinDir } from '../e2e/binaries.js';
 import { startCluster, type Cluster } from '../e2e/cluster.js';
 import { find, MANIFESTS_DIR, objectsOf, type KubeObject } from './load.js';
+import { DIGEST_VECTORS } from '../reference/digest-vectors.js';
 
 const BIN_DIR = defaultBinDir();
 const KUBECTL = join(BIN_DIR, 'kubectl');
@@ -189,6 +190,16 @@ describe('kube-apiserver', () => {
 
     it('does not take a malformed digest for a pin', async () => {
       expect(await admitted(pod(STRICT, { containers: ['nginx@sha256:abc'] }))).toBe(false);
+    });
+
+    it('takes for a pin exactly the digests the one digest rule accepts', async () => {
+      // Pod validation refuses whitespace in an image before the policy runs.
+      const images = DIGEST_VECTORS.filter(([, digest]) => !/\s/.test(digest)).map(([, digest, valid]) => ({ image: `nginx:1.27@${digest}`, valid }));
+      expect(await admitted(pod(STRICT, { containers: images.filter((i) => i.valid).map((i) => i.image) }))).toBe(true);
+      const { ok, stderr } = await dryRun(pod(STRICT, { containers: images.map((i) => i.image) }));
+      expect(ok).toBe(false);
+      const offending = images.filter((i) => !i.valid).map((i) => i.image);
+      expect(stderr).toContain(`digest-pinner: images not pinned to a digest (namespace mode strict): ${offending.join(', ')}`);
     });
 
     it('admits opted-out Pods and Pods outside strict namespaces', async () => {

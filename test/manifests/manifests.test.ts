@@ -3,7 +3,8 @@
  * (test/chart checks that it is exactly that). The kustomizations list exactly
  * the files there, one object per file, and the objects hold the invariants
  * the webhook relies on. CEL is not evaluated here (there is no CEL engine in
- * Node): manifests.e2e.test.ts runs the expressions in a real kube-apiserver.
+ * Node), only the regular expression the strict policy's digest check is made
+ * of: manifests.e2e.test.ts runs the expressions in a real kube-apiserver.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { POD_SPEC_KINDS } from '../../src/workload/kinds.js';
 import { parseGoDuration, RESPONSE_MARGIN_MS } from '../../src/server/deadline.js';
 import { DEFAULT_DEADLINE_MS } from '../../src/cli/serve.js';
+import { DIGEST_VECTORS } from '../reference/digest-vectors.js';
 import {
   allFiles, find, kustomizationDirs, MANIFESTS_DIR, objectsOf, readDocuments, readKustomization, referencedPaths, type KubeObject,
 } from './load.js';
@@ -334,6 +336,21 @@ describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
     for (const field of ['object.spec.containers', 'object.spec.initContainers', 'object.spec.ephemeralContainers', 'v.image.reference']) {
       expect(cel).toContain(field);
     }
+  });
+
+  describe('counts as pinned exactly the images whose digest the one digest rule accepts (its regular expression run here)', () => {
+    const unpinned = policy.spec.variables.find((v) => v.name === 'unpinned')?.expression ?? '';
+    // CEL's matches() is RE2, which reads this pattern (no flags, no lookaround) as RegExp does.
+    const pinned = new RegExp(/^variables\.images\.filter\(i, !i\.matches\('([^']+)'\)\)$/.exec(unpinned)?.[1] ?? '(?!)');
+
+    it.each(DIGEST_VECTORS)('%s: pinned is %s', (_label, digest, valid) => {
+      expect(pinned.test(`nginx:1.27@${digest}`)).toBe(valid);
+      expect(pinned.test(`registry.example.com:5000/team/app@${digest}`)).toBe(valid);
+    });
+
+    it('needs the @', () => {
+      expect(pinned.test(`nginx:${'a'.repeat(64)}`)).toBe(false);
+    });
   });
 
   it('names the offending images in its message', () => {

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ANCHORED_DIGEST,
   ANCHORED_DOMAIN,
   ANCHORED_IDENTIFIER,
   ANCHORED_NAME,
   ANCHORED_TAG,
   REFERENCE,
   REPOSITORY_NAME_TOTAL_LENGTH_MAX,
-} from '../../src/reference/index.js';
+} from '../../src/reference/grammar.js';
 import { rowName, vectors, type RegexpRow } from './vectors.js';
 
 /**
@@ -75,10 +74,13 @@ describe('REFERENCE', () => {
   ];
   for (const [label, input] of adversarial) {
     it(`rejects ${label} in linear time`, () => {
-      const started = performance.now();
+      // CPU time, not wall time: a busy machine delays the test but does not make it use more CPU.
+      const started = process.cpuUsage();
       expect(REFERENCE.test(input)).toBe(false);
       expect(ANCHORED_NAME.test(input)).toBe(false);
-      expect(performance.now() - started).toBeLessThan(500);
+      const used = process.cpuUsage(started);
+      // Backtracking would take far longer than any machine's linear scan of these inputs.
+      expect((used.user + used.system) / 1000).toBeLessThan(500);
     });
   }
 });
@@ -102,17 +104,6 @@ describe('ANCHORED_TAG', () => {
 
   it('is ASCII-only, as Go’s \\w is', () => {
     expect(ANCHORED_TAG.test('é')).toBe(false);
-  });
-});
-
-describe('ANCHORED_DIGEST', () => {
-  it('needs at least 32 hex characters, of either case', () => {
-    expect(ANCHORED_DIGEST.test(`sha256:${'A'.repeat(32)}`)).toBe(true);
-    expect(ANCHORED_DIGEST.test(`sha256:${'a'.repeat(31)}`)).toBe(false);
-  });
-
-  it('allows composite algorithms such as sha256+b64', () => {
-    expect(ANCHORED_DIGEST.test(`sha256+b64:${'a'.repeat(32)}`)).toBe(true);
   });
 });
 

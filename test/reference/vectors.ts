@@ -1,6 +1,7 @@
 /**
- * The conformance vectors transcribed from distribution/reference's own tests
- * (/work/shared/conformance/reference-vectors.json), loaded at run time.
+ * The conformance vectors of distribution/reference's own tests that apply to what
+ * digest-pinner keeps (Parse, ParseNormalizedNamed, the grammar's regular
+ * expressions), copied into reference-vectors.json from the shared conformance set.
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,48 +12,20 @@ export interface Row {
   readonly test: string;
   readonly note?: string;
   readonly case?: number | string;
-  /** Go's error message, word for word. */
-  readonly error?: string;
   /** Go's sentinel error variable, e.g. `ErrNameEmpty` or `digest.ErrDigestUnsupported`. */
   readonly errorId?: string;
+  /** The DP_ERR_… code digest-pinner rejects an invalid row with. */
+  readonly code?: string;
   readonly name?: string;
   readonly domain?: string;
   readonly path?: string;
   readonly tag?: string;
   readonly digest?: string;
-  readonly familiar?: string;
   readonly normalized?: string;
-}
-
-export interface NormalizeRow extends Row {
-  readonly func: 'ParseNormalizedNamed' | 'ParseAnyReference' | 'ParseDockerRef';
-}
-
-export interface WithTagDigestRow {
-  readonly name: string;
-  readonly tag?: string;
-  readonly digest?: string;
-  readonly combined: string;
-  readonly test: 'TestWithTag' | 'TestWithDigest';
-  readonly note: string;
-}
-
-export interface InvalidComponentRow {
-  readonly base: string;
-  readonly op: 'WithTag' | 'WithDigest';
-  readonly arg: string;
-  readonly valid: false;
 }
 
 export interface SerializationRow extends Row {
   readonly description: string;
-}
-
-export interface MatchRow {
-  readonly reference: string;
-  readonly pattern: string;
-  readonly expected?: boolean;
-  readonly error?: boolean;
 }
 
 export interface RegexpRow {
@@ -64,14 +37,10 @@ export interface RegexpRow {
 export interface Vectors {
   readonly conventions: readonly string[];
   readonly parse: readonly Row[];
-  readonly normalize: readonly NormalizeRow[];
+  /** ParseNormalizedNamed rows. */
+  readonly normalize: readonly Row[];
   readonly extra: {
-    readonly parseNamed: readonly Row[];
-    readonly withName: readonly Row[];
-    readonly withTagDigest: readonly WithTagDigestRow[];
-    readonly invalidComponents: readonly InvalidComponentRow[];
     readonly serialization: readonly SerializationRow[];
-    readonly familiarMatch: readonly MatchRow[];
     readonly regexp: {
       readonly domainAndPort: readonly RegexpRow[];
       readonly anchoredName: readonly RegexpRow[];
@@ -81,8 +50,7 @@ export interface Vectors {
   };
 }
 
-const file = new URL('../../../shared/conformance/reference-vectors.json', import.meta.url);
-const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+const parsed: unknown = JSON.parse(readFileSync(new URL('reference-vectors.json', import.meta.url), 'utf8'));
 
 /** The vectors, typed by the shape the file documents in its `conventions`. */
 export const vectors = parsed as Vectors;
