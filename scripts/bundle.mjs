@@ -84,6 +84,6 @@ async function licenses(metafile) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // An output directory other than dist/ may be given (test/smoke/bundle.test.ts builds into a temporary one).
+  // An output directory other than dist/ may be given (test/smoke/bundle.integration.test.ts builds into a temporary one).
   await bundle({ main: 'src/main.ts' }, process.argv[2] ?? 'dist');
 }

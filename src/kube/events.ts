@@ -94,6 +94,7 @@ export interface EventRecorderOptions {
   readonly onRecorded?: (outcome: RecordOutcome) => void;
   /** A create that failed; log it. The Event is not retried until another admission offers it. */
   readonly onError?: (error: unknown, event: { readonly regarding: ObjectReference; readonly image: string }) => void;
+  /** The clock of Event times and, when given, of the de-duplication window (default: the system's). */
   readonly now?: () => Date;
 }
 
@@ -107,7 +108,13 @@ export class EventRecorder {
   constructor(options: EventRecorderOptions) {
     this.#options = options;
     this.#reportingInstance = options.reportingInstance.slice(0, MAX_REPORTING_INSTANCE) || 'unknown';
-    this.#recent = new LRUCache<string, true>({ max: options.dedupMax ?? DEFAULT_DEDUP_MAX, ttl: options.dedupTtlMs ?? DEFAULT_DEDUP_TTL_MS });
+    const { now } = options;
+    this.#recent = new LRUCache<string, true>({
+      max: options.dedupMax ?? DEFAULT_DEDUP_MAX,
+      ttl: options.dedupTtlMs ?? DEFAULT_DEDUP_TTL_MS,
+      // lru-cache reads the time itself; a given clock must drive it, read afresh each time.
+      ...(now === undefined ? {} : { perf: { now: () => now().getTime() }, ttlResolution: 0 }),
+    });
   }
 
   /** Starts recording one Event per failure of an admission and returns at once. */

@@ -1,24 +1,20 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCertificates } from '../../src/certs/generate.js';
 import { RegistryCaFileError } from '../../src/registry/errors.js';
 import { createTrustContext, loadTrustedCertificates, splitPem, trustSourcesFromEnv } from '../../src/registry/trust.js';
 
-const run = promisify(execFile);
 const hasStores = 'getCACertificates' in (await import('node:tls'));
 
 let dir: string;
 const pems: Record<'extra' | 'system' | 'operator', string> = { extra: '', system: '', operator: '' };
 
+/** A fresh self-signed CA certificate, in PEM. */
 async function selfSigned(name: string): Promise<string> {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.crt`);
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', key, '-out', cert]);
-  return (await readFile(cert, 'utf8')).trim();
+  return (await generateCertificates({ hosts: [name], validDays: 1 })).caCert.trim();
 }
 
 beforeAll(async () => {
