@@ -20,8 +20,9 @@ import {
   type Outcome,
 } from './pin.js';
 import { appendTopLevelEntry, findImageScalars, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
-import { arrayOf, isRecord, member, tokensOf, valueAt } from '../workload/index.js';
+import { tokensOf, valueAt } from '../workload/index.js';
 import { DigestPinnerError } from '../errors.js';
+import { arrayOf, isRecord, member } from '../json.js';
 
 export const KRM_USAGE = `Usage: digest-pinner krm [flags] < resource-list.yaml
 

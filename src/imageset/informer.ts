@@ -14,7 +14,7 @@ import { apiClient } from '../kube/api.js';
 import { describeKubeError } from '../kube/describe.js';
 import type { KubeLogger } from '../kube/informers.js';
 import { listAllPages, Restarts, type ListPage, type RestartDelays } from '../kube/restarts.js';
-import { arrayOf, isRecord, member } from '../workload/json.js';
+import { arrayOf, isRecord, member } from '../json.js';
 import { ImageSetCatalog } from './catalog.js';
 import { parseImageSet } from './parse.js';
 import { IMAGESET_CRD, IMAGESET_GROUP, IMAGESET_PLURAL, IMAGESET_VERSION, type ImageSetConflict } from './types.js';
@@ -220,5 +220,5 @@ function httpStatus(error: unknown): number | undefined {
 }
 
 function isKubernetesObject(value: unknown): value is KubernetesObject {
-  return isRecord(value) && isRecord(value['metadata']);
+  return isRecord(member(value, 'metadata'));
 }

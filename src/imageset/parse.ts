@@ -1,7 +1,7 @@
 /** Reads an ImageSet object (untrusted JSON from the API or a file) into entries the catalog can index. */
 import { describeError } from '../errors.js';
 import { DIGEST_RULE, isValidDigest, parseImage } from '../reference/index.js';
-import { arrayOf, isRecord, member } from '../workload/json.js';
+import { arrayOf, isRecord, member } from '../json.js';
 import type { ImageSetEntry, InvalidEntry, ParsedImageSet } from './types.js';
 
 /**

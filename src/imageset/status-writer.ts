@@ -8,7 +8,7 @@ import { ApiException, CustomObjectsApi, type KubeConfig, type KubernetesObject 
 import { apiClient } from '../kube/api.js';
 import { describeKubeError } from '../kube/describe.js';
 import type { KubeLogger } from '../kube/informers.js';
-import { member } from '../workload/json.js';
+import { member } from '../json.js';
 import { parseImageSet } from './parse.js';
 import type { ImageSetCatalog } from './catalog.js';
 import { desiredStatus, statusUpToDate, withTransitionTimes } from './status.js';

@@ -17,7 +17,7 @@
  *       - image: calico/node
  *         reason: image has no tag; set spec.anyTag: true …
  */
-import { arrayOf, isRecord, member } from '../workload/json.js';
+import { arrayOf, isRecord, member } from '../json.js';
 import type { ImageSetCatalog } from './catalog.js';
 import type { ImageSetConflict, InvalidEntry, ParsedImageSet } from './types.js';
 
@@ -117,7 +117,7 @@ function storedConditions(stored: unknown): Map<string, StoredCondition> {
 /** The status without transition times, with keys in a fixed order. */
 function comparable(status: unknown): unknown {
   if (!isRecord(status)) return undefined;
-  const conditions = arrayOf(status['conditions']).map((condition) => {
+  const conditions = arrayOf(member(status, 'conditions')).map((condition) => {
     if (!isRecord(condition)) return condition;
     const { lastTransitionTime: _ignored, ...rest } = condition;
     return rest;

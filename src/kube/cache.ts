@@ -4,7 +4,7 @@
  * informers' add/update/delete handlers with objects as the API serves them; holds no
  * raw secret data. No I/O.
  */
-import { isRecord, arrayOf, stringAt } from './json.js';
+import { arrayOf, isRecord, member, stringAt } from '../json.js';
 import { parsePullSecret, PULL_SECRET_TYPES, type Keyring } from './keyring.js';
 
 /** A pull secret as the webhook keeps it. */
@@ -72,12 +72,12 @@ export class PullSecretCache {
     const meta = identity(object);
     if (meta === undefined) return { object: undefined, problems: ['Secret without namespace or name ignored'] };
     const id = key(meta.namespace, meta.name);
-    const type = isRecord(object) ? stringAt(object, 'type') ?? '' : '';
+    const type = stringAt(object, 'type') ?? '';
     if (!PULL_SECRET_TYPE_SET.has(type)) {
       this.#secrets.delete(id);
       return { object: id, problems: [`secret ${id}: type ${JSON.stringify(type)} is not a pull-secret type, ignored`] };
     }
-    const data = isRecord(object) ? object['data'] : undefined;
+    const data = member(object, 'data');
     const parsed = parsePullSecret(type, data, `secret ${id}`);
     this.#secrets.set(id, { ...meta, type, keyring: parsed.keyring, problems: parsed.problems });
     return { object: id, problems: parsed.problems };
@@ -101,7 +101,7 @@ export class PullSecretCache {
     const meta = identity(object);
     if (meta === undefined) return { object: undefined, problems: ['ServiceAccount without namespace or name ignored'] };
     const id = key(meta.namespace, meta.name);
-    const pullSecrets = isRecord(object) ? referencedNames(object['imagePullSecrets']) : [];
+    const pullSecrets = referencedNames(member(object, 'imagePullSecrets'));
     this.#serviceAccounts.set(id, { uid: meta.uid, pullSecrets });
     return { object: id, problems: [] };
   }
@@ -126,14 +126,14 @@ export class PullSecretCache {
 export function referencedNames(list: unknown): string[] {
   const names: string[] = [];
   for (const item of arrayOf(list)) {
-    const name = isRecord(item) ? stringAt(item, 'name') : undefined;
+    const name = stringAt(item, 'name');
     if (name !== undefined && name !== '' && !names.includes(name)) names.push(name);
   }
   return names;
 }
 
 function identity(object: unknown): { namespace: string; name: string; uid: string } | undefined {
-  const metadata = isRecord(object) ? object['metadata'] : undefined;
+  const metadata = member(object, 'metadata');
   if (!isRecord(metadata)) return undefined;
   const namespace = stringAt(metadata, 'namespace');
   const name = stringAt(metadata, 'name');

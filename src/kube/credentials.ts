@@ -19,7 +19,7 @@ import type { ImageRef } from '../reference/types.js';
 import type { Credential } from '../registry/types.js';
 import type { Deadline } from '../timeout.js';
 import { referencedNames, type PullSecretCache } from './cache.js';
-import { isRecord, member, stringAt } from './json.js';
+import { isRecord, member, stringAt } from '../json.js';
 import { mergeKeyrings, type Keyring } from './keyring.js';
 
 /** Credentials to try, in order; `undefined` stands for an anonymous attempt (as in resolve/). */

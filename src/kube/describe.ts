@@ -1,7 +1,7 @@
 /** Short, secret-free descriptions of client-node failures for logs. */
 import { ApiException } from '@kubernetes/client-node';
 import { describeError } from '../errors.js';
-import { isRecord, stringAt } from './json.js';
+import { isRecord, stringAt } from '../json.js';
 
 const MAX_LENGTH = 300;
 

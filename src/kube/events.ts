@@ -18,7 +18,7 @@ import { LRUCache } from 'lru-cache';
 import { V1MicroTime, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { apiClient } from './api.js';
-import { arrayOf, isRecord, member, stringAt } from './json.js';
+import { arrayOf, isRecord, member, stringAt } from '../json.js';
 
 export const EVENT_REASON = 'ImageNotPinned';
 export const EVENT_TYPE = 'Warning';
@@ -244,8 +244,8 @@ function eventName(objectName: string, now: Date): string {
 }
 
 function controllerOwner(metadata: Record<string, unknown>, namespace: string): ObjectReference | undefined {
-  for (const owner of arrayOf(metadata['ownerReferences'])) {
-    if (!isRecord(owner) || owner['controller'] !== true) continue;
+  for (const owner of arrayOf(member(metadata, 'ownerReferences'))) {
+    if (member(owner, 'controller') !== true) continue;
     const apiVersion = nonEmpty(stringAt(owner, 'apiVersion'));
     const kind = nonEmpty(stringAt(owner, 'kind'));
     const name = nonEmpty(stringAt(owner, 'name'));

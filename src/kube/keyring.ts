@@ -20,7 +20,7 @@
  * Pure: no I/O, no clock. Problems are reported as text naming the entry, never a secret.
  */
 import type { Credential } from '../registry/types.js';
-import { isRecord } from './json.js';
+import { isRecord } from '../json.js';
 
 /** One docker config entry that can be matched: where it applies and what to send. */
 export interface KeyringEntry {

@@ -7,6 +7,7 @@
  * The informer's own store keeps each Namespace's name, uid and resourceVersion only.
  */
 import type { KubernetesObject, V1Namespace } from '@kubernetes/client-node';
+import { member } from '../json.js';
 import { DEFAULT_PAGE_SIZE, ManagedInformer, stripMetadata, type HeldObject, type InformerRunOptions } from './informers.js';
 
 /** The Namespace annotation that turns on RELATED_IMAGE_* pinning in that namespace. */
@@ -20,9 +21,7 @@ export class RelatedImageNamespaces {
   upsert(namespace: KubernetesObject): boolean {
     const name = namespace.metadata?.name;
     if (typeof name !== 'string' || name === '') return false;
-    const annotations: unknown = namespace.metadata?.annotations;
-    const value = typeof annotations === 'object' && annotations !== null ? (annotations as Record<string, unknown>)[PIN_RELATED_IMAGES_ANNOTATION] : undefined;
-    if (value === 'true') {
+    if (member(namespace.metadata?.annotations, PIN_RELATED_IMAGES_ANNOTATION) === 'true') {
       this.#names.add(name);
       return true;
     }

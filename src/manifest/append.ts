@@ -1,7 +1,7 @@
 /** Adding a top-level entry to a one-document manifest (a KRM ResourceList's `results`) while keeping its text. */
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, stringify } from 'yaml';
-import { isRecord } from '../workload/index.js';
+import { isRecord } from '../json.js';
 import { parseManifest, positionAt, type ParsedManifest } from './parse.js';
 
 const STRINGIFY_OPTIONS = { lineWidth: 0 } as const;

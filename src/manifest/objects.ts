@@ -1,5 +1,5 @@
 /** The Kubernetes objects of a YAML document: the document itself, or the items of a List. */
-import { arrayOf, isRecord, member } from '../workload/index.js';
+import { arrayOf, isRecord, member } from '../json.js';
 
 /** What names an object to a person: `kind/namespace/name` in messages, `resourceRef` in KRM results. */
 export interface ObjectIdentity {

@@ -1,5 +1,5 @@
 /** The annotation that records what each pinned field asked for before it was pinned. */
-import { isRecord } from '../workload/json.js';
+import { isRecord } from '../json.js';
 
 /** Set on the Pod, or on the pod template so that Pods inherit it. */
 export const ORIGINAL_IMAGES_ANNOTATION = 'digest-pinner.io/original-images';

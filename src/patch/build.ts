@@ -1,6 +1,6 @@
 /** Turns pinned image fields into the JSONPatch an AdmissionResponse carries. */
 import type { Operation } from 'fast-json-patch';
-import { isRecord, member } from '../workload/json.js';
+import { isRecord, member } from '../json.js';
 import { podSpecLocation } from '../workload/kinds.js';
 import { escapeToken, valueAt } from '../workload/pointer.js';
 import { fieldKey, findImageFields, type ImageField } from '../workload/walker.js';

@@ -23,7 +23,7 @@ import { LRUCache } from 'lru-cache';
 import { describeError } from '../errors.js';
 import { registryHostOfKey } from './docker-config.js';
 import { runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord } from './json.js';
+import { isRecord } from '../json.js';
 import type { Credential } from './types.js';
 
 /** What asking a helper gave: a credential, nothing, or a failure to report. Notes never hold a secret. */

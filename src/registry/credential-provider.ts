@@ -34,7 +34,7 @@ import { DigestPinnerError, describeError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { parseRegistryPattern, patternMatches, type RegistryPattern } from '../kube/keyring.js';
 import { runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord } from './json.js';
+import { isRecord } from '../json.js';
 import type { Credential } from './types.js';
 
 /** One provider of the configuration file, checked. */

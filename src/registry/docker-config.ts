@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DigestPinnerError, describeError, errorCode } from '../errors.js';
-import { isRecord } from './json.js';
+import { isRecord } from '../json.js';
 import type { Credential } from './types.js';
 
 /** Credentials found in one docker config file. */

@@ -1,6 +1,6 @@
 /** Pure helpers for manifest responses: accepted media types, error codes. */
 import { createHash } from 'node:crypto';
-import { isRecord } from './json.js';
+import { isRecord } from '../json.js';
 
 /**
  * Media types asked for, index types first, so a multi-arch image answers with

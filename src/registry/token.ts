@@ -15,7 +15,7 @@ import { credentialKey } from './credential-key.js';
 import type { RegistryEndpoint } from './endpoint.js';
 import { abortedWhile, RegistryFailure } from './failure.js';
 import { realmOnHosts } from './host-policy.js';
-import { isRecord } from './json.js';
+import { isRecord } from '../json.js';
 import { failureForStatus } from './status.js';
 import type { Transport } from './transport.js';
 

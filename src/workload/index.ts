@@ -1,5 +1,4 @@
 /** workload/: the kind table and the walker that turns an object into image fields (pure). */
-export { arrayOf, isRecord, member } from './json.js';
 export { podSpecLocation, POD_SPEC_KINDS, type PodSpecLocation } from './kinds.js';
 export { EPHEMERAL_CONTAINERS_SUBRESOURCE, imagesToPin, type AdmissionOperation, type PinRequest } from './operations.js';
 export { hasControllerOwner, skipsControlledTemplate } from './owner.js';

@@ -1,5 +1,5 @@
 /** Who controls an object, and so whether its pod template is ours to change. */
-import { arrayOf, member } from './json.js';
+import { arrayOf, member } from '../json.js';
 
 /** True when `metadata.ownerReferences` has an entry with `controller: true`. */
 export function hasControllerOwner(object: unknown): boolean {

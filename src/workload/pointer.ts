@@ -1,5 +1,5 @@
 /** RFC 6901 JSON Pointers: the addresses of fields, shared by the walker and the patch builder. */
-import { isRecord, member } from './json.js';
+import { member } from '../json.js';
 
 const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
 
@@ -39,5 +39,5 @@ function unescapeToken(token: string): string {
 
 function step(value: unknown, token: string): unknown {
   if (Array.isArray(value)) return ARRAY_INDEX.test(token) ? (value as readonly unknown[])[Number(token)] : undefined;
-  return isRecord(value) ? member(value, token) : undefined;
+  return member(value, token);
 }

@@ -1,5 +1,5 @@
 /** Finds every image a pod spec names, each with the JSON Pointer of its field. */
-import { arrayOf, isRecord, member } from './json.js';
+import { arrayOf, isRecord, member } from '../json.js';
 import { podSpecLocation } from './kinds.js';
 import { valueAt } from './pointer.js';
 

@@ -1,4 +1,4 @@
-/** Reading untrusted JSON without trusting its shape. */
+/** Reading untrusted JSON (admission reviews, API objects, config files, registry answers) without trusting its shape. */
 
 /** A JSON object (not null, not an array). */
 export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
@@ -7,10 +7,16 @@ export function isRecord(value: unknown): value is Readonly<Record<string, unkno
 
 /** The entries of `value` when it is an array; none when it is anything else (absent, null, an object…). */
 export function arrayOf(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
+  return Array.isArray(value) ? (value as readonly unknown[]) : [];
 }
 
 /** The own member `key` of a JSON object; undefined for anything else, so `__proto__` and inherited names never match. */
 export function member(value: unknown, key: string): unknown {
   return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+}
+
+/** The own member `key` of a JSON object when it is a string. */
+export function stringAt(value: unknown, key: string): string | undefined {
+  const found = member(value, key);
+  return typeof found === 'string' ? found : undefined;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { arrayOf, isRecord, member } from '../../src/workload/json.js';
+import { arrayOf, isRecord, member, stringAt } from '../src/json.js';
 
 describe('isRecord', () => {
   it('accepts a JSON object', () => {
@@ -39,5 +39,17 @@ describe('member', () => {
     expect(member(['a'], '0')).toBeUndefined();
     expect(member('abc', 'length')).toBeUndefined();
     expect(member(null, 'a')).toBeUndefined();
+  });
+});
+
+describe('stringAt', () => {
+  it('reads an own string member', () => {
+    expect(stringAt({ a: 'x' }, 'a')).toBe('x');
+  });
+
+  it('reads nothing that is not a string, inherited, or not on an object', () => {
+    expect(stringAt({ a: 1 }, 'a')).toBeUndefined();
+    expect(stringAt({}, 'constructor')).toBeUndefined();
+    expect(stringAt('abc', 'length')).toBeUndefined();
   });
 });
