@@ -2,7 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DigestPinnerError } from '../errors.js';
 import type { Mode } from '../admission/index.js';
-import { parseGoDuration } from '../server/deadline.js';
+import { parseDuration } from '../duration.js';
 
 /** A command line the CLI cannot act on; exits 2 with this message. */
 export class UsageError extends DigestPinnerError {
@@ -56,10 +56,13 @@ export interface CommonOptions {
 export const DEFAULT_CACHE_TTL_MS = 15 * 60_000;
 export const DEFAULT_REGISTRY_TIMEOUT_MS = 5_000;
 
+/** A bare number of seconds, which the flags also take. */
+const SECONDS = /^\d+(?:\.\d+)?$/;
+
 /** Parses `--flag 30s` / `--flag 1m` / `--flag 90` (seconds). */
 export function durationFlag(name: string, value: string | undefined, fallbackMs: number): number {
   if (value === undefined) return fallbackMs;
-  const ms = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) * 1000 : parseGoDuration(value);
+  const ms = parseDuration(SECONDS.test(value) ? Number(value) : value);
   if (ms === undefined || ms <= 0) throw new UsageError(`--${name} ${JSON.stringify(value)} is not a duration (examples: 30s, 5m, 1h, or seconds)`);
   return ms;
 }

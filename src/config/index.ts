@@ -14,5 +14,4 @@ export {
 export { loadConfig, parseConfig, withFiles, type LoadedConfig } from './load.js';
 export { rewriteReference, compileRewrites, applicableRule, type RewriteRule } from './rewrite.js';
 export { parseLocation, isRegistryHost, type Location } from './location.js';
-export { parseDuration } from './duration.js';
 export { ConfigError, RewriteError } from './errors.js';

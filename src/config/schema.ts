@@ -19,7 +19,7 @@
  *   retry: { attempts: N, backoff: DURATION, maxBackoff: DURATION }
  *   breaker: { failures: N, coolDown: DURATION }
  */
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../duration.js';
 import { ConfigError } from './errors.js';
 import { isRegistryHost, parseLocation, type Location } from './location.js';
 import type { RewriteRule } from './rewrite.js';

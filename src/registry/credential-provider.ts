@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { parse as parseYaml } from 'yaml';
 import { DigestPinnerError, describeError } from '../errors.js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../duration.js';
 import { parseRegistryPattern, patternMatches, type RegistryPattern } from '../kube/keyring.js';
 import { runPlugin, type PluginResult } from './exec-plugin.js';
 import { isRecord } from '../json.js';

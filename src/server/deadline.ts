@@ -1,20 +1,7 @@
 /** Deadlines: kube-apiserver appends `?timeout=10s` (the webhook's timeoutSeconds) to every call. */
 import { setMaxListeners } from 'node:events';
+import { parseDuration } from '../duration.js';
 import { cancellableTimeout, type CancellableTimeout, type Deadline } from '../timeout.js';
-
-const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
-const UNIT_MS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go duration (`10s`, `1m30s`, `500ms`) into milliseconds; undefined when it is not one. */
-export function parseGoDuration(text: string): number | undefined {
-  if (!DURATION.test(text)) return undefined;
-  let total = 0;
-  for (const match of text.matchAll(DURATION_PART)) {
-    total += Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 0);
-  }
-  return total;
-}
 
 /** Time the webhook keeps for itself after resolution: encoding, the response, the network. */
 export const RESPONSE_MARGIN_MS = 1_000;
@@ -24,7 +11,7 @@ export const RESPONSE_MARGIN_MS = 1_000;
  * caller's timeout less a margin (at least half the caller's timeout stays usable).
  */
 export function resolutionDeadlineMs(timeoutParam: string | undefined, capMs: number): number {
-  const callerMs = timeoutParam === undefined ? undefined : parseGoDuration(timeoutParam);
+  const callerMs = parseDuration(timeoutParam);
   if (callerMs === undefined || callerMs <= 0) return capMs;
   return Math.min(capMs, Math.max(callerMs - RESPONSE_MARGIN_MS, callerMs / 2));
 }

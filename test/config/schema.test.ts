@@ -1,6 +1,6 @@
 /** Validation of the configuration file: what is accepted, and messages that name the bad field. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CACHE, parseConfig, parseDuration, parseLocation, validateConfig } from '../../src/config/index.js';
+import { ConfigError, DEFAULT_CACHE, parseConfig, parseLocation, validateConfig } from '../../src/config/index.js';
 
 const EXAMPLE = `
 registries:
@@ -149,20 +149,3 @@ describe('parseLocation', () => {
   );
 });
 
-describe('parseDuration', () => {
-  it.each([
-    ['30s', 30_000],
-    ['1h', 3_600_000],
-    ['1m30s', 90_000],
-    ['500ms', 500],
-    ['0', 0],
-    [90, 90_000],
-    [0.5, 500],
-  ])('%j is %i ms', (value, ms) => {
-    expect(parseDuration(value)).toBe(ms);
-  });
-
-  it.each(['', '1 h', '-1s', '1d', 'soon', true, null, -1, Number.NaN])('%j is not a duration', (value) => {
-    expect(parseDuration(value)).toBeUndefined();
-  });
-});

@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { POD_SPEC_KINDS } from '../../src/workload/kinds.js';
-import { parseGoDuration, RESPONSE_MARGIN_MS } from '../../src/server/deadline.js';
+import { parseDuration } from '../../src/duration.js';
+import { RESPONSE_MARGIN_MS } from '../../src/server/deadline.js';
 import { DEFAULT_DEADLINE_MS } from '../../src/cli/serve.js';
 import { DIGEST_VECTORS } from '../reference/digest-vectors.js';
 import {
@@ -279,7 +280,7 @@ describe('MutatingWebhookConfiguration', () => {
       expect(entry.timeoutSeconds).toBeGreaterThanOrEqual(10);
       expect(entry.timeoutSeconds).toBeLessThanOrEqual(15);
       const deadlineFlag = flag(container.args, 'deadline');
-      const deadlineMs = deadlineFlag === undefined ? DEFAULT_DEADLINE_MS : parseGoDuration(deadlineFlag);
+      const deadlineMs = deadlineFlag === undefined ? DEFAULT_DEADLINE_MS : parseDuration(deadlineFlag);
       expect(deadlineMs).toBeDefined();
       expect((deadlineMs ?? Infinity) + RESPONSE_MARGIN_MS).toBeLessThanOrEqual(entry.timeoutSeconds * 1000);
     });

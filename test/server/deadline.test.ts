@@ -1,20 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AdmissionDeadline, parseGoDuration, resolutionDeadlineMs } from '../../src/server/deadline.js';
-
-describe('parseGoDuration', () => {
-  it.each([
-    ['10s', 10_000],
-    ['1m30s', 90_000],
-    ['500ms', 500],
-    ['1.5s', 1500],
-    ['2h', 7_200_000],
-  ])('%s is %d ms', (text, ms) => {
-    expect(parseGoDuration(text)).toBe(ms);
-  });
-  it.each(['', '10', 's', '10x', '-1s', '10s '])('rejects %j', (text) => {
-    expect(parseGoDuration(text)).toBeUndefined();
-  });
-});
+import { AdmissionDeadline, resolutionDeadlineMs } from '../../src/server/deadline.js';
 
 describe('resolutionDeadlineMs', () => {
   it('uses the cap without a timeout', () => {
