@@ -6,7 +6,8 @@ import type { Operation as PatchOperation } from 'fast-json-patch';
 import { describeError, DigestPinnerError } from '../errors.js';
 import { parseImage, pinnedReference, normalizedString } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
-import { failureReason, type CredentialChain, type Resolution, type ResolutionSource } from '../resolve/index.js';
+import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
+import { failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
 import { buildPatch, encodePatch, type Pin } from '../patch/index.js';
@@ -15,28 +16,12 @@ import { denialMessage, failureWarnings, type ImageFailure, type ImageNote } fro
 import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
 import type { Deadline } from '../timeout.js';
 
-/** An admission's deadline (its signal may be created only when first read). */
-export type { Deadline } from '../timeout.js';
-
 /** Resolves one reference; the webhook's Resolver satisfies it. */
 export interface ImageResolver {
   resolve(ref: ImageRef, options: { credentials: CredentialChain; signal: AbortSignal }): Promise<Resolution>;
   /** The answer `resolve` would give at once from the cache, when it has one; undefined when it would have to wait. */
   cached?(ref: ImageRef, credentials: CredentialChain): Resolution | undefined;
 }
-
-/** What an admission needs to know to pick credentials for an image. */
-export interface CredentialContext {
-  readonly namespace: string | undefined;
-  readonly kind: string;
-  /** The pod spec (imagePullSecrets, serviceAccountName), untrusted JSON. */
-  readonly podSpec: unknown;
-  /** The admission's deadline: a lookup that must wait on a credential program stops waiting when it passes. */
-  readonly deadline?: Deadline | undefined;
-}
-
-/** Finds the credentials to try for one image, in order. */
-export type CredentialLookup = (ref: ImageRef, context: CredentialContext) => Promise<CredentialChain>;
 
 /** The ImageSets the webhook watches: asked before any cache or registry, with no network. */
 export interface ImageSetSource {

@@ -1,9 +1,9 @@
 export { decodeReview, reviewUid, InvalidReviewError } from './decode.js';
 export { admit, REASONS } from './admit.js';
 export type {
-  AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, CredentialContext, CredentialLookup, Deadline, ImageResolver, ImageSetSource,
+  AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, ImageResolver, ImageSetSource,
 } from './admit.js';
-export { skipList, compileGlob } from './skip.js';
+export { skipList } from './skip.js';
 export type { SkipList } from './skip.js';
 export { failureWarnings, denialMessage, shorten } from './warnings.js';
 export type { ImageFailure, ImageNote } from './warnings.js';

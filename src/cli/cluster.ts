@@ -15,20 +15,19 @@ import {
   PullSecretCache,
   PullSecretInformers,
   RelatedImageNamespaces,
-  type ClusterCredentialLookup,
   type KubeConfigSource,
   type KubeLogger,
   type LoadedKubeConfig,
-  type OwnCredentials,
   type RecordOutcome,
 } from '../kube/index.js';
+import type { CredentialLookup, OwnCredentials } from '../credentials/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 
 export interface ClusterOptions {
   readonly source: KubeConfigSource;
   /** The webhook's own credentials, after the tenant's pull secrets. */
-  readonly own: OwnCredentials;
+  readonly ownCredentials: OwnCredentials;
   readonly authoritative: AuthoritativeRegistries;
   /** --pin-related-images: every namespace pins RELATED_IMAGE_*, so no Namespace informer. */
   readonly pinRelatedEverywhere: boolean;
@@ -58,7 +57,7 @@ interface Running {
 export class ClusterWatch {
   /** The kubeconfig's origin, for the startup log. */
   readonly source: string;
-  readonly credentials: ClusterCredentialLookup;
+  readonly credentials: CredentialLookup;
   /** The admission's ImageSet source: the watched ImageSets (none before start), and the authoritative registries. */
   readonly imageSets = {
     lookup: (ref: ImageRef): ImageSetAnswer | undefined => this.#running?.imageSets.lookup(ref),
@@ -78,7 +77,7 @@ export class ClusterWatch {
     this.source = this.#kube.source;
     this.credentials = clusterCredentialLookup({
       cache: this.#pullSecrets,
-      own: options.own,
+      ownCredentials: options.ownCredentials,
       onLookup: (report) => {
         if (report.missingSecrets.length > 0 || report.missingServiceAccount !== undefined) {
           this.#log?.warn({ ...report }, 'referenced pull secrets or ServiceAccount not found (skipped, as kubelet does)');

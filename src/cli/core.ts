@@ -2,16 +2,15 @@
 import type { CommonOptions } from './options.js';
 import {
   DockerCredentialHelpers,
-  RegistryAuthError,
-  RegistryClient,
-  WebhookCredentials,
+  OwnCredentials,
+  dockerConfigDir,
   loadCredentialProviders,
   loadDockerConfig,
-  type DockerConfigCredentials,
+  type CredentialChain,
   type ImageName,
-  type RegistryClientOptions,
-} from '../registry/index.js';
-import { DEFAULT_RETRY, Resolver, type CredentialChain, type Resolution, type ResolveOptions, type ResolverOptions } from '../resolve/index.js';
+} from '../credentials/index.js';
+import { RegistryAuthError, RegistryClient, type RegistryClientOptions } from '../registry/index.js';
+import { DEFAULT_RETRY, Resolver, type Resolution, type ResolveOptions, type ResolverOptions } from '../resolve/index.js';
 import { compileRewrites, defaultConfig, loadConfig, type DigestPinnerConfig } from '../config/index.js';
 import type { ImageRef } from '../reference/types.js';
 import { DigestPinnerError } from '../errors.js';
@@ -20,16 +19,17 @@ import type { Deadline } from '../timeout.js';
 export interface Core {
   readonly resolver: Resolver;
   readonly client: RegistryClient;
-  readonly dockerConfig: DockerConfigCredentials;
   /** The configuration file's settings (the defaults without `--config`). */
   readonly config: DigestPinnerConfig;
   /**
    * The webhook's own credentials: docker config (helpers, `auths`) and kubelet
-   * credential providers. Pass as `own` to kube's clusterCredentialLookup.
+   * credential providers. kube's clusterCredentialLookup puts them after the tenant's pull secrets.
    */
-  readonly own: WebhookCredentials;
-  /** The webhook's own credentials for `ref` (may run a credential helper or provider), then anonymous. */
-  /** The credentials to try for `ref`; waits on credential programs no longer than `deadline` when given. */
+  readonly ownCredentials: OwnCredentials;
+  /**
+   * The webhook's own credentials for `ref` (may run a credential helper or provider), then
+   * anonymous; waits on credential programs no longer than `deadline` when given.
+   */
   readonly credentialsFor: (ref: ImageRef, deadline?: Deadline) => Promise<CredentialChain>;
   /** Moves `ref` by the configuration's rewrite rules; call before resolving and pin the result. Throws RewriteError. */
   readonly rewrite: (ref: ImageRef) => ImageRef;
@@ -76,12 +76,11 @@ class ExplainingResolver extends Resolver {
 }
 
 export async function buildCore(options: CoreOptions): Promise<Core> {
-  const dir = options.dockerConfigDir ?? options.env.DOCKER_CONFIG ?? `${options.homeDir}/.docker`;
   const providerConfig = options.imageCredentialProviderConfig;
   const providerBinDir = options.imageCredentialProviderBinDir;
   const timeoutMs = options.credentialProgramTimeoutMs;
   const [dockerConfig, loaded, providers] = await Promise.all([
-    loadDockerConfig(dir),
+    loadDockerConfig(dockerConfigDir(options.dockerConfigDir, options.env, options.homeDir)),
     options.configFile === undefined ? undefined : loadConfig(options.configFile),
     providerConfig === undefined || providerBinDir === undefined
       ? undefined
@@ -90,7 +89,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
   const helpers = dockerConfig.hasHelpers
     ? new DockerCredentialHelpers({ helperFor: (domain) => dockerConfig.helperFor(domain), env: options.env, ...(timeoutMs === undefined ? {} : { timeoutMs }) })
     : undefined;
-  const own = new WebhookCredentials({ dockerConfig, helpers, providers });
+  const ownCredentials = new OwnCredentials({ dockerConfig, helpers, providers });
   const config = loaded ?? defaultConfig();
   const client = new RegistryClient({
     env: options.env,
@@ -104,7 +103,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
     ...(options.warn === undefined ? {} : { warn: options.warn }),
   });
-  const anonymousAfter = (domain: string): CredentialChain => [...dockerConfig.lookup(domain), undefined];
+  const anonymousAfter = (domain: string): CredentialChain => [...ownCredentials.lookup(domain), undefined];
   const resolverOptions: ResolverOptions = {
     source: client,
     cacheTtlMs: options.cacheTtlMs,
@@ -118,14 +117,13 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     mirrorCredentials: anonymousAfter,
     mirrorWaitMs: options.registryTimeoutMs,
   };
-  const resolver = new ExplainingResolver(resolverOptions, (image) => own.explain(image));
+  const resolver = new ExplainingResolver(resolverOptions, (image) => ownCredentials.explain(image));
   return {
     resolver,
     client,
-    dockerConfig,
-    own,
+    ownCredentials,
     config,
-    credentialsFor: async (ref, deadline) => [...(await own.forImage(ref, deadline)), undefined],
+    credentialsFor: async (ref, deadline) => [...(await ownCredentials.forImage(ref, deadline)), undefined],
     rewrite: compileRewrites(config.rewrites),
     close: () => client.close(),
   };

@@ -156,7 +156,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   metrics.trackCache(() => core.resolver.size);
   metrics.trackBreakers(() => core.client.breakerStates());
   const cluster = await openCluster(values, io, {
-    own: core.own,
+    ownCredentials: core.ownCredentials,
     authoritative,
     pinRelatedEverywhere,
     onEventRecorded: (outcome) => {
@@ -225,7 +225,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
 async function openCluster(
   values: { kubeconfig?: string; 'lease-namespace'?: string },
   io: CliIo,
-  options: Pick<ClusterOptions, 'own' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded'>,
+  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded'>,
 ): Promise<ClusterWatch | undefined> {
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env });
   if (source === undefined) return undefined;

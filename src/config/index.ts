@@ -11,7 +11,7 @@ export {
   type RetryConfig,
   type BreakerConfig,
 } from './schema.js';
-export { loadConfig, parseConfig, withFiles, type LoadedConfig } from './load.js';
+export { loadConfig, parseConfig, withFiles, type LoadedConfig, type RegistryConnection } from './load.js';
 export { rewriteReference, compileRewrites, applicableRule, type RewriteRule } from './rewrite.js';
 export { parseLocation, isRegistryHost, type Location } from './location.js';
 export { ConfigError, RewriteError } from './errors.js';

@@ -8,14 +8,25 @@ import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseDocument } from 'yaml';
 import { describeError } from '../errors.js';
-import { splitPem, type RegistryHostOptions } from '../registry/index.js';
+import { splitPem } from '../pem.js';
 import { ConfigError } from './errors.js';
 import { validateConfig, type DigestPinnerConfig, type RegistryConfig } from './schema.js';
 
+/** How to connect to one registry, its certificate files read: what the registry client takes per host. */
+export interface RegistryConnection {
+  /** PEM of CA certificates trusted besides the default trust. */
+  readonly ca: string | undefined;
+  /** PEM client certificate (chain) and key, for mutual TLS. */
+  readonly clientCert: string | undefined;
+  readonly clientKey: string | undefined;
+  readonly insecure: boolean;
+  readonly tokenRealms: readonly string[];
+}
+
 /** A configuration with its certificate files read, ready for the registry client. */
 export interface LoadedConfig extends DigestPinnerConfig {
-  /** Per-registry settings for RegistryClient, by lower-case `host[:port]`. */
-  readonly registryHosts: ReadonlyMap<string, RegistryHostOptions>;
+  /** Per-registry connection settings, by lower-case `host[:port]`. */
+  readonly registryHosts: ReadonlyMap<string, RegistryConnection>;
 }
 
 /** Reads, parses and validates `file`. Throws ConfigError naming the file and field. */
@@ -49,7 +60,7 @@ export async function withFiles(config: DigestPinnerConfig, baseDir: string): Pr
   return { ...config, registryHosts: new Map(entries) };
 }
 
-async function hostOptions(file: string, domain: string, registry: RegistryConfig, baseDir: string): Promise<RegistryHostOptions> {
+async function hostOptions(file: string, domain: string, registry: RegistryConfig, baseDir: string): Promise<RegistryConnection> {
   const field = (name: string): string => `registries.${JSON.stringify(domain)}.${name}`;
   const read = (name: string, path: string | undefined): Promise<string | undefined> =>
     path === undefined ? Promise.resolve(undefined) : readPem(file, field(name), resolve(baseDir, path));

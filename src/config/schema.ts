@@ -20,6 +20,7 @@
  *   breaker: { failures: N, coolDown: DURATION }
  */
 import { parseDuration } from '../duration.js';
+import { registryDomain } from '../reference/index.js';
 import { ConfigError } from './errors.js';
 import { isRegistryHost, parseLocation, type Location } from './location.js';
 import type { RewriteRule } from './rewrite.js';
@@ -85,7 +86,8 @@ export function defaultConfig(): DigestPinnerConfig {
 
 const TOP_LEVEL = ['registries', 'rewrites', 'allow', 'cache', 'retry', 'breaker'] as const;
 const REGISTRY_FIELDS = ['ca', 'clientCert', 'clientKey', 'insecure', 'mirrors', 'tokenRealms'] as const;
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+/** Docker Hub's website host, which people write for its registry; no client reads it as one. */
+const DOCKER_HUB_WEBSITE = 'registry.hub.docker.com';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ATTEMPTS = 10;
 
@@ -115,8 +117,8 @@ function readRegistries(field: Field, raw: unknown): ReadonlyMap<string, Registr
   for (const [host, value] of Object.entries(field.object(raw))) {
     const entry = field.key(host);
     if (!isRegistryHost(host)) entry.fail(`${JSON.stringify(host)} must be HOST[:PORT] as images name the registry`);
-    if (DOCKER_HUB_ALIASES.has(host.toLowerCase())) entry.fail('write Docker Hub as docker.io, the name images use');
     const domain = host.toLowerCase();
+    if (registryDomain(domain) !== domain || domain === DOCKER_HUB_WEBSITE) entry.fail('write Docker Hub as docker.io, the name images use');
     if (registries.has(domain)) entry.fail(`${domain} is configured twice (names are not case-sensitive)`);
     registries.set(domain, readRegistry(entry, value, domain));
   }

@@ -1,10 +1,7 @@
 /** Registries for which ImageSets are the only source of digests (`--imageset-authoritative`): the air-gapped mode. */
-import { ANCHORED_DOMAIN } from '../reference/index.js';
+import { ANCHORED_DOMAIN, registryDomain } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import { DigestPinnerError } from '../errors.js';
-
-/** Docker Hub's other names; images on it are normalised to `docker.io`. */
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 /** A `--imageset-authoritative` value that is not a registry host. */
 export class InvalidAuthoritativeRegistryError extends DigestPinnerError {
@@ -32,11 +29,11 @@ export class AuthoritativeRegistries {
 
 /** `HOST[:PORT]` as image references name it; throws InvalidAuthoritativeRegistryError for anything else. */
 export function normalizeRegistry(registry: string): string {
-  if (DOCKER_HUB_ALIASES.has(registry)) return 'docker.io';
-  if (!ANCHORED_DOMAIN.test(registry)) {
+  const domain = registryDomain(registry);
+  if (!ANCHORED_DOMAIN.test(domain)) {
     throw new InvalidAuthoritativeRegistryError(`--imageset-authoritative ${JSON.stringify(registry)} is not a registry host[:port] (e.g. registry.internal:5000)`);
   }
-  return registry;
+  return domain;
 }
 
 /** No cluster to watch: nothing is listed, and authoritative registries still are (so their images fail). */

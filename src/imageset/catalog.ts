@@ -19,13 +19,10 @@
  * status. Picking one (by name, by age) would silently pin a digest someone else
  * vouched against.
  */
+import { DEFAULT_DOMAIN, DEFAULT_TAG, OFFICIAL_REPO_PREFIX } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { ImageSetAnswer, ImageSetConflict, ImageSetEntry, ParsedImageSet } from './types.js';
 
-/** The tag of an image written without one: what the registry resolves. */
-const DEFAULT_TAG = 'latest';
-const DOCKER_HUB = 'docker.io';
-const OFFICIAL_PREFIX = 'library/';
 /** Not a tag character, so it cannot collide with a tag in a key. */
 const ANY_TAG = '*';
 
@@ -130,7 +127,7 @@ function pathKey(path: string, tag: string): string {
 function lookupKeys(ref: ImageRef): string[] {
   const tag = ref.tag ?? DEFAULT_TAG;
   const paths = [ref.path];
-  const official = ref.domain === DOCKER_HUB && ref.path.startsWith(OFFICIAL_PREFIX) ? ref.path.slice(OFFICIAL_PREFIX.length) : undefined;
+  const official = ref.domain === DEFAULT_DOMAIN && ref.path.startsWith(OFFICIAL_REPO_PREFIX) ? ref.path.slice(OFFICIAL_REPO_PREFIX.length) : undefined;
   if (official !== undefined && !official.includes('/')) paths.push(official);
   return [
     nameKey(ref.name, tag),

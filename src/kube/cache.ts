@@ -5,7 +5,7 @@
  * raw secret data. No I/O.
  */
 import { arrayOf, isRecord, member, stringAt } from '../json.js';
-import { parsePullSecret, PULL_SECRET_TYPES, type Keyring } from './keyring.js';
+import { parsePullSecret, PULL_SECRET_TYPES, type Keyring } from '../credentials/keyring.js';
 
 /** A pull secret as the webhook keeps it. */
 export interface CachedSecret {

@@ -2,10 +2,10 @@
  * The credentials to try for one image in one admission, in order:
  *
  * 1. the tenant's pull secrets that match the image's registry (kubelet's matching,
- *    see keyring.ts): for a Pod its `imagePullSecrets` (kube-apiserver's ServiceAccount
- *    admission has already copied the ServiceAccount's in when the pod had none); for a
- *    workload template the template's `imagePullSecrets`, then its ServiceAccount's
- *    (`serviceAccountName`, or the deprecated `serviceAccount`, else `default`);
+ *    see credentials/keyring.ts): for a Pod its `imagePullSecrets` (kube-apiserver's
+ *    ServiceAccount admission has already copied the ServiceAccount's in when the pod
+ *    had none); for a workload template the template's `imagePullSecrets`, then its
+ *    ServiceAccount's (`serviceAccountName`, or the deprecated `serviceAccount`, else `default`);
  * 2. only when none of those matched the registry: the webhook's own credentials
  *    (its docker config, credential helpers, kubelet credential providers), which
  *    cover only the registries it is configured for;
@@ -15,38 +15,19 @@
  * skips it, and named in the report. The resolver caches by credential, so a digest
  * read with a tenant's secret answers only requests that bring the same secret.
  */
+import { mergeKeyrings, type Keyring } from '../credentials/keyring.js';
+import type { OwnCredentials } from '../credentials/own.js';
+import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
+import { member, stringAt } from '../json.js';
 import type { ImageRef } from '../reference/types.js';
-import type { Credential } from '../registry/types.js';
-import type { Deadline } from '../timeout.js';
 import { referencedNames, type PullSecretCache } from './cache.js';
-import { isRecord, member, stringAt } from '../json.js';
-import { mergeKeyrings, type Keyring } from './keyring.js';
 
-/** Credentials to try, in order; `undefined` stands for an anonymous attempt (as in resolve/). */
-export type CredentialChain = readonly (Credential | undefined)[];
-
-/** What an admission knows about where an image runs (the admission stage's CredentialContext). */
-export interface LookupContext {
-  readonly namespace: string | undefined;
-  readonly kind: string;
-  /** The pod spec (imagePullSecrets, serviceAccountName), untrusted JSON. */
-  readonly podSpec: unknown;
-  /** The admission's deadline, passed on to `own.forImage`. */
-  readonly deadline?: Deadline | undefined;
-}
-
-/** The admission stage's CredentialLookup, structurally. */
-export type ClusterCredentialLookup = (ref: ImageRef, context: LookupContext) => Promise<CredentialChain>;
-
-/**
- * The webhook's own credentials (registry/own-credentials.ts's WebhookCredentials
- * satisfies it; so does a bare DockerConfigCredentials, without `forImage`).
- */
-export interface OwnCredentials {
-  /** Credentials known without running anything (docker config `auths`). */
-  lookup(domain: string): Credential[];
-  /** All own credentials for an image, which may run credential helpers or providers; used instead of `lookup` when present. */
-  forImage?(ref: ImageRef, deadline?: Deadline): Promise<Credential[]>;
+export interface ClusterCredentialDeps {
+  readonly cache: PullSecretCache;
+  /** The webhook's own credentials, for registries no tenant secret matches. */
+  readonly ownCredentials: OwnCredentials;
+  /** Sees every lookup, e.g. to log missing secrets. */
+  readonly onLookup?: (report: CredentialLookupReport) => void;
 }
 
 /** Where one lookup's chain came from, for logs. Names only: never a secret value. */
@@ -70,39 +51,19 @@ export interface CredentialLookupResult {
   readonly report: CredentialLookupReport;
 }
 
-export interface ClusterCredentialDeps {
-  readonly cache: PullSecretCache;
-  readonly own: OwnCredentials;
-  /** Sees every lookup, e.g. to log missing secrets. */
-  readonly onLookup?: (report: CredentialLookupReport) => void;
-}
-
 const DEFAULT_SERVICE_ACCOUNT = 'default';
 
 /** The admission stage's credential lookup over the informers' cache. */
-export function clusterCredentialLookup(deps: ClusterCredentialDeps): ClusterCredentialLookup {
+export function clusterCredentialLookup(deps: ClusterCredentialDeps): CredentialLookup {
   return async (ref, context) => {
-    const { chain, report } = await lookupCredentialsAsync(ref, context, deps);
+    const { chain, report } = await lookupCredentials(ref, context, deps);
     deps.onLookup?.(report);
     return chain;
   };
 }
 
-/** lookupCredentials, asking `own.forImage` (credential helpers, providers) when no tenant secret matched. */
-export async function lookupCredentialsAsync(ref: ImageRef, context: LookupContext, deps: Pick<ClusterCredentialDeps, 'cache' | 'own'>): Promise<CredentialLookupResult> {
-  const { own } = deps;
-  if (own.forImage === undefined) return lookupCredentials(ref, context, deps);
-  const tenantOnly = lookupCredentials(ref, context, { cache: deps.cache, own: NO_OWN_CREDENTIALS });
-  // The chain ends with anonymous: more than that means a tenant secret matched, and own credentials stay out.
-  if (tenantOnly.chain.length > 1) return tenantOnly;
-  const found = await own.forImage(ref, context.deadline);
-  return lookupCredentials(ref, context, { cache: deps.cache, own: { lookup: () => found } });
-}
-
-const NO_OWN_CREDENTIALS: OwnCredentials = { lookup: () => [] };
-
 /** The chain for `ref` in `context`, and what was found on the way. */
-export function lookupCredentials(ref: ImageRef, context: LookupContext, deps: Pick<ClusterCredentialDeps, 'cache' | 'own'>): CredentialLookupResult {
+export async function lookupCredentials(ref: ImageRef, context: CredentialContext, deps: Pick<ClusterCredentialDeps, 'cache' | 'ownCredentials'>): Promise<CredentialLookupResult> {
   const namespace = context.namespace === '' ? undefined : context.namespace;
   const referenced = namespace === undefined ? { names: [], missingServiceAccount: undefined } : pullSecretNames(namespace, context, deps.cache);
   const keyrings: Keyring[] = [];
@@ -114,7 +75,7 @@ export function lookupCredentials(ref: ImageRef, context: LookupContext, deps: P
   }
   const tenant = mergeKeyrings(keyrings).credentialsFor(ref.name);
   // The webhook's own credentials never stand in for a tenant's: only for registries the tenant has no secret for.
-  const own = tenant.length === 0 ? deps.own.lookup(ref.domain) : [];
+  const own = tenant.length === 0 ? await deps.ownCredentials.forImage(ref, context.deadline) : [];
   const chain: CredentialChain = [...tenant, ...own, undefined];
   return {
     chain,
@@ -136,7 +97,7 @@ interface ReferencedSecrets {
 }
 
 /** Names of the pull secrets an object's pods will have, de-duplicated, in order. */
-function pullSecretNames(namespace: string, context: LookupContext, cache: PullSecretCache): ReferencedSecrets {
+function pullSecretNames(namespace: string, context: CredentialContext, cache: PullSecretCache): ReferencedSecrets {
   const own = referencedNames(member(context.podSpec, 'imagePullSecrets'));
   if (context.kind === 'Pod') return { names: own, missingServiceAccount: undefined };
   const account = serviceAccountOf(context.podSpec);
@@ -147,7 +108,6 @@ function pullSecretNames(namespace: string, context: LookupContext, cache: PullS
 
 /** `serviceAccountName`, else the deprecated `serviceAccount`, else `default` (as the API defaults it). */
 export function serviceAccountOf(podSpec: unknown): string {
-  if (!isRecord(podSpec)) return DEFAULT_SERVICE_ACCOUNT;
   const name = stringAt(podSpec, 'serviceAccountName') ?? '';
   if (name !== '') return name;
   const deprecated = stringAt(podSpec, 'serviceAccount') ?? '';

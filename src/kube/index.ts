@@ -9,12 +9,8 @@ export {
   lookupCredentials,
   serviceAccountOf,
   type ClusterCredentialDeps,
-  type ClusterCredentialLookup,
-  type CredentialChain,
   type CredentialLookupReport,
   type CredentialLookupResult,
-  type LookupContext,
-  type OwnCredentials,
 } from './credentials.js';
 export {
   apiEventSink,
@@ -37,21 +33,5 @@ export {
   type RecordOutcome,
   type RecordResult,
 } from './events.js';
-export {
-  EMPTY_KEYRING,
-  keyringOf,
-  mergeKeyrings,
-  parseDockerConfigJson,
-  parseDockercfg,
-  parsePullSecret,
-  parseRegistryPattern,
-  patternMatches,
-  PULL_SECRET_TYPES,
-  type Keyring,
-  type KeyringEntry,
-  type ParsedPullSecret,
-  type PullSecretType,
-  type RegistryPattern,
-} from './keyring.js';
 export { describeKubeError } from './describe.js';
 export { KubeApiError, KubeConfigError } from './errors.js';

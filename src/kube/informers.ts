@@ -19,7 +19,7 @@ import { apiClient } from './api.js';
 import type { PullSecretCache } from './cache.js';
 import { describeKubeError } from './describe.js';
 import { listAllPages, Restarts, type RestartDelays } from './restarts.js';
-import { PULL_SECRET_TYPES } from './keyring.js';
+import { PULL_SECRET_TYPES } from '../credentials/keyring.js';
 
 /** The subset of a pino logger the informers use. */
 export interface KubeLogger {

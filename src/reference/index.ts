@@ -1,6 +1,6 @@
 /** Image references: the distribution/reference grammar, Docker Hub normalisation, digests, and pinning. */
 export type { ImageRef } from './types.js';
-export { DEFAULT_DOMAIN, parseNormalizedNamed } from './normalize.js';
+export { DEFAULT_DOMAIN, DEFAULT_TAG, OFFICIAL_REPO_PREFIX, parseNormalizedNamed, registryDomain } from './normalize.js';
 export { DIGEST_RULE, isValidDigest } from './digest.js';
 export { normalizedString, parseImage, pinnedReference, type PinOptions } from './image.js';
 export { registryEndpoint } from './endpoint.js';

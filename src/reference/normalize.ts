@@ -10,11 +10,25 @@ export const DEFAULT_DOMAIN = 'docker.io';
 /** Docker Hub's old name, still written in some manifests; normalised to DEFAULT_DOMAIN. */
 const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
 
+/** The host Docker Hub serves the registry API on (see endpoint.ts). */
+export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+
+/** Every name Docker Hub goes by in docker configs, pull secrets and flags. */
+const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set([DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, DOCKER_HUB_API_HOST]);
+
 /** Namespace of Docker Hub's official images: `nginx` is `library/nginx`. */
-const OFFICIAL_REPO_PREFIX = 'library/';
+export const OFFICIAL_REPO_PREFIX = 'library/';
+
+/** The tag of a reference written without one, as ParseDockerRef and every container runtime read it. */
+export const DEFAULT_TAG = 'latest';
 
 /** Always a domain, though it has neither `.` nor `:`. */
 const LOCALHOST = 'localhost';
+
+/** A lower-case `host[:port]` as image names write its registry: Docker Hub's other names are DEFAULT_DOMAIN. */
+export function registryDomain(host: string): string {
+  return DOCKER_HUB_HOSTS.has(host) ? DEFAULT_DOMAIN : host;
+}
 
 /**
  * Upper case, as Go's `strings.ToLower(s) != s` finds it, but ASCII only. Go

@@ -1,5 +1,5 @@
 /** What a registry asks for before serving manifests, learned from its challenge. */
-import type { Credential } from './types.js';
+import type { Credential } from '../credentials/types.js';
 import { RegistryFailure } from './failure.js';
 import { findChallenge, parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 

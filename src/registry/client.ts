@@ -10,7 +10,8 @@ import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
 import { raceAbort } from '../timeout.js';
 import { DIGEST_RULE, isValidDigest } from '../reference/index.js';
-import type { Credential, DigestSource, ManifestDigest } from './types.js';
+import type { Credential } from '../credentials/types.js';
+import type { DigestSource, ManifestDigest } from './types.js';
 import {
   ANONYMOUS,
   basicAuthorization,
@@ -30,7 +31,8 @@ import { MANIFEST_ACCEPT, sha256Digest, shownValue } from './manifest.js';
 import { authProblem, failureForStatus } from './status.js';
 import { TokenService, type TokenLease, type WarningLog } from './token.js';
 import { Transport, type IncomingResponse, type RequestEvent } from './transport.js';
-import { createTrustContext, loadTrustedCertificates, splitPem, trustSourcesFromEnv } from './trust.js';
+import { splitPem } from '../pem.js';
+import { createTrustContext, loadTrustedCertificates, trustSourcesFromEnv } from './trust.js';
 
 /** How the client reaches registries. */
 export interface RegistryClientOptions {

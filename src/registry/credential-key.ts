@@ -1,6 +1,6 @@
 /** Identity of a credential for cache keys, without the secret. */
 import { createHash } from 'node:crypto';
-import type { Credential } from './types.js';
+import type { Credential } from '../credentials/types.js';
 
 /** The key of requests made without credentials. */
 const ANONYMOUS_KEY = 'anonymous';

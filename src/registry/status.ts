@@ -1,5 +1,5 @@
 /** Non-2xx answers of a registry or token service, turned into failures. */
-import type { Credential } from './types.js';
+import type { Credential } from '../credentials/types.js';
 import { RegistryFailure, type FailureKind } from './failure.js';
 import { ociErrorCode } from './manifest.js';
 import { parseRetryAfter } from './retry-after.js';

@@ -9,7 +9,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { raceAbort } from '../timeout.js';
-import type { Credential } from './types.js';
+import type { Credential } from '../credentials/types.js';
 import { basicAuthorization, type BearerChallenge } from './auth-scheme.js';
 import { credentialKey } from './credential-key.js';
 import type { RegistryEndpoint } from './endpoint.js';

@@ -8,12 +8,11 @@
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { describeError } from '../errors.js';
+import { splitPem } from '../pem.js';
 import { RegistryCaFileError } from './errors.js';
 
 /** Debian's (and Ubuntu's) system bundle, built by update-ca-certificates. */
 const DEBIAN_SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
 
 /** Node ≥ 22.15 / 23.5 can list its stores; older Node has only `rootCertificates`. */
 interface TlsWithStores {
@@ -51,10 +50,6 @@ export function trustSourcesFromEnv(env: Readonly<Record<string, string | undefi
   return { extraCaCertsFile: extra === undefined || extra === '' ? undefined : extra, systemBundleFile: DEBIAN_SYSTEM_BUNDLE };
 }
 
-/** The PEM certificates in a bundle, whitespace-normalised so duplicates compare equal. */
-export function splitPem(bundle: string): string[] {
-  return (bundle.match(PEM_CERTIFICATE) ?? []).map((pem) => pem.replace(/\r\n/g, '\n').trim());
-}
 
 function defaultCertificates(sources: TrustSources): string[] {
   const stores: TlsWithStores = tls;

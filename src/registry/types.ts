@@ -1,13 +1,6 @@
 /** Contracts of the registry stage: what the resolver asks of it. */
+import type { Credential } from '../credentials/types.js';
 import type { ImageRef } from '../reference/types.js';
-
-/** A username/password pair for one registry, and where it came from (for logs; never the secret). */
-export interface Credential {
-  readonly username: string;
-  readonly password: string;
-  /** Human-readable origin, e.g. `docker config /root/.docker/config.json` or `secret ns/name`. */
-  readonly source: string;
-}
 
 /** What the registry reported for a manifest reference. */
 export interface ManifestDigest {

@@ -18,8 +18,9 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
-import { parseImage } from '../reference/index.js';
-import type { Credential, DigestSource, ManifestDigest } from '../registry/types.js';
+import { DEFAULT_TAG, parseImage } from '../reference/index.js';
+import type { Credential, CredentialChain } from '../credentials/types.js';
+import type { DigestSource, ManifestDigest } from '../registry/types.js';
 import { credentialKey, ManifestUnknownError } from '../registry/index.js';
 import { allowsStale, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
@@ -45,9 +46,6 @@ export interface Resolution {
    */
   readonly warning?: string | undefined;
 }
-
-/** Credentials to try, in order; `undefined` stands for an anonymous attempt. */
-export type CredentialChain = readonly (Credential | undefined)[];
 
 export interface ResolveOptions {
   readonly credentials: CredentialChain;
@@ -87,9 +85,6 @@ export interface ResolverOptions {
  * dropping it (freshness is judged by its own fetchedAt).
  */
 const RECENT_USE = { allowStale: true, noDeleteOnStaleGet: true } as const;
-
-/** The tag a reference without one resolves, as every container runtime does. */
-export const DEFAULT_TAG = 'latest';
 
 interface FetchContext {
   readonly ref: ImageRef;

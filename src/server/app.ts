@@ -5,8 +5,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
-import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Deadline, Mode, AdmitResult } from '../admission/index.js';
+import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
 import { describeError } from '../errors.js';
+import type { Deadline } from '../timeout.js';
 import { AdmissionDeadline, resolutionDeadlineMs } from './deadline.js';
 
 /** Largest AdmissionReview accepted: an object and its oldObject of up to ~1.5 MiB each, in JSON. */

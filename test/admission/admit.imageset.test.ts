@@ -1,6 +1,7 @@
 /** admit() with ImageSets: answered from the catalog without the resolver, authoritative registries, conflicts, RELATED_IMAGE_* env values. */
 import { describe, expect, it } from 'vitest';
-import { admit, REASONS, type AdmitDeps, type Deadline, type ImageResolver } from '../../src/admission/admit.js';
+import { admit, REASONS, type AdmitDeps, type ImageResolver } from '../../src/admission/admit.js';
+import type { Deadline } from '../../src/timeout.js';
 import { skipList } from '../../src/admission/skip.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import { AuthoritativeRegistries } from '../../src/imageset/authoritative.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { clusterCredentialLookup, loadKubeConfig, PullSecretCache, PullSecretInformers, type KubeLogger } from '../../src/kube/index.js';
 import { parseImage } from '../../src/reference/index.js';
-import type { Credential } from '../../src/registry/types.js';
+import { OwnCredentials, parseDockerConfig, type Credential } from '../../src/credentials/index.js';
 
 const WEBHOOK_NS = 'digest-pinner';
 const TEAM_A = 'team-a';
@@ -98,7 +98,8 @@ function informersFor(kubeconfigPath: string, log: KubeLogger): { cache: PullSec
 }
 
 const describeChain = (chain: readonly (Credential | undefined)[]) => chain.map((c) => (c === undefined ? 'anonymous' : `${c.source} ${c.username}`));
-const noOwnCredentials = { lookup: (): Credential[] => [] };
+/** The webhook's own credentials: an empty docker config, so only the tenants' secrets count. */
+const noOwnCredentials = new OwnCredentials({ dockerConfig: parseDockerConfig('', '/dev/null/config.json') });
 
 beforeAll(async () => {
   cluster = await startCluster();
@@ -204,7 +205,7 @@ describe('PullSecretInformers against kube-apiserver', () => {
   });
 
   it('gives a Pod its own imagePullSecrets, matched to the registry', async () => {
-    const lookup = clusterCredentialLookup({ cache, own: noOwnCredentials });
+    const lookup = clusterCredentialLookup({ cache, ownCredentials: noOwnCredentials });
     const podSpec = { containers: [{ name: 'app', image: 'quay.io/team/app:1' }], imagePullSecrets: [{ name: 'legacy' }, { name: 'regcred' }, { name: 'absent' }] };
     const chain = await lookup(parseImage('quay.io/team/app:1'), { namespace: TEAM_A, kind: 'Pod', podSpec });
     expect(describeChain(chain)).toEqual([`secret ${TEAM_A}/regcred rotated`, `secret ${TEAM_A}/legacy legacy`, 'anonymous']);
@@ -214,7 +215,7 @@ describe('PullSecretInformers against kube-apiserver', () => {
   });
 
   it('gives a Deployment template its secrets, then its ServiceAccount secrets (default when unnamed)', async () => {
-    const lookup = clusterCredentialLookup({ cache, own: noOwnCredentials });
+    const lookup = clusterCredentialLookup({ cache, ownCredentials: noOwnCredentials });
     await apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: TEAM_A }, imagePullSecrets: [{ name: 'legacy' }] });
     await waitFor('builder with legacy', () => (cache.serviceAccountPullSecrets(TEAM_A, 'builder')?.[0] === 'legacy' ? true : undefined));
     const viaBuilder = await lookup(parseImage('quay.io/elsewhere/app:1'), {

@@ -1,18 +1,24 @@
-import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { CredentialLookup } from '../../src/admission/admit.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { KubeletCredentialProviders, OwnCredentials, parseCredentialProviderConfig, parseDockerConfig } from '../../src/credentials/index.js';
+import type { Credential, CredentialLookup } from '../../src/credentials/types.js';
 import { PullSecretCache } from '../../src/kube/cache.js';
-import { clusterCredentialLookup, lookupCredentials, lookupCredentialsAsync, serviceAccountOf, type CredentialLookupReport } from '../../src/kube/credentials.js';
+import { clusterCredentialLookup, lookupCredentials, serviceAccountOf, type CredentialLookupReport } from '../../src/kube/credentials.js';
 import { parseImage } from '../../src/reference/index.js';
-import type { Credential } from '../../src/registry/types.js';
+import { FIXTURE_DIR, makeExecutable, runs } from '../credentials/fixtures.js';
 import { auth, dockerConfigJsonSecret, dockercfgSecret, otherSecret, serviceAccount } from './fixtures.js';
 
 const NS = 'team-a';
+const OWN_CONFIG = '/etc/dp/config.json';
 
-/** The webhook's own docker config: credentials for `registry.webhook.example` only. */
-const own = {
-  lookup: (domain: string): Credential[] =>
-    domain === 'registry.webhook.example' || domain === 'quay.io' ? [{ username: 'webhook', password: 'pw-webhook', source: 'docker config /etc/dp/config.json' }] : [],
-};
+/** The webhook's own docker config: credentials for `registry.webhook.example` and `quay.io` only. */
+const ownCredentials = new OwnCredentials({
+  dockerConfig: parseDockerConfig(JSON.stringify({ auths: { 'registry.webhook.example': auth('webhook'), 'quay.io': auth('webhook') } }), OWN_CONFIG),
+});
+/** How describeChain shows the webhook's own credential for `registry`. */
+const ownEntry = (registry: string) => `docker config ${OWN_CONFIG} auths[${JSON.stringify(registry)}] webhook`;
 
 /** Each credential as `source user`, anonymous as `anonymous`. */
 const describeChain = (chain: readonly (Credential | undefined)[]) => chain.map((c) => (c === undefined ? 'anonymous' : `${c.source} ${c.username}`));
@@ -29,11 +35,11 @@ function populatedCache(): PullSecretCache {
 }
 
 const chainFor = (image: string, context: { namespace?: string; kind: string; podSpec: unknown }, cache = populatedCache()) =>
-  lookupCredentials(parseImage(image), { namespace: context.namespace ?? NS, kind: context.kind, podSpec: context.podSpec }, { cache, own });
+  lookupCredentials(parseImage(image), { namespace: context.namespace ?? NS, kind: context.kind, podSpec: context.podSpec }, { cache, ownCredentials });
 
 describe('clusterCredentialLookup', () => {
   it('has exactly the admission stage CredentialLookup type', () => {
-    const lookup = clusterCredentialLookup({ cache: new PullSecretCache(), own });
+    const lookup = clusterCredentialLookup({ cache: new PullSecretCache(), ownCredentials });
     expectTypeOf(lookup).toEqualTypeOf<CredentialLookup>();
     const assignable: CredentialLookup = lookup;
     expect(assignable).toBe(lookup);
@@ -41,7 +47,7 @@ describe('clusterCredentialLookup', () => {
 
   it('resolves the chain and reports each lookup, without secret values', async () => {
     const reports: CredentialLookupReport[] = [];
-    const lookup = clusterCredentialLookup({ cache: populatedCache(), own, onLookup: (r) => reports.push(r) });
+    const lookup = clusterCredentialLookup({ cache: populatedCache(), ownCredentials, onLookup: (r) => reports.push(r) });
     const chain = await lookup(parseImage('quay.io/team/app:1'), { namespace: NS, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }, { name: 'gone' }] } });
     expect(describeChain(chain)).toEqual([`secret ${NS}/regcred team`, 'anonymous']);
     expect(reports).toEqual([
@@ -60,122 +66,122 @@ describe('clusterCredentialLookup', () => {
 });
 
 describe('lookupCredentials for a Pod', () => {
-  it('uses the pod imagePullSecrets in the namespace, matched to the registry, then anonymous', () => {
-    const { chain } = chainFor('quay.io/team/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'legacy' }, { name: 'regcred' }] } });
+  it('uses the pod imagePullSecrets in the namespace, matched to the registry, then anonymous', async () => {
+    const { chain } = await chainFor('quay.io/team/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'legacy' }, { name: 'regcred' }] } });
     // One keyring over all the pod's secrets, as kubelet builds it: the more specific key first.
     expect(describeChain(chain)).toEqual([`secret ${NS}/regcred team`, `secret ${NS}/legacy legacy`, 'anonymous']);
   });
 
-  it('reads legacy dockercfg secrets too', () => {
-    const { chain } = chainFor('quay.io/elsewhere/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'legacy' }] } });
+  it('reads legacy dockercfg secrets too', async () => {
+    const { chain } = await chainFor('quay.io/elsewhere/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'legacy' }] } });
     expect(describeChain(chain)).toEqual([`secret ${NS}/legacy legacy`, 'anonymous']);
   });
 
-  it('does not add the ServiceAccount secrets (kube-apiserver already did when the pod had none)', () => {
-    const { chain } = chainFor('nginx:1', { kind: 'Pod', podSpec: { serviceAccountName: 'default', imagePullSecrets: [{ name: 'regcred' }] } });
+  it('does not add the ServiceAccount secrets (kube-apiserver already did when the pod had none)', async () => {
+    const { chain } = await chainFor('nginx:1', { kind: 'Pod', podSpec: { serviceAccountName: 'default', imagePullSecrets: [{ name: 'regcred' }] } });
     expect(describeChain(chain)).toEqual(['anonymous']);
   });
 
-  it('finds Docker Hub credentials for a familiar name', () => {
-    const { chain } = chainFor('nginx:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'hub' }] } });
+  it('finds Docker Hub credentials for a familiar name', async () => {
+    const { chain } = await chainFor('nginx:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'hub' }] } });
     expect(describeChain(chain)).toEqual([`secret ${NS}/hub hub`, 'anonymous']);
   });
 
-  it('skips a referenced secret that does not exist, and says so', () => {
-    const { chain, report } = chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'missing' }, { name: 'regcred' }] } });
+  it('skips a referenced secret that does not exist, and says so', async () => {
+    const { chain, report } = await chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'missing' }, { name: 'regcred' }] } });
     expect(describeChain(chain)).toEqual([`secret ${NS}/regcred ghcr`, 'anonymous']);
     expect(report.missingSecrets).toEqual([`${NS}/missing`]);
   });
 
-  it('never uses another namespace secret of the same name', () => {
-    const { chain } = chainFor('quay.io/other/app:1', { namespace: 'team-c', kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } });
-    expect(describeChain(chain)).toEqual(['docker config /etc/dp/config.json webhook', 'anonymous']);
+  it('never uses another namespace secret of the same name', async () => {
+    const { chain } = await chainFor('quay.io/other/app:1', { namespace: 'team-c', kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } });
+    expect(describeChain(chain)).toEqual([ownEntry('quay.io'), 'anonymous']);
   });
 
-  it('ignores malformed imagePullSecrets entries', () => {
+  it('ignores malformed imagePullSecrets entries', async () => {
     const podSpec = { imagePullSecrets: [null, 'regcred', { name: 7 }, { name: '' }, { name: 'regcred' }, { name: 'regcred' }] };
-    const { chain, report } = chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec });
+    const { chain, report } = await chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec });
     expect(describeChain(chain)).toEqual([`secret ${NS}/regcred ghcr`, 'anonymous']);
     expect(report.secrets).toEqual([`${NS}/regcred`]);
   });
 
-  it.each([undefined, null, 'spec', [], { imagePullSecrets: 'regcred' }])('copes with a pod spec of %j', (podSpec) => {
-    expect(describeChain(chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec }).chain)).toEqual(['anonymous']);
+  it.each([undefined, null, 'spec', [], { imagePullSecrets: 'regcred' }])('copes with a pod spec of %j', async (podSpec) => {
+    expect(describeChain((await chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec })).chain)).toEqual(['anonymous']);
   });
 });
 
 describe('lookupCredentials for a workload template', () => {
   it.each(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'])(
     '%s: the template secrets, then its ServiceAccount secrets',
-    (kind) => {
+    async (kind) => {
       const podSpec = { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'regcred' }] };
-      const { chain, report } = chainFor('quay.io/team/app:1', { kind, podSpec });
+      const { chain, report } = await chainFor('quay.io/team/app:1', { kind, podSpec });
       expect(report.secrets).toEqual([`${NS}/regcred`, `${NS}/legacy`]);
       expect(describeChain(chain)).toEqual([`secret ${NS}/regcred team`, `secret ${NS}/legacy legacy`, 'anonymous']);
     },
   );
 
-  it('uses the default ServiceAccount when none is named', () => {
-    const { chain, report } = chainFor('nginx:1', { kind: 'Deployment', podSpec: { containers: [] } });
+  it('uses the default ServiceAccount when none is named', async () => {
+    const { chain, report } = await chainFor('nginx:1', { kind: 'Deployment', podSpec: { containers: [] } });
     expect(report.secrets).toEqual([`${NS}/hub`]);
     expect(describeChain(chain)).toEqual([`secret ${NS}/hub hub`, 'anonymous']);
   });
 
-  it('honours the deprecated serviceAccount field', () => {
-    const { report } = chainFor('nginx:1', { kind: 'Deployment', podSpec: { serviceAccount: 'builder' } });
+  it('honours the deprecated serviceAccount field', async () => {
+    const { report } = await chainFor('nginx:1', { kind: 'Deployment', podSpec: { serviceAccount: 'builder' } });
     expect(report.secrets).toEqual([`${NS}/legacy`, `${NS}/regcred`]);
   });
 
-  it('de-duplicates secrets named by both the template and the ServiceAccount', () => {
-    const { report } = chainFor('nginx:1', { kind: 'Deployment', podSpec: { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'regcred' }] } });
+  it('de-duplicates secrets named by both the template and the ServiceAccount', async () => {
+    const { report } = await chainFor('nginx:1', { kind: 'Deployment', podSpec: { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'regcred' }] } });
     expect(report.secrets).toEqual([`${NS}/regcred`, `${NS}/legacy`]);
   });
 
-  it('reports a ServiceAccount that does not exist and goes on with the template secrets', () => {
-    const { chain, report } = chainFor('ghcr.io/app:1', { kind: 'Deployment', podSpec: { serviceAccountName: 'ghost', imagePullSecrets: [{ name: 'regcred' }] } });
+  it('reports a ServiceAccount that does not exist and goes on with the template secrets', async () => {
+    const { chain, report } = await chainFor('ghcr.io/app:1', { kind: 'Deployment', podSpec: { serviceAccountName: 'ghost', imagePullSecrets: [{ name: 'regcred' }] } });
     expect(report.missingServiceAccount).toBe(`${NS}/ghost`);
     expect(describeChain(chain)).toEqual([`secret ${NS}/regcred ghcr`, 'anonymous']);
   });
 });
 
 describe('lookupCredentials: the webhook own credentials', () => {
-  it('are used for a registry configured for the webhook when the tenant has no matching secret', () => {
-    const { chain } = chainFor('registry.webhook.example/base/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } });
-    expect(describeChain(chain)).toEqual(['docker config /etc/dp/config.json webhook', 'anonymous']);
+  it('are used for a registry configured for the webhook when the tenant has no matching secret', async () => {
+    const { chain } = await chainFor('registry.webhook.example/base/app:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } });
+    expect(describeChain(chain)).toEqual([ownEntry('registry.webhook.example'), 'anonymous']);
   });
 
-  it('never stand in for a tenant secret that matches the registry', () => {
-    const { chain } = chainFor('quay.io/team/private:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } });
+  it('never stand in for a tenant secret that matches the registry', async () => {
+    const { chain } = await chainFor('quay.io/team/private:1', { kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } });
     expect(describeChain(chain)).toEqual([`secret ${NS}/regcred team`, 'anonymous']);
   });
 
-  it('are never offered for a registry the webhook is not configured for', () => {
-    const { chain } = chainFor('private.example.com/app:1', { kind: 'Pod', podSpec: {} });
+  it('are never offered for a registry the webhook is not configured for', async () => {
+    const { chain } = await chainFor('private.example.com/app:1', { kind: 'Pod', podSpec: {} });
     expect(describeChain(chain)).toEqual(['anonymous']);
   });
 
-  it('are used without a namespace (nothing to read tenant secrets from)', () => {
+  it('are used without a namespace (nothing to read tenant secrets from)', async () => {
     const cache = populatedCache();
-    const result = lookupCredentials(parseImage('quay.io/team/app:1'), { namespace: undefined, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache, own });
-    expect(describeChain(result.chain)).toEqual(['docker config /etc/dp/config.json webhook', 'anonymous']);
+    const result = await lookupCredentials(parseImage('quay.io/team/app:1'), { namespace: undefined, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache, ownCredentials });
+    expect(describeChain(result.chain)).toEqual([ownEntry('quay.io'), 'anonymous']);
   });
 });
 
 describe('PullSecretCache fed by informer events', () => {
-  it('reflects an update of a secret', () => {
+  it('reflects an update of a secret', async () => {
     const cache = populatedCache();
     const podSpec = { imagePullSecrets: [{ name: 'regcred' }] };
     const before = cache.secret(NS, 'regcred');
     cache.upsertSecret(dockerConfigJsonSecret(NS, 'regcred', { 'ghcr.io': auth('rotated') }, { uid: before?.uid, resourceVersion: '200' }));
-    expect(describeChain(chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec }, cache).chain)).toEqual([`secret ${NS}/regcred rotated`, 'anonymous']);
+    expect(describeChain((await chainFor('ghcr.io/app:1', { kind: 'Pod', podSpec }, cache)).chain)).toEqual([`secret ${NS}/regcred rotated`, 'anonymous']);
   });
 
-  it('forgets a deleted secret and ServiceAccount', () => {
+  it('forgets a deleted secret and ServiceAccount', async () => {
     const cache = populatedCache();
     const secret = cache.secret(NS, 'hub');
     cache.deleteSecret({ metadata: { namespace: NS, name: 'hub', uid: secret?.uid } });
     expect(cache.secret(NS, 'hub')).toBeUndefined();
-    const { report } = chainFor('nginx:1', { kind: 'Deployment', podSpec: {} }, cache);
+    const { report } = await chainFor('nginx:1', { kind: 'Deployment', podSpec: {} }, cache);
     expect(report.missingSecrets).toEqual([`${NS}/hub`]);
 
     cache.deleteServiceAccount(serviceAccount(NS, 'default', [], { uid: undefined }));
@@ -240,33 +246,51 @@ describe('serviceAccountOf', () => {
   });
 });
 
-describe('lookupCredentialsAsync (own credentials that run helpers or providers)', () => {
+describe('lookupCredentials: own credentials that run a kubelet credential provider', () => {
   const ECR = '123.dkr.ecr.eu-west-1.amazonaws.com';
-  const asked: string[] = [];
-  const ownAsync = {
-    lookup: (): Credential[] => [],
-    forImage: (ref: { name: string }): Promise<Credential[]> => {
-      asked.push(ref.name);
-      return Promise.resolve(ref.name.startsWith(`${ECR}/`) ? [{ username: 'AWS', password: 'pw-ecr', source: 'kubelet credential provider ecr' }] : []);
-    },
-  };
+  let dir: string;
+  let countFile: string;
+  let withProvider: OwnCredentials;
 
-  it('asks forImage when no tenant secret matched the registry', async () => {
-    const { chain, report } = await lookupCredentialsAsync(parseImage(`${ECR}/team/app:1`), { namespace: NS, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache: populatedCache(), own: ownAsync });
-    expect(describeChain(chain)).toEqual(['kubelet credential provider ecr AWS', 'anonymous']);
-    expect(report.sources).toEqual(['kubelet credential provider ecr', 'anonymous']);
+  beforeAll(async () => {
+    await makeExecutable();
+    dir = await mkdtemp(join(tmpdir(), 'dp-kube-credentials-'));
+    countFile = join(dir, 'count');
+    const [spec] = parseCredentialProviderConfig(
+      JSON.stringify({
+        apiVersion: 'kubelet.config.k8s.io/v1',
+        kind: 'CredentialProviderConfig',
+        providers: [{ name: 'test-provider', matchImages: ['*.dkr.ecr.*.amazonaws.com'], defaultCacheDuration: '0s', apiVersion: 'credentialprovider.kubelet.k8s.io/v1' }],
+      }),
+      '/etc/kubernetes/credential-providers.yaml',
+    );
+    const env = { PATH: process.env['PATH'], DP_TEST_REGISTRY: ECR, DP_TEST_USERNAME: 'AWS', DP_TEST_PASSWORD: 'pw-ecr', DP_TEST_COUNT_FILE: countFile };
+    withProvider = new OwnCredentials({
+      dockerConfig: parseDockerConfig('', OWN_CONFIG),
+      providers: new KubeletCredentialProviders(spec === undefined ? [] : [spec], { binDir: FIXTURE_DIR, env, timeoutMs: 10_000 }),
+    });
   });
 
-  it('never asks it when a tenant secret matched', async () => {
-    asked.length = 0;
-    const { chain } = await lookupCredentialsAsync(parseImage('ghcr.io/app:1'), { namespace: NS, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache: populatedCache(), own: ownAsync });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs the provider when no tenant secret matched the registry', async () => {
+    const { chain, report } = await lookupCredentials(parseImage(`${ECR}/team/app:1`), { namespace: NS, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache: populatedCache(), ownCredentials: withProvider });
+    expect(describeChain(chain)).toEqual([`kubelet credential provider test-provider (${ECR}) AWS`, 'anonymous']);
+    expect(report.sources).toEqual([`kubelet credential provider test-provider (${ECR})`, 'anonymous']);
+  });
+
+  it('never runs it when a tenant secret matched', async () => {
+    const before = await runs(countFile);
+    const { chain } = await lookupCredentials(parseImage('ghcr.io/app:1'), { namespace: NS, kind: 'Pod', podSpec: { imagePullSecrets: [{ name: 'regcred' }] } }, { cache: populatedCache(), ownCredentials: withProvider });
     expect(describeChain(chain)).toEqual([`secret ${NS}/regcred ghcr`, 'anonymous']);
-    expect(asked).toEqual([]);
+    expect(await runs(countFile)).toBe(before);
   });
 
   it('is what clusterCredentialLookup uses', async () => {
-    const lookup = clusterCredentialLookup({ cache: populatedCache(), own: ownAsync });
+    const lookup = clusterCredentialLookup({ cache: populatedCache(), ownCredentials: withProvider });
     const chain = await lookup(parseImage(`${ECR}/x:1`), { namespace: NS, kind: 'Pod', podSpec: {} });
-    expect(describeChain(chain)).toEqual(['kubelet credential provider ecr AWS', 'anonymous']);
+    expect(describeChain(chain)).toEqual([`kubelet credential provider test-provider (${ECR}) AWS`, 'anonymous']);
   });
 });

@@ -6,6 +6,7 @@
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseImage } from '../../src/reference/index.js';
+import type { Credential } from '../../src/credentials/types.js';
 import {
   InsecureRegistryRequiredError,
   ManifestUnknownError,
@@ -13,7 +14,6 @@ import {
   RegistryAuthError,
   RegistryClient,
   RegistryUnavailableError,
-  type Credential,
   type RegistryClientOptions,
 } from '../../src/registry/index.js';
 import { countRequests, pushImage, tokenRequestCount } from '../helpers/registry.js';

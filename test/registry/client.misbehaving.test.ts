@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DIGEST_RULE, parseImage } from '../../src/reference/index.js';
 import { Agent } from 'undici';
+import type { Credential } from '../../src/credentials/types.js';
 import {
   InvalidDigestError,
   RegistryAbortedError,
@@ -22,7 +23,6 @@ import {
   RegistryRateLimitedError,
   RegistryTimeoutError,
   RegistryUnavailableError,
-  type Credential,
   type RegistryClientOptions,
 } from '../../src/registry/index.js';
 import { RegistryFailure } from '../../src/registry/failure.js';

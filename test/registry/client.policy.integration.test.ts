@@ -17,13 +17,13 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseImage } from '../../src/reference/index.js';
+import type { Credential } from '../../src/credentials/types.js';
 import {
   RegistryAuthError,
   RegistryCircuitOpenError,
   RegistryClient,
   RegistryPolicyError,
   RegistryUnavailableError,
-  type Credential,
   type RegistryClientOptions,
   type RequestEvent,
 } from '../../src/registry/index.js';

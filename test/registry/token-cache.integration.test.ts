@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseImage } from '../../src/reference/index.js';
-import { RegistryAuthError, RegistryClient, type Credential } from '../../src/registry/index.js';
+import type { Credential } from '../../src/credentials/types.js';
+import { RegistryAuthError, RegistryClient } from '../../src/registry/index.js';
 import { countRequests, pushImage, tokenRequestCount } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { decodedPatch, podReview, startTestWebhook } from '../support/webhook.js';

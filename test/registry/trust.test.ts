@@ -5,7 +5,7 @@ import { rootCertificates } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificates } from '../../src/certs/generate.js';
 import { RegistryCaFileError } from '../../src/registry/errors.js';
-import { createTrustContext, loadTrustedCertificates, splitPem, trustSourcesFromEnv } from '../../src/registry/trust.js';
+import { createTrustContext, loadTrustedCertificates, trustSourcesFromEnv } from '../../src/registry/trust.js';
 
 const hasStores = 'getCACertificates' in (await import('node:tls'));
 
@@ -28,18 +28,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-describe('splitPem', () => {
-  it('splits a bundle into certificates and ignores text around them', () => {
-    const [a, b] = rootCertificates;
-    expect(splitPem(`comment\n${a ?? ''}\n\nmore\n${b ?? ''}\n`)).toEqual([a, b]);
-  });
-
-  it('normalises CRLF so duplicates compare equal', () => {
-    const [a] = rootCertificates;
-    expect(splitPem((a ?? '').replace(/\n/g, '\r\n'))).toEqual([a]);
-  });
 });
 
 describe('loadTrustedCertificates', () => {

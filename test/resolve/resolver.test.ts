@@ -8,13 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseImage } from '../../src/reference/index.js';
 import type { ImageRef } from '../../src/reference/types.js';
+import type { Credential } from '../../src/credentials/types.js';
 import {
   ManifestUnknownError,
   RegistryAuthError,
   RegistryCircuitOpenError,
   RegistryRateLimitedError,
   RegistryUnavailableError,
-  type Credential,
   type DigestSource,
   type ManifestDigest,
 } from '../../src/registry/index.js';

@@ -8,8 +8,8 @@ import {
   loadCredentialProviders,
   parseCredentialProviderConfig,
   parseProviderResponse,
-} from '../../src/registry/credential-provider.js';
-import { FIXTURE_DIR, makeExecutable, runs } from './credential-fixtures.js';
+} from '../../src/credentials/kubelet-providers.js';
+import { FIXTURE_DIR, makeExecutable, runs } from './fixtures.js';
 
 const FILE = '/etc/kubernetes/credential-providers.yaml';
 const REGISTRY = '123.dkr.ecr.eu-west-1.amazonaws.com';

@@ -8,7 +8,7 @@ import {
   parsePullSecret,
   parseRegistryPattern,
   PULL_SECRET_TYPES,
-} from '../../src/kube/keyring.js';
+} from '../../src/credentials/keyring.js';
 
 const SOURCE = 'secret team-a/regcred';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -247,6 +247,7 @@ describe('malformed entries', () => {
     [{ 'quay.io': { auth: 42 } }, 'secret team-a/regcred: auths["quay.io"] skipped: "auth" is not a string'],
     [{ 'quay.io': { username: 'u', password: 7 } }, 'secret team-a/regcred: auths["quay.io"] skipped: "password" is not a string'],
     [{ 'quay.io': { email: 'x@example.com' } }, 'secret team-a/regcred: auths["quay.io"] skipped: has no credentials'],
+    [{ 'quay.io': { password: 'x' } }, 'secret team-a/regcred: auths["quay.io"] skipped: entry has a password but no username'],
     [{ 'quay.io': { identitytoken: SECRET_VALUE } }, 'secret team-a/regcred: auths["quay.io"] skipped: has only an identity or registry token (not supported)'],
     [{ 'oci://quay.io': entry('u') }, 'secret team-a/regcred: auths["oci://quay.io"] skipped: key has a scheme other than http:// or https://'],
     [{ 'quay.io/a b': entry('u') }, 'secret team-a/regcred: auths["quay.io/a b"] skipped: key has an invalid path'],

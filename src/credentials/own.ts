@@ -7,19 +7,14 @@
  * usually carry no pull secret: nodes get their credentials from a provider).
  */
 import { LRUCache } from 'lru-cache';
-import type { DockerConfigCredentials } from './docker-config.js';
-import type { DockerCredentialHelpers, HelperOutcome } from './credential-helpers.js';
-import type { KubeletCredentialProviders, ProviderLookup } from './credential-provider.js';
-import type { Credential } from './types.js';
 import { raceAbort, type Deadline } from '../timeout.js';
+import type { DockerConfigCredentials } from './docker-config.js';
+import type { DockerCredentialHelpers, HelperOutcome } from './helpers.js';
+import type { KubeletCredentialProviders, ProviderLookup } from './kubelet-providers.js';
+import type { Credential, ImageName } from './types.js';
 
-/** An image as the lookups need it: `domain` (`host[:port]`) and `name` (`domain/path`). */
-export interface ImageName {
-  readonly domain: string;
-  readonly name: string;
-}
-
-export interface WebhookCredentialSources {
+/** Where the webhook's own credentials come from: its docker config, and the programs it names or is given. */
+export interface OwnCredentialSources {
   readonly dockerConfig: DockerConfigCredentials;
   readonly helpers?: DockerCredentialHelpers | undefined;
   readonly providers?: KubeletCredentialProviders | undefined;
@@ -30,15 +25,15 @@ const MAX_REMEMBERED = 1000;
 type ProgramAnswers = [HelperOutcome | undefined, ProviderLookup | undefined];
 
 /** The webhook's own credential sources, asked in order. */
-export class WebhookCredentials {
-  readonly #sources: WebhookCredentialSources;
+export class OwnCredentials {
+  readonly #sources: OwnCredentialSources;
   readonly #whyNone = new LRUCache<string, string>({ max: MAX_REMEMBERED });
 
-  constructor(sources: WebhookCredentialSources) {
+  constructor(sources: OwnCredentialSources) {
     this.#sources = sources;
   }
 
-  /** Docker config `auths` only, without running anything (for mirrors, and OwnCredentials.lookup). */
+  /** Docker config `auths` only, without running anything (for mirrors). */
   lookup(domain: string): Credential[] {
     return this.#sources.dockerConfig.lookup(domain);
   }

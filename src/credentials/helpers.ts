@@ -21,9 +21,11 @@
  */
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../errors.js';
+import { DEFAULT_DOMAIN } from '../reference/index.js';
+import { DOCKER_HUB_LOGIN_KEY } from './docker-auth.js';
 import { registryHostOfKey } from './docker-config.js';
-import { runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord } from '../json.js';
+import { firstLineOf, runPlugin, type PluginResult } from './exec-plugin.js';
+import { isRecord, member } from '../json.js';
 import type { Credential } from './types.js';
 
 /** What asking a helper gave: a credential, nothing, or a failure to report. Notes never hold a secret. */
@@ -48,14 +50,12 @@ export const DEFAULT_HELPER_CACHE_TTL_MS = 5 * 60_000;
 const FAILURE_TTL_MS = 10_000;
 const MAX_CACHED = 1000;
 const NOT_FOUND = 'credentials not found in native keychain';
-const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/';
 const TOKEN_USERNAME = '<token>';
-const MAX_DETAIL = 200;
 
 /** The server URL docker hands a helper for a registry domain. */
 export function helperServerUrl(domain: string): string {
   const host = registryHostOfKey(domain);
-  return host === 'docker.io' ? DOCKER_HUB_SERVER_URL : host;
+  return host === DEFAULT_DOMAIN ? DOCKER_HUB_LOGIN_KEY : host;
 }
 
 /** Parses a helper's `get` answer; a string says what is wrong with it (never quoting it). */
@@ -67,8 +67,8 @@ export function parseHelperAnswer(stdout: string, program: string): Credential |
     return 'answered something that is not JSON';
   }
   if (!isRecord(answer)) return 'answered JSON that is not an object';
-  const username = answer['Username'];
-  const secret = answer['Secret'];
+  const username = member(answer, 'Username');
+  const secret = member(answer, 'Secret');
   if (typeof username !== 'string' || typeof secret !== 'string') return 'answered without a string Username and Secret';
   if (secret === '') return 'answered an empty Secret';
   const source = username === TOKEN_USERNAME ? `credential helper ${program} (identity token)` : `credential helper ${program}`;
@@ -123,17 +123,10 @@ export class DockerCredentialHelpers {
     }
     if (result.code !== 0) {
       if (result.stdout.includes(NOT_FOUND)) return { kind: 'none', note: `docker credential helper ${program} has no credentials for ${domain}` };
-      return { kind: 'failed', note: `docker credential helper ${program} failed (exit ${String(result.code)}${detail(result.stderr)})` };
+      return { kind: 'failed', note: `docker credential helper ${program} failed (exit ${String(result.code)}${firstLineOf(result.stderr)})` };
     }
     const parsed = parseHelperAnswer(result.stdout, program);
     if (typeof parsed === 'string') return { kind: 'failed', note: `docker credential helper ${program} ${parsed}` };
     return { kind: 'credential', credential: parsed };
   }
-}
-
-/** The first line of a helper's stderr, shortened: helpers explain failures there (never their secret). */
-function detail(stderr: string): string {
-  const line = stderr.trim().split('\n')[0]?.trim() ?? '';
-  if (line === '') return '';
-  return `: ${line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL)}…` : line}`;
 }

@@ -1,7 +1,7 @@
 /**
  * Credentials from a docker `config.json`: `auths` entries, and which credential
  * helper (`credHelpers` per registry, else `credsStore`) docker would ask
- * (credential-helpers.ts runs them). Keys are matched the way docker does: scheme
+ * (helpers.ts runs them). Keys are matched the way docker does: scheme
  * and path are dropped (`https://quay.io/v1/` → quay.io) and Docker Hub's aliases
  * (`https://index.docker.io/v1/`, `index.docker.io`, `registry-1.docker.io`,
  * `docker.io`) all mean docker.io.
@@ -10,10 +10,11 @@
  * service; entries with only an identity token are skipped).
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DigestPinnerError, describeError, errorCode } from '../errors.js';
-import { isRecord } from '../json.js';
+import { isRecord, member } from '../json.js';
+import { DEFAULT_DOMAIN, registryDomain } from '../reference/index.js';
+import { DOCKER_HUB_LOGIN_KEY, quoteKey, readAuthEntry } from './docker-auth.js';
 import type { Credential } from './types.js';
 
 /** Credentials found in one docker config file. */
@@ -40,14 +41,7 @@ export class DockerConfigError extends DigestPinnerError {
 }
 
 const CONFIG_FILE = 'config.json';
-const DOCKER_HUB = 'docker.io';
-/** The key `docker login` writes for Docker Hub; preferred when several keys match. */
-const DOCKER_HUB_LOGIN_KEY = 'https://index.docker.io/v1/';
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 const SCHEME_PREFIX = /^[a-z][a-z0-9+.-]*:\/\//i;
-// Standard base64 with padding, as docker's decoder (base64.StdEncoding) requires.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const MAX_KEY_IN_MESSAGE = 80;
 // What follows `docker-credential-`: a program name, never a path.
 const HELPER_SUFFIX = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -62,7 +56,7 @@ interface Entry {
   readonly credential: Credential;
 }
 
-/** The directory holding config.json: the option, else `$DOCKER_CONFIG`, else `~/.docker`. */
+/** The directory holding config.json: the option (`--docker-config`), else `$DOCKER_CONFIG`, else `~/.docker`. */
 export function dockerConfigDir(dir: string | undefined, env: Readonly<Record<string, string | undefined>>, home: string): string {
   if (dir !== undefined && dir !== '') return dir;
   const fromEnv = env['DOCKER_CONFIG'];
@@ -70,18 +64,16 @@ export function dockerConfigDir(dir: string | undefined, env: Readonly<Record<st
   return join(home, '.docker');
 }
 
-/** Reads `<dir>/config.json` (dir defaults as in dockerConfigDir). A missing file gives no credentials. */
-export async function loadDockerConfig(
-  dir: string | undefined,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<DockerConfigCredentials> {
-  const file = join(dockerConfigDir(dir, env, homedir()), CONFIG_FILE);
+/** Reads `<dir>/config.json` (`dir` as dockerConfigDir gives it). A missing file gives no credentials. */
+export async function loadDockerConfig(dir: string): Promise<DockerConfigCredentials> {
+  const file = join(dir, CONFIG_FILE);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if (isMissingFile(error)) return parseDockerConfig('', file);
-    throw new DockerConfigError(file, `cannot be read (${errorCode(error) ?? describeError(error)})`, { cause: error });
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return parseDockerConfig('', file);
+    throw new DockerConfigError(file, `cannot be read (${code ?? describeError(error)})`, { cause: error });
   }
   return parseDockerConfig(text, file);
 }
@@ -90,7 +82,7 @@ export async function loadDockerConfig(
 export function parseDockerConfig(text: string, file: string): DockerConfigCredentials {
   const config = text.trim() === '' ? {} : parseJson(text, file);
   const entries = readEntries(config, file);
-  const helpers = isRecord(config) ? readHelpers(config, file) : { byHost: new Map<string, string>(), store: undefined };
+  const helpers = readHelpers(config, file);
   return {
     file,
     lookup: (domain) => lookupEntries(entries, domain),
@@ -103,13 +95,12 @@ export function parseDockerConfig(text: string, file: string): DockerConfigCrede
 export function registryHostOfKey(key: string): string {
   const withoutScheme = key.trim().replace(SCHEME_PREFIX, '');
   const slash = withoutScheme.indexOf('/');
-  const host = (slash === -1 ? withoutScheme : withoutScheme.slice(0, slash)).toLowerCase();
-  return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
+  return registryDomain((slash === -1 ? withoutScheme : withoutScheme.slice(0, slash)).toLowerCase());
 }
 
 function lookupEntries(entries: readonly Entry[], domain: string): Credential[] {
   const host = registryHostOfKey(domain);
-  const preferredKey = host === DOCKER_HUB ? DOCKER_HUB_LOGIN_KEY : host;
+  const preferredKey = host === DEFAULT_DOMAIN ? DOCKER_HUB_LOGIN_KEY : host;
   const matching = entries.filter((e) => e.host === host);
   const ranked = [...matching.filter((e) => e.key === preferredKey), ...matching.filter((e) => e.key !== preferredKey)];
   const seen = new Set<string>();
@@ -135,7 +126,7 @@ function parseJson(text: string, file: string): unknown {
 
 function readEntries(config: unknown, file: string): Entry[] {
   if (!isRecord(config)) throw new DockerConfigError(file, 'is not a JSON object');
-  const auths = config['auths'];
+  const auths = member(config, 'auths');
   if (auths === undefined) return [];
   if (!isRecord(auths)) throw new DockerConfigError(file, '"auths" is not an object');
   const entries: Entry[] = [];
@@ -146,12 +137,12 @@ function readEntries(config: unknown, file: string): Entry[] {
   return entries;
 }
 
-function readHelpers(config: Record<string, unknown>, file: string): Helpers {
-  const raw = config['credsStore'];
+function readHelpers(config: unknown, file: string): Helpers {
+  const raw = member(config, 'credsStore');
   const store = raw === undefined || raw === null || raw === '' ? undefined : raw;
   if (store !== undefined && (typeof store !== 'string' || !HELPER_SUFFIX.test(store))) throw new DockerConfigError(file, '"credsStore" is not a helper name (docker-credential-<name>)');
   const byHost = new Map<string, string>();
-  const helpers = config['credHelpers'];
+  const helpers = member(config, 'credHelpers');
   if (helpers !== undefined && helpers !== null) {
     if (!isRecord(helpers)) throw new DockerConfigError(file, '"credHelpers" is not an object');
     for (const [key, value] of Object.entries(helpers)) {
@@ -163,43 +154,10 @@ function readHelpers(config: Record<string, unknown>, file: string): Helpers {
   return { byHost, store };
 }
 
+/** The credential of an entry; undefined for one without any. Throws for a malformed one. */
 function readCredential(value: unknown, where: string, file: string): Credential | undefined {
-  if (!isRecord(value)) throw new DockerConfigError(file, `${where} is not an object`);
-  const source = `docker config ${file} ${where}`;
-  const auth = optionalString(value, 'auth', where, file);
-  // As in docker: a non-empty `auth` wins over username/password.
-  if (auth !== undefined && auth !== '') return { ...decodeAuth(auth, where, file), source };
-  const username = optionalString(value, 'username', where, file);
-  const password = optionalString(value, 'password', where, file);
-  if (username === undefined || username === '') {
-    if (password !== undefined && password !== '') throw new DockerConfigError(file, `${where} has a password but no username`);
-    return undefined;
-  }
-  return { username, password: password ?? '', source };
-}
-
-function decodeAuth(auth: string, where: string, file: string): { username: string; password: string } {
-  if (!BASE64.test(auth)) throw new DockerConfigError(file, `${where}.auth is not valid base64`);
-  const decoded = Buffer.from(auth, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) throw new DockerConfigError(file, `${where}.auth does not decode to "username:password"`);
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
-function optionalString(record: Record<string, unknown>, field: string, where: string, file: string): string | undefined {
-  const value = record[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new DockerConfigError(file, `${where}.${field} is not a string`);
-  return value;
-}
-
-function quoteKey(key: string): string {
-  const shown = key.length > MAX_KEY_IN_MESSAGE ? `${key.slice(0, MAX_KEY_IN_MESSAGE)}…` : key;
-  return JSON.stringify(shown);
-}
-
-
-function isMissingFile(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === 'ENOENT' || code === 'ENOTDIR';
+  const entry = readAuthEntry(value);
+  if (entry.kind === 'invalid') throw new DockerConfigError(file, `${where}${entry.field === undefined ? '' : `.${entry.field}`} ${entry.problem}`);
+  if (entry.kind === 'none') return undefined;
+  return { username: entry.username, password: entry.password, source: `docker config ${file} ${where}` };
 }

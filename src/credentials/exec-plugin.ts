@@ -33,6 +33,7 @@ export class CredentialProgramError extends DigestPinnerError {
 
 /** Most output read from a credential program (a credential is a few KiB at most). */
 export const PLUGIN_OUTPUT_LIMIT = 1024 * 1024;
+const MAX_DETAIL = 200;
 
 /** Runs `run.file`, writes `run.stdin`, and resolves with its exit status and output once it exits. */
 export function runPlugin(run: PluginRun): Promise<PluginResult> {
@@ -84,6 +85,16 @@ export function runPlugin(run: PluginRun): Promise<PluginResult> {
     child.stdin.on('error', () => undefined);
     child.stdin.end(run.stdin);
   });
+}
+
+/**
+ * `: ` and the first line of a program's stderr, shortened, or nothing when it wrote none:
+ * helpers and plugins explain failures there (never their secret).
+ */
+export function firstLineOf(stderr: string): string {
+  const line = stderr.trim().split('\n')[0]?.trim() ?? '';
+  if (line === '') return '';
+  return `: ${line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL)}…` : line}`;
 }
 
 function definedEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -1,12 +1,12 @@
-/** WebhookCredentials under a deadline: a credential program that outlives the admission's deadline is not waited on. */
+/** OwnCredentials under a deadline: a credential program that outlives the admission's deadline is not waited on. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerCredentialHelpers } from '../../src/registry/credential-helpers.js';
-import { parseDockerConfig } from '../../src/registry/docker-config.js';
-import { WebhookCredentials } from '../../src/registry/own-credentials.js';
-import { PATH_WITH_FIXTURES, makeExecutable, runs } from './credential-fixtures.js';
+import { DockerCredentialHelpers } from '../../src/credentials/helpers.js';
+import { parseDockerConfig } from '../../src/credentials/docker-config.js';
+import { OwnCredentials } from '../../src/credentials/own.js';
+import { PATH_WITH_FIXTURES, makeExecutable, runs } from './fixtures.js';
 
 const REGISTRY = 'registry.test.example:5000';
 const IMAGE = { domain: REGISTRY, name: `${REGISTRY}/team/app` };
@@ -21,15 +21,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function credentialsWith(helper: string, countFile: string): WebhookCredentials {
+function credentialsWith(helper: string, countFile: string): OwnCredentials {
   const env = { PATH: PATH_WITH_FIXTURES, DP_TEST_REGISTRY: REGISTRY, DP_TEST_USERNAME: 'robot', DP_TEST_PASSWORD: 's3cret', DP_TEST_COUNT_FILE: countFile };
-  return new WebhookCredentials({
+  return new OwnCredentials({
     dockerConfig: parseDockerConfig(JSON.stringify({ auths: { [REGISTRY]: { auth: AUTH } } }), '/test/config.json'),
     helpers: new DockerCredentialHelpers({ helperFor: () => helper, env, timeoutMs: 10_000 }),
   });
 }
 
-describe('WebhookCredentials.forImage with a deadline', () => {
+describe('OwnCredentials.forImage with a deadline', () => {
   it('stops waiting on a helper when the deadline passes, giving the config auths alone', async () => {
     const own = credentialsWith('slow', join(dir, 'slow-count'));
     const started = Date.now();

@@ -9,7 +9,7 @@
  * - A provider applies to an image when one of its `matchImages` matches the
  *   image name: same number of DNS labels, each `*` within one label
  *   (`*.dkr.ecr.*.amazonaws.com`), the port equal when the pattern has one, the
- *   pattern's path a prefix of the image's (kube/keyring.ts's matching, which is
+ *   pattern's path a prefix of the image's (keyring.ts's matching, which is
  *   kubelet's for both).
  * - Exec protocol: `<bin-dir>/<name> <args>` with kubelet's environment plus the
  *   provider's `env`; stdin `{"apiVersion","kind":"CredentialProviderRequest","image"}`
@@ -32,10 +32,10 @@ import { LRUCache } from 'lru-cache';
 import { parse as parseYaml } from 'yaml';
 import { DigestPinnerError, describeError } from '../errors.js';
 import { parseDuration } from '../duration.js';
-import { parseRegistryPattern, patternMatches, type RegistryPattern } from '../kube/keyring.js';
-import { runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord } from '../json.js';
-import type { Credential } from './types.js';
+import { parseRegistryPattern, patternMatches, type RegistryPattern } from './keyring.js';
+import { firstLineOf, runPlugin, type PluginResult } from './exec-plugin.js';
+import { isRecord, member } from '../json.js';
+import type { Credential, ImageName } from './types.js';
 
 /** One provider of the configuration file, checked. */
 export interface CredentialProviderSpec {
@@ -128,10 +128,10 @@ export function parseCredentialProviderConfig(text: string, file: string): Crede
     throw fail('is not valid YAML or JSON');
   }
   if (!isRecord(config)) throw fail('is not an object');
-  if (config['kind'] !== 'CredentialProviderConfig') throw fail('kind must be CredentialProviderConfig');
-  const apiVersion = config['apiVersion'];
+  if (member(config, 'kind') !== 'CredentialProviderConfig') throw fail('kind must be CredentialProviderConfig');
+  const apiVersion = member(config, 'apiVersion');
   if (typeof apiVersion !== 'string' || !CONFIG_API_VERSIONS.has(apiVersion)) throw fail(`apiVersion must be one of ${[...CONFIG_API_VERSIONS].join(', ')}`);
-  const providers = config['providers'];
+  const providers = member(config, 'providers');
   if (!Array.isArray(providers) || providers.length === 0) throw fail('providers must be a non-empty list');
   const specs = providers.map((provider: unknown, index) => parseProvider(provider, `providers[${String(index)}]`, fail));
   const names = new Set<string>();
@@ -144,23 +144,24 @@ export function parseCredentialProviderConfig(text: string, file: string): Crede
 
 function parseProvider(value: unknown, where: string, fail: (problem: string) => Error): CredentialProviderSpec {
   if (!isRecord(value)) throw fail(`${where} is not an object`);
-  const name = value['name'];
+  const name = member(value, 'name');
   if (typeof name !== 'string' || !PROVIDER_NAME.test(name) || name === '.' || name === '..') throw fail(`${where}.name must be a file name in the bin dir`);
   const at = `${where} (${name})`;
-  if (value['tokenAttributes'] !== undefined) throw fail(`${at}.tokenAttributes is not supported (the webhook has no pod service-account token to give the plugin)`);
-  const matchImages = stringList(value['matchImages'], `${at}.matchImages`, fail);
+  if (member(value, 'tokenAttributes') !== undefined) throw fail(`${at}.tokenAttributes is not supported (the webhook has no pod service-account token to give the plugin)`);
+  const matchImages = stringList(member(value, 'matchImages'), `${at}.matchImages`, fail);
   if (matchImages.length === 0) throw fail(`${at}.matchImages must not be empty`);
   const patterns = matchImages.map((text, index) => {
     const pattern = parseRegistryPattern(text);
     if (typeof pattern === 'string') throw fail(`${at}.matchImages[${String(index)}] ${JSON.stringify(text)} ${pattern}`);
     return pattern;
   });
-  const defaultCacheDurationMs = parseDuration(value['defaultCacheDuration']);
+  const defaultCacheDurationMs = parseDuration(member(value, 'defaultCacheDuration'));
   if (defaultCacheDurationMs === undefined) throw fail(`${at}.defaultCacheDuration must be a duration (e.g. 12h, 0s)`);
-  const apiVersion = value['apiVersion'];
+  const apiVersion = member(value, 'apiVersion');
   if (typeof apiVersion !== 'string' || !PROVIDER_API_VERSIONS.has(apiVersion)) throw fail(`${at}.apiVersion must be one of ${[...PROVIDER_API_VERSIONS].join(', ')}`);
-  const args = value['args'] === undefined || value['args'] === null ? [] : stringList(value['args'], `${at}.args`, fail);
-  return { name, matchImages, patterns, defaultCacheDurationMs, apiVersion, args, env: envOf(value['env'], `${at}.env`, fail) };
+  const rawArgs = member(value, 'args');
+  const args = rawArgs === undefined || rawArgs === null ? [] : stringList(rawArgs, `${at}.args`, fail);
+  return { name, matchImages, patterns, defaultCacheDurationMs, apiVersion, args, env: envOf(member(value, 'env'), `${at}.env`, fail) };
 }
 
 function stringList(value: unknown, where: string, fail: (problem: string) => Error): string[] {
@@ -173,8 +174,8 @@ function envOf(value: unknown, where: string, fail: (problem: string) => Error):
   if (!Array.isArray(value)) throw fail(`${where} must be a list of {name, value}`);
   const env: Record<string, string> = {};
   for (const [index, item] of value.entries()) {
-    const name: unknown = isRecord(item) ? item['name'] : undefined;
-    const text: unknown = isRecord(item) ? item['value'] : undefined;
+    const name = member(item, 'name');
+    const text = member(item, 'value');
     if (typeof name !== 'string' || name === '' || typeof text !== 'string') throw fail(`${where}[${String(index)}] must have a string name and value`);
     env[name] = text;
   }
@@ -201,7 +202,7 @@ export class KubeletCredentialProviders {
   }
 
   /** Credentials for `image` (`domain` and `name` = `domain/path`) from every matching provider. Never throws. */
-  async lookup(image: { readonly domain: string; readonly name: string }): Promise<ProviderLookup> {
+  async lookup(image: ImageName): Promise<ProviderLookup> {
     const matched = this.matching(image.name);
     const answers = await Promise.all(matched.map((spec) => this.#lookupOne(spec, image)));
     const credentials: Credential[] = [];
@@ -223,7 +224,7 @@ export class KubeletCredentialProviders {
   }
 
   /** One provider's credentials for the image, or a note saying why there are none. */
-  async #lookupOne(spec: CredentialProviderSpec, image: { readonly domain: string; readonly name: string }): Promise<Credential[] | string> {
+  async #lookupOne(spec: CredentialProviderSpec, image: ImageName): Promise<Credential[] | string> {
     const who = `kubelet credential provider ${spec.name}`;
     let response: ProviderResponse;
     try {
@@ -236,13 +237,13 @@ export class KubeletCredentialProviders {
     return credentials.length > 0 ? credentials : `${who} returned no credentials for ${image.name}`;
   }
 
-  #cached(spec: CredentialProviderSpec, image: { readonly domain: string; readonly name: string }): ProviderResponse | undefined {
+  #cached(spec: CredentialProviderSpec, image: ImageName): ProviderResponse | undefined {
     return (
       this.#cache.get(cacheKey(spec, 'Image', image)) ?? this.#cache.get(cacheKey(spec, 'Registry', image)) ?? this.#cache.get(cacheKey(spec, 'Global', image))
     );
   }
 
-  #remember(spec: CredentialProviderSpec, image: { readonly domain: string; readonly name: string }, response: ProviderResponse): void {
+  #remember(spec: CredentialProviderSpec, image: ImageName, response: ProviderResponse): void {
     if (response.cacheDurationMs <= 0) return;
     const key = cacheKey(spec, response.cacheKeyType, image);
     if (this.#cache.has(key)) return;
@@ -270,7 +271,7 @@ export class KubeletCredentialProviders {
       stdin: JSON.stringify(request),
       timeoutMs: this.#options.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS,
     });
-    if (result.code !== 0) throw new CredentialProviderError(`exit ${String(result.code)}${firstLine(result.stderr)}`);
+    if (result.code !== 0) throw new CredentialProviderError(`exit ${String(result.code)}${firstLineOf(result.stderr)}`);
     return parseProviderResponse(result.stdout, spec);
   }
 }
@@ -285,14 +286,14 @@ export function parseProviderResponse(stdout: string, spec: Pick<CredentialProvi
     throw fail('is not JSON');
   }
   if (!isRecord(response)) throw fail('is not a JSON object');
-  if (response['kind'] !== 'CredentialProviderResponse') throw fail('kind is not CredentialProviderResponse');
-  if (response['apiVersion'] !== spec.apiVersion) throw fail(`apiVersion is not ${spec.apiVersion}, the request's`);
-  const cacheKeyType = response['cacheKeyType'];
+  if (member(response, 'kind') !== 'CredentialProviderResponse') throw fail('kind is not CredentialProviderResponse');
+  if (member(response, 'apiVersion') !== spec.apiVersion) throw fail(`apiVersion is not ${spec.apiVersion}, the request's`);
+  const cacheKeyType = member(response, 'cacheKeyType');
   if (typeof cacheKeyType !== 'string' || !CACHE_KEY_TYPES.has(cacheKeyType)) throw fail('cacheKeyType is not Image, Registry or Global');
-  const duration = response['cacheDuration'];
+  const duration = member(response, 'cacheDuration');
   const cacheDurationMs = duration === undefined || duration === null ? spec.defaultCacheDurationMs : parseDuration(duration);
   if (cacheDurationMs === undefined) throw fail('cacheDuration is not a duration');
-  return { cacheKeyType, cacheDurationMs, entries: authEntries(response['auth'], spec.name, fail) };
+  return { cacheKeyType, cacheDurationMs, entries: authEntries(member(response, 'auth'), spec.name, fail) };
 }
 
 function authEntries(auth: unknown, provider: string, fail: (problem: string) => Error): AuthEntry[] {
@@ -303,8 +304,8 @@ function authEntries(auth: unknown, provider: string, fail: (problem: string) =>
     const pattern = parseRegistryPattern(key);
     if (typeof pattern === 'string') throw fail(`auth key ${JSON.stringify(key)} ${pattern}`);
     if (!isRecord(value)) throw fail(`auth[${JSON.stringify(key)}] is not an object`);
-    const username = value['username'] ?? '';
-    const password = value['password'] ?? '';
+    const username = member(value, 'username') ?? '';
+    const password = member(value, 'password') ?? '';
     if (typeof username !== 'string' || typeof password !== 'string') throw fail(`auth[${JSON.stringify(key)}] username and password must be strings`);
     entries.push({ key, pattern, credential: { username, password, source: `kubelet credential provider ${provider} (${key})` } });
   }
@@ -318,13 +319,8 @@ function matchingEntries(entries: readonly AuthEntry[], imageName: string): Auth
   return entries.filter((entry) => patternMatches(entry.pattern, target)).sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
 }
 
-function cacheKey(spec: CredentialProviderSpec, type: string, image: { readonly domain: string; readonly name: string }): string {
+function cacheKey(spec: CredentialProviderSpec, type: string, image: ImageName): string {
   if (type === 'Global') return `${spec.name}\0global`;
   if (type === 'Registry') return `${spec.name}\0registry\0${image.domain}`;
   return `${spec.name}\0image\0${image.name}`;
-}
-
-function firstLine(stderr: string): string {
-  const line = stderr.trim().split('\n')[0]?.trim() ?? '';
-  return line === '' ? '' : `: ${line.slice(0, 200)}`;
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildCore, type Core, type CoreOptions } from '../../src/cli/core.js';
 import { parseImage } from '../../src/reference/index.js';
 import { RegistryAuthError } from '../../src/registry/index.js';
-import { FIXTURE_DIR, PATH_WITH_FIXTURES, makeExecutable, runs } from './credential-fixtures.js';
+import { FIXTURE_DIR, PATH_WITH_FIXTURES, makeExecutable, runs } from './fixtures.js';
 import '../helpers/registry-types.js';
 import { rejection } from '../support/rejection.js';
 

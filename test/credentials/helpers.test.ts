@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerCredentialHelpers, helperServerUrl, parseHelperAnswer } from '../../src/registry/credential-helpers.js';
-import { PATH_WITH_FIXTURES, makeExecutable, runs } from './credential-fixtures.js';
+import { DockerCredentialHelpers, helperServerUrl, parseHelperAnswer } from '../../src/credentials/helpers.js';
+import { PATH_WITH_FIXTURES, makeExecutable, runs } from './fixtures.js';
 
 const REGISTRY = 'registry.test.example:5000';
 let dir: string;

@@ -8,7 +8,7 @@ import {
   loadDockerConfig,
   parseDockerConfig,
   registryHostOfKey,
-} from '../../src/registry/docker-config.js';
+} from '../../src/credentials/docker-config.js';
 
 const FILE = '/home/op/.docker/config.json';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -139,33 +139,33 @@ describe('loadDockerConfig', () => {
     const cfgDir = join(dir, 'ok');
     await mkdir(cfgDir);
     await writeFile(join(cfgDir, 'config.json'), config({ '127.0.0.1:5000': { auth: b64('u:p') } }));
-    const loaded = await loadDockerConfig(cfgDir, {});
+    const loaded = await loadDockerConfig(cfgDir);
     expect(loaded.file).toBe(join(cfgDir, 'config.json'));
     expect(loaded.lookup('127.0.0.1:5000')).toEqual([{ username: 'u', password: 'p', source: `docker config ${loaded.file} auths["127.0.0.1:5000"]` }]);
   });
 
-  it('uses $DOCKER_CONFIG when no directory is given', async () => {
+  it('reads the directory dockerConfigDir gives for $DOCKER_CONFIG when no directory is given', async () => {
     const cfgDir = join(dir, 'env');
     await mkdir(cfgDir);
     await writeFile(join(cfgDir, 'config.json'), config({ 'quay.io': { auth: b64('e:1') } }));
-    expect((await loadDockerConfig(undefined, { DOCKER_CONFIG: cfgDir })).lookup('quay.io')).toHaveLength(1);
+    expect((await loadDockerConfig(dockerConfigDir(undefined, { DOCKER_CONFIG: cfgDir }, join(dir, 'home')))).lookup('quay.io')).toHaveLength(1);
   });
 
   it('gives no credentials when the file (or directory) is missing', async () => {
-    expect((await loadDockerConfig(join(dir, 'nope'), {})).lookup('docker.io')).toEqual([]);
+    expect((await loadDockerConfig(join(dir, 'nope'))).lookup('docker.io')).toEqual([]);
   });
 
   it('fails with a typed error when config.json cannot be read', async () => {
     const cfgDir = join(dir, 'isdir');
     await mkdir(join(cfgDir, 'config.json'), { recursive: true });
-    await expect(loadDockerConfig(cfgDir, {})).rejects.toThrow(/config\.json: cannot be read \(EISDIR\)/);
+    await expect(loadDockerConfig(cfgDir)).rejects.toThrow(/config\.json: cannot be read \(EISDIR\)/);
   });
 
   it('fails with a typed error for a malformed file', async () => {
     const cfgDir = join(dir, 'bad');
     await mkdir(cfgDir);
     await writeFile(join(cfgDir, 'config.json'), '{"auths": nope');
-    await expect(loadDockerConfig(cfgDir, {})).rejects.toBeInstanceOf(DockerConfigError);
+    await expect(loadDockerConfig(cfgDir)).rejects.toBeInstanceOf(DockerConfigError);
   });
 });
 

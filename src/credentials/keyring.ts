@@ -19,8 +19,11 @@
  *
  * Pure: no I/O, no clock. Problems are reported as text naming the entry, never a secret.
  */
-import type { Credential } from '../registry/types.js';
-import { isRecord } from '../json.js';
+import { compileGlob } from '../glob.js';
+import { isRecord, member } from '../json.js';
+import { registryDomain } from '../reference/index.js';
+import { quoteKey, readAuthEntry } from './docker-auth.js';
+import type { Credential } from './types.js';
 
 /** One docker config entry that can be matched: where it applies and what to send. */
 export interface KeyringEntry {
@@ -69,8 +72,6 @@ const DATA_KEYS: ReadonlyMap<string, string> = new Map([
   [PULL_SECRET_TYPES.dockercfg, '.dockercfg'],
 ]);
 
-const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 /** `https://` or `http://`, which kubelet drops; any other scheme makes the key unusable. */
 const HTTP_SCHEME = /^https?:\/\//i;
 const ANY_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -80,9 +81,6 @@ const API_VERSION_PATH = /^\/v[12]\//;
 const HOST_PORT = /^(?<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_*-]+(?:\.[A-Za-z0-9_*-]+)*)(?::(?<port>[0-9]+))?$/;
 /** Path characters a repository or a key's path may hold; no whitespace, query or fragment. */
 const PATH = /^(?:\/[^\s?#/]*)*$/;
-// Standard base64 with padding, as Go's base64.StdEncoding (used by kubelet) requires.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const MAX_KEY_IN_MESSAGE = 80;
 
 /** A keyring with no entries. */
 export const EMPTY_KEYRING: Keyring = keyringOf([]);
@@ -112,7 +110,7 @@ export function mergeKeyrings(keyrings: readonly Keyring[]): Keyring {
 export function parsePullSecret(type: string, data: unknown, source: string): ParsedPullSecret {
   const dataKey = DATA_KEYS.get(type);
   if (dataKey === undefined) return unusable(`${source}: type ${JSON.stringify(type)} is not a pull-secret type`);
-  const encoded = isRecord(data) ? data[dataKey] : undefined;
+  const encoded = member(data, dataKey);
   if (typeof encoded !== 'string' || encoded === '') return unusable(`${source}: has no ${dataKey} data`);
   const text = Buffer.from(encoded, 'base64').toString('utf8');
   let parsed: unknown;
@@ -128,7 +126,7 @@ export function parsePullSecret(type: string, data: unknown, source: string): Pa
 /** Parses a `.dockerconfigjson` document (`{"auths": {...}}`). */
 export function parseDockerConfigJson(config: unknown, source: string): ParsedPullSecret {
   if (!isRecord(config)) return unusable(`${source}: .dockerconfigjson is not a JSON object`);
-  const auths = config['auths'];
+  const auths = member(config, 'auths');
   if (auths === undefined) return unusable(`${source}: .dockerconfigjson has no "auths"`);
   if (!isRecord(auths)) return unusable(`${source}: .dockerconfigjson "auths" is not an object`);
   return parseAuths(auths, source, 'auths');
@@ -165,8 +163,7 @@ function normalizePath(path: string): string | undefined {
 function hostLabels(host: string, port: string): string[] {
   const lower = host.toLowerCase();
   if (lower.startsWith('[')) return [lower.slice(1, -1)];
-  if (port === '' && DOCKER_HUB_ALIASES.has(lower)) return DOCKER_HUB.split('.');
-  return lower.split('.');
+  return (port === '' ? registryDomain(lower) : lower).split('.');
 }
 
 /** True when `pattern` (a key) applies to `target` (an image name). */
@@ -176,14 +173,9 @@ export function patternMatches(pattern: RegistryPattern, target: RegistryPattern
   return pattern.labels.every((glob, index) => labelMatches(glob, target.labels[index] ?? ''));
 }
 
+/** A key's label against the image's: `*` within the one label (labels hold no `/` or `.`). */
 function labelMatches(glob: string, label: string): boolean {
-  if (!glob.includes('*')) return glob === label;
-  const source = glob.split('*').map(escapeRegExp).join('[^.]*');
-  return new RegExp(`^${source}$`).test(label);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return glob.includes('*') ? compileGlob(glob).test(label) : glob === label;
 }
 
 function matchingCredentials(entries: readonly KeyringEntry[], imageName: string): Credential[] {
@@ -214,7 +206,7 @@ function compareReverse(a: string, b: string): number {
   return a < b ? 1 : -1;
 }
 
-function parseAuths(auths: Record<string, unknown>, source: string, field: string): ParsedPullSecret {
+function parseAuths(auths: Readonly<Record<string, unknown>>, source: string, field: string): ParsedPullSecret {
   const entries: KeyringEntry[] = [];
   const problems: string[] = [];
   for (const [key, value] of Object.entries(auths)) {
@@ -239,44 +231,14 @@ function normalizedKey(pattern: RegistryPattern): string {
   return `${host.includes(':') ? `[${host}]` : host}${pattern.port === '' ? '' : `:${pattern.port}`}${pattern.path}`;
 }
 
-/** The credential of one entry, or why it has none. As in kubelet, a non-empty `auth` wins. */
+/** The credential of one entry, or why it has none. */
 function readCredential(value: unknown, source: string): Credential | string {
-  if (!isRecord(value)) return 'entry is not an object';
-  const fields = optionalStrings(value, ['auth', 'username', 'password']);
-  if (typeof fields === 'string') return fields;
-  const [auth, username, password] = fields;
-  if (auth !== undefined && auth !== '') return decodeAuth(auth, source);
-  if (username !== undefined && username !== '') return { username, password: password ?? '', source };
-  if (typeof value['identitytoken'] === 'string' || typeof value['registrytoken'] === 'string') {
-    return 'has only an identity or registry token (not supported)';
-  }
-  return 'has no credentials';
-}
-
-/** The named fields, each a string or absent (null counts as absent), or which one is neither. */
-function optionalStrings(record: Record<string, unknown>, fields: readonly string[]): (string | undefined)[] | string {
-  const values: (string | undefined)[] = [];
-  for (const field of fields) {
-    const value = record[field];
-    if (value === undefined || value === null) values.push(undefined);
-    else if (typeof value === 'string') values.push(value);
-    else return `"${field}" is not a string`;
-  }
-  return values;
-}
-
-function decodeAuth(auth: string, source: string): Credential | string {
-  if (!BASE64.test(auth)) return '"auth" is not valid base64';
-  const decoded = Buffer.from(auth, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return '"auth" does not decode to "username:password"';
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
+  const entry = readAuthEntry(value);
+  if (entry.kind === 'credential') return { username: entry.username, password: entry.password, source };
+  if (entry.kind === 'none') return entry.reason;
+  return `${entry.field === undefined ? 'entry' : JSON.stringify(entry.field)} ${entry.problem}`;
 }
 
 function unusable(problem: string): ParsedPullSecret {
   return { keyring: EMPTY_KEYRING, problems: [problem] };
-}
-
-function quoteKey(key: string): string {
-  return JSON.stringify(key.length > MAX_KEY_IN_MESSAGE ? `${key.slice(0, MAX_KEY_IN_MESSAGE)}…` : key);
 }
