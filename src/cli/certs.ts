@@ -1,11 +1,13 @@
 /** `digest-pinner certs`: a CA and serving certificate for the webhook Service, for clusters without cert-manager. */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KubeConfig, CoreV1Api, AdmissionregistrationV1Api, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, AdmissionregistrationV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { parseFlags, UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
 import { generateCertificates, type CertificateSet } from '../certs/index.js';
 import { DigestPinnerError } from '../errors.js';
+import { kubeConfigFrom } from '../kube/config.js';
+import { kubeConfigSource } from '../kube/source.js';
 
 export const CERTS_USAGE = `Usage: digest-pinner certs [flags]
 
@@ -22,8 +24,8 @@ Flags:
                               reused, so renewing keeps the caBundle
   --secret NAME               create or update the kubernetes.io/tls Secret NAME in NS
   --patch-webhook NAME        set caBundle on every webhook of MutatingWebhookConfiguration NAME
-  --kubeconfig FILE           cluster access for --secret/--patch-webhook (default: in-cluster,
-                              then $KUBECONFIG, then ~/.kube/config)`;
+  --kubeconfig FILE           cluster access for --secret/--patch-webhook (default: $KUBECONFIG,
+                              then in-cluster, then ~/.kube/config)`;
 
 class CertsClusterError extends DigestPinnerError {
   readonly code = 'DP_ERR_CERTS_CLUSTER';
@@ -52,12 +54,11 @@ async function writeSet(dir: string, set: CertificateSet): Promise<void> {
   await writeFile(join(dir, 'tls.key'), set.key, { mode: 0o600 });
 }
 
-function kubeConfig(file: string | undefined): KubeConfig {
-  const config = new KubeConfig();
-  if (file === undefined) config.loadFromDefault();
-  else config.loadFromFile(file);
-  if (config.getCurrentCluster() === null) throw new CertsClusterError('no cluster to talk to: pass --kubeconfig FILE or set KUBECONFIG');
-  return config;
+/** The cluster to write to, found as serve finds its own (kube/source.ts). */
+function kubeConfig(file: string | undefined, io: CliIo): KubeConfig {
+  const source = kubeConfigSource({ kubeconfig: file, env: io.env, homeDir: io.homeDir });
+  if (source === undefined) throw new CertsClusterError('no cluster to talk to: pass --kubeconfig FILE or set KUBECONFIG');
+  return kubeConfigFrom(source).kubeConfig;
 }
 
 async function applySecret(config: KubeConfig, namespace: string, name: string, set: CertificateSet): Promise<'created' | 'updated'> {
@@ -128,7 +129,7 @@ export async function certsCommand(argv: readonly string[], io: CliIo): Promise<
   const secretName = values.secret;
   const webhookName = values['patch-webhook'];
   if (secretName !== undefined || webhookName !== undefined) {
-    const config = kubeConfig(values.kubeconfig);
+    const config = kubeConfig(values.kubeconfig, io);
     if (secretName !== undefined) writeLine(io.stderr, `digest-pinner: Secret ${namespace}/${secretName} ${await applySecret(config, namespace, secretName, set)}`);
     if (webhookName !== undefined) writeLine(io.stderr, `digest-pinner: caBundle set on ${await patchCaBundle(config, webhookName, caBundle)} webhooks of ${webhookName}`);
     return 0;

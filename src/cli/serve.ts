@@ -48,8 +48,8 @@ ${COMMON_FLAGS_USAGE}
   --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
   --kubeconfig FILE           cluster to read pull secrets, ImageSets and Namespace annotations from
                               and record Events in
-                              (default: in-cluster, then $KUBECONFIG; with none, only --docker-config
-                              credentials are used, no ImageSets are read and no Events are recorded)
+                              (default: $KUBECONFIG, then in-cluster, then ~/.kube/config; with none, only
+                              --docker-config credentials are used, no ImageSets are read and no Events are recorded)
   --imageset-authoritative REGISTRY
                               ImageSets are the only source of digests for REGISTRY (host[:port];
                               repeatable): it is never asked, and an image no ImageSet lists
@@ -189,7 +189,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     throw error;
   }
   if (cluster === undefined) {
-    log.warn('no kubeconfig (no --kubeconfig, not in a cluster, no $KUBECONFIG): pull secrets from the cluster, ImageSets, Events and the Namespace annotation for RELATED_IMAGE_* are off');
+    log.warn('no kubeconfig (no --kubeconfig, no $KUBECONFIG, not in a cluster, no ~/.kube/config): pull secrets from the cluster, ImageSets, Events and the Namespace annotation for RELATED_IMAGE_* are off');
   } else {
     log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
     cluster.start(log);
@@ -227,7 +227,7 @@ async function openCluster(
   io: CliIo,
   options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded'>,
 ): Promise<ClusterWatch | undefined> {
-  const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env });
+  const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
   if (source === undefined) return undefined;
   const { ClusterWatch } = await import('./cluster.js');
   return new ClusterWatch({ ...options, source, lease: statusLease(values['lease-namespace'], io.env), reportingInstance: io.env.HOSTNAME ?? hostname() });

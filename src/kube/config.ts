@@ -1,7 +1,7 @@
 /**
  * The kubeconfig of the cluster kubeConfigSource (source.ts) chose, loaded with
- * @kubernetes/client-node: `--kubeconfig FILE`, else the pod's ServiceAccount, else
- * `$KUBECONFIG`, else none (the webhook then runs without cluster credentials).
+ * @kubernetes/client-node: `--kubeconfig FILE`, else `$KUBECONFIG`, else the pod's
+ * ServiceAccount, else `~/.kube/config`, else none (the webhook then runs without cluster credentials).
  * Reads files, but takes the environment as an argument rather than reading process.env.
  */
 import { delimiter } from 'node:path';
@@ -12,7 +12,7 @@ import { kubeConfigSource, type KubeConfigSource, type LoadKubeConfigOptions } f
 
 export interface LoadedKubeConfig {
   readonly kubeConfig: KubeConfig;
-  /** For the startup log: `--kubeconfig /path`, `in-cluster https://10.96.0.1:443`, `$KUBECONFIG /path`. */
+  /** For the startup log: `--kubeconfig /path`, `$KUBECONFIG /path`, `in-cluster https://10.96.0.1:443`, `~/.kube/config /path`. */
   readonly source: string;
 }
 

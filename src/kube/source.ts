@@ -1,9 +1,12 @@
 /**
- * Which cluster the webhook talks to, decided without loading @kubernetes/client-node
- * (some 60 MiB of serve's RSS): `serve` without a cluster never loads it.
- * Reads no file; takes the environment as an argument rather than reading process.env.
+ * Which cluster the webhook and `certs` talk to, decided without loading @kubernetes/client-node
+ * (some 60 MiB of serve's RSS): `serve` without a cluster never loads it. controller-runtime's
+ * order: `--kubeconfig FILE`, else `$KUBECONFIG`, else the pod's ServiceAccount in a cluster,
+ * else `~/.kube/config` when it exists. Reads no file (it only checks that `~/.kube/config`
+ * exists); takes the environment as an argument rather than reading process.env.
  */
-import { delimiter } from 'node:path';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 /** Where kubelet mounts a pod's ServiceAccount token, CA and namespace. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -12,6 +15,8 @@ export interface LoadKubeConfigOptions {
   /** `--kubeconfig FILE`. */
   readonly kubeconfig?: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The user's home directory, for `~/.kube/config`; without it that file is not looked for. */
+  readonly homeDir?: string | undefined;
   /** Directory of the in-cluster token and CA (default SERVICE_ACCOUNT_DIR). */
   readonly serviceAccountDir?: string;
 }
@@ -22,22 +27,24 @@ export type KubeConfigSource =
   | { readonly kind: 'in-cluster'; readonly server: string; readonly serviceAccountDir: string; readonly description: string };
 
 /**
- * `--kubeconfig FILE` when given, else the pod's ServiceAccount when running in a cluster
- * (`KUBERNETES_SERVICE_HOST` set), else `$KUBECONFIG`, else undefined (no cluster).
- * `description` is for the startup log: `--kubeconfig /path`, `in-cluster https://10.96.0.1:443`, `$KUBECONFIG /path`.
+ * The kubeconfig to use, in controller-runtime's order (see the module comment); undefined
+ * when there is none (no cluster). `description` is for logs: `--kubeconfig /path`,
+ * `$KUBECONFIG /path`, `in-cluster https://10.96.0.1:443`, `~/.kube/config /home/me/.kube/config`.
  */
 export function kubeConfigSource(options: LoadKubeConfigOptions): KubeConfigSource | undefined {
   const { env } = options;
   if (options.kubeconfig !== undefined && options.kubeconfig !== '') {
     return { kind: 'files', files: [options.kubeconfig], description: `--kubeconfig ${options.kubeconfig}` };
   }
+  const files = (env['KUBECONFIG'] ?? '').split(delimiter).filter((file) => file !== '');
+  if (files.length > 0) return { kind: 'files', files, description: `$KUBECONFIG ${files.join(delimiter)}` };
   const host = env['KUBERNETES_SERVICE_HOST'];
   if (host !== undefined && host !== '') {
     const server = inClusterServer(host, env['KUBERNETES_SERVICE_PORT']);
     return { kind: 'in-cluster', server, serviceAccountDir: options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, description: `in-cluster ${server}` };
   }
-  const files = (env['KUBECONFIG'] ?? '').split(delimiter).filter((file) => file !== '');
-  if (files.length > 0) return { kind: 'files', files, description: `$KUBECONFIG ${files.join(delimiter)}` };
+  const home = options.homeDir === undefined || options.homeDir === '' ? undefined : join(options.homeDir, '.kube', 'config');
+  if (home !== undefined && existsSync(home)) return { kind: 'files', files: [home], description: `~/.kube/config ${home}` };
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -69,6 +69,21 @@ describe('digest-pinner certs', () => {
     expect(caAfter).toBe(caBefore);
     expect(certAfter).not.toBe(certBefore);
     expect(new X509Certificate(certAfter).verify(new X509Certificate(caBefore).publicKey)).toBe(true);
+  });
+
+  it('says there is no cluster to write to when none is configured', async () => {
+    const result = await runCommand(['certs', '--secret', 'tls'], { cwd: dir, homeDir: join(dir, 'no-home'), env: {} });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('no cluster to talk to: pass --kubeconfig FILE or set KUBECONFIG (DP_ERR_CERTS_CLUSTER)');
+  });
+
+  it('finds ~/.kube/config as serve does, and names it when it cannot be used', async () => {
+    const home = join(dir, 'home-with-kubeconfig');
+    await mkdir(join(home, '.kube'), { recursive: true });
+    await writeFile(join(home, '.kube', 'config'), JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [] }));
+    const result = await runCommand(['certs', '--patch-webhook', 'digest-pinner'], { cwd: dir, homeDir: home, env: {} });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`kubeconfig ${join(home, '.kube', 'config')} has no current context with a cluster (DP_ERR_KUBECONFIG)`);
   });
 
   it('rejects a bad --days', async () => {

@@ -36,8 +36,8 @@ describe('loadKubeConfig', () => {
     expect(loaded?.source).toBe(`--kubeconfig ${join(dir, 'a.yaml')}`);
   });
 
-  it('uses the pod ServiceAccount in a cluster, with the token file re-read by client-node', () => {
-    const loaded = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: join(dir, 'b.yaml') }, serviceAccountDir: '/sa' });
+  it('uses the pod ServiceAccount in a cluster without $KUBECONFIG, with the token file re-read by client-node', () => {
+    const loaded = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: '/sa' });
     expect(loaded?.source).toBe('in-cluster https://10.96.0.1:443');
     expect(loaded?.kubeConfig.getCurrentCluster()).toMatchObject({ server: 'https://10.96.0.1:443', caFile: '/sa/ca.crt' });
     expect(loaded?.kubeConfig.getCurrentUser()?.authProvider).toEqual({ name: 'tokenFile', config: { tokenFile: '/sa/token' } });
@@ -48,8 +48,8 @@ describe('loadKubeConfig', () => {
     expect(loaded?.kubeConfig.getCurrentCluster()?.server).toBe('https://[fd00::1]:6443');
   });
 
-  it('then $KUBECONFIG, merging a list with the first current context winning', () => {
-    const loaded = loadKubeConfig({ env: { KUBECONFIG: [join(dir, 'no-context.yaml'), join(dir, 'b.yaml'), join(dir, 'a.yaml')].join(delimiter) } });
+  it('uses $KUBECONFIG before the pod ServiceAccount, merging a list with the first current context winning', () => {
+    const loaded = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBECONFIG: [join(dir, 'no-context.yaml'), join(dir, 'b.yaml'), join(dir, 'a.yaml')].join(delimiter) } });
     expect(loaded?.kubeConfig.getCurrentCluster()?.server).toBe('https://b.example:6443');
     expect(loaded?.kubeConfig.getContexts().map((c) => c.name)).toEqual(['b', 'a']);
   });
