@@ -1,9 +1,9 @@
 /** `digest-pinner check FILE|DIR|-...`: every image field not pinned to a digest, as text, JSON or SARIF; no network. */
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, relative, sep } from 'node:path';
-import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
-import { COMMON_FLAGS_USAGE, loadManifests, type LoadedManifest } from './pin.js';
+import { loadManifests, type LoadedManifest } from './inputs.js';
 import { findImageScalars, objectLabel, positionAt, type ImageScalar, type ObjectIdentity } from '../manifest/index.js';
 import { parseImage } from '../reference/index.js';
 import { describeError } from '../errors.js';

@@ -2,9 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { stringify } from 'yaml';
-import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.js';
-import { writeLine, type CliIo } from './io.js';
-import { COMMON_FLAGS_USAGE, concurrencyFlag, fsReason, progressBar, resolutionKey, resolveDistinct, withCore, type Outcome } from './pin.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
+import { readStdin, writeLine, type CliIo } from './io.js';
+import { fsReason, STDIN_NAME } from './inputs.js';
+import { concurrencyFlag, progressBar, resolutionKey, resolveDistinct, withCore, type Outcome } from './pinning.js';
 import { findImageScalars, objectsOf, parseManifest } from '../manifest/index.js';
 import { parseImage, type ImageRef } from '../reference/index.js';
 import { describeError, DigestPinnerError } from '../errors.js';
@@ -101,9 +102,7 @@ async function readFrom(source: string, io: CliIo): Promise<string> {
       throw new ImageSetInputError(`cannot read ${source}: ${fsReason(error)}`, { cause: error });
     }
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
+  return readStdin(io);
 }
 
 /** `written` without its `@digest`, since the digest has a field of its own. */
@@ -153,7 +152,7 @@ export async function imagesetCommand(argv: readonly string[], io: CliIo): Promi
   const concurrency = concurrencyFlag(values.concurrency);
   const options = commonOptions(values);
   const inputs = [...positionals];
-  for (const source of from) inputs.push(...referencesIn(await readFrom(source, io), source === '-' ? '<stdin>' : source));
+  for (const source of from) inputs.push(...referencesIn(await readFrom(source, io), source === '-' ? STDIN_NAME : source));
   const parsed = [...new Set(inputs)].map(parseInput);
   const refs = parsed.flatMap((entry) => ('ref' in entry && entry.ref.digest === undefined ? [entry.ref] : []));
   const outcomes = await withCore(io, options, refs.length > 0, async (core) =>

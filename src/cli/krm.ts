@@ -3,10 +3,10 @@
  * stdin, writes it back on stdout with its items' images pinned (only those
  * values change) and a `results` entry per image that could not be pinned.
  */
-import { COMMON_FLAGS, commonOptions, parseFlags, UsageError } from './options.js';
-import { writeLine, type CliIo } from './io.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
+import { readStdin, writeLine, type CliIo } from './io.js';
+import { STDIN_NAME } from './inputs.js';
 import {
-  COMMON_FLAGS_USAGE,
   concurrencyFlag,
   failureLine,
   pinFields,
@@ -18,7 +18,7 @@ import {
   withCore,
   type Failure,
   type Outcome,
-} from './pin.js';
+} from './pinning.js';
 import { appendTopLevelEntry, findImageScalars, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
 import { tokensOf, valueAt } from '../workload/index.js';
 import { DigestPinnerError } from '../errors.js';
@@ -41,7 +41,6 @@ Flags:
   --drop-tag                  write repository@sha256:… without the tag
 ${COMMON_FLAGS_USAGE}`;
 
-const STDIN_NAME = '<stdin>';
 const RESOURCE_LIST_KIND = 'ResourceList';
 const RESOURCE_LIST_GROUP = 'config.kubernetes.io/';
 const PATH_ANNOTATIONS = ['config.kubernetes.io/path', 'internal.config.kubernetes.io/path'] as const;
@@ -105,12 +104,6 @@ function resourceList(text: string): ParsedManifest {
     throw new KrmInputError(`stdin must hold one config.kubernetes.io/v1 ResourceList, found ${found}`);
   }
   return manifest;
-}
-
-async function readStdin(io: CliIo): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Returns the exit code. */

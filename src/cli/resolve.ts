@@ -2,6 +2,7 @@
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
+import { mapBounded } from './pinning.js';
 import { parseImage, pinnedReference } from '../reference/index.js';
 import { DigestPinnerError } from '../errors.js';
 import { failureReason } from '../resolve/index.js';
@@ -34,20 +35,6 @@ async function resolveOne(core: Core, input: string, dropTag: boolean): Promise<
   } catch (error) {
     return { input, error: failureReason(error), code: error instanceof DigestPinnerError ? error.code : 'DP_ERR_UNKNOWN' };
   }
-}
-
-/** Runs `items` through `work`, at most `limit` at once, keeping their order. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /** Returns the exit code. */

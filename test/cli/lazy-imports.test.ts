@@ -75,6 +75,34 @@ describe('serve', () => {
   });
 });
 
+describe('check', () => {
+  const { files, packages } = staticGraph('cli/check.ts');
+
+  it('needs no network, so loads none of the registry stack: no registry/, resolve/, credentials/ or config/, no core.ts, no undici', () => {
+    const network = [...files].filter((file) => /^(?:registry|resolve|credentials|config)\//.test(file) || file === 'cli/core.ts' || file === 'cli/pinning.ts');
+    expect(network).toEqual([]);
+    expect(packages).not.toContain('undici');
+  });
+
+  it('still loads what it reads manifests with (the graph walk follows its imports)', () => {
+    expect(files).toContain('cli/inputs.ts');
+    expect(files).toContain('manifest/parse.ts');
+    expect(packages).toContain('yaml');
+  });
+
+  it('loads none of the other commands', () => {
+    for (const command of OTHER_COMMANDS.filter((file) => file !== 'cli/check.ts')) expect(files).not.toContain(command);
+  });
+});
+
+describe('pin', () => {
+  it('is where the registry stack comes in for the manifest commands (the check test above would see it)', () => {
+    const { files } = staticGraph('cli/pin.ts');
+    expect(files).toContain('cli/core.ts');
+    expect(files).toContain('registry/client.ts');
+  });
+});
+
 describe('cluster.ts', () => {
   it('is where @kubernetes/client-node comes in', () => {
     expect(staticGraph('cli/cluster.ts').packages).toContain('@kubernetes/client-node');

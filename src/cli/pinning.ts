@@ -1,0 +1,170 @@
+/**
+ * What the commands that pin share (pin, imageset, krm): a plan per image field, each
+ * distinct reference resolved once through the shared core, the progress bar, and the
+ * pinned values. Loads the registry stack (core.ts): check, which needs no network, does not import it.
+ */
+import { buildCore, type Core } from './core.js';
+import type { CliIo } from './io.js';
+import { UsageError, type CommonOptions } from './options.js';
+import { rewriteProblem, type ImageScalar, type Replacement } from '../manifest/index.js';
+import { normalizedString, parseImage, pinnedReference, type ImageRef } from '../reference/index.js';
+import { failureReason } from '../resolve/index.js';
+import { describeError } from '../errors.js';
+
+const RESOLVE_TIMEOUT_MS = 60_000;
+
+/** What to do with one image field. */
+export type ImagePlan =
+  | { readonly kind: 'pinned' }
+  | { readonly kind: 'resolve'; readonly ref: ImageRef }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/** How one distinct reference resolved. */
+export type Outcome = { readonly digest: string } | { readonly reason: string };
+
+/** An image field that could not be pinned, and why. */
+export interface Failure {
+  readonly scalar: ImageScalar;
+  readonly reason: string;
+}
+
+/** Progress of a long run, shown only where a person watches. */
+export interface Progress {
+  tick(): void;
+  done(): void;
+}
+
+/** `--concurrency` as a positive whole number (default 8). */
+export function concurrencyFlag(value: string | undefined): number {
+  const concurrency = Number(value ?? '8');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
+  return concurrency;
+}
+
+/** Pinned already, to be resolved, or unusable (not a reference, or not rewritable in place). */
+export function planImage(scalar: ImageScalar): ImagePlan {
+  let ref: ImageRef;
+  try {
+    ref = parseImage(scalar.field.image);
+  } catch (error) {
+    return { kind: 'failed', reason: describeError(error) };
+  }
+  if (ref.digest !== undefined) return { kind: 'pinned' };
+  const problem = rewriteProblem(scalar);
+  return problem === undefined ? { kind: 'resolve', ref } : { kind: 'failed', reason: problem };
+}
+
+/** `\r[=====     ] 12/30` on a terminal; nothing otherwise. */
+export function progressBar(stream: CliIo['stderr'], total: number): Progress {
+  const tty = 'isTTY' in stream && stream.isTTY === true;
+  if (!tty || total === 0) return { tick: () => undefined, done: () => undefined };
+  const width = 30;
+  let count = 0;
+  let last = '';
+  const draw = (): void => {
+    const filled = Math.round((count / total) * width);
+    last = `\r[${'='.repeat(filled)}${' '.repeat(width - filled)}] ${count}/${total}`;
+    stream.write(last);
+  };
+  draw();
+  return {
+    tick: () => {
+      count += 1;
+      draw();
+    },
+    done: () => {
+      stream.write(`\r${' '.repeat(last.length)}\r`);
+    },
+  };
+}
+
+/** The key two references share when they name the same image: `nginx:1` and `docker.io/library/nginx:1` resolve once. */
+export function resolutionKey(ref: ImageRef): string {
+  return normalizedString(ref);
+}
+
+/** Runs `items` through `work`, at most `limit` at once, keeping their order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Resolves each distinct reference once, at most `concurrency` at a time; failures are outcomes, never thrown. */
+export async function resolveDistinct(core: Core, refs: readonly ImageRef[], concurrency: number, progress: Progress): Promise<ReadonlyMap<string, Outcome>> {
+  const distinct = [...new Map(refs.map((ref) => [resolutionKey(ref), ref])).entries()];
+  const outcomes = await mapBounded(distinct, concurrency, async ([key, ref]): Promise<[string, Outcome]> => {
+    try {
+      const resolution = await core.resolver.resolve(ref, { credentials: await core.credentialsFor(ref), signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS) });
+      return [key, { digest: resolution.digest }];
+    } catch (error) {
+      return [key, { reason: failureReason(error) }];
+    } finally {
+      progress.tick();
+    }
+  });
+  progress.done();
+  return new Map(outcomes);
+}
+
+/** The references to resolve among the plans. */
+export function refsToResolve(plans: readonly ImagePlan[]): ImageRef[] {
+  return plans.flatMap((plan) => (plan.kind === 'resolve' ? [plan.ref] : []));
+}
+
+/** Each field's new value, or why it has none; fields already pinned are neither. */
+export function pinFields(
+  scalars: readonly ImageScalar[],
+  plans: readonly ImagePlan[],
+  outcomes: ReadonlyMap<string, Outcome>,
+  dropTag: boolean,
+): { replacements: Replacement[]; failures: Failure[] } {
+  const replacements: Replacement[] = [];
+  const failures: Failure[] = [];
+  scalars.forEach((scalar, index) => {
+    const plan = plans[index];
+    if (plan === undefined || plan.kind === 'pinned') return;
+    if (plan.kind === 'failed') {
+      failures.push({ scalar, reason: plan.reason });
+      return;
+    }
+    const pinned = pinnedValue(plan.ref, outcomes.get(resolutionKey(plan.ref)), dropTag);
+    if ('reason' in pinned) failures.push({ scalar, reason: pinned.reason });
+    else replacements.push({ scalar, value: pinned.value });
+  });
+  return { replacements, failures };
+}
+
+function pinnedValue(ref: ImageRef, outcome: Outcome | undefined, dropTag: boolean): { value: string } | { reason: string } {
+  if (outcome === undefined) return { reason: 'not resolved' };
+  if ('reason' in outcome) return outcome;
+  try {
+    return { value: pinnedReference(ref, outcome.digest, { dropTag }) };
+  } catch (error) {
+    return { reason: describeError(error) };
+  }
+}
+
+/** `FILE:LINE:COL: image "REF" not pinned: REASON`. */
+export function failureLine(file: string, failure: Failure): string {
+  const { scalar, reason } = failure;
+  return `${file}:${scalar.line}:${scalar.column}: image ${JSON.stringify(scalar.field.image)} not pinned: ${reason}`;
+}
+
+/** Builds the shared core only when something needs the network. */
+export async function withCore<T>(io: CliIo, options: CommonOptions, needed: boolean, work: (core: Core | undefined) => Promise<T>): Promise<T> {
+  if (!needed) return work(undefined);
+  const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
+  try {
+    return await work(core);
+  } finally {
+    await core.close();
+  }
+}
