@@ -1,17 +1,55 @@
 // Lint budget: explicit return types, no floating promises, no `any` at boundaries,
-// and imports that only point downstream (see ../shared/STYLE.md).
+// and imports that only point down the layers (see ../shared/STYLE.md).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const downstreamOnly = (folder, forbidden) => ({
-  files: [`src/${folder}/**/*.ts`],
+/**
+ * The layers of src/, top to bottom. Data flows server → admission → imageset/resolve →
+ * registry, with kube, credentials and config beside it. A folder imports only from
+ * folders in rows below its own, never from its own row or above; every folder of src/
+ * imports the root modules (src/*.ts: errors, timeout, json, duration, glob, pem), which
+ * import no folder. main.ts alone stands above cli/.
+ */
+const LAYERS = [
+  ['cli'],
+  ['server', 'metrics'],
+  ['admission'],
+  ['imageset', 'resolve'],
+  ['kube', 'registry', 'config'],
+  ['credentials', 'manifest', 'patch'],
+  ['workload', 'reference', 'certs'],
+];
+
+const unplaced = readdirSync(join(import.meta.dirname, 'src'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && !LAYERS.flat().includes(entry.name))
+  .map((entry) => entry.name);
+if (unplaced.length > 0) throw new Error(`eslint.config.js: src/${unplaced.join('/, src/')}/ is in no row of LAYERS`);
+
+/** `who` (files matching `files`) must not import the folders `forbidden`, reached as `${prefix}<folder>`. */
+const forbidImports = (files, forbidden, prefix, who) => ({
+  files,
+  ignores: ['src/main.ts'],
   rules: {
     'no-restricted-imports': [
       'error',
-      { patterns: forbidden.map((f) => ({ group: [`../${f}/*`, `../${f}`], message: `${folder}/ must not import ${f}/ (data flows one way)` })) },
+      {
+        patterns: forbidden.map((folder) => ({
+          group: [`${prefix}${folder}/*`, `${prefix}${folder}`],
+          message: `${who} must not import ${folder}/: imports point down the layers (LAYERS in eslint.config.js)`,
+        })),
+      },
     ],
   },
 });
+
+const layerRules = [
+  ...LAYERS.flatMap((row, index) =>
+    row.map((folder) => forbidImports([`src/${folder}/**/*.ts`], [...LAYERS.slice(0, index + 1).flat()].filter((other) => other !== folder), '../', `${folder}/`)),
+  ),
+  forbidImports(['src/*.ts'], LAYERS.flat(), './', 'a root module (src/*.ts)'),
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'certs/**', 'test/e2e/harness/**', '.cache/**'] },
@@ -45,13 +83,5 @@ export default tseslint.config(
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js', '**/*.mjs'], rules: { '@typescript-eslint/explicit-function-return-type': 'off' } },
-  downstreamOnly('reference', ['server', 'admission', 'workload', 'resolve', 'registry', 'kube', 'patch', 'cli']),
-  downstreamOnly('workload', ['server', 'admission', 'resolve', 'registry', 'kube', 'patch', 'cli']),
-  downstreamOnly('patch', ['server', 'admission', 'resolve', 'registry', 'kube', 'cli']),
-  downstreamOnly('registry', ['server', 'admission', 'workload', 'resolve', 'patch', 'cli']),
-  downstreamOnly('resolve', ['server', 'admission', 'workload', 'patch', 'cli']),
-  downstreamOnly('admission', ['server', 'cli']),
-  downstreamOnly('config', ['server', 'admission', 'workload', 'resolve', 'kube', 'patch', 'cli']),
-  downstreamOnly('imageset', ['server', 'admission', 'cli']),
-  downstreamOnly('kube', ['server', 'admission', 'cli']),
+  ...layerRules,
 );
