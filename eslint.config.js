@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * The layers of src/, top to bottom. Data flows server → admission → imageset/resolve →
  * registry, with kube, credentials and config beside it. A folder imports only from
  * folders in rows below its own, never from its own row or above; every folder of src/
- * imports the root modules (src/*.ts: errors, timeout, json, duration, glob, pem), which
+ * imports the root modules (src/*.ts: errors, timeout, json, duration, glob, pem, text), which
  * import no folder. main.ts alone stands above cli/.
  */
 const LAYERS = [
@@ -46,7 +46,7 @@ const forbidImports = (files, forbidden, prefix, who) => ({
 
 const layerRules = [
   ...LAYERS.flatMap((row, index) =>
-    row.map((folder) => forbidImports([`src/${folder}/**/*.ts`], [...LAYERS.slice(0, index + 1).flat()].filter((other) => other !== folder), '../', `${folder}/`)),
+    row.map((folder) => forbidImports([`src/${folder}/**/*.ts`], LAYERS.slice(0, index + 1).flat().filter((other) => other !== folder), '../', `${folder}/`)),
   ),
   forbidImports(['src/*.ts'], LAYERS.flat(), './', 'a root module (src/*.ts)'),
 ];

@@ -20,3 +20,12 @@ export function stringAt(value: unknown, key: string): string | undefined {
   const found = member(value, key);
   return typeof found === 'string' ? found : undefined;
 }
+
+/** The value JSON `text` holds; undefined when it is not JSON (the parser's message, which quotes the text, is dropped). */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

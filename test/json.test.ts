@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { arrayOf, isRecord, member, stringAt } from '../src/json.js';
+import { arrayOf, isRecord, member, parseJson, stringAt } from '../src/json.js';
 
 describe('isRecord', () => {
   it('accepts a JSON object', () => {
@@ -51,5 +51,19 @@ describe('stringAt', () => {
     expect(stringAt({ a: 1 }, 'a')).toBeUndefined();
     expect(stringAt({}, 'constructor')).toBeUndefined();
     expect(stringAt('abc', 'length')).toBeUndefined();
+  });
+});
+
+describe('parseJson', () => {
+  it.each([
+    ['{"a":[1,null]}', { a: [1, null] }],
+    ['null', null],
+    ['"text"', 'text'],
+  ])('parses %s', (text, value) => {
+    expect(parseJson(text)).toEqual(value);
+  });
+
+  it.each(['', '{', 'password=hunter2', '{"a":1,}'])('gives undefined for %j, which is not JSON', (text) => {
+    expect(parseJson(text)).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 /** How long a certificate stays valid, read with node:crypto (no @peculiar/x509, which only generation needs). */
 import { X509Certificate } from 'node:crypto';
 
-const DAY_MS = 86_400_000;
+/** Milliseconds in a day: validity is counted in days. */
+export const DAY_MS = 86_400_000;
 
 /** Days until `pem` expires (negative when expired). */
 export function daysUntilExpiry(pem: string, now = Date.now()): number {

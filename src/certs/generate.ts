@@ -4,11 +4,11 @@ import { webcrypto } from 'node:crypto';
 type CryptoKey = webcrypto.CryptoKey;
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
+import { DAY_MS } from './expiry.js';
 
 // @peculiar/x509 uses Node's global WebCrypto (globalThis.crypto) by default.
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-const DAY_MS = 86_400_000;
 
 /** PEM-encoded CA and serving key pair. */
 export interface CertificateSet {

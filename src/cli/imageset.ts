@@ -5,7 +5,8 @@ import { stringify } from 'yaml';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { readStdin, writeLine, type CliIo } from './io.js';
 import { fsReason, STDIN_NAME } from './inputs.js';
-import { concurrencyFlag, progressBar, resolutionKey, resolveDistinct, withCore, type Outcome } from './pinning.js';
+import { concurrencyFlag, resolutionKey, resolveAll, type Outcome } from './pinning.js';
+import { IMAGESET_API_VERSION, IMAGESET_KIND, type ImageSetEntry } from '../imageset/types.js';
 import { findImageScalars, objectsOf, parseManifest } from '../manifest/index.js';
 import { parseImage, type ImageRef } from '../reference/index.js';
 import { describeError, DigestPinnerError } from '../errors.js';
@@ -40,9 +41,6 @@ Flags:
   --concurrency N             distinct references resolved at once (default 8)
 ${COMMON_FLAGS_USAGE}`;
 
-export const IMAGESET_API_VERSION = 'digest-pinner.io/v1alpha1';
-export const IMAGESET_KIND = 'ImageSet';
-
 const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_SUBDOMAIN_MAX = 253;
 const COMMENT = /#.*$/;
@@ -51,14 +49,11 @@ class ImageSetInputError extends DigestPinnerError {
   readonly code = 'DP_ERR_IMAGESET_INPUT';
 }
 
-/** One entry of `spec.images`. */
-export interface ImageSetEntry {
-  readonly image: string;
-  readonly digest: string;
-}
+/** One entry of `spec.images` as this command writes it. */
+type WrittenEntry = Pick<ImageSetEntry, 'image' | 'digest'>;
 
 /** The ImageSet object, ready to serialise: images sorted, each once. */
-export function imageSetManifest(name: string, entries: readonly ImageSetEntry[]): Record<string, unknown> {
+export function imageSetManifest(name: string, entries: readonly WrittenEntry[]): Record<string, unknown> {
   const unique = new Map(entries.map((entry) => [entry.image, entry]));
   const images = [...unique.values()].sort((a, b) => (a.image < b.image ? -1 : a.image > b.image ? 1 : 0)).map(({ image, digest }) => ({ image, digest }));
   return { apiVersion: IMAGESET_API_VERSION, kind: IMAGESET_KIND, metadata: { name }, spec: { images } };
@@ -69,7 +64,7 @@ export function imageSetManifest(name: string, entries: readonly ImageSetEntry[]
  * digest next to the tag itself): an ImageSet maps an image to one digest, so
  * these are failures rather than a silent choice.
  */
-export function conflictingImages(entries: readonly ImageSetEntry[]): Map<string, string[]> {
+export function conflictingImages(entries: readonly WrittenEntry[]): Map<string, string[]> {
   const digests = new Map<string, Set<string>>();
   for (const { image, digest } of entries) digests.set(image, (digests.get(image) ?? new Set()).add(digest));
   return new Map([...digests].filter(([, set]) => set.size > 1).map(([image, set]) => [image, [...set].sort()]));
@@ -120,7 +115,7 @@ function parseInput(input: string): Parsed {
   }
 }
 
-function entryFor(ref: ImageRef, outcomes: ReadonlyMap<string, Outcome>): ImageSetEntry | { readonly input: string; readonly reason: string } {
+function entryFor(ref: ImageRef, outcomes: ReadonlyMap<string, Outcome>): WrittenEntry | { readonly input: string; readonly reason: string } {
   if (ref.digest !== undefined) return { image: imageWithoutDigest(ref), digest: ref.digest };
   const outcome = outcomes.get(resolutionKey(ref)) ?? { reason: 'not resolved' };
   return 'digest' in outcome ? { image: ref.written, digest: outcome.digest } : { input: ref.written, reason: outcome.reason };
@@ -155,9 +150,7 @@ export async function imagesetCommand(argv: readonly string[], io: CliIo): Promi
   for (const source of from) inputs.push(...referencesIn(await readFrom(source, io), source === '-' ? STDIN_NAME : source));
   const parsed = [...new Set(inputs)].map(parseInput);
   const refs = parsed.flatMap((entry) => ('ref' in entry && entry.ref.digest === undefined ? [entry.ref] : []));
-  const outcomes = await withCore(io, options, refs.length > 0, async (core) =>
-    core === undefined ? new Map<string, Outcome>() : resolveDistinct(core, refs, concurrency, progressBar(io.stderr, new Set(refs.map(resolutionKey)).size)),
-  );
+  const outcomes = await resolveAll(io, options, refs, concurrency);
   const results = parsed.map((entry) => ('ref' in entry ? entryFor(entry.ref, outcomes) : entry));
   const resolved = results.flatMap((result) => ('digest' in result ? [result] : []));
   const conflicts = conflictingImages(resolved);

@@ -11,13 +11,9 @@ import {
   failureLine,
   pinFields,
   planImage,
-  progressBar,
   refsToResolve,
-  resolutionKey,
-  resolveDistinct,
-  withCore,
+  resolveAll,
   type Failure,
-  type Outcome,
 } from './pinning.js';
 import { appendTopLevelEntry, findImageScalars, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
 import { tokensOf, valueAt } from '../workload/index.js';
@@ -120,9 +116,7 @@ export async function krmCommand(argv: readonly string[], io: CliIo): Promise<nu
   const scalars = findImageScalars(manifest);
   const plans = scalars.map(planImage);
   const refs = refsToResolve(plans);
-  const outcomes = await withCore(io, options, refs.length > 0, async (core) =>
-    core === undefined ? new Map<string, Outcome>() : resolveDistinct(core, refs, concurrency, progressBar(io.stderr, new Set(refs.map(resolutionKey)).size)),
-  );
+  const outcomes = await resolveAll(io, options, refs, concurrency);
   const { replacements, failures } = pinFields(scalars, plans, outcomes, options.dropTag);
   const pinned = rewriteImages(manifest, replacements);
   for (const failure of failures) writeLine(io.stderr, `digest-pinner: ${failureLine(STDIN_NAME, failure)}`);

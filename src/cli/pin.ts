@@ -13,11 +13,8 @@ import {
   failureLine,
   pinFields,
   planImage,
-  progressBar,
   refsToResolve,
-  resolutionKey,
-  resolveDistinct,
-  withCore,
+  resolveAll,
   type ImagePlan,
   type Outcome,
 } from './pinning.js';
@@ -136,9 +133,7 @@ export async function pinCommand(argv: readonly string[], io: CliIo): Promise<nu
   for (const problem of [...problems, ...loaded.problems]) writeLine(io.stderr, `digest-pinner: ${problem}`);
   const scanned = loaded.manifests.map(scan);
   const refs = scanned.flatMap((entry) => refsToResolve(entry.plans));
-  const outcomes = await withCore(io, options, refs.length > 0, async (core) =>
-    core === undefined ? new Map<string, Outcome>() : resolveDistinct(core, refs, concurrency, progressBar(io.stderr, new Set(refs.map(resolutionKey)).size)),
-  );
+  const outcomes = await resolveAll(io, options, refs, concurrency);
   const run: PinRun = { io, write, partial: values.partial === true, dropTag: options.dropTag };
   let failed = problems.length + loaded.problems.length > 0;
   for (const entry of scanned) failed = (await finish(run, entry, outcomes)) || failed;

@@ -55,7 +55,7 @@ export function planImage(scalar: ImageScalar): ImagePlan {
 }
 
 /** `\r[=====     ] 12/30` on a terminal; nothing otherwise. */
-export function progressBar(stream: CliIo['stderr'], total: number): Progress {
+function progressBar(stream: CliIo['stderr'], total: number): Progress {
   const tty = 'isTTY' in stream && stream.isTTY === true;
   if (!tty || total === 0) return { tick: () => undefined, done: () => undefined };
   const width = 30;
@@ -97,21 +97,33 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, work:
   return results;
 }
 
-/** Resolves each distinct reference once, at most `concurrency` at a time; failures are outcomes, never thrown. */
-export async function resolveDistinct(core: Core, refs: readonly ImageRef[], concurrency: number, progress: Progress): Promise<ReadonlyMap<string, Outcome>> {
+/**
+ * Resolves each distinct reference once, at most `concurrency` at a time, with a progress bar on
+ * a terminal; failures are outcomes, never thrown. The shared core (registry client, credentials)
+ * is built only when there is something to resolve, and closed after.
+ */
+export async function resolveAll(io: CliIo, options: CommonOptions, refs: readonly ImageRef[], concurrency: number): Promise<ReadonlyMap<string, Outcome>> {
   const distinct = [...new Map(refs.map((ref) => [resolutionKey(ref), ref])).entries()];
-  const outcomes = await mapBounded(distinct, concurrency, async ([key, ref]): Promise<[string, Outcome]> => {
-    try {
-      const resolution = await core.resolver.resolve(ref, { credentials: await core.credentialsFor(ref), signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS) });
-      return [key, { digest: resolution.digest }];
-    } catch (error) {
-      return [key, { reason: failureReason(error) }];
-    } finally {
-      progress.tick();
-    }
-  });
-  progress.done();
-  return new Map(outcomes);
+  if (distinct.length === 0) return new Map();
+  const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
+  const progress = progressBar(io.stderr, distinct.length);
+  try {
+    return new Map(await mapBounded(distinct, concurrency, async ([key, ref]) => [key, await resolveOne(core, ref, progress)] as const));
+  } finally {
+    progress.done();
+    await core.close();
+  }
+}
+
+async function resolveOne(core: Core, ref: ImageRef, progress: Progress): Promise<Outcome> {
+  try {
+    const resolution = await core.resolver.resolve(ref, { credentials: await core.credentialsFor(ref), signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS) });
+    return { digest: resolution.digest };
+  } catch (error) {
+    return { reason: failureReason(error) };
+  } finally {
+    progress.tick();
+  }
 }
 
 /** The references to resolve among the plans. */
@@ -156,15 +168,4 @@ function pinnedValue(ref: ImageRef, outcome: Outcome | undefined, dropTag: boole
 export function failureLine(file: string, failure: Failure): string {
   const { scalar, reason } = failure;
   return `${file}:${scalar.line}:${scalar.column}: image ${JSON.stringify(scalar.field.image)} not pinned: ${reason}`;
-}
-
-/** Builds the shared core only when something needs the network. */
-export async function withCore<T>(io: CliIo, options: CommonOptions, needed: boolean, work: (core: Core | undefined) => Promise<T>): Promise<T> {
-  if (!needed) return work(undefined);
-  const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
-  try {
-    return await work(core);
-  } finally {
-    await core.close();
-  }
 }

@@ -6,6 +6,7 @@
  * credential this webhook can send.
  */
 import { isRecord, member } from '../json.js';
+import { truncate } from '../text.js';
 
 /** The key `docker login` writes for Docker Hub, and the server URL docker hands credential helpers for it. */
 export const DOCKER_HUB_LOGIN_KEY = 'https://index.docker.io/v1/';
@@ -51,5 +52,5 @@ function decodeAuth(auth: string): AuthEntry {
 
 /** A config key for a message: quoted, and shortened when long. */
 export function quoteKey(key: string): string {
-  return JSON.stringify(key.length > MAX_KEY_IN_MESSAGE ? `${key.slice(0, MAX_KEY_IN_MESSAGE)}…` : key);
+  return JSON.stringify(truncate(key, MAX_KEY_IN_MESSAGE));
 }

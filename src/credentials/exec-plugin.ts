@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { DigestPinnerError, describeError, errorCode } from '../errors.js';
+import { truncate } from '../text.js';
 
 /** One run of a credential program. */
 export interface PluginRun {
@@ -93,8 +94,7 @@ export function runPlugin(run: PluginRun): Promise<PluginResult> {
  */
 export function firstLineOf(stderr: string): string {
   const line = stderr.trim().split('\n')[0]?.trim() ?? '';
-  if (line === '') return '';
-  return `: ${line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL)}…` : line}`;
+  return line === '' ? '' : `: ${truncate(line, MAX_DETAIL)}`;
 }
 
 function definedEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

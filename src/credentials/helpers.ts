@@ -25,7 +25,7 @@ import { DEFAULT_DOMAIN } from '../reference/index.js';
 import { DOCKER_HUB_LOGIN_KEY } from './docker-auth.js';
 import { registryHostOfKey } from './docker-config.js';
 import { firstLineOf, runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord, member } from '../json.js';
+import { isRecord, member, parseJson } from '../json.js';
 import type { Credential } from './types.js';
 
 /** What asking a helper gave: a credential, nothing, or a failure to report. Notes never hold a secret. */
@@ -60,12 +60,8 @@ export function helperServerUrl(domain: string): string {
 
 /** Parses a helper's `get` answer; a string says what is wrong with it (never quoting it). */
 export function parseHelperAnswer(stdout: string, program: string): Credential | string {
-  let answer: unknown;
-  try {
-    answer = JSON.parse(stdout);
-  } catch {
-    return 'answered something that is not JSON';
-  }
+  const answer = parseJson(stdout);
+  if (answer === undefined) return 'answered something that is not JSON';
   if (!isRecord(answer)) return 'answered JSON that is not an object';
   const username = member(answer, 'Username');
   const secret = member(answer, 'Secret');

@@ -20,7 +20,7 @@
  * Pure: no I/O, no clock. Problems are reported as text naming the entry, never a secret.
  */
 import { compileGlob } from '../glob.js';
-import { isRecord, member } from '../json.js';
+import { isRecord, member, parseJson } from '../json.js';
 import { registryDomain } from '../reference/index.js';
 import { quoteKey, readAuthEntry } from './docker-auth.js';
 import type { Credential } from './types.js';
@@ -113,13 +113,9 @@ export function parsePullSecret(type: string, data: unknown, source: string): Pa
   const encoded = member(data, dataKey);
   if (typeof encoded !== 'string' || encoded === '') return unusable(`${source}: has no ${dataKey} data`);
   const text = Buffer.from(encoded, 'base64').toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // No parser message: V8 quotes the text around the error, which may be a password.
-    return unusable(`${source}: ${dataKey} is not valid JSON`);
-  }
+  // parseJson drops the parser's message: V8 quotes the text around the error, which may be a password.
+  const parsed = parseJson(text);
+  if (parsed === undefined) return unusable(`${source}: ${dataKey} is not valid JSON`);
   return type === PULL_SECRET_TYPES.dockerConfigJson ? parseDockerConfigJson(parsed, source) : parseDockercfg(parsed, source);
 }
 

@@ -34,7 +34,7 @@ import { DigestPinnerError, describeError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { parseRegistryPattern, patternMatches, type RegistryPattern } from './keyring.js';
 import { firstLineOf, runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord, member } from '../json.js';
+import { isRecord, member, parseJson } from '../json.js';
 import type { Credential, ImageName } from './types.js';
 
 /** One provider of the configuration file, checked. */
@@ -279,12 +279,8 @@ export class KubeletCredentialProviders {
 /** Parses a plugin's answer to a request sent with `spec.apiVersion`; throws naming what is wrong, never quoting a secret. */
 export function parseProviderResponse(stdout: string, spec: Pick<CredentialProviderSpec, 'name' | 'apiVersion' | 'defaultCacheDurationMs'>): ProviderResponse {
   const fail = (problem: string): CredentialProviderError => new CredentialProviderError(`response ${problem}`);
-  let response: unknown;
-  try {
-    response = JSON.parse(stdout);
-  } catch {
-    throw fail('is not JSON');
-  }
+  const response = parseJson(stdout);
+  if (response === undefined) throw fail('is not JSON');
   if (!isRecord(response)) throw fail('is not a JSON object');
   if (member(response, 'kind') !== 'CredentialProviderResponse') throw fail('kind is not CredentialProviderResponse');
   if (member(response, 'apiVersion') !== spec.apiVersion) throw fail(`apiVersion is not ${spec.apiVersion}, the request's`);

@@ -13,7 +13,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubern
 import { apiClient } from '../kube/api.js';
 import { describeKubeError } from '../kube/describe.js';
 import type { KubeLogger } from '../kube/informers.js';
-import { listAllPages, Restarts, type ListPage, type RestartDelays } from '../kube/restarts.js';
+import { DEFAULT_LIST_TIMEOUT_MS, DEFAULT_PAGE_SIZE, listAllPages, Restarts, type ListPage, type RestartDelays } from '../kube/restarts.js';
 import { arrayOf, isRecord, member } from '../json.js';
 import { ImageSetCatalog } from './catalog.js';
 import { parseImageSet } from './parse.js';
@@ -39,8 +39,6 @@ export type ImageSetInformerState = 'starting' | 'synced' | 'absent';
 
 const PATH = `/apis/${IMAGESET_GROUP}/${IMAGESET_VERSION}/${IMAGESET_PLURAL}`;
 const DEFAULT_ABSENT_RECHECK_MS = 30_000;
-const DEFAULT_LIST_TIMEOUT_MS = 60_000;
-const DEFAULT_PAGE_SIZE = 500;
 /** List answers that mean "no ImageSets here", rather than "try again soon". */
 const ABSENT_STATUS: ReadonlySet<number> = new Set([403, 404]);
 

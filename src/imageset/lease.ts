@@ -7,7 +7,7 @@
  * A replica that fails to renew stops counting itself the leader at once.
  */
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
-import { apiClient } from '../kube/api.js';
+import { apiClient, DEFAULT_REQUEST_TIMEOUT_MS } from '../kube/api.js';
 import { describeKubeError } from '../kube/describe.js';
 import type { KubeLogger } from '../kube/informers.js';
 
@@ -30,7 +30,6 @@ export interface LeaseElectorOptions {
 
 const DEFAULT_LEASE_DURATION_MS = 15_000;
 const DEFAULT_RENEW_EVERY_MS = 5_000;
-const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 
 /** Leader election for one Lease. */
 export class LeaseElector {

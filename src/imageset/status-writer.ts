@@ -5,7 +5,7 @@
  * the next change or pass), through the `imagesets/status` subresource.
  */
 import { ApiException, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { apiClient } from '../kube/api.js';
+import { apiClient, DEFAULT_REQUEST_TIMEOUT_MS } from '../kube/api.js';
 import { describeKubeError } from '../kube/describe.js';
 import type { KubeLogger } from '../kube/informers.js';
 import { member } from '../json.js';
@@ -27,7 +27,6 @@ export interface StatusWriterOptions {
   readonly resyncEveryMs?: number;
 }
 
-const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 const DEFAULT_RESYNC_MS = 60_000;
 
 /** Brings ImageSet status up to date; never throws. */

@@ -4,6 +4,7 @@ export const IMAGESET_GROUP = 'digest-pinner.io';
 export const IMAGESET_VERSION = 'v1alpha1';
 export const IMAGESET_PLURAL = 'imagesets';
 export const IMAGESET_KIND = 'ImageSet';
+export const IMAGESET_API_VERSION = `${IMAGESET_GROUP}/${IMAGESET_VERSION}`;
 /** `<plural>.<group>`: the CRD's name, for messages. */
 export const IMAGESET_CRD = `${IMAGESET_PLURAL}.${IMAGESET_GROUP}`;
 

@@ -2,6 +2,9 @@
 import { createConfiguration, ServerConfiguration, type Configuration, type KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError } from './errors.js';
 
+/** Most time one request to kube-apiserver (a status write, a Lease update) may take. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+
 /**
  * A client of `Api` whose every request is aborted by `signal`. Built per deadline:
  * client-node's per-call options are typed for the wrong middleware kind, so the

@@ -89,11 +89,7 @@ export class PullSecretCache {
    * reported by the other informer) may be seen in either order.
    */
   deleteSecret(object: unknown): void {
-    const meta = identity(object);
-    if (meta === undefined) return;
-    const id = key(meta.namespace, meta.name);
-    const held = this.#secrets.get(id);
-    if (held !== undefined && (meta.uid === '' || held.uid === meta.uid)) this.#secrets.delete(id);
+    this.#delete(this.#secrets, object);
   }
 
   /** Handles a ServiceAccount added or updated: keeps the names of its imagePullSecrets. */
@@ -108,11 +104,16 @@ export class PullSecretCache {
 
   /** Handles a ServiceAccount deleted (same uid only, as for secrets). */
   deleteServiceAccount(object: unknown): void {
+    this.#delete(this.#serviceAccounts, object);
+  }
+
+  /** Drops the object held under `object`'s name, when it is the same object (same uid, or no uid given). */
+  #delete(held: Map<string, { readonly uid: string }>, object: unknown): void {
     const meta = identity(object);
     if (meta === undefined) return;
     const id = key(meta.namespace, meta.name);
-    const held = this.#serviceAccounts.get(id);
-    if (held !== undefined && (meta.uid === '' || held.uid === meta.uid)) this.#serviceAccounts.delete(id);
+    const current = held.get(id);
+    if (current !== undefined && (meta.uid === '' || current.uid === meta.uid)) held.delete(id);
   }
 
   /** Forgets everything, e.g. before a relist. */

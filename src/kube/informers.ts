@@ -18,7 +18,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject, V1ListMeta, V1
 import { apiClient } from './api.js';
 import type { PullSecretCache } from './cache.js';
 import { describeKubeError } from './describe.js';
-import { listAllPages, Restarts, type RestartDelays } from './restarts.js';
+import { DEFAULT_LIST_TIMEOUT_MS, DEFAULT_PAGE_SIZE, listAllPages, Restarts, type RestartDelays } from './restarts.js';
 import { PULL_SECRET_TYPES } from '../credentials/keyring.js';
 
 /** The subset of a pino logger the informers use. */
@@ -67,8 +67,6 @@ export interface InformerSpec<T extends KubernetesObject> {
   readonly remove: (object: T) => void;
 }
 
-const DEFAULT_LIST_TIMEOUT_MS = 60_000;
-export const DEFAULT_PAGE_SIZE = 500;
 const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['apiVersion', 'kind', 'metadata', 'type']);
 const METADATA_KEPT: ReadonlySet<string> = new Set(['name', 'namespace', 'uid', 'resourceVersion']);
 

@@ -8,7 +8,8 @@
  */
 import type { KubernetesObject, V1Namespace } from '@kubernetes/client-node';
 import { member } from '../json.js';
-import { DEFAULT_PAGE_SIZE, ManagedInformer, stripMetadata, type HeldObject, type InformerRunOptions } from './informers.js';
+import { ManagedInformer, stripMetadata, type HeldObject, type InformerRunOptions } from './informers.js';
+import { DEFAULT_PAGE_SIZE } from './restarts.js';
 
 /** The Namespace annotation that turns on RELATED_IMAGE_* pinning in that namespace. */
 export const PIN_RELATED_IMAGES_ANNOTATION = 'digest-pinner.io/pin-related-images';

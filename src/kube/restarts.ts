@@ -11,6 +11,11 @@ export interface RestartDelays {
 
 export const DEFAULT_RESTART_DELAY: RestartDelays = { initial: 1_000, max: 30_000 };
 
+/** Objects asked for per list page. */
+export const DEFAULT_PAGE_SIZE = 500;
+/** Most time one list page may take. */
+export const DEFAULT_LIST_TIMEOUT_MS = 60_000;
+
 /**
  * One pending restart at a time, with a delay that doubles from `initial` up to `max`
  * while failures keep coming and starts over after a quiet spell of twice `max`,

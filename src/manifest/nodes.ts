@@ -1,8 +1,7 @@
 /** Finding the YAML node behind a JSON Pointer, through aliases and `<<` merge keys, as the document's value was built. */
 import { isAlias, isMap, isScalar, isSeq, type Document, type Scalar, type YAMLMap } from 'yaml';
-import { tokensOf } from '../workload/index.js';
+import { isArrayIndex, tokensOf } from '../workload/index.js';
 
-const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
 /** Merges nest rarely more than once or twice; this bounds a pathological document. */
 const MAX_MERGE_DEPTH = 32;
 
@@ -26,7 +25,7 @@ function resolved(document: Document.Parsed, node: unknown): unknown {
 }
 
 function childOf(document: Document.Parsed, node: unknown, token: string): unknown {
-  if (isSeq(node)) return ARRAY_INDEX.test(token) ? node.items[Number(token)] : undefined;
+  if (isSeq(node)) return isArrayIndex(token) ? node.items[Number(token)] : undefined;
   if (isMap(node)) return memberOf(document, node, token, 0);
   return undefined;
 }

@@ -1,5 +1,5 @@
 /** The annotation that records what each pinned field asked for before it was pinned. */
-import { isRecord } from '../json.js';
+import { isRecord, parseJson } from '../json.js';
 
 /** Set on the Pod, or on the pod template so that Pods inherit it. */
 export const ORIGINAL_IMAGES_ANNOTATION = 'digest-pinner.io/original-images';
@@ -23,12 +23,4 @@ export function formatOriginalImages(originals: ReadonlyMap<string, string>): st
   const sorted = [...originals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // JSON.stringify(Object.fromEntries(sorted)), without building an object of arbitrary keys.
   return `{${sorted.map(([key, image]) => `${JSON.stringify(key)}:${JSON.stringify(image)}`).join(',')}}`;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

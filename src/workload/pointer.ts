@@ -3,6 +3,11 @@ import { member } from '../json.js';
 
 const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
 
+/** True for a token that addresses an array element: a decimal index without leading zeros (RFC 6901 §4). */
+export function isArrayIndex(token: string): boolean {
+  return ARRAY_INDEX.test(token);
+}
+
 /** One reference token escaped for a pointer: `~` → `~0`, `/` → `~1` (RFC 6901 §3). */
 export function escapeToken(token: string): string {
   return token.replaceAll('~', '~0').replaceAll('/', '~1');
@@ -38,6 +43,6 @@ function unescapeToken(token: string): string {
 }
 
 function step(value: unknown, token: string): unknown {
-  if (Array.isArray(value)) return ARRAY_INDEX.test(token) ? (value as readonly unknown[])[Number(token)] : undefined;
+  if (Array.isArray(value)) return isArrayIndex(token) ? (value as readonly unknown[])[Number(token)] : undefined;
   return member(value, token);
 }

@@ -52,6 +52,6 @@ describe('readAuthEntry', () => {
 describe('quoteKey', () => {
   it('quotes a key, shortening a long one', () => {
     expect(quoteKey('quay.io')).toBe('"quay.io"');
-    expect(quoteKey('x'.repeat(100))).toBe(JSON.stringify(`${'x'.repeat(80)}…`));
+    expect(quoteKey('x'.repeat(100))).toBe(JSON.stringify(`${'x'.repeat(79)}…`));
   });
 });

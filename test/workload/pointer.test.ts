@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeToken, tokensOf, valueAt } from '../../src/workload/pointer.js';
+import { escapeToken, isArrayIndex, tokensOf, valueAt } from '../../src/workload/pointer.js';
 
 describe('escapeToken', () => {
   it('escapes / as ~1', () => {
@@ -67,5 +67,15 @@ describe('valueAt', () => {
   it('is undefined through a string or null', () => {
     expect(valueAt({ a: 'text', b: null }, '/a/0')).toBeUndefined();
     expect(valueAt({ a: 'text', b: null }, '/b/c')).toBeUndefined();
+  });
+});
+
+describe('isArrayIndex', () => {
+  it.each(['0', '7', '10'])('%s addresses an element', (token) => {
+    expect(isArrayIndex(token)).toBe(true);
+  });
+
+  it.each(['', '01', '-1', '1.0', 'a', '-'])('%j does not', (token) => {
+    expect(isArrayIndex(token)).toBe(false);
   });
 });
