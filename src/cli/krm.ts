@@ -3,6 +3,7 @@
  * stdin, writes it back on stdout with its items' images pinned (only those
  * values change) and a `results` entry per image that could not be pinned.
  */
+import { arrayOf, isRecord, member } from '../json.js';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { readStdin, writeLine, type CliIo } from './io.js';
 import { STDIN_NAME } from './inputs.js';
@@ -18,7 +19,6 @@ import {
 import { appendTopLevelEntry, findImageScalars, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
 import { tokensOf, valueAt } from '../workload/index.js';
 import { DigestPinnerError } from '../errors.js';
-import { arrayOf, isRecord, member } from '../json.js';
 
 export const KRM_USAGE = `Usage: digest-pinner krm [flags] < resource-list.yaml
 

@@ -18,7 +18,7 @@ Flags:
   --drop-tag                  write repository@sha256:… without the tag
 ${COMMON_FLAGS_USAGE}`;
 
-interface Outcome {
+interface ResolveResult {
   readonly input: string;
   readonly reference?: string;
   readonly digest?: string;
@@ -26,7 +26,7 @@ interface Outcome {
   readonly code?: string;
 }
 
-async function resolveOne(core: Core, input: string, dropTag: boolean): Promise<Outcome> {
+async function resolveOne(core: Core, input: string, dropTag: boolean): Promise<ResolveResult> {
   try {
     // Rewrite rules (--config) move the image before it is pinned, as in the webhook.
     const ref = core.rewrite(parseImage(input));

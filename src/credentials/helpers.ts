@@ -22,10 +22,10 @@
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../errors.js';
 import { DEFAULT_DOMAIN } from '../reference/index.js';
+import { isRecord, member, parseJson } from '../json.js';
 import { DOCKER_HUB_LOGIN_KEY } from './docker-auth.js';
 import { registryHostOfKey } from './docker-config.js';
 import { firstLineOf, runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord, member, parseJson } from '../json.js';
 import type { Credential } from './types.js';
 
 /** What asking a helper gave: a credential, nothing, or a failure to report. Notes never hold a secret. */

@@ -32,9 +32,9 @@ import { LRUCache } from 'lru-cache';
 import { parse as parseYaml } from 'yaml';
 import { DigestPinnerError, describeError } from '../errors.js';
 import { parseDuration } from '../duration.js';
+import { isRecord, member, parseJson } from '../json.js';
 import { parseRegistryPattern, patternMatches, type RegistryPattern } from './keyring.js';
 import { firstLineOf, runPlugin, type PluginResult } from './exec-plugin.js';
-import { isRecord, member, parseJson } from '../json.js';
 import type { Credential, ImageName } from './types.js';
 
 /** One provider of the configuration file, checked. */

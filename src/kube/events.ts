@@ -17,8 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { V1MicroTime, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { EventsV1Api } from '@kubernetes/client-node';
-import { apiClient } from './api.js';
 import { arrayOf, isRecord, member, stringAt } from '../json.js';
+import { apiClient } from './api.js';
 
 export const EVENT_REASON = 'ImageNotPinned';
 export const EVENT_TYPE = 'Warning';

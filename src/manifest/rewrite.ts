@@ -1,12 +1,12 @@
 /** Splicing new image values into a manifest's source, and proving nothing else changed. */
 import { isDeepStrictEqual } from 'node:util';
 import { tokensOf, escapeToken } from '../workload/index.js';
+import { isRecord } from '../json.js';
 import { ManifestRewriteError, ManifestSyntaxError } from './errors.js';
 import type { ImageScalar } from './images.js';
 import { parseManifest, type ParsedManifest } from './parse.js';
 import { renderScalar, type ScalarStyle } from './scalar.js';
 import { splice, type Edit } from './splice.js';
-import { isRecord } from '../json.js';
 
 /** An image field and the reference to write into it. */
 export interface Replacement {

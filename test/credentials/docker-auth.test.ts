@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { quoteKey, readAuthEntry } from '../../src/credentials/docker-auth.js';
+import { b64 } from './fixtures.js';
 
-const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
 describe('readAuthEntry', () => {
   it('decodes auth, keeping colons in the password', () => {

@@ -9,9 +9,9 @@ import {
   parseDockerConfig,
   registryHostOfKey,
 } from '../../src/credentials/docker-config.js';
+import { b64 } from './fixtures.js';
 
 const FILE = '/home/op/.docker/config.json';
-const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const config = (auths: Record<string, unknown>) => JSON.stringify({ auths });
 const users = (text: string, domain: string) => parseDockerConfig(text, FILE).lookup(domain).map((c) => `${c.username}:${c.password}`);
 

@@ -1,4 +1,7 @@
-/** The credential programs in test/fixtures/credential-helpers/, made executable, and a counter of their runs. */
+/**
+ * The credential programs in test/fixtures/credential-helpers/, made executable, and a counter
+ * of their runs; docker config `auths` entries as docker and kubelet write them.
+ */
 import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,3 +24,9 @@ export async function runs(countFile: string): Promise<number> {
     return 0;
   }
 }
+
+/** `text` in standard base64, as docker config `auth` fields and Secret data hold it. */
+export const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+
+/** `auths` entry for user `user` with password `pw-<user>`. */
+export const auth = (user: string): { auth: string } => ({ auth: b64(`${user}:pw-${user}`) });

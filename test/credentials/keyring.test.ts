@@ -9,10 +9,9 @@ import {
   parseRegistryPattern,
   PULL_SECRET_TYPES,
 } from '../../src/credentials/keyring.js';
+import { auth, b64 } from './fixtures.js';
 
 const SOURCE = 'secret team-a/regcred';
-const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-const entry = (user: string) => ({ auth: b64(`${user}:pw-${user}`) });
 /** Usernames of the credentials matching `image` for a dockerconfigjson with `auths`. */
 const usersFor = (auths: Record<string, unknown>, image: string) =>
   parseDockerConfigJson({ auths }, SOURCE).keyring.credentialsFor(image).map((c) => c.username);
@@ -70,7 +69,7 @@ describe('credentialsFor: hosts and ports', () => {
     ['[::1]:5000', '[::2]:5000/app', false],
     ['127.0.0.1:5000', '127.0.0.1:5000/app', true],
   ])('%s for %s: %s', (key, image, matches) => {
-    expect(usersFor({ [key]: entry('u') }, image)).toEqual(matches ? ['u'] : []);
+    expect(usersFor({ [key]: auth('u') }, image)).toEqual(matches ? ['u'] : []);
   });
 });
 
@@ -91,15 +90,15 @@ describe('credentialsFor: wildcards', () => {
     ['*', 'localhost/app', true],
     ['*', 'quay.io/app', false],
   ])('%s for %s: %s', (key, image, matches) => {
-    expect(usersFor({ [key]: entry('u') }, image)).toEqual(matches ? ['u'] : []);
+    expect(usersFor({ [key]: auth('u') }, image)).toEqual(matches ? ['u'] : []);
   });
 
   it('a * never crosses a dot, whatever the label (property)', () => {
     const label = fc.stringMatching(/^[a-z0-9-]{1,12}$/);
     fc.assert(
       fc.property(label, label, label, (a, b, c) => {
-        expect(usersFor({ '*.example.com': entry('u') }, `${a}.${b}.example.com/app`)).toEqual([]);
-        expect(usersFor({ '*.example.com': entry('u') }, `${c}.example.com/app`)).toEqual(['u']);
+        expect(usersFor({ '*.example.com': auth('u') }, `${a}.${b}.example.com/app`)).toEqual([]);
+        expect(usersFor({ '*.example.com': auth('u') }, `${c}.example.com/app`)).toEqual(['u']);
       }),
     );
   });
@@ -118,7 +117,7 @@ describe('credentialsFor: paths', () => {
     ['https://quay.io/v2/', 'quay.io/anything/app', true],
     ['quay.io/Team', 'quay.io/team/app', false],
   ])('%s for %s: %s', (key, image, matches) => {
-    expect(usersFor({ [key]: entry('u') }, image)).toEqual(matches ? ['u'] : []);
+    expect(usersFor({ [key]: auth('u') }, image)).toEqual(matches ? ['u'] : []);
   });
 
   it('a key path matches exactly the images below it (property)', () => {
@@ -128,7 +127,7 @@ describe('credentialsFor: paths', () => {
         const key = `quay.io/${keyPath.join('/')}`;
         const image = `quay.io/${imagePath.join('/')}`;
         const below = imagePath.length >= keyPath.length && keyPath.every((s, i) => imagePath[i] === s);
-        expect(usersFor({ [key]: entry('u') }, image)).toEqual(below ? ['u'] : []);
+        expect(usersFor({ [key]: auth('u') }, image)).toEqual(below ? ['u'] : []);
       }),
     );
   });
@@ -138,23 +137,23 @@ describe('credentialsFor: Docker Hub', () => {
   it.each(['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io', 'http://index.docker.io/v1/', 'https://docker.io'])(
     'key %s matches docker.io images',
     (key) => {
-      expect(usersFor({ [key]: entry('hub') }, 'docker.io/library/nginx')).toEqual(['hub']);
-      expect(usersFor({ [key]: entry('hub') }, 'docker.io/team/app')).toEqual(['hub']);
+      expect(usersFor({ [key]: auth('hub') }, 'docker.io/library/nginx')).toEqual(['hub']);
+      expect(usersFor({ [key]: auth('hub') }, 'docker.io/team/app')).toEqual(['hub']);
     },
   );
 
   it('does not match other registries, nor Docker Hub with a port', () => {
-    expect(usersFor({ 'docker.io': entry('hub') }, 'quay.io/library/nginx')).toEqual([]);
-    expect(usersFor({ 'index.docker.io:443': entry('hub') }, 'docker.io/library/nginx')).toEqual([]);
-    expect(usersFor({ '*.docker.io': entry('hub') }, 'docker.io/library/nginx')).toEqual([]);
+    expect(usersFor({ 'docker.io': auth('hub') }, 'quay.io/library/nginx')).toEqual([]);
+    expect(usersFor({ 'index.docker.io:443': auth('hub') }, 'docker.io/library/nginx')).toEqual([]);
+    expect(usersFor({ '*.docker.io': auth('hub') }, 'docker.io/library/nginx')).toEqual([]);
   });
 
   it('treats an image written with an alias domain as docker.io', () => {
-    expect(usersFor({ 'https://index.docker.io/v1/': entry('hub') }, 'index.docker.io/library/nginx')).toEqual(['hub']);
+    expect(usersFor({ 'https://index.docker.io/v1/': auth('hub') }, 'index.docker.io/library/nginx')).toEqual(['hub']);
   });
 
   it('scopes a Docker Hub key with a path to that namespace', () => {
-    const auths = { 'docker.io/team': entry('team'), 'https://index.docker.io/v1/': entry('any') };
+    const auths = { 'docker.io/team': auth('team'), 'https://index.docker.io/v1/': auth('any') };
     expect(usersFor(auths, 'docker.io/team/app')).toEqual(['team', 'any']);
     expect(usersFor(auths, 'docker.io/library/nginx')).toEqual(['any']);
   });
@@ -162,24 +161,24 @@ describe('credentialsFor: Docker Hub', () => {
 
 describe('credentialsFor: order', () => {
   it('puts longer keys before their own prefix, as kubelet sorts its index', () => {
-    const auths = { 'quay.io': entry('host'), 'quay.io/team': entry('team'), 'quay.io/team/app': entry('app') };
+    const auths = { 'quay.io': auth('host'), 'quay.io/team': auth('team'), 'quay.io/team/app': auth('app') };
     expect(usersFor(auths, 'quay.io/team/app')).toEqual(['app', 'team', 'host']);
   });
 
   it('puts an exact host before a wildcard', () => {
-    expect(usersFor({ '*.example.com': entry('wild'), 'registry.example.com': entry('exact') }, 'registry.example.com/app')).toEqual([
+    expect(usersFor({ '*.example.com': auth('wild'), 'registry.example.com': auth('exact') }, 'registry.example.com/app')).toEqual([
       'exact',
       'wild',
     ]);
   });
 
   it('keeps the written order of keys that normalise alike (Docker Hub aliases)', () => {
-    const auths = { 'https://index.docker.io/v1/': entry('login'), 'docker.io': entry('alias'), 'index.docker.io': entry('old') };
+    const auths = { 'https://index.docker.io/v1/': auth('login'), 'docker.io': auth('alias'), 'index.docker.io': auth('old') };
     expect(usersFor(auths, 'docker.io/library/nginx')).toEqual(['login', 'alias', 'old']);
   });
 
   it('drops a repeated username/password pair, keeping the first', () => {
-    const auths = { 'quay.io/team': entry('same'), 'quay.io': entry('same'), 'https://quay.io': entry('other') };
+    const auths = { 'quay.io/team': auth('same'), 'quay.io': auth('same'), 'https://quay.io': auth('other') };
     expect(usersFor(auths, 'quay.io/team/app')).toEqual(['same', 'other']);
   });
 
@@ -187,7 +186,7 @@ describe('credentialsFor: order', () => {
     const keys = ['quay.io', 'quay.io/team', 'quay.io/team/app', '*.io', 'https://quay.io/v1/team/app/x'];
     fc.assert(
       fc.property(fc.shuffledSubarray(keys, { minLength: keys.length, maxLength: keys.length }), (order) => {
-        const auths = Object.fromEntries(order.map((key) => [key, entry(key)]));
+        const auths = Object.fromEntries(order.map((key) => [key, auth(key)]));
         expect(usersFor(auths, 'quay.io/team/app')).toEqual(['quay.io/team/app', 'quay.io/team', 'quay.io', '*.io']);
       }),
     );
@@ -198,8 +197,8 @@ describe('mergeKeyrings', () => {
   const ring = (name: string, auths: Record<string, unknown>) => parseDockerConfigJson({ auths }, `secret team-a/${name}`).keyring;
 
   it('orders across secrets by key, then by secret order, as kubelet merges a pod secrets', () => {
-    const first = ring('first', { 'quay.io': entry('first-host') });
-    const second = ring('second', { 'quay.io/team': entry('second-team'), 'quay.io': entry('second-host') });
+    const first = ring('first', { 'quay.io': auth('first-host') });
+    const second = ring('second', { 'quay.io/team': auth('second-team'), 'quay.io': auth('second-host') });
     const merged = mergeKeyrings([first, second]).credentialsFor('quay.io/team/app');
     expect(merged.map((c) => `${c.source} ${c.username}`)).toEqual([
       'secret team-a/second second-team',
@@ -249,10 +248,10 @@ describe('malformed entries', () => {
     [{ 'quay.io': { email: 'x@example.com' } }, 'secret team-a/regcred: auths["quay.io"] skipped: has no credentials'],
     [{ 'quay.io': { password: 'x' } }, 'secret team-a/regcred: auths["quay.io"] skipped: entry has a password but no username'],
     [{ 'quay.io': { identitytoken: SECRET_VALUE } }, 'secret team-a/regcred: auths["quay.io"] skipped: has only an identity or registry token (not supported)'],
-    [{ 'oci://quay.io': entry('u') }, 'secret team-a/regcred: auths["oci://quay.io"] skipped: key has a scheme other than http:// or https://'],
-    [{ 'quay.io/a b': entry('u') }, 'secret team-a/regcred: auths["quay.io/a b"] skipped: key has an invalid path'],
+    [{ 'oci://quay.io': auth('u') }, 'secret team-a/regcred: auths["oci://quay.io"] skipped: key has a scheme other than http:// or https://'],
+    [{ 'quay.io/a b': auth('u') }, 'secret team-a/regcred: auths["quay.io/a b"] skipped: key has an invalid path'],
   ])('skips %j', (auths, problem) => {
-    const parsed = parseDockerConfigJson({ auths: { ...auths, 'ghcr.io': entry('good') } }, SOURCE);
+    const parsed = parseDockerConfigJson({ auths: { ...auths, 'ghcr.io': auth('good') } }, SOURCE);
     expect(parsed.problems).toEqual([problem]);
     expect(parsed.problems.join('\n')).not.toContain(SECRET_VALUE);
     // The other entries still count.
@@ -276,15 +275,15 @@ describe('malformed entries', () => {
 
   it('bounds a long key in messages', () => {
     const key = `quay.io/${'a'.repeat(200)} b`;
-    const [problem] = parseDockerConfigJson({ auths: { [key]: entry('u') } }, SOURCE).problems;
+    const [problem] = parseDockerConfigJson({ auths: { [key]: auth('u') } }, SOURCE).problems;
     expect(problem?.length).toBeLessThan(200);
   });
 });
 
 describe('parsePullSecret', () => {
   it('reads base64 data of both types', () => {
-    const json = parsePullSecret(PULL_SECRET_TYPES.dockerConfigJson, { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'quay.io': entry('j') } })) }, SOURCE);
-    const cfg = parsePullSecret(PULL_SECRET_TYPES.dockercfg, { '.dockercfg': b64(JSON.stringify({ 'quay.io': entry('c') })) }, SOURCE);
+    const json = parsePullSecret(PULL_SECRET_TYPES.dockerConfigJson, { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'quay.io': auth('j') } })) }, SOURCE);
+    const cfg = parsePullSecret(PULL_SECRET_TYPES.dockercfg, { '.dockercfg': b64(JSON.stringify({ 'quay.io': auth('c') })) }, SOURCE);
     expect(json.keyring.credentialsFor('quay.io/a').map((c) => c.username)).toEqual(['j']);
     expect(cfg.keyring.credentialsFor('quay.io/a').map((c) => c.username)).toEqual(['c']);
   });
@@ -292,6 +291,6 @@ describe('parsePullSecret', () => {
 
 describe('keyringOf', () => {
   it('never matches an unparseable image name', () => {
-    expect(keyringOf(parseDockerConfigJson({ auths: { '*': entry('u') } }, SOURCE).keyring.entries).credentialsFor('not a name')).toEqual([]);
+    expect(keyringOf(parseDockerConfigJson({ auths: { '*': auth('u') } }, SOURCE).keyring.entries).credentialsFor('not a name')).toEqual([]);
   });
 });

@@ -7,8 +7,8 @@ import type { Credential, CredentialLookup } from '../../src/credentials/types.j
 import { PullSecretCache } from '../../src/kube/cache.js';
 import { clusterCredentialLookup, lookupCredentials, serviceAccountOf, type CredentialLookupReport } from '../../src/kube/credentials.js';
 import { parseImage } from '../../src/reference/index.js';
-import { FIXTURE_DIR, makeExecutable, runs } from '../credentials/fixtures.js';
-import { auth, dockerConfigJsonSecret, dockercfgSecret, otherSecret, serviceAccount } from './fixtures.js';
+import { auth, FIXTURE_DIR, makeExecutable, runs } from '../credentials/fixtures.js';
+import { dockerConfigJsonSecret, dockercfgSecret, otherSecret, serviceAccount } from './fixtures.js';
 
 const NS = 'team-a';
 const OWN_CONFIG = '/etc/dp/config.json';

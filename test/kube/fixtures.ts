@@ -1,13 +1,9 @@
 /** Secret and ServiceAccount objects shaped as kube-apiserver serves them (watch events and list items). */
 import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-
-export const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+import { auth, b64 } from '../credentials/fixtures.js';
 
 let nextUid = 1;
 const uid = (): string => `0000000${String(nextUid++).padStart(5, '0')}-aaaa-bbbb-cccc-000000000000`;
-
-/** `auths` entry for user `user` with password `pw-<user>`. */
-export const auth = (user: string): { auth: string } => ({ auth: b64(`${user}:pw-${user}`) });
 
 interface SecretOptions {
   readonly uid?: string;
