@@ -7,16 +7,8 @@ import { arrayOf, isRecord, member } from '../json.js';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { readStdin, writeLine, type CliIo } from './io.js';
 import { STDIN_NAME } from './inputs.js';
-import {
-  concurrencyFlag,
-  failureLine,
-  pinFields,
-  planImage,
-  refsToResolve,
-  resolveAll,
-  type Failure,
-} from './pinning.js';
-import { appendTopLevelEntry, findImageScalars, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
+import { concurrencyFlag, failureLine, pinManifests, type Failure } from './pinning.js';
+import { appendTopLevelEntry, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
 import { tokensOf, valueAt } from '../workload/index.js';
 import { DigestPinnerError } from '../errors.js';
 
@@ -113,11 +105,8 @@ export async function krmCommand(argv: readonly string[], io: CliIo): Promise<nu
   const concurrency = concurrencyFlag(values.concurrency);
   const options = commonOptions(values);
   const manifest = resourceList(await readStdin(io));
-  const scalars = findImageScalars(manifest);
-  const plans = scalars.map(planImage);
-  const refs = refsToResolve(plans);
-  const outcomes = await resolveAll(io, options, refs, concurrency);
-  const { replacements, failures } = pinFields(scalars, plans, outcomes, options.dropTag);
+  const [fields] = await pinManifests(io, options, [manifest], concurrency);
+  const { replacements, failures } = fields ?? { replacements: [], failures: [] };
   const pinned = rewriteImages(manifest, replacements);
   for (const failure of failures) writeLine(io.stderr, `digest-pinner: ${failureLine(STDIN_NAME, failure)}`);
   if (failures.length === 0) {

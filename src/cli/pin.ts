@@ -8,17 +8,8 @@ import { basename, dirname, join } from 'node:path';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
 import { expandInputs, fsReason, loadFiles, type LoadedManifest } from './inputs.js';
-import {
-  concurrencyFlag,
-  failureLine,
-  pinFields,
-  planImage,
-  refsToResolve,
-  resolveAll,
-  type ImagePlan,
-  type Outcome,
-} from './pinning.js';
-import { findImageScalars, rewriteImages, type ImageScalar } from '../manifest/index.js';
+import { concurrencyFlag, failureLine, pinManifests, type PinnedFields } from './pinning.js';
+import { rewriteImages } from '../manifest/index.js';
 import { describeError } from '../errors.js';
 
 export const PIN_USAGE = `Usage: digest-pinner pin [flags] (FILE|DIR|-)...
@@ -63,25 +54,13 @@ interface PinRun {
   readonly io: CliIo;
   readonly write: boolean;
   readonly partial: boolean;
-  readonly dropTag: boolean;
-}
-
-interface Scanned {
-  readonly loaded: LoadedManifest;
-  readonly scalars: readonly ImageScalar[];
-  readonly plans: readonly ImagePlan[];
-}
-
-function scan(loaded: LoadedManifest): Scanned {
-  const scalars = findImageScalars(loaded.manifest);
-  return { loaded, scalars, plans: scalars.map(planImage) };
 }
 
 /** Writes or prints one manifest; returns whether it had a problem. */
-async function finish(run: PinRun, scanned: Scanned, outcomes: ReadonlyMap<string, Outcome>): Promise<boolean> {
+async function finish(run: PinRun, loaded: LoadedManifest, pinned: PinnedFields | undefined): Promise<boolean> {
   const { io } = run;
-  const { manifest, path } = scanned.loaded;
-  const { replacements, failures } = pinFields(scanned.scalars, scanned.plans, outcomes, run.dropTag);
+  const { manifest, path } = loaded;
+  const { replacements, failures } = pinned ?? { replacements: [], failures: [] };
   for (const failure of failures) writeLine(io.stderr, `digest-pinner: ${failureLine(manifest.file, failure)}`);
   if (failures.length > 0 && !run.partial) {
     writeLine(io.stderr, `digest-pinner: ${manifest.file} left unchanged: ${plural(failures.length, 'image')} could not be pinned (--partial writes the others)`);
@@ -131,11 +110,9 @@ export async function pinCommand(argv: readonly string[], io: CliIo): Promise<nu
   if (!write && files.length > 1) throw new UsageError(`without --write, pin prints one input to stdout, and ${positionals.join(' ')} holds ${files.length} files: pass --write to rewrite them in place`);
   const loaded = await loadFiles(files, io);
   for (const problem of [...problems, ...loaded.problems]) writeLine(io.stderr, `digest-pinner: ${problem}`);
-  const scanned = loaded.manifests.map(scan);
-  const refs = scanned.flatMap((entry) => refsToResolve(entry.plans));
-  const outcomes = await resolveAll(io, options, refs, concurrency);
-  const run: PinRun = { io, write, partial: values.partial === true, dropTag: options.dropTag };
+  const pinned = await pinManifests(io, options, loaded.manifests.map((entry) => entry.manifest), concurrency);
+  const run: PinRun = { io, write, partial: values.partial === true };
   let failed = problems.length + loaded.problems.length > 0;
-  for (const entry of scanned) failed = (await finish(run, entry, outcomes)) || failed;
+  for (const [index, entry] of loaded.manifests.entries()) failed = (await finish(run, entry, pinned[index])) || failed;
   return failed ? 1 : 0;
 }

@@ -6,7 +6,7 @@
 import { buildCore, type Core } from './core.js';
 import type { CliIo } from './io.js';
 import { UsageError, type CommonOptions } from './options.js';
-import { rewriteProblem, type ImageScalar, type Replacement } from '../manifest/index.js';
+import { findImageScalars, rewriteProblem, type ImageScalar, type ParsedManifest, type Replacement } from '../manifest/index.js';
 import { normalizedString, parseImage, pinnedReference, type ImageRef } from '../reference/index.js';
 import { failureReason } from '../resolve/index.js';
 import { describeError } from '../errors.js';
@@ -14,7 +14,7 @@ import { describeError } from '../errors.js';
 const RESOLVE_TIMEOUT_MS = 60_000;
 
 /** What to do with one image field. */
-export type ImagePlan =
+type ImagePlan =
   | { readonly kind: 'pinned' }
   | { readonly kind: 'resolve'; readonly ref: ImageRef }
   | { readonly kind: 'failed'; readonly reason: string };
@@ -26,6 +26,12 @@ export type Outcome = { readonly digest: string } | { readonly reason: string };
 export interface Failure {
   readonly scalar: ImageScalar;
   readonly reason: string;
+}
+
+/** One manifest's image fields worked out: their new values, and those that could not be pinned. */
+export interface PinnedFields {
+  readonly replacements: readonly Replacement[];
+  readonly failures: readonly Failure[];
 }
 
 /** Progress of a long run, shown only where a person watches. */
@@ -41,8 +47,21 @@ export function concurrencyFlag(value: string | undefined): number {
   return concurrency;
 }
 
+/**
+ * The new value of every image field of each manifest, or why it has none (fields already
+ * pinned are neither), each distinct reference resolved once across all of them.
+ */
+export async function pinManifests(io: CliIo, options: CommonOptions, manifests: readonly ParsedManifest[], concurrency: number): Promise<PinnedFields[]> {
+  const scanned = manifests.map((manifest) => {
+    const scalars = findImageScalars(manifest);
+    return { scalars, plans: scalars.map(planImage) };
+  });
+  const outcomes = await resolveAll(io, options, scanned.flatMap((entry) => refsToResolve(entry.plans)), concurrency);
+  return scanned.map((entry) => pinFields(entry.scalars, entry.plans, outcomes, options.dropTag));
+}
+
 /** Pinned already, to be resolved, or unusable (not a reference, or not rewritable in place). */
-export function planImage(scalar: ImageScalar): ImagePlan {
+function planImage(scalar: ImageScalar): ImagePlan {
   let ref: ImageRef;
   try {
     ref = parseImage(scalar.field.image);
@@ -127,17 +146,12 @@ async function resolveOne(core: Core, ref: ImageRef, progress: Progress): Promis
 }
 
 /** The references to resolve among the plans. */
-export function refsToResolve(plans: readonly ImagePlan[]): ImageRef[] {
+function refsToResolve(plans: readonly ImagePlan[]): ImageRef[] {
   return plans.flatMap((plan) => (plan.kind === 'resolve' ? [plan.ref] : []));
 }
 
 /** Each field's new value, or why it has none; fields already pinned are neither. */
-export function pinFields(
-  scalars: readonly ImageScalar[],
-  plans: readonly ImagePlan[],
-  outcomes: ReadonlyMap<string, Outcome>,
-  dropTag: boolean,
-): { replacements: Replacement[]; failures: Failure[] } {
+function pinFields(scalars: readonly ImageScalar[], plans: readonly ImagePlan[], outcomes: ReadonlyMap<string, Outcome>, dropTag: boolean): PinnedFields {
   const replacements: Replacement[] = [];
   const failures: Failure[] = [];
   scalars.forEach((scalar, index) => {
