@@ -1,7 +1,7 @@
 /** `digest-pinner certs`: a CA and serving certificate for the webhook Service, for clusters without cert-manager. */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CoreV1Api, AdmissionregistrationV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, AdmissionregistrationV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { parseFlags, UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
 import { generateCertificates, type CertificateSet } from '../certs/index.js';
@@ -74,7 +74,7 @@ async function applySecret(config: KubeConfig, namespace: string, name: string, 
     await api.createNamespacedSecret({ namespace, body: secret });
     return 'created';
   } catch (error) {
-    if (statusOf(error) !== 409) throw error;
+    if (!(error instanceof ApiException && error.code === 409)) throw error;
     await api.replaceNamespacedSecret({ name, namespace, body: secret });
     return 'updated';
   }
@@ -88,11 +88,6 @@ async function patchCaBundle(config: KubeConfig, name: string, caBundle: string)
   // replace carries resourceVersion: a concurrent edit fails instead of being overwritten.
   await api.replaceMutatingWebhookConfiguration({ name, body: current });
   return webhooks.length;
-}
-
-function statusOf(error: unknown): number | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'number') return error.code;
-  return undefined;
 }
 
 /** Returns the exit code. */
