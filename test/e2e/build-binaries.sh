@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries used by the e2e tests (kube-apiserver,
 # kube-controller-manager, kubectl, etcd) from the Go modules pinned in
-# test/e2e/harness/{kube,etcd}, into a cache outside the work tree:
+# test/e2e/harness/, into a cache outside the work tree:
 #
 #   ${DP_E2E_CACHE:-$HOME/.cache/digest-pinner/e2e}/<k8s-version>-<etcd-version>/bin/
+#
+# Usage: build-binaries.sh [MINOR]
+#   MINOR (default $DP_E2E_KUBE) picks the Kubernetes module: empty for the newest
+#   (harness/kube), `1.30` for harness/kube-1.30. etcd (harness/etcd) is the same for all.
 #
 # Binaries already present are not rebuilt, so this is cheap to re-run. The first
 # build takes a long while on a 2-core machine (see the timing it prints).
 # Prints the bin directory as the last line of stdout; everything else goes to stderr.
 #
-# Env: DP_E2E_CACHE (cache root), DP_E2E_BUILD_JOBS (parallel compile jobs, default 2).
+# Env: DP_E2E_KUBE (as MINOR), DP_E2E_CACHE (cache root), DP_E2E_BUILD_JOBS (parallel compile jobs, default 2).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-kube_mod="$here/harness/kube"
 etcd_mod="$here/harness/etcd"
+wanted="${1:-${DP_E2E_KUBE:-}}"
 
 log() { printf '[e2e build] %s\n' "$*" >&2; }
 
 command -v go >/dev/null 2>&1 || { log "error: 'go' is not on PATH (Go >= 1.26 is needed)"; exit 1; }
 
+pinned_kubernetes() { awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$1/go.mod"; }
+
+# harness/kube is the newest minor, so DP_E2E_KUBE=<its minor> selects it too.
+kube_mod="$here/harness/kube"
+if [[ -n "$wanted" ]]; then
+  [[ "$wanted" =~ ^1\.[0-9]+$ ]] || { log "error: DP_E2E_KUBE must be a Kubernetes minor such as 1.30, not '$wanted'"; exit 1; }
+  [[ -d "$here/harness/kube-$wanted" ]] && kube_mod="$here/harness/kube-$wanted"
+fi
+
 # The versions come from the harness go.mod files, the single place they are pinned.
-k8s_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$kube_mod/go.mod")"
+k8s_version="$(pinned_kubernetes "$kube_mod")"
+if [[ -n "$wanted" && "$k8s_version" != "v$wanted."* ]]; then
+  available="$(cd "$here/harness" && ls -d kube-1.* 2>/dev/null | sed 's/^kube-//' | paste -sd ' ')"
+  log "error: no harness module pins Kubernetes $wanted: ${kube_mod#"$here/"} is $k8s_version; others: ${available:-none}"
+  exit 1
+fi
 etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { print $3 }' "$etcd_mod/go.mod")"
 [[ -n "$k8s_version" && -n "$etcd_version" ]] || { log "error: cannot read pinned versions from harness go.mod files"; exit 1; }
 

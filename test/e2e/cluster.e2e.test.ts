@@ -1,11 +1,13 @@
 /**
- * Smoke test of the e2e control plane itself: the pinned version answers, RBAC
+ * Smoke test of the e2e control plane itself: the version its binaries report
+ * answers, its feature gates agree with kube-features.ts, RBAC
  * is enforced, and kube-controller-manager turns Deployments into ReplicaSets and
  * Pods — and can be stopped and restarted on its own.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
+import { KUBE_FEATURES, serves, type KubeFeature } from './kube-features.js';
 
 interface ObjectList {
   items: { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] }; status?: { phase?: string } }[];
@@ -55,13 +57,27 @@ describe('startCluster', () => {
     expect(cluster.server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it('serves the pinned Kubernetes version', async () => {
+  it('serves the Kubernetes version its binaries report', async () => {
     const version = JSON.parse(await cluster.kubectlOk(['version', '-o', 'json'])) as {
       clientVersion: { gitVersion: string };
       serverVersion: { gitVersion: string };
     };
     expect(version.serverVersion.gitVersion).toBe(cluster.versions.kubernetes);
     expect(version.clientVersion.gitVersion).toBe(cluster.versions.kubernetes);
+  });
+
+  it("agrees with kube-features.ts on every feature gate of its table that this kube-apiserver still has", async (context) => {
+    const metrics = await cluster.kubectlOk(['get', '--raw', '/metrics']);
+    const enabled: Record<string, boolean> = {};
+    for (const [, name = '', value] of metrics.matchAll(/^kubernetes_feature_enabled\{name="(\w+)",stage="\w*"\} ([01])$/gm)) {
+      enabled[name] = value === '1';
+    }
+    expect(Object.keys(enabled).length, 'kubernetes_feature_enabled series').toBeGreaterThan(0);
+    // A gate appears in its feature's alpha and is removed a few minors after GA.
+    const known = (Object.keys(KUBE_FEATURES) as KubeFeature[]).filter((feature) => feature in enabled);
+    context.skip(known.length === 0, `not applicable: kube-apiserver ${cluster.versions.kubernetes} has none of the table's gates`);
+    const expected = Object.fromEntries(known.map((feature) => [feature, serves(cluster.versions.minor, feature)]));
+    expect(Object.fromEntries(known.map((feature) => [feature, enabled[feature]]))).toEqual(expected);
   });
 
   it('enforces RBAC: a ServiceAccount without bindings cannot list secrets', async () => {

@@ -1,15 +1,16 @@
 /**
  * A real Kubernetes control plane for end-to-end tests, on 127.0.0.1 with free
  * ports: etcd, kube-apiserver (RBAC on, admission webhooks on) and
- * kube-controller-manager, built by build-binaries.sh. There is no scheduler and
- * no kubelet, so pods are created but stay Pending.
+ * kube-controller-manager, built by build-binaries.sh for the Kubernetes minor
+ * the run selected (`inject('kube')`, see binaries.ts). There is no scheduler
+ * and no kubelet, so pods are created but stay Pending.
  *
  *   const cluster = await startCluster();
  *   await cluster.kubectl(['apply', '-f', '-'], { stdin: manifest });
  *   await cluster.stop();
  */
 import { spawn } from 'node:child_process';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -17,13 +18,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BINARIES, defaultBinDir, pinnedVersions, type PinnedVersions } from './binaries.js';
+import { inject } from 'vitest';
+import type { BINARIES, KubeBinaries, KubeVersions } from './binaries.js';
 import { createControlPlanePki, type ControlPlanePki } from './pki.js';
 import { ProcessGroup } from './processes.js';
 
 export interface StartClusterOptions {
-  /** Directory holding etcd, kube-apiserver, kube-controller-manager, kubectl. Default: build-binaries.sh's cache. */
-  readonly binDir?: string;
+  /** The binaries to run. Default: those the e2e global setup provides (`inject('kube')`). */
+  readonly binaries?: KubeBinaries;
   /** Where each process's log goes; kept after stop(). Default: a new temp dir (or `$DP_E2E_LOG_DIR/<run>`). */
   readonly logDir?: string;
   /** Start kube-controller-manager with the cluster (default true). */
@@ -68,7 +70,8 @@ export interface Cluster {
   readonly caFile: string;
   readonly caKeyFile: string;
   readonly pki: ControlPlanePki;
-  readonly versions: PinnedVersions;
+  /** Read from the binaries by the e2e global setup. */
+  readonly versions: KubeVersions;
   readonly ports: ClusterPorts;
   readonly binDir: string;
   readonly logDir: string;
@@ -191,20 +194,6 @@ function runKubectl(kubectlPath: string, args: readonly string[], kubeconfigPath
   });
 }
 
-async function checkBinaries(binDir: string): Promise<void> {
-  const missing: string[] = [];
-  for (const name of BINARIES) {
-    try {
-      await access(join(binDir, name));
-    } catch {
-      missing.push(name);
-    }
-  }
-  if (missing.length > 0) {
-    throw new Error(`missing ${missing.join(', ')} in ${binDir}: run 'bash test/e2e/build-binaries.sh' first (or set DP_E2E_BIN_DIR)`);
-  }
-}
-
 async function makeLogDir(requested: string | undefined): Promise<string> {
   if (requested) {
     await mkdir(requested, { recursive: true });
@@ -221,9 +210,7 @@ async function makeLogDir(requested: string | undefined): Promise<string> {
 /** Starts etcd, kube-apiserver and (unless disabled) kube-controller-manager; see the file comment. */
 export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
   const started = Date.now();
-  const versions = pinnedVersions();
-  const binDir = options.binDir ?? defaultBinDir(versions);
-  await checkBinaries(binDir);
+  const { binDir, ...versions } = options.binaries ?? inject('kube');
   const bin = (name: (typeof BINARIES)[number]): string => join(binDir, name);
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const keepWorkDir = options.keepWorkDir ?? Boolean(process.env['DP_E2E_KEEP']);
