@@ -144,6 +144,12 @@ describe('kube-apiserver', () => {
     expect(stderr).toContain('violates PodSecurity "restricted:latest"');
   });
 
+  it("keeps the preStop sleep on the webhook's Pods (kube-apiserver drops a field whose feature is off)", async () => {
+    const pods = JSON.parse(await cluster.kubectlOk(['get', 'pods', '-n', 'digest-pinner', '-l', 'app.kubernetes.io/name=digest-pinner',
+      '-o', 'json'])) as { items: { spec: { containers: { lifecycle?: { preStop?: unknown } }[] } }[] };
+    expect(pods.items.map((p) => p.spec.containers.map((c) => c.lifecycle?.preStop))).toEqual([[{ sleep: { seconds: 10 } }], [{ sleep: { seconds: 10 } }]]);
+  });
+
   describe('webhook matchConditions and selectors', () => {
     it('calls the strict webhook (and fails, as it is not running) for a Pod and for a template nobody controls', async () => {
       for (const object of [pod(STRICT, { containers: ['nginx:1.27'] }), replicaSet(STRICT), replicaSet(STRICT, { ...OWNER, controller: false })]) {
