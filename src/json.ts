@@ -29,3 +29,13 @@ export function parseJson(text: string): unknown {
     return undefined;
   }
 }
+
+/** A parsed value as an error message names it: `"text"`, `3`, `true`, `a list`, `a mapping`, `empty`. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'empty';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value;
+}

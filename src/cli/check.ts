@@ -1,7 +1,7 @@
 /** `digest-pinner check FILE|DIR|-...`: every image field not pinned to a digest, as text, JSON or SARIF; no network. */
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, relative, sep } from 'node:path';
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
+import { HELP_FLAG, parseFlags, UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
 import { loadManifests, type LoadedManifest } from './inputs.js';
 import { findImageScalars, objectLabel, positionAt, type ImageScalar, type ObjectIdentity } from '../manifest/index.js';
@@ -12,8 +12,9 @@ export const CHECK_USAGE = `Usage: digest-pinner check [flags] (FILE|DIR|-)...
 
 Lists every image field of every workload in the manifests (the fields pin
 rewrites) that is not pinned to a digest, with its file, line:column, object
-(kind/namespace/name) and JSON pointer. Needs no network. A DIR is searched
-recursively for *.yaml, *.yml and *.json; - reads stdin.
+(kind/namespace/name) and JSON pointer. Needs no network, so it takes none of
+the registry flags of pin. A DIR is searched recursively for *.yaml, *.yml and
+*.json; - reads stdin.
 
 Exit code 0 when every image is pinned, 1 when any is not (or an input could not
 be read or parsed), 2 on a usage error.
@@ -24,9 +25,7 @@ Rules:
 
 Flags:
   --output text|json|sarif    text (default): FILE:LINE:COL: OBJECT POINTER: MESSAGE (RULE);
-                              json: an array of findings; sarif: SARIF 2.1.0 for code scanning
-  (the registry flags of pin are accepted and ignored:)
-${COMMON_FLAGS_USAGE}`;
+                              json: an array of findings; sarif: SARIF 2.1.0 for code scanning`;
 
 const OUTPUTS = ['text', 'json', 'sarif'] as const;
 type Output = (typeof OUTPUTS)[number];
@@ -181,14 +180,13 @@ function parseOutput(value: string | undefined): Output {
 
 /** Returns the exit code. */
 export async function checkCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseFlags({ args: [...argv], allowPositionals: true, options: { ...COMMON_FLAGS, output: { type: 'string' } } });
+  const { values, positionals } = parseFlags({ args: [...argv], allowPositionals: true, options: { ...HELP_FLAG, output: { type: 'string' } } });
   if (values.help === true) {
     writeLine(io.stdout, CHECK_USAGE);
     return 0;
   }
   if (positionals.length === 0) throw new UsageError('check needs at least one FILE, DIR or - (stdin)');
   const output = parseOutput(values.output);
-  commonOptions(values);
   const { manifests, problems } = await loadManifests(positionals, io);
   for (const problem of problems) writeLine(io.stderr, `digest-pinner: ${problem}`);
   const findings = findUnpinned(manifests);

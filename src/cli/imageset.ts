@@ -2,10 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { stringify } from 'yaml';
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, concurrencyFlag, parseFlags, UsageError } from './options.js';
 import { readStdin, writeLine, type CliIo } from './io.js';
 import { fsReason, STDIN_NAME } from './inputs.js';
-import { concurrencyFlag, resolutionKey, resolveAll, type Outcome } from './pinning.js';
+import { resolutionKey, resolveAll, type Outcome } from './pinning.js';
 import { IMAGESET_API_VERSION, IMAGESET_KIND, type ImageSetEntry } from '../imageset/types.js';
 import { findImageScalars, objectsOf, parseManifest } from '../manifest/index.js';
 import { parseImage, type ImageRef } from '../reference/index.js';

@@ -4,10 +4,12 @@
  * values change) and a `results` entry per image that could not be pinned.
  */
 import { arrayOf, isRecord, member } from '../json.js';
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
+import type { ParseArgsConfig } from 'node:util';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, concurrencyFlag, DROP_TAG_FLAG, parseFlags, UsageError, type CommonOptions } from './options.js';
 import { readStdin, writeLine, type CliIo } from './io.js';
 import { STDIN_NAME } from './inputs.js';
-import { concurrencyFlag, failureLine, pinManifests, type Failure } from './pinning.js';
+import { failureLine, pinManifests, type Failure } from './pinning.js';
+import { FUNCTION_CONFIG_API_VERSION, FUNCTION_CONFIG_KIND, FunctionConfigError, functionConfigArgs } from './function-config.js';
 import { appendTopLevelEntry, parseManifest, rewriteImages, type ParsedManifest } from '../manifest/index.js';
 import { tokensOf, valueAt } from '../workload/index.js';
 import { DigestPinnerError } from '../errors.js';
@@ -17,7 +19,22 @@ export const KRM_USAGE = `Usage: digest-pinner krm [flags] < resource-list.yaml
 Runs as a KRM function (the kustomize/kpt functions specification): reads a
 ResourceList (config.kubernetes.io/v1) on stdin and writes it to stdout with
 every image of its items pinned as pin does, changing nothing else of the text.
-functionConfig is not read: configure the function with flags.
+
+Its settings are its flags, also read from the ResourceList's functionConfig
+under the same names (without --): a v1 ConfigMap's data, where values are
+strings (drop-tag: "true", ca-file: "a.pem,b.pem"), or a typed object:
+
+  apiVersion: ${FUNCTION_CONFIG_API_VERSION}
+  kind: ${FUNCTION_CONFIG_KIND}
+  metadata:
+    name: pin-images
+  spec:
+    drop-tag: true
+    concurrency: 4
+    ca-file: [certs/internal-ca.pem]
+
+A flag replaces the functionConfig's value of that setting (ca-file and
+insecure-registry add to its list).
 
 An image that cannot be pinned is left as it is and reported in the output's
 results (severity error, resourceRef, field.path, file from the item's
@@ -28,6 +45,12 @@ Flags:
   --concurrency N             distinct references resolved at once (default 8)
   --drop-tag                  write repository@sha256:… without the tag
 ${COMMON_FLAGS_USAGE}`;
+
+const KRM_FLAGS = {
+  ...COMMON_FLAGS,
+  ...DROP_TAG_FLAG,
+  concurrency: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
 
 const RESOURCE_LIST_KIND = 'ResourceList';
 const RESOURCE_LIST_GROUP = 'config.kubernetes.io/';
@@ -94,17 +117,43 @@ function resourceList(text: string): ParsedManifest {
   return manifest;
 }
 
+interface KrmSettings {
+  readonly options: CommonOptions;
+  readonly concurrency: number;
+}
+
+/** The settings of `args`: flags, or the flags a functionConfig stands for. Throws UsageError. */
+function settingsOf(args: readonly string[]): KrmSettings {
+  const { values } = parseFlags({ args: [...args], options: KRM_FLAGS });
+  return { options: commonOptions(values), concurrency: concurrencyFlag(values.concurrency) };
+}
+
+/**
+ * The settings of the functionConfig's arguments with the command line's after them, so a flag
+ * wins; each part is checked on its own first, so an error names where it came from.
+ */
+function krmSettings(configArgs: readonly string[], argv: readonly string[]): KrmSettings {
+  try {
+    settingsOf(configArgs);
+  } catch (error) {
+    if (error instanceof UsageError) throw new FunctionConfigError(`functionConfig: ${error.message}`, { cause: error });
+    throw error;
+  }
+  return settingsOf([...configArgs, ...argv]);
+}
+
 /** Returns the exit code. */
 export async function krmCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseFlags({ args: [...argv], allowPositionals: true, options: { ...COMMON_FLAGS, concurrency: { type: 'string' } } });
+  const { values, positionals } = parseFlags({ args: [...argv], allowPositionals: true, options: KRM_FLAGS });
   if (values.help === true) {
     writeLine(io.stdout, KRM_USAGE);
     return 0;
   }
   if (positionals.length > 0) throw new UsageError('krm reads a ResourceList on stdin and takes no arguments');
-  const concurrency = concurrencyFlag(values.concurrency);
-  const options = commonOptions(values);
+  settingsOf(argv);
   const manifest = resourceList(await readStdin(io));
+  const configArgs = functionConfigArgs(member(manifest.values.find((value) => value !== null), 'functionConfig'), KRM_FLAGS);
+  const { options, concurrency } = krmSettings(configArgs, argv);
   const [fields] = await pinManifests(io, options, [manifest], concurrency);
   const { replacements, failures } = fields ?? { replacements: [], failures: [] };
   const pinned = rewriteImages(manifest, replacements);

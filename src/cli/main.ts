@@ -19,6 +19,7 @@ Commands:
   check      list the images in manifest files that are not pinned (text, JSON, SARIF)
   imageset   resolve references into an ImageSet manifest
   krm        pin the images of a ResourceList as a KRM function (kustomize, kpt)
+  version    print the version (also --version)
 
 Run 'digest-pinner <command> --help' for a command's flags.`;
 
@@ -34,33 +35,53 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
   ['krm', async () => (await import('./krm.js')).krmCommand],
 ]);
 
+const HELP = new Set(['help', '--help', '-h']);
+const VERSION = new Set(['version', '--version']);
+
+/** `digest-pinner 0.1.0`; takes no arguments. */
+function versionCommand(argv: readonly string[], io: CliIo): number {
+  if (argv.length === 1 && HELP.has(argv[0] ?? '')) {
+    writeLine(io.stdout, 'Usage: digest-pinner version\n\nPrints the version of digest-pinner (also: digest-pinner --version).');
+    return 0;
+  }
+  if (argv.length > 0) throw new UsageError(`version takes no arguments, got ${JSON.stringify(argv[0])}`);
+  writeLine(io.stdout, `digest-pinner ${io.version}`);
+  return 0;
+}
+
+/** Where to read the flags of what ran: the command's own help when `command` is one. */
+function helpHint(command: string | undefined): string {
+  const known = command === 'serve' || (command !== undefined && COMMANDS.has(command));
+  return known ? `digest-pinner ${command} --help` : 'digest-pinner --help';
+}
+
 /** Runs the command in argv; `onServing` receives a started server (serve keeps running). */
 export async function runCli(argv: readonly string[], io: CliIo, onServing?: (server: RunningServer) => void): Promise<number | undefined> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case 'serve': {
-        const { startServer } = await import('./serve.js');
-        const server = await startServer(rest, io);
-        if (typeof server === 'number') return server;
-        onServing?.(server);
-        return undefined;
-      }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        writeLine(io.stdout, USAGE);
-        return command === undefined ? 2 : 0;
-      default: {
-        const load = COMMANDS.get(command);
-        if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-        return await (await load())(rest, io);
-      }
+    if (command === undefined) {
+      // A usage error like any other: the usage goes to stderr, stdout stays empty for pipes.
+      writeLine(io.stderr, USAGE);
+      return 2;
     }
+    if (HELP.has(command)) {
+      writeLine(io.stdout, USAGE);
+      return 0;
+    }
+    if (VERSION.has(command)) return versionCommand(rest, io);
+    if (command === 'serve') {
+      const { startServer } = await import('./serve.js');
+      const server = await startServer(rest, io);
+      if (typeof server === 'number') return server;
+      onServing?.(server);
+      return undefined;
+    }
+    const load = COMMANDS.get(command);
+    if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    return await (await load())(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      writeLine(io.stderr, `digest-pinner: ${error.message}`);
+      writeLine(io.stderr, `digest-pinner: ${error.message} (see ${helpHint(command)})`);
       return 2;
     }
     const code = error instanceof DigestPinnerError ? ` (${error.code})` : '';

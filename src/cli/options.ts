@@ -9,24 +9,32 @@ export class UsageError extends DigestPinnerError {
   readonly code = 'DP_ERR_USAGE';
 }
 
-/** Flags every command that resolves images takes. */
+/** `-h`/`--help`, which every command takes. */
+export const HELP_FLAG = {
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** Flags every command that resolves images takes: how to reach and trust registries. */
 export const COMMON_FLAGS = {
+  ...HELP_FLAG,
   config: { type: 'string' },
   'docker-config': { type: 'string' },
   'ca-file': { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
-  'cache-ttl': { type: 'string' },
   'registry-timeout': { type: 'string' },
-  'drop-tag': { type: 'boolean' },
   'image-credential-provider-config': { type: 'string' },
   'image-credential-provider-bin-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** `--drop-tag`, for the commands that write pinned references (not imageset, whose entries keep digest and image apart). */
+export const DROP_TAG_FLAG = {
+  'drop-tag': { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** The common flags as every command's usage lists them. */
-export const COMMON_FLAGS_USAGE = `  --config FILE               registry configuration (YAML): per-registry CA, client certificate
-                              and insecure HTTP, mirrors, rewrites, allow-list, stale/negative
-                              caching, retries, circuit breaker (checked at start)
+export const COMMON_FLAGS_USAGE = `  --config FILE               registry configuration (YAML, kind Configuration): per-registry CA,
+                              client certificate and insecure HTTP, mirrors, rewrites, allow-list,
+                              stale/negative caching, retries, circuit breaker (checked at start)
   --docker-config DIR         directory with config.json (default $DOCKER_CONFIG, then ~/.docker);
                               its credHelpers/credsStore run docker-credential-* helpers
   --image-credential-provider-config FILE
@@ -35,8 +43,7 @@ export const COMMON_FLAGS_USAGE = `  --config FILE               registry config
                               where those plugins are (both flags or neither)
   --ca-file FILE              extra CA certificate(s) to trust, added to the system store (repeatable)
   --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
-  --registry-timeout DUR      deadline of one registry request (default 5s)
-  --cache-ttl DUR             how long a resolved digest is reused (default 15m)`;
+  --registry-timeout DUR      deadline of one registry request (default 5s)`;
 
 export interface CommonOptions {
   /** The YAML configuration file (`--config`): per-registry TLS, mirrors, rewrites, allow-list, cache and retries. */
@@ -45,6 +52,7 @@ export interface CommonOptions {
   readonly dockerConfigDir: string | undefined;
   readonly caFiles: readonly string[];
   readonly insecureRegistries: readonly string[];
+  /** How long a resolved digest is reused: `--cache-ttl`, serve's alone (the other commands' cache ends with the run). */
   readonly cacheTtlMs: number;
   readonly registryTimeoutMs: number;
   readonly dropTag: boolean;
@@ -103,13 +111,41 @@ export function commonOptions(values: {
   };
 }
 
-/** parseArgs that turns its TypeError into a UsageError. */
+/**
+ * parseArgs, with a command line it cannot take answered as a UsageError that names the
+ * flag or argument at fault (runCli adds where to read the command's flags).
+ */
 export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+    throw new UsageError(flagProblem(config) ?? (error instanceof Error ? error.message : String(error)), { cause: error });
   }
+}
+
+/** What parseArgs refused, in our words, read from the tokens of a lenient parse; undefined when none is found. */
+export function flagProblem(config: ParseArgsConfig): string | undefined {
+  const options = config.options ?? {};
+  const { tokens } = parseArgs({ ...config, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'positional' && config.allowPositionals !== true) return `unexpected argument ${JSON.stringify(token.value)}: this command takes flags only`;
+    if (token.kind !== 'option') continue;
+    const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+    if (option === undefined) return `unknown flag ${token.rawName}`;
+    if (option.type === 'boolean' && token.value !== undefined) return `${token.rawName} takes no value`;
+    if (option.type !== 'string') continue;
+    if (token.value === undefined) return `${token.rawName} needs a value`;
+    // `--output --drop-tag`: parseArgs refuses to take a flag as the value; `--output=-x` is one.
+    if (!token.inlineValue && token.value.startsWith('-')) return `${token.rawName} needs a value (for one starting with -, write ${token.rawName}=${token.value})`;
+  }
+  return undefined;
+}
+
+/** `--concurrency` as a positive whole number (default 8). */
+export function concurrencyFlag(value: string | undefined): number {
+  const concurrency = Number(value ?? '8');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
+  return concurrency;
 }
 
 export function parseMode(value: string | undefined): Mode {

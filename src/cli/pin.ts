@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, concurrencyFlag, DROP_TAG_FLAG, parseFlags, UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
 import { expandInputs, fsReason, loadFiles, type LoadedManifest } from './inputs.js';
-import { concurrencyFlag, failureLine, pinManifests, type PinnedFields } from './pinning.js';
+import { failureLine, pinManifests, type PinnedFields } from './pinning.js';
 import { rewriteImages } from '../manifest/index.js';
 import { describeError } from '../errors.js';
 
@@ -95,7 +95,7 @@ export async function pinCommand(argv: readonly string[], io: CliIo): Promise<nu
   const { values, positionals } = parseFlags({
     args: [...argv],
     allowPositionals: true,
-    options: { ...COMMON_FLAGS, write: { type: 'boolean', short: 'w' }, partial: { type: 'boolean' }, concurrency: { type: 'string' } },
+    options: { ...COMMON_FLAGS, ...DROP_TAG_FLAG, write: { type: 'boolean', short: 'w' }, partial: { type: 'boolean' }, concurrency: { type: 'string' } },
   });
   if (values.help === true) {
     writeLine(io.stdout, PIN_USAGE);

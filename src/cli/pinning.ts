@@ -5,7 +5,7 @@
  */
 import { buildCore, type Core } from './core.js';
 import type { CliIo } from './io.js';
-import { UsageError, type CommonOptions } from './options.js';
+import type { CommonOptions } from './options.js';
 import { findImageScalars, rewriteProblem, type ImageScalar, type ParsedManifest, type Replacement } from '../manifest/index.js';
 import { normalizedString, parseImage, pinnedReference, type ImageRef } from '../reference/index.js';
 import { failureReason } from '../resolve/index.js';
@@ -38,13 +38,6 @@ export interface PinnedFields {
 export interface Progress {
   tick(): void;
   done(): void;
-}
-
-/** `--concurrency` as a positive whole number (default 8). */
-export function concurrencyFlag(value: string | undefined): number {
-  const concurrency = Number(value ?? '8');
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
-  return concurrency;
 }
 
 /**

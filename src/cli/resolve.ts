@@ -1,5 +1,5 @@
 /** `digest-pinner resolve REF...`: one pinned reference per line, or JSON. */
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, parseFlags, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, concurrencyFlag, DROP_TAG_FLAG, parseFlags, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { mapBounded } from './pinning.js';
@@ -42,7 +42,7 @@ export async function resolveCommand(argv: readonly string[], io: CliIo): Promis
   const { values, positionals } = parseFlags({
     args: [...argv],
     allowPositionals: true,
-    options: { ...COMMON_FLAGS, output: { type: 'string' }, concurrency: { type: 'string' } },
+    options: { ...COMMON_FLAGS, ...DROP_TAG_FLAG, output: { type: 'string' }, concurrency: { type: 'string' } },
   });
   if (values.help === true) {
     writeLine(io.stdout, RESOLVE_USAGE);
@@ -51,8 +51,7 @@ export async function resolveCommand(argv: readonly string[], io: CliIo): Promis
   if (positionals.length === 0) throw new UsageError('resolve needs at least one image reference');
   const output = values.output ?? 'text';
   if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${JSON.stringify(output)} must be text or json`);
-  const concurrency = Number(values.concurrency ?? '8');
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
+  const concurrency = concurrencyFlag(values.concurrency);
   const options = commonOptions(values);
   const core = await buildCore({ ...options, homeDir: io.homeDir, env: io.env, version: io.version });
   try {

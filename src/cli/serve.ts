@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
@@ -44,6 +44,7 @@ Flags:
   --deadline DUR              most time spent resolving one admission (default 8s; never
                               past kube-apiserver's ?timeout less 1s)
   --drop-tag                  write repository@sha256:… without the tag
+  --cache-ttl DUR             how long a resolved digest is reused (default 15m)
 ${COMMON_FLAGS_USAGE}
   --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
   --kubeconfig FILE           cluster to read pull secrets, ImageSets and Namespace annotations from
@@ -87,6 +88,9 @@ async function tlsFiles(values: { 'tls-cert'?: string; 'tls-key'?: string }, io:
 
 const SERVE_FLAGS = {
   ...COMMON_FLAGS,
+  ...DROP_TAG_FLAG,
+  // The webhook's cache outlives one admission; a CLI run resolves each reference once.
+  'cache-ttl': { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   'tls-cert': { type: 'string' },

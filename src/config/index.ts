@@ -2,6 +2,8 @@
 export {
   validateConfig,
   defaultConfig,
+  CONFIG_API_VERSION,
+  CONFIG_KIND,
   DEFAULT_CACHE,
   DEFAULT_RETRY_CONFIG,
   DEFAULT_BREAKER_CONFIG,

@@ -4,6 +4,8 @@
  * load.ts. Every error names the field as a path, e.g.
  * `registries."quay.io".mirrors[0]`.
  *
+ *   apiVersion: digest-pinner.io/v1alpha1   # required, so the format can change in a later version
+ *   kind: Configuration
  *   registries:            # by registry as images name it: host[:port], docker.io for Docker Hub
  *     HOST[:PORT]:
  *       ca: FILE           # PEM CA(s) trusted for this registry, besides the system store
@@ -20,6 +22,7 @@
  *   breaker: { failures: N, coolDown: DURATION }
  */
 import { parseDuration } from '../duration.js';
+import { describeValue } from '../json.js';
 import { registryDomain } from '../reference/index.js';
 import { ConfigError } from './errors.js';
 import { isRegistryHost, parseLocation, type Location } from './location.js';
@@ -84,7 +87,11 @@ export function defaultConfig(): DigestPinnerConfig {
   };
 }
 
-const TOP_LEVEL = ['registries', 'rewrites', 'allow', 'cache', 'retry', 'breaker'] as const;
+/** The version and kind every configuration file names; a later format gets a version of its own. */
+export const CONFIG_API_VERSION = 'digest-pinner.io/v1alpha1';
+export const CONFIG_KIND = 'Configuration';
+
+const TOP_LEVEL = ['apiVersion', 'kind', 'registries', 'rewrites', 'allow', 'cache', 'retry', 'breaker'] as const;
 const REGISTRY_FIELDS = ['ca', 'clientCert', 'clientKey', 'insecure', 'mirrors', 'tokenRealms'] as const;
 /** Docker Hub's website host, which people write for its registry; no client reads it as one. */
 const DOCKER_HUB_WEBSITE = 'registry.hub.docker.com';
@@ -94,7 +101,9 @@ const MAX_ATTEMPTS = 10;
 /** Validates parsed YAML (`null` for an empty file). Throws ConfigError naming the first bad field. */
 export function validateConfig(raw: unknown, file: string): DigestPinnerConfig {
   const root = new Field(file, '');
-  const top = raw === null || raw === undefined ? {} : root.object(raw, TOP_LEVEL);
+  const document = raw === null || raw === undefined ? {} : root.object(raw);
+  checkType(root, document['apiVersion'], document['kind']);
+  const top = root.object(document, TOP_LEVEL);
   const registries = readRegistries(root.child('registries'), top['registries']);
   const rewrites = readRewrites(root.child('rewrites'), top['rewrites']);
   const allow = top['allow'] === undefined ? undefined : readHosts(root.child('allow'), top['allow']);
@@ -109,6 +118,21 @@ export function validateConfig(raw: unknown, file: string): DigestPinnerConfig {
   };
   if (allow !== undefined) checkAllowed(root, config, new Set(allow));
   return config;
+}
+
+/**
+ * A file without apiVersion and kind is refused, not read with a warning: none exists yet
+ * (the format is new), and a warning in a log nobody reads would leave files that no later
+ * version could tell apart from its own.
+ */
+function checkType(root: Field, apiVersion: unknown, kind: unknown): void {
+  const version = `"apiVersion: ${CONFIG_API_VERSION}"`;
+  const type = `"kind: ${CONFIG_KIND}"`;
+  if (apiVersion === undefined && kind === undefined) root.fail(`apiVersion and kind are missing: add ${version} and ${type} at the top of the file`);
+  if (apiVersion === undefined) root.child('apiVersion').fail(`missing: add ${version} at the top of the file`);
+  if (apiVersion !== CONFIG_API_VERSION) root.child('apiVersion').fail(`${describeValue(apiVersion)} is not ${CONFIG_API_VERSION}, the version this digest-pinner reads`);
+  if (kind === undefined) root.child('kind').fail(`missing: add ${type} at the top of the file`);
+  if (kind !== CONFIG_KIND) root.child('kind').fail(`${describeValue(kind)} is not ${CONFIG_KIND}`);
 }
 
 function readRegistries(field: Field, raw: unknown): ReadonlyMap<string, RegistryConfig> {
@@ -239,7 +263,7 @@ class Field {
 
   /** A mapping; with `known`, any other key is an error (a typo should not be silently ignored). */
   object(raw: unknown, known?: readonly string[]): Readonly<Record<string, unknown>> {
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) this.fail(`must be a mapping, not ${describe(raw)}`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) this.fail(`must be a mapping, not ${describeValue(raw)}`);
     const record = raw as Record<string, unknown>;
     if (known !== undefined) {
       const unknownKey = Object.keys(record).find((k) => !known.includes(k));
@@ -251,12 +275,12 @@ class Field {
   /** Items of a list (absent: none), each with its field. */
   list(raw: unknown): (readonly [Field, unknown])[] {
     if (raw === undefined || raw === null) return [];
-    if (!Array.isArray(raw)) this.fail(`must be a list, not ${describe(raw)}`);
+    if (!Array.isArray(raw)) this.fail(`must be a list, not ${describeValue(raw)}`);
     return raw.map((value: unknown, i) => [this.index(i), value] as const);
   }
 
   string(raw: unknown): string {
-    if (typeof raw !== 'string' || raw.trim() === '') this.fail(`must be a non-empty string, not ${describe(raw)}`);
+    if (typeof raw !== 'string' || raw.trim() === '') this.fail(`must be a non-empty string, not ${describeValue(raw)}`);
     return raw.trim();
   }
 
@@ -266,14 +290,14 @@ class Field {
 
   optionalBoolean(raw: unknown): boolean | undefined {
     if (raw === undefined || raw === null) return undefined;
-    if (typeof raw !== 'boolean') this.fail(`must be true or false, not ${describe(raw)}`);
+    if (typeof raw !== 'boolean') this.fail(`must be true or false, not ${describeValue(raw)}`);
     return raw;
   }
 
   optionalInteger(raw: unknown, min: number, max: number): number | undefined {
     if (raw === undefined || raw === null) return undefined;
     if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min || raw > max) {
-      this.fail(`must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, not ${describe(raw)}`);
+      this.fail(`must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, not ${describeValue(raw)}`);
     }
     return raw;
   }
@@ -281,16 +305,7 @@ class Field {
   optionalDuration(raw: unknown): number | undefined {
     if (raw === undefined || raw === null) return undefined;
     const ms = parseDuration(raw);
-    if (ms === undefined) this.fail(`${describe(raw)} is not a duration (examples: 30s, 5m, 1h, 0 to disable)`);
+    if (ms === undefined) this.fail(`${describeValue(raw)} is not a duration (examples: 30s, 5m, 1h, 0 to disable)`);
     return ms;
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return 'empty';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return typeof value;
 }

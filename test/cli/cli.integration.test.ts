@@ -99,19 +99,6 @@ describe('resolve', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/certificate|TLS/i);
   });
-
-  it.each([
-    [['resolve'], /at least one image reference/],
-    [['resolve', '--output', 'yaml', 'x'], /--output "yaml" must be text or json/],
-    [['resolve', '--bogus', 'x'], /Unknown option '--bogus'/],
-    [['resolve', '--cache-ttl', 'soon', 'x'], /--cache-ttl "soon" is not a duration/],
-    [['resolve', '--insecure-registry', 'http://x', 'x'], /must be HOST or HOST:PORT/],
-    [['frobnicate'], /unknown command "frobnicate"/],
-  ])('usage error %j exits 2', async (args, message) => {
-    const result = await run(args);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(message);
-  });
 });
 
 describe('serve', () => {

@@ -1,5 +1,5 @@
 /** `digest-pinner krm`: a ResourceList from kustomize in, the same ResourceList with pinned images out. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -77,5 +77,45 @@ describe('krm', () => {
     const result = await run(['krm', 'file.yaml']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/krm reads a ResourceList on stdin/);
+  });
+
+  describe('settings from functionConfig', () => {
+    /** The fixture with its functionConfig (an empty ConfigMap) replaced by `functionConfig`. */
+    const withFunctionConfig = async (functionConfig: string): Promise<string> => {
+      const input = await fixture('resource-list.yaml', plain.host);
+      return `${input.slice(0, input.indexOf('functionConfig:'))}functionConfig:\n${functionConfig}`;
+    };
+    const pinnedWithoutTag = (text: string): string[] => [...text.matchAll(/image: "?([^"\s]+)/g)].map((match) => match[1] ?? '').filter((image) => image.includes('@'));
+
+    it('reads a ConfigMap\'s data (kpt\'s configMap:), keyed by flag name, with no flag given', async () => {
+      const input = await withFunctionConfig(
+        `  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: pin-images}\n  data:\n    insecure-registry: "${plain.host}"\n    ca-file: "${registries.caFile}"\n    drop-tag: "true"\n`,
+      );
+      const result = await run(['krm'], input);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(pinnedWithoutTag(result.stdout).sort()).toEqual(
+        [
+          `${plain.host}/${plain.images.single.repository}@${plain.images.single.digest}`,
+          `${plain.host}/${plain.images.multiArch.repository}@${plain.images.multiArch.digest}`,
+          `${plain.host}/${plain.images.dockerV2.repository}@${plain.images.dockerV2.digest}`,
+        ].sort(),
+      );
+    });
+
+    it('reads a typed digest-pinner.io/v1alpha1 PinImages (kustomize), and a flag replaces its setting', async () => {
+      const good = join(workDir, 'registries.yaml');
+      await writeFile(good, `apiVersion: digest-pinner.io/v1alpha1\nkind: Configuration\nregistries:\n  ${plain.host}:\n    insecure: true\n`);
+      const input = await withFunctionConfig(
+        `  apiVersion: digest-pinner.io/v1alpha1\n  kind: PinImages\n  metadata: {name: pin-images}\n  spec:\n    config: ${join(workDir, 'absent.yaml')}\n    concurrency: 2\n`,
+      );
+      const alone = await run(['krm'], input);
+      expect(alone.code).toBe(1);
+      expect(alone.stderr).toMatch(new RegExp(`^digest-pinner: ${join(workDir, 'absent.yaml')}: cannot be read: .*ENOENT`));
+      const result = await run(['krm', '--config', good], input);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(expectOnlyImagesPinned(input, result.stdout, DIGESTS)).toBe(3);
+    });
   });
 });

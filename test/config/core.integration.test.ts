@@ -14,6 +14,7 @@ import { RegistryPolicyError } from '../../src/registry/index.js';
 import { pushImage } from '../helpers/registry.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { rejection } from '../support/rejection.js';
+import { CONFIG_HEADER } from './header.js';
 
 const { plain } = inject('registries');
 
@@ -23,7 +24,7 @@ let mirrored: PushedImage;
 
 async function coreWith(yaml: string): Promise<Core> {
   const file = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
-  await writeFile(file, yaml);
+  await writeFile(file, CONFIG_HEADER + yaml);
   return buildCore({
     configFile: file,
     dockerConfigDir: dir,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { generateCertificates } from '../../src/certs/index.js';
+import { CONFIG_HEADER } from './header.js';
 
 let dir: string;
 let ca: string;
@@ -35,7 +36,7 @@ afterAll(async () => {
 
 async function configFile(text: string): Promise<string> {
   const file = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
-  await writeFile(file, text);
+  await writeFile(file, CONFIG_HEADER + text);
   return file;
 }
 

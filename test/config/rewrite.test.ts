@@ -2,11 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { compileRewrites, parseConfig, RewriteError, rewriteReference, type RewriteRule } from '../../src/config/index.js';
 import { parseImage, pinnedReference } from '../../src/reference/index.js';
+import { CONFIG_HEADER } from './header.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
 
 function rules(yaml: string): readonly RewriteRule[] {
-  return parseConfig(yaml, 'config.yaml').rewrites;
+  return parseConfig(CONFIG_HEADER + yaml, 'config.yaml').rewrites;
 }
 
 const RULES = rules(`

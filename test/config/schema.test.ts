@@ -1,8 +1,9 @@
 /** Validation of the configuration file: what is accepted, and messages that name the bad field. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CACHE, parseConfig, parseLocation, validateConfig } from '../../src/config/index.js';
+import { CONFIG_HEADER as HEADER } from './header.js';
 
-const EXAMPLE = `
+const EXAMPLE = `${HEADER}
 registries:
   registry.internal:
     ca: /etc/digest-pinner/ca/internal.pem
@@ -60,16 +61,16 @@ describe('parseConfig: a complete file', () => {
     expect(config.breaker).toEqual({ failures: 5, coolDownMs: 60_000 });
   });
 
-  it('takes an empty file as the defaults', () => {
-    const empty = parseConfig('', 'config.yaml');
+  it('takes a file with apiVersion and kind alone as the defaults', () => {
+    const empty = parseConfig(HEADER, 'config.yaml');
     expect(empty.registries.size).toBe(0);
     expect(empty.allow).toBeUndefined();
     expect(empty.cache).toEqual(DEFAULT_CACHE);
-    expect(parseConfig('# nothing yet\n', 'config.yaml').rewrites).toEqual([]);
+    expect(parseConfig(`# nothing yet\n${HEADER}`, 'config.yaml').rewrites).toEqual([]);
   });
 
   it('accepts a registry with no settings and 0 to disable caching under failure', () => {
-    const config2 = parseConfig('registries:\n  quay.io:\ncache: { staleFor: 0, negativeTtl: "0" }\n', 'c.yaml');
+    const config2 = parseConfig(HEADER + 'registries:\n  quay.io:\ncache: { staleFor: 0, negativeTtl: "0" }\n', 'c.yaml');
     expect(config2.registries.get('quay.io')?.mirrors).toEqual([]);
     expect(config2.cache).toEqual({ staleForMs: 0, negativeTtlMs: 0 });
   });
@@ -107,26 +108,43 @@ describe('parseConfig: errors name the file and the field', () => {
     ['retry: { backoff: 2s, maxBackoff: 1s }\n', 'config.yaml: retry.maxBackoff: must not be shorter than backoff'],
     ['breaker: { failures: 0 }\n', 'config.yaml: breaker.failures: must be a whole number from 1 up, not 0'],
     ['breaker: { coolDown: 0s }\n', 'config.yaml: breaker.coolDown: must be longer than 0'],
-    ['registry:\n  quay.io: {}\n', 'config.yaml: registry: not a known field (known: registries, rewrites, allow, cache, retry, breaker)'],
-    ['- just\n- a list\n', 'config.yaml: must be a mapping, not a list'],
+    ['registry:\n  quay.io: {}\n', 'config.yaml: registry: not a known field (known: apiVersion, kind, registries, rewrites, allow, cache, retry, breaker)'],
   ])('%j', (text, message) => {
-    expect(problem(text)).toBe(message);
+    expect(problem(HEADER + text)).toBe(message);
+  });
+
+  it('refuses a document that is not a mapping', () => {
+    expect(problem('- just\n- a list\n')).toBe('config.yaml: must be a mapping, not a list');
   });
 
   it('reports YAML syntax errors with line and column', () => {
-    expect(problem('registries:\n  quay.io:\n    mirrors: [a.b\n')).toMatch(/^config\.yaml: line \d+, column \d+: .* \(not valid YAML\)$/);
-    expect(problem('allow: [a.io]\nallow: [b.io]\n')).toBe('config.yaml: line 2, column 1: Map keys must be unique (not valid YAML)');
+    expect(problem(HEADER + 'registries:\n  quay.io:\n    mirrors: [a.b\n')).toMatch(/^config\.yaml: line \d+, column \d+: .* \(not valid YAML\)$/);
+    expect(problem(HEADER + 'allow: [a.io]\nallow: [b.io]\n')).toBe('config.yaml: line 4, column 1: Map keys must be unique (not valid YAML)');
   });
 
   it('is a ConfigError with a stable code, the file and the field', () => {
     let caught: unknown;
     try {
-      validateConfig({ allow: 'quay.io' }, '/etc/dp/config.yaml');
+      validateConfig({ apiVersion: 'digest-pinner.io/v1alpha1', kind: 'Configuration', allow: 'quay.io' }, '/etc/dp/config.yaml');
     } catch (error) {
       caught = error;
     }
     expect(caught).toBeInstanceOf(ConfigError);
     expect(caught).toMatchObject({ code: 'DP_ERR_CONFIG', file: '/etc/dp/config.yaml', field: 'allow', problem: 'must be a list, not "quay.io"' });
+  });
+});
+
+describe('parseConfig: apiVersion and kind', () => {
+  it.each([
+    ['', 'config.yaml: apiVersion and kind are missing: add "apiVersion: digest-pinner.io/v1alpha1" and "kind: Configuration" at the top of the file'],
+    ['registries:\n  quay.io: {}\n', 'config.yaml: apiVersion and kind are missing: add "apiVersion: digest-pinner.io/v1alpha1" and "kind: Configuration" at the top of the file'],
+    ['regstries: {}\n', 'config.yaml: apiVersion and kind are missing: add "apiVersion: digest-pinner.io/v1alpha1" and "kind: Configuration" at the top of the file'],
+    ['kind: Configuration\n', 'config.yaml: apiVersion: missing: add "apiVersion: digest-pinner.io/v1alpha1" at the top of the file'],
+    ['apiVersion: digest-pinner.io/v1alpha1\n', 'config.yaml: kind: missing: add "kind: Configuration" at the top of the file'],
+    ['apiVersion: digest-pinner.io/v1\nkind: Configuration\n', 'config.yaml: apiVersion: "digest-pinner.io/v1" is not digest-pinner.io/v1alpha1, the version this digest-pinner reads'],
+    ['apiVersion: digest-pinner.io/v1alpha1\nkind: ImageSet\n', 'config.yaml: kind: "ImageSet" is not Configuration'],
+  ])('%j', (text, message) => {
+    expect(problem(text)).toBe(message);
   });
 });
 
