@@ -3,8 +3,8 @@
  * (cluster.ts): Helm 4 installs, upgrades past a caBundle another field manager
  * set, and uninstalls; Helm 3 installs over what Helm 4 kept, and uninstalls.
  * kube-apiserver's audit log records every DELETE in the order it served them,
- * which is how the tests read each Helm's uninstall order (docs/helm.md,
- * "Uninstalling"). No Pod runs (there is no kubelet): the Service has no
+ * which is how the tests read each Helm's uninstall order (docs/upgrade.md,
+ * "Uninstalling with Helm"). No Pod runs (there is no kubelet): the Service has no
  * endpoints, so a call to the webhook fails, which is how the tests see that
  * kube-apiserver calls it. Last, the objects of other projects the chart can
  * render (cert-manager's, prometheus-operator's) are installed against CRDs
@@ -197,7 +197,7 @@ describe('Helm 3', () => {
     const mark = await auditMark();
     await helmOk(3, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
     const deleted = await deletions(mark);
-    // The hazard docs/helm.md describes: between these deletions every call to the webhook fails.
+    // The hazard docs/upgrade.md describes: between these deletions every call to the webhook fails.
     const webhookConfiguration = indexOf(deleted, 'mutatingwebhookconfigurations/digest-pinner');
     expect(indexOf(deleted, 'services/digest-pinner')).toBeLessThan(webhookConfiguration);
     expect(indexOf(deleted, 'deployments/digest-pinner')).toBeLessThan(webhookConfiguration);
@@ -210,7 +210,7 @@ describe('Helm 3', () => {
   it('with crds.keep=false, after the webhook configuration and the binding are deleted first, removes everything', async () => {
     await helmOk(3, ['install', RELEASE, CHART_DIR, '--namespace', NAMESPACE, '--set', 'crds.keep=false']);
     await eventually('the strict entry to be called', async () => (await admitPod(PINNED)).stderr.includes('failed calling webhook'));
-    // The sequence docs/helm.md gives: remove what admits first.
+    // The sequence docs/upgrade.md gives: remove what admits first.
     await cluster.kubectlOk(['delete', 'mutatingwebhookconfiguration', 'digest-pinner']);
     await cluster.kubectlOk(['delete', 'validatingadmissionpolicybinding', 'digest-pinner-strict']);
     await eventually('nothing to check Pods in the strict namespace', async () => (await admitPod('nginx:1.27')).ok);
