@@ -4,7 +4,7 @@
  * every `helm --set` names a value the chart's schema has, and the README's install
  * commands are blocks a script can run after replacing the chart path and the image.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
@@ -109,6 +109,13 @@ describe("the README's install commands", () => {
   const IMAGE = 'registry.example.com/digest-pinner';
   const deployedImage = (parse(read('manifests/deployment.yaml')) as { spec: { template: { spec: { containers: { image: string }[] } } } })
     .spec.template.spec.containers[0]?.image ?? '';
+
+  it('say which Kubernetes minors the end-to-end tests run on: those the harness builds', () => {
+    const oldest = readdirSync(join(REPO, 'test/e2e/harness')).filter((dir) => /^kube-1\.\d+$/.test(dir)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))[0];
+    const [newest, floor] = ['kube', oldest].map((dir) => /^require k8s\.io\/kubernetes v1\.(\d+)\./m.exec(read(`test/e2e/harness/${dir ?? ''}/go.mod`))?.[1]);
+    expect(newest).toBeDefined();
+    expect(readme).toContain(`the end-to-end tests run on 1.${floor ?? ''} and 1.${newest ?? ''}.`);
+  });
 
   it('come first: installing is the README\'s first section', () => {
     expect(readme.match(/^## .+$/m)?.[0]).toBe('## Install');
