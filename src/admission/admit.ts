@@ -4,7 +4,7 @@
  */
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { describeError, DigestPinnerError } from '../errors.js';
-import { parseImage, pinnedReference, normalizedString } from '../reference/index.js';
+import { parseImage, pinnedReference } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
 import { failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
@@ -160,7 +160,7 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
     return { failure: { where, image: field.image, reason: describeError(error), code: REASONS.invalidReference } };
   }
   // Skip globs match what the user wrote, before any rewrite.
-  if (deps.skip.matches(normalizedString(ref))) return {};
+  if (deps.skip.matches(ref)) return {};
   let target: ImageRef;
   try {
     target = deps.rewrite?.(ref) ?? ref;

@@ -3,8 +3,8 @@ export { admit, REASONS } from './admit.js';
 export type {
   AdmitDeps, AdmitResult, AdmissionOutcome, AdmissionResolution, AdmissionSource, ImageResolver, ImageSetSource,
 } from './admit.js';
-export { skipList } from './skip.js';
-export type { SkipList } from './skip.js';
+export { InvalidSkipPatternError, parseSkipPatterns, PATTERN_CHARACTERS, skipList } from './skip.js';
+export type { IgnoredSkipLine, ParsedSkipPatterns, SkipList } from './skip.js';
 export { failureWarnings, denialMessage, shorten } from './warnings.js';
 export type { ImageFailure, ImageNote } from './warnings.js';
 export * from './types.js';

@@ -1,29 +1,198 @@
-/** The skip list: globs on normalised references that the webhook leaves alone. */
-import { compileGlob } from '../glob.js';
+/**
+ * The skip list: images the webhook leaves alone and the strict policy lets run unpinned.
+ * One list, read as the policy's CEL reads the `data.patterns` of its ConfigMap
+ * (variable `skipRegexes` in charts/digest-pinner/templates/validatingadmissionpolicy.yaml):
+ *
+ *   lines      `split('\n')`, each `trim()`med as Go's strings.TrimSpace trims
+ *   kept       a line made only of PATTERN_CHARACTERS; any other line (a comment, a blank,
+ *              a pattern followed by a comment) is ignored, by both
+ *   glob       `**` any characters, `*` any but `/`, `?` one but `/`, anything else itself
+ *   matched    against the normalised reference (`docker.io/library/nginx:1.27`), or the
+ *              same without its tag: `^GLOB(:[^/:]*)?$`
+ *
+ * The webhook matches an image as the policy would if it were not pinned: its
+ * digest, which the policy never looks at, is left out.
+ */
+import { DigestPinnerError } from '../errors.js';
+import type { ImageRef } from '../reference/types.js';
+import { truncate } from '../text.js';
 
-/** A compiled skip list. */
+/** A line the policy keeps: these characters only (its `matches('^[a-zA-Z0-9._/:@*?-]+$')`). */
+const PATTERN_LINE = /^[a-zA-Z0-9._/:@*?-]+$/;
+const NOT_PATTERN_CHARACTER = /[^a-zA-Z0-9._/:@*?-]/u;
+/** The characters a skip pattern may have, for messages. */
+export const PATTERN_CHARACTERS = 'letters, digits, . _ / : @ - and the wildcards * ?';
+
+/** What Go's unicode.IsSpace, and so strings.TrimSpace and CEL's trim(), takes for space; String.prototype.trim differs (U+FEFF, U+0085). */
+const GO_SPACE: ReadonlySet<number> = new Set([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680,
+  0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+  0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+]);
+
+/** Longest text of an ignored line kept for the log. */
+const MAX_IGNORED_TEXT = 120;
+
+/** A `--skip` pattern the policy would ignore. */
+export class InvalidSkipPatternError extends DigestPinnerError {
+  readonly code = 'DP_ERR_SKIP_PATTERN';
+}
+
+/** A non-blank line of `data.patterns` that is not a pattern, and so matches nothing. */
+export interface IgnoredSkipLine {
+  /** 1-based. */
+  readonly line: number;
+  /** The line, trimmed, at most MAX_IGNORED_TEXT characters. */
+  readonly text: string;
+  /** `comment` for a line starting with `#`, else the first character a pattern cannot have. */
+  readonly reason: string;
+}
+
+export interface ParsedSkipPatterns {
+  readonly patterns: readonly string[];
+  readonly ignored: readonly IgnoredSkipLine[];
+}
+
+/** Reads `data.patterns` exactly as the strict policy does: its patterns, and the non-blank lines it ignores. */
+export function parseSkipPatterns(text: string): ParsedSkipPatterns {
+  const patterns: string[] = [];
+  const ignored: IgnoredSkipLine[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = trimSpace(raw);
+    if (line === '') return;
+    if (PATTERN_LINE.test(line)) {
+      patterns.push(line);
+      return;
+    }
+    const reason = line.startsWith('#') ? 'comment' : `has ${JSON.stringify(NOT_PATTERN_CHARACTER.exec(line)?.[0] ?? '')}`;
+    ignored.push({ line: index + 1, text: truncate(line, MAX_IGNORED_TEXT), reason });
+  });
+  return { patterns, ignored };
+}
+
+/** Go's strings.TrimSpace. Every Go space is in the Basic Multilingual Plane, so UTF-16 units suffice. */
+export function trimSpace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && GO_SPACE.has(text.charCodeAt(start))) start++;
+  while (end > start && GO_SPACE.has(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** The compiled skip list the admission asks. */
 export interface SkipList {
-  matches(normalisedReference: string): boolean;
+  /** Whether `ref` is left alone: some pattern matches it as the strict policy would match it unpinned. */
+  matches(ref: ImageRef): boolean;
 }
 
 /**
- * Builds a skip list. A pattern matches the normalised reference (`docker.io/istio/proxyv2:1.20`)
- * or its repository name alone, so `docker.io/istio/*` and `docker.io/istio/proxyv2` both work.
+ * Compiles `patterns` (from parseSkipPatterns, or `--skip` flags); throws
+ * InvalidSkipPatternError for a pattern the policy would ignore, so a flag never
+ * skips what a ConfigMap line could not.
  */
 export function skipList(patterns: readonly string[]): SkipList {
-  const compiled = patterns.map(compileGlob);
-  return {
-    matches: (reference) => {
-      const name = repositoryOf(reference);
-      return compiled.some((glob) => glob.test(reference) || glob.test(name));
-    },
-  };
+  const globs = [...new Set(patterns)].map((pattern) => {
+    if (!PATTERN_LINE.test(pattern)) {
+      throw new InvalidSkipPatternError(`skip pattern ${JSON.stringify(pattern)} may only have ${PATTERN_CHARACTERS}`);
+    }
+    return compileSkipGlob(pattern);
+  });
+  return { matches: (ref) => globs.some((glob) => skipGlobMatches(glob, unpinnedString(ref))) };
 }
 
-/** `name` of `name[:tag][@digest]`, without parsing (a port's colon precedes the last slash). */
-function repositoryOf(reference: string): string {
-  const at = reference.indexOf('@');
-  const withoutDigest = at === -1 ? reference : reference.slice(0, at);
-  const colon = withoutDigest.lastIndexOf(':');
-  return colon > withoutDigest.lastIndexOf('/') ? withoutDigest.slice(0, colon) : withoutDigest;
+/** What the policy matches: the normalised reference without its digest, `name[:tag]`. */
+function unpinnedString(ref: ImageRef): string {
+  return ref.tag === undefined ? ref.name : `${ref.name}:${ref.tag}`;
+}
+
+/** One step of a glob: a character, `?` (one but `/`), `*` (any run without `/`) or `**` (any run). */
+type GlobStep = { readonly literal: string } | '?' | '*' | '**';
+
+/** A compiled pattern: its steps, and the literal text before the first wildcard (a quick test). */
+export interface SkipGlob {
+  readonly steps: readonly GlobStep[];
+  readonly prefix: string;
+}
+
+/** Compiles a pattern as the policy's replace chain does: `**` first, left to right, then `*` and `?`. */
+export function compileSkipGlob(pattern: string): SkipGlob {
+  const steps: GlobStep[] = [];
+  // A pattern is ASCII (PATTERN_LINE): one character per UTF-16 unit.
+  for (let i = 0; i < pattern.length; i++) {
+    const character = pattern.charAt(i);
+    if (character === '*' && pattern.charAt(i + 1) === '*') {
+      steps.push('**');
+      i++;
+    } else if (character === '*' || character === '?') {
+      steps.push(character);
+    } else {
+      steps.push({ literal: character });
+    }
+  }
+  const wildcard = steps.findIndex((step) => typeof step === 'string');
+  const prefix = (wildcard === -1 ? steps : steps.slice(0, wildcard)).map((step) => (typeof step === 'string' ? '' : step.literal)).join('');
+  return { steps, prefix };
+}
+
+/**
+ * `^GLOB(:[^/:]*)?$` on `reference`, as RE2 matches it. The optional group can only be
+ * the last `:` and what follows it, when no `/` follows, so it is at most two whole matches.
+ */
+export function skipGlobMatches(glob: SkipGlob, reference: string): boolean {
+  if (!reference.startsWith(glob.prefix)) return false;
+  if (globMatches(glob.steps, reference)) return true;
+  const colon = reference.lastIndexOf(':');
+  return colon > reference.lastIndexOf('/') && globMatches(glob.steps, reference.slice(0, colon));
+}
+
+/**
+ * The glob on the whole of `text`, by simulating its automaton one character (code
+ * point, as RE2 reads runes) at a time: time linear in the text for each step, as RE2
+ * guarantees. A backtracking RegExp built from the policy's regular expression can take
+ * exponential time on a pattern with many stars.
+ */
+function globMatches(steps: readonly GlobStep[], text: string): boolean {
+  let states = new Uint8Array(steps.length + 1);
+  let next = new Uint8Array(steps.length + 1);
+  states[0] = 1;
+  passStars(steps, states);
+  for (const character of text) {
+    next.fill(0);
+    let alive = false;
+    for (let i = 0; i < steps.length; i++) {
+      const target = states[i] === 1 ? advance(steps[i], character, i) : undefined;
+      if (target === undefined) continue;
+      next[target] = 1;
+      alive = true;
+    }
+    if (!alive) return false;
+    passStars(steps, next);
+    [states, next] = [next, states];
+  }
+  return states[steps.length] === 1;
+}
+
+/** The state a step leads to on `character` from state `i`; undefined when it does not take it. */
+function advance(step: GlobStep | undefined, character: string, i: number): number | undefined {
+  switch (step) {
+    case undefined:
+      return undefined;
+    case '**':
+      // RE2's `.` (no `s` flag) takes any character but a newline.
+      return character === '\n' ? undefined : i;
+    case '*':
+      return character === '/' ? undefined : i;
+    case '?':
+      return character === '/' ? undefined : i + 1;
+    default:
+      return step.literal === character ? i + 1 : undefined;
+  }
+}
+
+/** Adds the states reached without taking a character: past a star, which may match nothing. */
+function passStars(steps: readonly GlobStep[], states: Uint8Array): void {
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
+    if (states[i] === 1 && (step === '*' || step === '**')) states[i + 1] = 1;
+  }
 }

@@ -5,6 +5,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
+import { skipConfigMapFlag, skipFlags } from './skip-flags.js';
 import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
@@ -12,7 +13,6 @@ import { listenWebhook } from '../server/listen.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
-import { skipList } from '../admission/index.js';
 import { describeError, DigestPinnerError } from '../errors.js';
 // Not certs/index.js, which loads @peculiar/x509: files.js loads it only to write a certificate.
 import { ensureDevCertificates } from '../certs/files.js';
@@ -40,7 +40,10 @@ Flags:
   --mode warn|strict          mode of POST /mutate (default warn); /mutate/warn and
                               /mutate/strict always use their own mode
   --skip PATTERN              leave matching images alone; glob on the normalised
-                              reference, e.g. 'docker.io/istio/*' (repeatable)
+                              reference, e.g. 'docker.io/istio/*' (repeatable; without a cluster)
+  --skip-configmap NAMESPACE/NAME
+                              the skip list is this ConfigMap's data.patterns, watched and read
+                              as the strict policy reads it (its parameter); not with --skip
   --deadline DUR              most time spent resolving one admission (default 8s; never
                               past kube-apiserver's ?timeout less 1s)
   --drop-tag                  write repository@sha256:… without the tag
@@ -97,6 +100,7 @@ const SERVE_FLAGS = {
   'tls-key': { type: 'string' },
   mode: { type: 'string' },
   skip: { type: 'string', multiple: true },
+  'skip-configmap': { type: 'string' },
   deadline: { type: 'string' },
   'log-level': { type: 'string' },
   'tls-reload-interval': { type: 'string' },
@@ -139,6 +143,8 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   const mode = parseMode(values.mode);
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
   const tlsReloadMs = durationFlag('tls-reload-interval', values['tls-reload-interval'], 10_000);
+  const skipConfigMap = skipConfigMapFlag(values);
+  const skipFromFlags = skipFlags(values.skip ?? []);
   const files = await tlsFiles(values, io, log);
   // Registry requests are counted from the first one on; `metrics` needs the loaded allow-list, and
   // buildCore sends no request, so it is built just below.
@@ -163,6 +169,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     ownCredentials: core.ownCredentials,
     authoritative,
     pinRelatedEverywhere,
+    skipConfigMap,
     onEventRecorded: (outcome) => {
       metrics.eventRecorded(outcome);
     },
@@ -173,7 +180,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       deadlineMs,
       resolver: core.resolver,
       ...clusterDeps(cluster, core, authoritative),
-      skip: skipList(values.skip ?? []),
+      skip: cluster?.skip ?? skipFromFlags,
       dropTag: options.dropTag,
       rewrite: core.rewrite,
       pinRelatedImages: pinRelatedEverywhere,
@@ -229,9 +236,12 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
 async function openCluster(
   values: { kubeconfig?: string; 'lease-namespace'?: string },
   io: CliIo,
-  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded'>,
+  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipConfigMap'>,
 ): Promise<ClusterWatch | undefined> {
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
+  if (source === undefined && options.skipConfigMap !== undefined) {
+    throw new UsageError('--skip-configmap needs a cluster (--kubeconfig, $KUBECONFIG, in-cluster, or ~/.kube/config); without one, use --skip');
+  }
   if (source === undefined) return undefined;
   const { ClusterWatch } = await import('./cluster.js');
   return new ClusterWatch({ ...options, source, lease: statusLease(values['lease-namespace'], io.env), reportingInstance: io.env.HOSTNAME ?? hostname() });

@@ -3,6 +3,7 @@ export { kubeConfigFrom, loadKubeConfig, type LoadedKubeConfig } from './config.
 export { kubeConfigSource, SERVICE_ACCOUNT_DIR, type KubeConfigSource, type LoadKubeConfigOptions } from './source.js';
 export { PullSecretCache, referencedNames, type CachedSecret, type CacheChange } from './cache.js';
 export { PullSecretInformers, type HeldObject, type InformerRunOptions, type KubeLogger, type PullSecretInformersOptions } from './informers.js';
+export { ConfigMapInformer, type ConfigMapContent, type ConfigMapInformerOptions, type ConfigMapName } from './configmap.js';
 export { NamespaceInformer, RelatedImageNamespaces, PIN_RELATED_IMAGES_ANNOTATION, type NamespaceInformerOptions } from './namespaces.js';
 export {
   clusterCredentialLookup,

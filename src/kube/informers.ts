@@ -59,7 +59,7 @@ export interface HeldObject {
 /** What one informer watches and what it does with each change. */
 export interface InformerSpec<T extends KubernetesObject> {
   readonly name: string;
-  readonly kind: 'Secret' | 'ServiceAccount' | 'Namespace';
+  readonly kind: 'Secret' | 'ServiceAccount' | 'Namespace' | 'ConfigMap';
   readonly path: string;
   readonly fieldSelector: string | undefined;
   readonly listPage: (api: CoreV1Api, continueToken: string | undefined) => Promise<KubernetesListObject<T>>;

@@ -11,6 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { find, type KubeObject } from '../manifests/load.js';
 import { run } from '../harness/exec.js';
+import { parseSkipPatterns } from '../../src/admission/index.js';
 import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, REPO_DIR, runHelm, type HelmMajor, type HelmResult } from '../harness/helm.js';
 
 const NAMESPACE = 'digest-pinner';
@@ -90,13 +91,13 @@ const nodeOptions = (objects: KubeObject[]): (string | undefined)[] =>
   (container(objects).env ?? []).filter((env) => env.name === 'NODE_OPTIONS').map((env) => env.value);
 const flagValues = (objects: KubeObject[], name: string): string[] =>
   container(objects).args.filter((arg) => arg.startsWith(`--${name}=`)).map((arg) => arg.slice(name.length + 3));
-const skipPatterns = (objects: KubeObject[]): string[] =>
-  (find(objects, 'ConfigMap', 'digest-pinner-skip') as KubeObject & { data: { patterns: string } }).data.patterns
-    .split('\n').map((line) => line.trim()).filter((line) => /^[a-zA-Z0-9._/:@*?-]+$/.test(line));
+const skipPatterns = (objects: KubeObject[]): readonly string[] =>
+  parseSkipPatterns((find(objects, 'ConfigMap', 'digest-pinner-skip') as KubeObject & { data: { patterns: string } }).data.patterns).patterns;
 
 /** What every rendering holds whatever the values. */
 const ALWAYS = ['ClusterRole/digest-pinner', 'ClusterRoleBinding/digest-pinner', 'ConfigMap/digest-pinner-skip', 'Deployment/digest-pinner',
-  'MutatingWebhookConfiguration/digest-pinner', 'Role/digest-pinner-lease', 'RoleBinding/digest-pinner-lease', 'Service/digest-pinner',
+  'MutatingWebhookConfiguration/digest-pinner', 'Role/digest-pinner-lease', 'Role/digest-pinner-skip', 'RoleBinding/digest-pinner-lease',
+  'RoleBinding/digest-pinner-skip', 'Service/digest-pinner',
   'ServiceAccount/digest-pinner'];
 const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'PodDisruptionBudget/digest-pinner',
   'ValidatingAdmissionPolicy/digest-pinner-strict', 'ValidatingAdmissionPolicyBinding/digest-pinner-strict'].sort();
@@ -163,8 +164,9 @@ const COMBINATIONS: readonly Combination[] = [
     name: 'a skip list',
     flags: ['--set-json', 'skip=["docker.io/istio/*","registry.example.com/team/**"]'],
     check: (objects) => {
-      expect(flagValues(objects, 'skip')).toEqual(['docker.io/istio/*', 'registry.example.com/team/**']);
       expect(skipPatterns(objects)).toEqual(['docker.io/istio/*', 'registry.example.com/team/**']);
+      expect(flagValues(objects, 'skip')).toEqual([]);
+      expect(flagValues(objects, 'skip-configmap')).toEqual([`${NAMESPACE}/digest-pinner-skip`]);
     },
   },
   {

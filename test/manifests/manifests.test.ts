@@ -14,6 +14,7 @@ import { parseDuration } from '../../src/duration.js';
 import { RESPONSE_MARGIN_MS } from '../../src/server/deadline.js';
 import { DEFAULT_DEADLINE_MS } from '../../src/cli/serve.js';
 import { DIGEST_VECTORS } from '../reference/digest-vectors.js';
+import { parseSkipPatterns } from '../../src/admission/index.js';
 import {
   allFiles, find, kustomizationDirs, MANIFESTS_DIR, objectsOf, readDocuments, readKustomization, referencedPaths, type KubeObject,
 } from './load.js';
@@ -377,11 +378,12 @@ describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
     expect(cel).toContain('params.data.patterns');
   });
 
-  it('ships an empty skip list, like the Deployment (no --skip)', () => {
+  it('ships an empty skip list, which the Deployment reads from the same ConfigMap (no --skip)', () => {
     const configMap = find(base, 'ConfigMap', 'digest-pinner-skip') as KubeObject & { data: { patterns: string } };
-    const patterns = configMap.data.patterns.split('\n').map((line) => line.trim()).filter((line) => /^[a-zA-Z0-9._/:@*?-]+$/.test(line));
-    expect(patterns).toEqual([]);
+    expect(parseSkipPatterns(configMap.data.patterns).patterns).toEqual([]);
     expect(flag(container.args, 'skip')).toBeUndefined();
+    const { name, namespace } = binding.spec.paramRef;
+    expect(flag(container.args, 'skip-configmap')).toBe(`${namespace}/${name}`);
   });
 });
 
@@ -486,11 +488,21 @@ describe('RBAC', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
   });
 
+  it('grants the skip-list ConfigMap only, by name: get, list and watch (the webhook lists with metadata.name)', () => {
+    const role = find(base, 'Role', 'digest-pinner-skip') as KubeObject & { rules: PolicyRule[] };
+    expect(role.metadata.namespace).toBe(NAMESPACE);
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['digest-pinner-skip'], verbs: ['get', 'list', 'watch'] }]);
+    const binding = find(base, 'RoleBinding', 'digest-pinner-skip') as KubeObject & { roleRef: unknown; subjects: unknown[] };
+    expect(binding.metadata.namespace).toBe(NAMESPACE);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'digest-pinner-skip' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
+  });
+
   it('binds it to the ServiceAccount and nothing else', () => {
     const binding = find(base, 'ClusterRoleBinding', 'digest-pinner') as KubeObject & { roleRef: unknown; subjects: unknown[] };
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'digest-pinner' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
-    expect(base.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('RoleBinding'))).toHaveLength(4);
+    expect(base.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('RoleBinding'))).toHaveLength(6);
   });
 });
 
