@@ -33,9 +33,17 @@ const GO_SPACE: ReadonlySet<number> = new Set([
 /** Longest text of an ignored line kept for the log. */
 const MAX_IGNORED_TEXT = 120;
 
-/** A `--skip` pattern the policy would ignore. */
-export class InvalidSkipPatternError extends DigestPinnerError {
-  readonly code = 'DP_ERR_SKIP_PATTERN';
+/**
+ * Most patterns the webhook takes. The policy's CEL has a cost limit per evaluation that
+ * grows with the lines of the list and, per unpinned image, the patterns tried; past it the
+ * policy denies every unpinned Pod in strict namespaces, even images the webhook skipped.
+ * Well under it for Pods of many images (docs/install.md, "The skip list").
+ */
+export const MAX_SKIP_PATTERNS = 1_000;
+
+/** A skip list the webhook does not take: a pattern the policy would ignore, or too many patterns. */
+export class InvalidSkipListError extends DigestPinnerError {
+  readonly code = 'DP_ERR_SKIP_LIST';
 }
 
 /** A non-blank line of `data.patterns` that is not a pattern, and so matches nothing. */
@@ -86,14 +94,17 @@ export interface SkipList {
 }
 
 /**
- * Compiles `patterns` (from parseSkipPatterns, or `--skip` flags); throws
- * InvalidSkipPatternError for a pattern the policy would ignore, so a flag never
- * skips what a ConfigMap line could not.
+ * Compiles `patterns` (from parseSkipPatterns, or `--skip` flags). Throws
+ * InvalidSkipListError for a pattern the policy would ignore, so a flag never skips
+ * what a ConfigMap line could not, and for more than MAX_SKIP_PATTERNS.
  */
 export function skipList(patterns: readonly string[]): SkipList {
+  if (patterns.length > MAX_SKIP_PATTERNS) {
+    throw new InvalidSkipListError(`the skip list has ${patterns.length} patterns, more than ${MAX_SKIP_PATTERNS}: the strict policy could exceed its CEL cost limit and deny Pods whose images the webhook skipped`);
+  }
   const globs = [...new Set(patterns)].map((pattern) => {
     if (!PATTERN_LINE.test(pattern)) {
-      throw new InvalidSkipPatternError(`skip pattern ${JSON.stringify(pattern)} may only have ${PATTERN_CHARACTERS}`);
+      throw new InvalidSkipListError(`skip pattern ${JSON.stringify(pattern)} may only have ${PATTERN_CHARACTERS}`);
     }
     return compileSkipGlob(pattern);
   });

@@ -24,6 +24,7 @@ import {
   type RecordOutcome,
 } from '../kube/index.js';
 import type { CredentialLookup, OwnCredentials } from '../credentials/index.js';
+import { describeError, errorCode } from '../errors.js';
 import type { ImageRef } from '../reference/types.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 
@@ -179,8 +180,14 @@ function loadSkipList(configMap: ConfigMapName, content: ConfigMapContent | unde
       `skip-list lines ignored, as the strict policy ignores them: a pattern has only ${PATTERN_CHARACTERS}, and a comment is a line of its own`,
     );
   }
-  log.info({ configMap: where, resourceVersion: content.resourceVersion, patterns: patterns.length, ignoredLines: ignored.length }, 'skip list loaded');
-  return skipList(patterns);
+  try {
+    const loaded = skipList(patterns);
+    log.info({ configMap: where, resourceVersion: content.resourceVersion, patterns: patterns.length, ignoredLines: ignored.length }, 'skip list loaded');
+    return loaded;
+  } catch (error) {
+    log.error({ configMap: where, resourceVersion: content.resourceVersion, code: errorCode(error) }, `skip list not used, no image is skipped: ${describeError(error)}`);
+    return skipList([]);
+  }
 }
 
 /** The key of the skip list in the ConfigMap's data, as the policy reads it (`params.data.patterns`). */

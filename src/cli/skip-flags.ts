@@ -1,5 +1,5 @@
 /** serve's two sources of the skip list: `--skip` patterns, or `--skip-configmap`, the strict policy's own list. */
-import { InvalidSkipPatternError, skipList, type SkipList } from '../admission/index.js';
+import { InvalidSkipListError, skipList, type SkipList } from '../admission/index.js';
 import type { ConfigMapName } from '../kube/configmap.js';
 import { UsageError } from './options.js';
 
@@ -23,7 +23,7 @@ export function skipFlags(patterns: readonly string[]): SkipList {
   try {
     return skipList(patterns);
   } catch (error) {
-    if (error instanceof InvalidSkipPatternError) throw new UsageError(`--skip: ${error.message}`, { cause: error });
+    if (error instanceof InvalidSkipListError) throw new UsageError(`--skip: ${error.message}`, { cause: error });
     throw error;
   }
 }

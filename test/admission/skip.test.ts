@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidSkipPatternError, parseSkipPatterns, skipList } from '../../src/admission/index.js';
+import { InvalidSkipListError, MAX_SKIP_PATTERNS, parseSkipPatterns, skipList } from '../../src/admission/index.js';
 import { compileSkipGlob, skipGlobMatches, trimSpace } from '../../src/admission/skip.js';
 import { parseImage } from '../../src/reference/index.js';
 import { MANIFESTS_DIR, readOne } from '../manifests/load.js';
@@ -84,9 +84,15 @@ describe('skipList', () => {
 
   it('refuses a pattern the policy would ignore, naming it', () => {
     for (const pattern of ['docker.io/x # comment', ' docker.io/x', '', 'ghcr.io/[ab]']) {
-      expect(() => skipList([pattern])).toThrow(InvalidSkipPatternError);
+      expect(() => skipList([pattern])).toThrow(InvalidSkipListError);
     }
     expect(() => skipList(['quay.io/a b'])).toThrow('skip pattern "quay.io/a b" may only have letters, digits, . _ / : @ - and the wildcards * ?');
+  });
+
+  it(`takes up to ${MAX_SKIP_PATTERNS} patterns, and refuses more, saying why`, () => {
+    const patterns = Array.from({ length: MAX_SKIP_PATTERNS + 1 }, (_, i) => `registry.example.com/team-${i}/*`);
+    expect(skipList(patterns.slice(1)).matches(parseImage(`registry.example.com/team-${MAX_SKIP_PATTERNS}/app:1`))).toBe(true);
+    expect(() => skipList(patterns)).toThrow(`the skip list has ${MAX_SKIP_PATTERNS + 1} patterns, more than ${MAX_SKIP_PATTERNS}: the strict policy could exceed its CEL cost limit`);
   });
 });
 
