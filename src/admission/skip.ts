@@ -6,7 +6,7 @@
  *   lines      `split('\n')`, each `trim()`med as Go's strings.TrimSpace trims
  *   kept       a line made only of PATTERN_CHARACTERS; any other line (a comment, a blank,
  *              a pattern followed by a comment) is ignored, by both
- *   glob       `**` any characters, `*` any but `/`, `?` one but `/`, anything else itself
+ *   glob       `**` any characters, `*` any but `/`, `?` one but `/`, anything else itself (glob.ts)
  *   matched    against the normalised reference (`docker.io/library/nginx:1.27`), or the
  *              same without its tag: `^GLOB(:[^/:]*)?$`
  *
@@ -14,6 +14,7 @@
  * digest, which the policy never looks at, is left out.
  */
 import { DigestPinnerError } from '../errors.js';
+import { compileGlob, globMatches, type Glob } from '../glob.js';
 import type { ImageRef } from '../reference/types.js';
 import { truncate } from '../text.js';
 
@@ -106,9 +107,14 @@ export function skipList(patterns: readonly string[]): SkipList {
     if (!PATTERN_LINE.test(pattern)) {
       throw new InvalidSkipListError(`skip pattern ${JSON.stringify(pattern)} may only have ${PATTERN_CHARACTERS}`);
     }
-    return compileSkipGlob(pattern);
+    return compileGlob(pattern);
   });
-  return { matches: (ref) => globs.some((glob) => skipGlobMatches(glob, unpinnedString(ref))) };
+  return {
+    matches: (ref) => {
+      const reference = unpinnedString(ref);
+      return globs.some((glob) => skipGlobMatches(glob, reference));
+    },
+  };
 }
 
 /** What the policy matches: the normalised reference without its digest, `name[:tag]`. */
@@ -116,94 +122,12 @@ function unpinnedString(ref: ImageRef): string {
   return ref.tag === undefined ? ref.name : `${ref.name}:${ref.tag}`;
 }
 
-/** One step of a glob: a character, `?` (one but `/`), `*` (any run without `/`) or `**` (any run). */
-type GlobStep = { readonly literal: string } | '?' | '*' | '**';
-
-/** A compiled pattern: its steps, and the literal text before the first wildcard (a quick test). */
-export interface SkipGlob {
-  readonly steps: readonly GlobStep[];
-  readonly prefix: string;
-}
-
-/** Compiles a pattern as the policy's replace chain does: `**` first, left to right, then `*` and `?`. */
-export function compileSkipGlob(pattern: string): SkipGlob {
-  const steps: GlobStep[] = [];
-  // A pattern is ASCII (PATTERN_LINE): one character per UTF-16 unit.
-  for (let i = 0; i < pattern.length; i++) {
-    const character = pattern.charAt(i);
-    if (character === '*' && pattern.charAt(i + 1) === '*') {
-      steps.push('**');
-      i++;
-    } else if (character === '*' || character === '?') {
-      steps.push(character);
-    } else {
-      steps.push({ literal: character });
-    }
-  }
-  const wildcard = steps.findIndex((step) => typeof step === 'string');
-  const prefix = (wildcard === -1 ? steps : steps.slice(0, wildcard)).map((step) => (typeof step === 'string' ? '' : step.literal)).join('');
-  return { steps, prefix };
-}
-
 /**
  * `^GLOB(:[^/:]*)?$` on `reference`, as RE2 matches it. The optional group can only be
  * the last `:` and what follows it, when no `/` follows, so it is at most two whole matches.
  */
-export function skipGlobMatches(glob: SkipGlob, reference: string): boolean {
-  if (!reference.startsWith(glob.prefix)) return false;
-  if (globMatches(glob.steps, reference)) return true;
+export function skipGlobMatches(glob: Glob, reference: string): boolean {
+  if (globMatches(glob, reference)) return true;
   const colon = reference.lastIndexOf(':');
-  return colon > reference.lastIndexOf('/') && globMatches(glob.steps, reference.slice(0, colon));
-}
-
-/**
- * The glob on the whole of `text`, by simulating its automaton one character (code
- * point, as RE2 reads runes) at a time: time linear in the text for each step, as RE2
- * guarantees. A backtracking RegExp built from the policy's regular expression can take
- * exponential time on a pattern with many stars.
- */
-function globMatches(steps: readonly GlobStep[], text: string): boolean {
-  let states = new Uint8Array(steps.length + 1);
-  let next = new Uint8Array(steps.length + 1);
-  states[0] = 1;
-  passStars(steps, states);
-  for (const character of text) {
-    next.fill(0);
-    let alive = false;
-    for (let i = 0; i < steps.length; i++) {
-      const target = states[i] === 1 ? advance(steps[i], character, i) : undefined;
-      if (target === undefined) continue;
-      next[target] = 1;
-      alive = true;
-    }
-    if (!alive) return false;
-    passStars(steps, next);
-    [states, next] = [next, states];
-  }
-  return states[steps.length] === 1;
-}
-
-/** The state a step leads to on `character` from state `i`; undefined when it does not take it. */
-function advance(step: GlobStep | undefined, character: string, i: number): number | undefined {
-  switch (step) {
-    case undefined:
-      return undefined;
-    case '**':
-      // RE2's `.` (no `s` flag) takes any character but a newline.
-      return character === '\n' ? undefined : i;
-    case '*':
-      return character === '/' ? undefined : i;
-    case '?':
-      return character === '/' ? undefined : i + 1;
-    default:
-      return step.literal === character ? i + 1 : undefined;
-  }
-}
-
-/** Adds the states reached without taking a character: past a star, which may match nothing. */
-function passStars(steps: readonly GlobStep[], states: Uint8Array): void {
-  for (let i = 0; i < steps.length; i++) {
-    const step = steps[i];
-    if (states[i] === 1 && (step === '*' || step === '**')) states[i + 1] = 1;
-  }
+  return colon > reference.lastIndexOf('/') && globMatches(glob, reference.slice(0, colon));
 }

@@ -19,7 +19,7 @@
  *
  * Pure: no I/O, no clock. Problems are reported as text naming the entry, never a secret.
  */
-import { compileGlob } from '../glob.js';
+import { compileGlob, globMatches } from '../glob.js';
 import { isRecord, member, parseJson } from '../json.js';
 import { registryDomain } from '../reference/index.js';
 import { quoteKey, readAuthEntry } from './docker-auth.js';
@@ -171,7 +171,7 @@ export function patternMatches(pattern: RegistryPattern, target: RegistryPattern
 
 /** A key's label against the image's: `*` within the one label (labels hold no `/` or `.`). */
 function labelMatches(glob: string, label: string): boolean {
-  return glob.includes('*') ? compileGlob(glob).test(label) : glob === label;
+  return glob.includes('*') ? globMatches(compileGlob(glob), label) : glob === label;
 }
 
 function matchingCredentials(entries: readonly KeyringEntry[], imageName: string): Credential[] {

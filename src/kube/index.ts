@@ -1,4 +1,4 @@
-/** kube: the cluster as the webhook sees it — pull secrets, ServiceAccounts and opted-in Namespaces from watched caches, Events for failures. */
+/** kube: the cluster as the webhook sees it — pull secrets, ServiceAccounts, opted-in Namespaces and the skip-list ConfigMap from watched caches, Events for failures. */
 export { kubeConfigFrom, loadKubeConfig, type LoadedKubeConfig } from './config.js';
 export { kubeConfigSource, SERVICE_ACCOUNT_DIR, type KubeConfigSource, type LoadKubeConfigOptions } from './source.js';
 export { PullSecretCache, referencedNames, type CachedSecret, type CacheChange } from './cache.js';

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidSkipListError, MAX_SKIP_PATTERNS, parseSkipPatterns, skipList } from '../../src/admission/index.js';
-import { compileSkipGlob, skipGlobMatches, trimSpace } from '../../src/admission/skip.js';
+import { skipGlobMatches, trimSpace } from '../../src/admission/skip.js';
+import { compileGlob } from '../../src/glob.js';
 import { parseImage } from '../../src/reference/index.js';
 import { MANIFESTS_DIR, readOne } from '../manifests/load.js';
 import { SKIP_TABLE } from './skip-table.js';
@@ -103,16 +104,10 @@ describe('skipGlobMatches', () => {
   it('answers as the regular expression the policy builds, for any pattern and text', () => {
     fc.assert(
       fc.property(fc.string({ unit: patternCharacter, minLength: 1, maxLength: 10 }), fc.string({ unit: referenceCharacter, maxLength: 14 }), (pattern, text) => {
-        expect(skipGlobMatches(compileSkipGlob(pattern), text)).toBe(celRegex(pattern).test(text));
+        expect(skipGlobMatches(compileGlob(pattern), text)).toBe(celRegex(pattern).test(text));
       }),
       { numRuns: 1000 },
     );
   });
 
-  it('answers a pattern of many stars on a long reference (a backtracking RegExp would not finish)', () => {
-    const pattern = `${'**a'.repeat(30)}b`;
-    const reference = 'a'.repeat(400);
-    expect(skipGlobMatches(compileSkipGlob(pattern), reference)).toBe(false);
-    expect(skipGlobMatches(compileSkipGlob(pattern), `${reference}b`)).toBe(true);
-  });
 });
