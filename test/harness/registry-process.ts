@@ -73,7 +73,7 @@ function registryConfig(spec: RegistrySpec, addr: string): Record<string, unknow
 }
 
 /** A port that was free a moment ago (Distribution cannot listen on port 0 and report it). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,13 +1,13 @@
 /**
  * Helpers for test files that use the registries from `inject('registries')`:
- * push a fresh image, ask a registry for a digest, and count what a registry
- * or the token service served.
+ * push a fresh image, tag it many times over, ask a registry for a digest, and
+ * count what a registry or the token service served.
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { pushImage as pushToRegistry, readBack } from '../harness/push.js';
-import { dispatcherFor, headManifest } from '../harness/registry-client.js';
+import { authorizationFor, dispatcherFor, getManifest, headManifest } from '../harness/registry-client.js';
 import type { TokenStats } from '../harness/token-service.js';
 import type { PushOptions, PushedImage, TestRegistry, TokenRegistry } from './registry-types.js';
 
@@ -35,6 +35,35 @@ const SETTLE_TIMEOUT_MS = 2_000;
  */
 export function pushImage(registry: TestRegistry, repository: string, tag: string, opts: PushOptions = {}): Promise<PushedImage> {
   return pushToRegistry(registry, repository, tag, opts);
+}
+
+/** Tags written at once by addTags. */
+const TAGGING_CONCURRENCY = 16;
+
+/**
+ * Gives `repository:from`'s manifest each of `tags` as well (a PUT of the same manifest per
+ * tag, as `docker tag` + push does): thousands of distinct tags without thousands of pushes.
+ * For the plain and htpasswd registries (the token service grants pull only).
+ */
+export async function addTags(registry: TestRegistry, repository: string, from: string, tags: readonly string[]): Promise<void> {
+  const manifest = await getManifest(registry, repository, from);
+  const dispatcher = await dispatcherFor(registry);
+  try {
+    const authorization = await authorizationFor(registry, repository, dispatcher);
+    const headers = { 'content-type': manifest.mediaType, ...(authorization === undefined ? {} : { authorization }) };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < tags.length; i = next++) {
+        const url = `${registry.scheme}://${registry.host}/v2/${repository}/manifests/${tags[i] ?? ''}`;
+        const res = await request(url, { method: 'PUT', dispatcher, headers, body: manifest.body });
+        await res.body.dump();
+        if (res.statusCode !== 201) throw new Error(`PUT ${url} answered ${res.statusCode}`);
+      }
+    };
+    await Promise.all(Array.from({ length: TAGGING_CONCURRENCY }, worker));
+  } finally {
+    await dispatcher.close();
+  }
 }
 
 /** The digest `registry` serves for `repository:tag` (HEAD with every manifest type in Accept). */
