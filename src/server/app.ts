@@ -147,6 +147,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
           outcome: result.outcome,
           pinned: result.resolutions.filter((r) => r.source !== 'pinned').length,
           failures: result.failures.map(({ where, image, code, reason }) => ({ where, image, code, reason })),
+          notAttempted: result.notAttempted,
           ms: Math.round(seconds * 1000),
         },
         'admission',
