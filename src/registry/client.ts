@@ -21,7 +21,7 @@ import {
   tokenScopes,
   type AuthScheme,
 } from './auth-scheme.js';
-import { AddressBlockedError, AddressPolicy, guardedConnector } from './address-policy.js';
+import { AddressBlockedError, AddressPolicy, guardedConnector, hostNameProblem, InvalidHostNameError } from './address-policy.js';
 import { credentialKey } from './credential-key.js';
 import type { RegistryEndpoint } from './endpoint.js';
 import { abortedWhile, RegistryFailure, toRegistryError } from './failure.js';
@@ -282,8 +282,10 @@ export class RegistryClient implements DigestSource {
     });
   }
 
-  /** Throws a `policy` RegistryFailure for a blocked address literal or a host the allow-list leaves out. */
+  /** Throws a `policy` RegistryFailure for a host name no DNS name can be, a blocked address literal, or a host the allow-list leaves out. */
   private policyCheck(url: URL, purpose: ContactPurpose): void {
+    const problem = hostNameProblem(url.hostname);
+    if (problem !== undefined) throw new RegistryFailure('policy', new InvalidHostNameError(url.hostname, problem).message);
     const why = this.addresses.blocked(url.hostname);
     if (why !== undefined) throw new RegistryFailure('policy', new AddressBlockedError(url.hostname, url.hostname, why).message);
     const refusal = this.hosts.refusal(url, purpose);

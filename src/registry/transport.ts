@@ -11,8 +11,8 @@ import type { HostHealth, OutcomeReport, RequestOutcome } from './host-health.js
 import type { ReleaseSlot, RequestSlots } from './request-slots.js';
 import { parseRetryAfter } from './retry-after.js';
 
-/** AddressBlockedError's code (address-policy.ts), as it arrives from undici's connector. */
-const ADDRESS_BLOCKED_CODE = 'DP_ERR_ADDRESS_BLOCKED';
+/** Codes of the connector's refusals (address-policy.ts), as they arrive from undici: policy, not the network. */
+const REFUSED_BY_POLICY_CODES: ReadonlySet<string> = new Set(['DP_ERR_ADDRESS_BLOCKED', 'DP_ERR_INVALID_HOST_NAME']);
 
 /** A request to send. `signal` is the caller's; the transport adds its own timeout. */
 export interface OutgoingRequest {
@@ -210,7 +210,7 @@ export class Transport {
     const aborted = abortFailure(error, bounds);
     if (aborted !== undefined) return aborted;
     const code = errorCode(error);
-    if (code === ADDRESS_BLOCKED_CODE) return new RegistryFailure('policy', describeError(error), { cause: error });
+    if (code !== undefined && REFUSED_BY_POLICY_CODES.has(code)) return new RegistryFailure('policy', describeError(error), { cause: error });
     if (code !== undefined && PLAIN_HTTP_CODES.has(code)) {
       return new RegistryFailure(
         'insecure-required',

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../helpers/registry-types.js';
 import { MAX_IMAGES_PER_ADMISSION } from '../../src/admission/fan-out.js';
 import { MAX_REQUESTS_PER_ORIGIN } from '../../src/registry/client.js';
-import { addTags, pushImage } from '../helpers/registry.js';
+import { addTags } from '../helpers/registry.js';
 import { pinnedImages, podReview } from '../support/webhook.js';
+import { OrdinaryReviews } from './ordinary.js';
 import { latencyBound, MEMORY_LIMIT_BYTES, startWebhookProcess, type TimedReview, type WebhookProcess } from './webhook-process.js';
 
 const registries = inject('registries');
@@ -24,30 +25,18 @@ const TIMEOUT_MS = 5_000;
 const FD_ALLOWANCE = MAX_REQUESTS_PER_ORIGIN + 24;
 
 let webhook: WebhookProcess;
-let digest: string;
+let ordinary: OrdinaryReviews;
 const image = (tag: string): string => `${basic.host}/${REPOSITORY}:${tag}`;
 
 beforeAll(async () => {
-  digest = (await pushImage(basic, REPOSITORY, 'cached')).digest;
-  const tags = [...Array.from({ length: EXISTING }, (_, i) => `attack-${i}`), ...Array.from({ length: COLD_TAGS }, (_, i) => `cold-${i}`)];
-  await addTags(basic, REPOSITORY, 'cached', tags);
+  ordinary = await OrdinaryReviews.prepare(basic, REPOSITORY, COLD_TAGS);
+  await addTags(basic, REPOSITORY, 'cached', Array.from({ length: EXISTING }, (_, i) => `attack-${i}`));
   webhook = await startWebhookProcess(registries);
 }, 120_000);
 
 afterAll(async () => {
   await webhook.stop();
 });
-
-let uids = 0;
-function ordinary(tag: string): Promise<TimedReview> {
-  uids += 1;
-  return webhook.review(podReview([image(tag)], { uid: `ordinary-${uids}`, namespace: 'tenant', name: `ordinary-${uids}` }), { timeoutMs: TIMEOUT_MS });
-}
-
-function expectPinned(review: TimedReview, tag: string): void {
-  expect(review.status, review.error ?? review.body).toBe(200);
-  expect(pinnedImages(review.answer ?? { response: { uid: '', allowed: false } })).toEqual([`${image(tag)}@${digest}`]);
-}
 
 /** Attacking review `round`: a fresh run of existing (cold) tags first, then tags that do not exist. */
 function attackReview(round: number): unknown {
@@ -62,17 +51,7 @@ async function openFiles(): Promise<number> {
 
 describe('a review naming thousands of distinct tags', () => {
   it('is bounded: the process stays up under its memory limit, and ordinary reviews are pinned beside it', async () => {
-    // Baseline: the same ordinary reviews, with nothing else going on.
-    let cold = 0;
-    const baseline: number[] = [];
-    expectPinned(await ordinary('cached'), 'cached');
-    for (let i = 0; i < 3; i += 1) {
-      const coldReview = await ordinary(`cold-${cold}`);
-      expectPinned(coldReview, `cold-${cold++}`);
-      const cachedReview = await ordinary('cached');
-      expectPinned(cachedReview, 'cached');
-      baseline.push(coldReview.ms, cachedReview.ms);
-    }
+    const baseline = await ordinary.baseline(webhook);
     const idleFiles = await openFiles();
 
     const attacks: TimedReview[] = [];
@@ -96,10 +75,7 @@ describe('a review naming thousands of distinct tags', () => {
     const underAttack: TimedReview[] = [];
     try {
       for (let i = 0; i < 6 && webhook.alive(); i += 1) {
-        const tag = i % 2 === 0 ? `cold-${cold++}` : 'cached';
-        const review = await ordinary(tag);
-        underAttack.push(review);
-        expectPinned(review, tag);
+        underAttack.push(await ordinary.send(i % 2 === 0 ? 'cold' : 'cached', webhook, TIMEOUT_MS));
       }
     } finally {
       attack.running = false;
@@ -121,7 +97,7 @@ describe('a review naming thousands of distinct tags', () => {
       const pinned = pinnedImages({ response: response ?? { uid: '', allowed: false } });
       expect(pinned.length).toBeGreaterThan(0);
       expect(pinned.length).toBeLessThanOrEqual(MAX_IMAGES_PER_ADMISSION);
-      for (const value of pinned) expect(value).toMatch(new RegExp(`/${REPOSITORY}:attack-\\d+@${digest}$`));
+      for (const value of pinned) expect(value).toMatch(new RegExp(`/${REPOSITORY}:attack-\\d+@${ordinary.digest}$`));
       const first = response?.warnings?.[0] ?? '';
       const counted = /^digest-pinner: (\d+) image fields not pinned: the Pod names 9000 distinct images, more than the 256 looked up per admission$/.exec(first);
       expect(counted, first).not.toBeNull();
