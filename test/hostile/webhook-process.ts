@@ -1,11 +1,12 @@
 /**
  * The webhook as production runs it, for the `hostile` project: `node dist/main.js serve` as a
- * child process with the container image's environment (the Dockerfile's ENV lines: V8 heap
- * flags in NODE_OPTIONS, MALLOC_ARENA_MAX), trusting the test registries' CA, with credentials
- * for the htpasswd and token registries in its docker config. Reviews go over keep-alive HTTPS
- * and are timed; peak RSS is the kernel's VmHWM of the process.
+ * child process the way the container image and the default install run it — the node flags
+ * of the Dockerfile's ENTRYPOINT, its ENV lines (MALLOC_ARENA_MAX), and the NODE_OPTIONS
+ * (V8 heap cap) and memory limit of manifests/deployment.yaml — trusting the test registries'
+ * CA, with credentials for the htpasswd and token registries in its docker config. Reviews go
+ * over keep-alive HTTPS and are timed; peak RSS is the kernel's VmHWM of the process.
  *
- *   const webhook = await startWebhookProcess(inject('registries'), { args: ['--deadline', '3s'] });
+ *   const webhook = await startWebhookProcess(inject('registries'), { args: ['--mode', 'strict'] });
  *   const { status, answer, ms } = await webhook.review(podReview([image], { uid, namespace, name }));
  *   expect(await webhook.peakRss()).toBeLessThan(MEMORY_LIMIT_BYTES);
  *   await webhook.stop();
@@ -23,13 +24,12 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { inject } from 'vitest';
+import { parse } from 'yaml';
 import type { AdmissionReviewResponse } from '../../src/admission/types.js';
 import { generateCertificates } from '../../src/certs/index.js';
 import { freePort } from '../harness/registry-process.js';
 import type { TestRegistries } from '../helpers/registry-types.js';
 
-/** The manifests' `limits.memory`: peak RSS must stay below it. */
-export const MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
 
 /**
  * How many times its usual latency an ordinary review may take while the webhook is under
@@ -49,6 +49,35 @@ export function latencyBound(baselineMs: readonly number[]): number {
 export const NODE24 = join(process.env['HOME'] ?? '', '.cache/digest-pinner/node24/node_modules/node/bin/node');
 
 const REPO = new URL('../../', import.meta.url).pathname;
+
+/** How the image and the default install run the process: node flags, environment, memory limit. */
+export interface ProductionRuntime {
+  readonly nodeFlags: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly memoryLimitBytes: number;
+}
+
+/** Read from the Dockerfile (ENTRYPOINT flags, ENV lines) and manifests/deployment.yaml (NODE_OPTIONS, limits.memory). */
+export function productionRuntime(): ProductionRuntime {
+  const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+  const imageEnv = Object.fromEntries([...dockerfile.matchAll(/^ENV ([A-Z_]+)=("?)([^"\n]*)\2$/gm)].map((m) => [m[1] ?? '', m[3] ?? '']));
+  const deployment = parse(readFileSync(join(REPO, 'manifests/deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[]; resources: { limits: { memory: string } } }[] } } };
+  };
+  const container = deployment.spec.template.spec.containers[0];
+  const nodeOptions = container?.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value;
+  const memory = /^(\d+)Mi$/.exec(container?.resources.limits.memory ?? '');
+  if (nodeOptions === undefined || memory === null) throw new Error('manifests/deployment.yaml: no NODE_OPTIONS or no limits.memory in Mi');
+  return {
+    nodeFlags: entrypoint.filter((arg) => arg.startsWith('--')),
+    env: { ...imageEnv, NODE_OPTIONS: nodeOptions },
+    memoryLimitBytes: Number(memory[1]) * 1024 * 1024,
+  };
+}
+
+/** The manifests' `limits.memory`: peak RSS must stay below it. */
+export const MEMORY_LIMIT_BYTES = productionRuntime().memoryLimitBytes;
 const READY_TIMEOUT_MS = 20_000;
 const READY_POLL_MS = 50;
 const STOP_GRACE_MS = 10_000;
@@ -114,12 +143,6 @@ export interface WebhookProcess extends ReviewClient {
   stop(): Promise<number | string>;
 }
 
-/** The Dockerfile's `ENV NAME=value` lines: what the container image runs with. */
-export function imageEnvironment(): Record<string, string> {
-  const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
-  return Object.fromEntries([...dockerfile.matchAll(/^ENV ([A-Z_]+)=("?)([^"\n]*)\2$/gm)].map((m) => [m[1] ?? '', m[3] ?? '']));
-}
-
 /** dist/main.js of the bundle under test. */
 export function bundleMain(): string {
   return join(inject('hostileDist'), 'main.js');
@@ -139,8 +162,9 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
   ];
   const logFile = join(dir, 'webhook.log');
   const fd = openSync(logFile, 'w');
-  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, ...imageEnvironment() };
-  const child = spawn(options.node ?? process.execPath, args, { cwd: dir, env, stdio: ['ignore', fd, fd] });
+  const runtime = productionRuntime();
+  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, ...runtime.env };
+  const child = spawn(options.node ?? process.execPath, [...runtime.nodeFlags, ...args], { cwd: dir, env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const killOnExit = (): void => {
     child.kill('SIGKILL');
