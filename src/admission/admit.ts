@@ -8,6 +8,7 @@ import { parseImage, pinnedReference } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
 import { failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
+import { invalidRegistryHost } from '../registry/index.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
 import { buildPatch, encodePatch, type Pin } from '../patch/index.js';
@@ -181,6 +182,9 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   if (ref.digest !== undefined) return alreadyPinned(field, ref, target, deps);
   const fromImageSets = imageSetOutcome(field, target, deps);
   if (fromImageSets !== undefined) return fromImageSets;
+  // Before credentials and caches see it: a host no DNS name can have may be a megabyte long.
+  const badHost = invalidRegistryHost(target.domain);
+  if (badHost !== undefined) return { failure: { where, image: field.image, reason: badHost.message, code: badHost.code } };
   try {
     // Credentials for the registry actually contacted: the rewritten one.
     const credentials = await deps.credentials(target, context);

@@ -18,6 +18,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { buildConnector } from 'undici';
 import { DigestPinnerError } from '../errors.js';
+import { truncate } from '../text.js';
 
 /** A connection refused because of the address it would reach. */
 export class AddressBlockedError extends DigestPinnerError {
@@ -43,7 +44,7 @@ export class InvalidHostNameError extends DigestPinnerError {
 
   constructor(hostname: string, problem: string) {
     // The name itself may be a megabyte: only its start is quoted.
-    super(`host name ${JSON.stringify(abridged(hostname))} ${problem}`);
+    super(`host name ${JSON.stringify(truncate(hostname, QUOTED_NAME_LENGTH))} ${problem}`);
     this.length = hostname.length;
   }
 }
@@ -51,8 +52,8 @@ export class InvalidHostNameError extends DigestPinnerError {
 /** Longest DNS name, without its trailing dot, and longest label (RFC 1035). */
 export const MAX_HOST_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
-/** How much of a refused host name a message quotes. */
-const QUOTED_NAME_LENGTH = 40;
+/** How much of a refused host name a message quotes, `…` included. */
+const QUOTED_NAME_LENGTH = 41;
 
 /** Why `hostname` (no port; brackets allowed around an IPv6 literal) cannot be a DNS name; undefined when it can, or is an IP literal. */
 export function hostNameProblem(hostname: string): string | undefined {
@@ -68,8 +69,11 @@ export function hostNameProblem(hostname: string): string | undefined {
   }
 }
 
-function abridged(text: string): string {
-  return text.length <= QUOTED_NAME_LENGTH ? text : `${text.slice(0, QUOTED_NAME_LENGTH)}…`;
+/** The refusal of a registry named `host[:port]` (as images name it) whose host no DNS name can be; undefined when it can be. */
+export function invalidRegistryHost(domain: string): InvalidHostNameError | undefined {
+  const hostname = domain.startsWith('[') ? domain.slice(0, domain.indexOf(']') + 1) : domain.replace(/:\d+$/, '');
+  const problem = hostNameProblem(hostname);
+  return problem === undefined ? undefined : new InvalidHostNameError(hostname, problem);
 }
 
 function unbracketed(address: string): string {

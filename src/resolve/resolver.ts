@@ -22,7 +22,7 @@ import { DEFAULT_TAG, parseImage } from '../reference/index.js';
 import type { Credential, CredentialChain } from '../credentials/types.js';
 import type { DigestSource, ManifestDigest } from '../registry/types.js';
 import { credentialKey, ManifestUnknownError } from '../registry/index.js';
-import { allowsStale, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
+import { allowsStale, entryBytes, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { cancellableTimeout, raceAbort } from '../timeout.js';
@@ -59,6 +59,8 @@ export interface ResolverOptions {
   readonly cacheTtlMs: number;
   /** Most entries the cache holds. */
   readonly cacheMax: number;
+  /** Most bytes its entries may hold, as entryBytes estimates them (default DEFAULT_CACHE_MAX_BYTES). */
+  readonly cacheMaxBytes?: number;
   /** Budget of one shared registry fetch, retries included, independent of any one caller. */
   readonly fetchTimeoutMs: number;
   /** Decides whether a failure with one credential should move on to the next one. */
@@ -78,6 +80,9 @@ export interface ResolverOptions {
   readonly now?: () => number;
   readonly random?: () => number;
 }
+
+/** The cache's byte bound unless given: a full cache of ordinary references fits well within it. */
+export const DEFAULT_CACHE_MAX_BYTES = 48 * 1024 * 1024;
 
 /**
  * How the resolver reads its cache: marking the entry recently used (so images in
@@ -130,6 +135,9 @@ export class Resolver {
     };
     this.#cache = new LRUCache<string, CacheEntry, FetchContext>({
       max: options.cacheMax,
+      // Keys are as long as the references they are for: bounded by bytes too.
+      maxSize: options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
+      sizeCalculation: entryBytes,
       ttl: this.#retention(),
       // The shared fetch keeps its own deadline; callers that give up don't abort it.
       ignoreFetchAbort: true,

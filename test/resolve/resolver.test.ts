@@ -10,6 +10,7 @@ import { parseImage } from '../../src/reference/index.js';
 import type { ImageRef } from '../../src/reference/types.js';
 import type { Credential } from '../../src/credentials/types.js';
 import {
+  credentialKey,
   ManifestUnknownError,
   RegistryAuthError,
   RegistryCircuitOpenError,
@@ -19,7 +20,8 @@ import {
   type ManifestDigest,
 } from '../../src/registry/index.js';
 import { ResolutionDeadlineError, Resolver, type ResolverOptions } from '../../src/resolve/index.js';
-import { formatAge } from '../../src/resolve/cache-entry.js';
+import { entryBytes, formatAge } from '../../src/resolve/cache-entry.js';
+import { DEFAULT_CACHE_MAX_BYTES } from '../../src/resolve/resolver.js';
 import { rejection } from '../support/rejection.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -118,6 +120,28 @@ describe('Resolver: cache', () => {
     expect(await resolve(IMAGE, [ALICE])).toMatchObject({ credential: ALICE.source, source: 'registry' });
     expect(await resolve(IMAGE, [BOB])).toMatchObject({ credential: BOB.source, source: 'registry' });
     expect(source.calls.map((c) => c.user)).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('Resolver: cache bounded by bytes', () => {
+  /** A reference of about `length` characters: a host of 63-character labels, then a long path. */
+  const longImage = (n: number) => `${'h'.repeat(63)}.${'i'.repeat(63)}.${'j'.repeat(63)}.test/${String(n).padStart(4, '0')}/${'p'.repeat(240)}:v1`;
+
+  it('keeps fewer entries when their names are long: the least recent make room, the count bound aside', async () => {
+    const { resolve, source, resolver } = setup({ cacheMax: 1_000, cacheMaxBytes: 40_000 });
+    for (let n = 0; n < 200; n += 1) source.on(longImage(n), digest(n));
+    for (let n = 0; n < 200; n += 1) await resolve(longImage(n));
+    // Each entry counts its key (the name is about 450 characters), its digest and a fixed share.
+    expect(resolver.size).toBeGreaterThan(0);
+    expect(resolver.size).toBeLessThan(40_000 / 450);
+    expect(await resolve(longImage(199))).toMatchObject({ source: 'cache' });
+    expect(await resolve(longImage(0))).toMatchObject({ source: 'registry' });
+  });
+
+  it('by default, holds as many ordinary references as serve caches by count (100,000) before the byte bound binds', () => {
+    const key = `${credentialKey(ALICE)}\u0000ghcr.io/some-organisation/some-service-name:v1.2.3`;
+    const bytes = entryBytes({ kind: 'digest', digest: digest(1), fetchedAt: 0 }, key);
+    expect(bytes * 100_000).toBeLessThan(DEFAULT_CACHE_MAX_BYTES);
   });
 });
 

@@ -1,4 +1,7 @@
-/** admit() over many images: the image limit, the fields resolved at once, and fields never started before the deadline. */
+/**
+ * What one admission may cost: the image limit, the fields resolved at once, fields never
+ * started before the deadline, and registry hosts no DNS name can have.
+ */
 import { describe, expect, it } from 'vitest';
 import { admit, type AdmitDeps, type ImageResolver } from '../../src/admission/admit.js';
 import { FIELDS_AT_ONCE, MAX_IMAGES_PER_ADMISSION } from '../../src/admission/fan-out.js';
@@ -117,5 +120,31 @@ describe('admit resolving many fields', () => {
         expect(result.response.status?.message).toBe(`digest-pinner: ${40 - FIELDS_AT_ONCE} images could not be pinned to a digest (namespace mode strict): ${line}`);
       }
     }
+  });
+});
+
+describe('admit with a registry host no DNS name can have', () => {
+  it('does not pin it, and asks neither for credentials nor the resolver: a host may be a megabyte long', async () => {
+    const resolver = new CountingResolver();
+    const looked: string[] = [];
+    const host = `${'a'.repeat(1024 * 1024)}.example`;
+    const result = await admit(
+      podRequest([`${host}/app:v1`, `${'b'.repeat(64)}.example:5000/app:v1`, 'registry.example/app:v1']),
+      'warn',
+      {
+        ...deps(resolver),
+        credentials: (ref) => {
+          looked.push(ref.domain);
+          return Promise.resolve([undefined]);
+        },
+      },
+      never,
+    );
+    expect(looked).toEqual(['registry.example']);
+    expect(resolver.asked).toEqual(['registry.example/app:v1']);
+    expect(result.failures.map((f) => [f.where, f.code, f.reason])).toEqual([
+      ['containers/c0', 'DP_ERR_INVALID_HOST_NAME', `host name "${'a'.repeat(40)}…" is 1048584 characters long; no DNS name is longer than 253`],
+      ['containers/c1', 'DP_ERR_INVALID_HOST_NAME', `host name "${'b'.repeat(40)}…" has a label of 64 characters; no DNS label is longer than 63`],
+    ]);
   });
 });
