@@ -7,7 +7,7 @@ import { describeError, DigestPinnerError } from '../errors.js';
 import { parseImage, pinnedReference } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
-import { failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
+import { failureDetail, failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
 import { invalidRegistryHost } from '../registry/index.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
@@ -195,7 +195,7 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
     return { resolution, pin, note: { where, image: field.image, text: resolution.warning } };
   } catch (error) {
     const code = error instanceof DigestPinnerError ? error.code : REASONS.unknown;
-    return { failure: { where, image: field.image, reason: failureReason(error), code } };
+    return { failure: { where, image: field.image, reason: failureReason(error), code, detail: failureDetail(error) } };
   }
 }
 

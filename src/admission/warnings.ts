@@ -17,6 +17,8 @@ export interface ImageFailure {
   readonly reason: string;
   /** Stable error code, e.g. `DP_ERR_MANIFEST_UNKNOWN`. */
   readonly code: string;
+  /** For the operator's log only: what `reason` leaves out (how a registry could not be reached). */
+  readonly detail?: string | undefined;
 }
 
 /** Shortens `text` to `max` characters, keeping both ends (the registry and the tag say the most). */

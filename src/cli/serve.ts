@@ -150,6 +150,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   // buildCore sends no request, so it is built just below.
   const core = await buildCore({
     ...options,
+    forTenants: true,
     homeDir: io.homeDir,
     env: io.env,
     version: io.version,

@@ -168,6 +168,11 @@ export class RegistryClient implements DigestSource {
     }
   }
 
+  /** Whether `domain`'s registry is on the configured allow-list (false when there is none). */
+  allowListed(domain: string): boolean {
+    return this.hosts.allowListed(domain);
+  }
+
   /** The circuit breaker state of every registry and token host contacted lately, by `host[:port]` (for metrics). */
   breakerStates(): ReadonlyMap<string, BreakerState> {
     return this.health.states();

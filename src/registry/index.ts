@@ -14,6 +14,7 @@ export {
   RegistryProtocolError,
   RegistryCircuitOpenError,
   RegistryPolicyError,
+  RegistryUnreachableError,
   RegistryCaFileError,
   type RegistryErrorOptions,
 } from './errors.js';

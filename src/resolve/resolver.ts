@@ -21,7 +21,19 @@ import type { ImageRef } from '../reference/types.js';
 import { DEFAULT_TAG, parseImage } from '../reference/index.js';
 import type { Credential, CredentialChain } from '../credentials/types.js';
 import type { DigestSource, ManifestDigest } from '../registry/types.js';
-import { credentialKey, ManifestUnknownError } from '../registry/index.js';
+import {
+  credentialKey,
+  InsecureRegistryRequiredError,
+  InvalidDigestError,
+  ManifestUnknownError,
+  RegistryAbortedError,
+  RegistryCircuitOpenError,
+  RegistryProtocolError,
+  RegistryTimeoutError,
+  RegistryUnavailableError,
+  RegistryUnreachableError,
+} from '../registry/index.js';
+import { describeError } from '../errors.js';
 import { allowsStale, entryBytes, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
@@ -76,6 +88,12 @@ export interface ResolverOptions {
   readonly mirrorCredentials?: (domain: string) => CredentialChain;
   /** How long a caller waits on one mirror before asking the next or the registry (default half of fetchTimeoutMs). */
   readonly mirrorWaitMs?: number;
+  /**
+   * Whether a failure to reach `domain`'s registry may say how it failed (refused, timed out,
+   * answered something else); when not, it is a RegistryUnreachableError whose `detail` says
+   * it. Default: always (the CLI's user is the operator).
+   */
+  readonly discloses?: (domain: string) => boolean;
   /** Clock and randomness, for tests. */
   readonly now?: () => number;
   readonly random?: () => number;
@@ -109,6 +127,7 @@ interface Settings {
   readonly mirrors: ReadonlyMap<string, readonly string[]>;
   readonly mirrorCredentials: (domain: string) => CredentialChain;
   readonly mirrorWaitMs: number;
+  readonly discloses: (domain: string) => boolean;
   readonly now: () => number;
   readonly random: () => number;
 }
@@ -130,6 +149,7 @@ export class Resolver {
       mirrors: new Map([...(options.mirrors ?? new Map<string, readonly string[]>())].map(([d, m]) => [d.toLowerCase(), m])),
       mirrorCredentials: options.mirrorCredentials ?? (() => [undefined]),
       mirrorWaitMs: options.mirrorWaitMs ?? options.fetchTimeoutMs / 2,
+      discloses: options.discloses ?? (() => true),
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
     };
@@ -164,8 +184,14 @@ export class Resolver {
       return await this.#resolveChain(ref, options.credentials, options.signal);
     } catch (error) {
       if (mirrorStale !== undefined && allowsStale(error)) return mirrorStale;
-      throw error;
+      throw this.#toldAs(ref, error);
     }
+  }
+
+  /** The failure as the caller may learn it: how a registry could not be reached only when it may say so. */
+  #toldAs(ref: ImageRef, error: unknown): unknown {
+    if (!saysHowUnreachable(error) || this.#settings.discloses(ref.domain)) return error;
+    return new RegistryUnreachableError(`${ref.name}:${ref.tag ?? DEFAULT_TAG}`, ref.domain, describeError(error), { cause: error });
   }
 
   /**
@@ -288,6 +314,25 @@ export class Resolver {
       }
     });
   }
+}
+
+/**
+ * Failures that say how a registry could not be reached: refused, reset, not found in DNS,
+ * TLS, timed out, failing lately, too slow for the deadline, or answering something no
+ * registry would. Answers a registry gives on purpose (no such manifest, credentials
+ * refused, rate limited, policy) are not among them.
+ */
+function saysHowUnreachable(error: unknown): boolean {
+  return (
+    error instanceof ResolutionDeadlineError ||
+    error instanceof RegistryUnavailableError ||
+    error instanceof RegistryTimeoutError ||
+    error instanceof RegistryAbortedError ||
+    error instanceof RegistryCircuitOpenError ||
+    error instanceof InsecureRegistryRequiredError ||
+    error instanceof RegistryProtocolError ||
+    error instanceof InvalidDigestError
+  );
 }
 
 /** A reference that carries its digest: nothing to ask. */

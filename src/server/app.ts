@@ -146,7 +146,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
           mode,
           outcome: result.outcome,
           pinned: result.resolutions.filter((r) => r.source !== 'pinned').length,
-          failures: result.failures.map(({ where, image, code, reason }) => ({ where, image, code, reason })),
+          failures: result.failures.map(({ where, image, code, reason, detail }) => ({ where, image, code, reason, detail })),
           notAttempted: result.notAttempted,
           ms: Math.round(seconds * 1000),
         },

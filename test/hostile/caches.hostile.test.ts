@@ -112,7 +112,8 @@ describe.each([
     if (attack === 'tokens') {
       // Every repository's token was asked for, and every refusal is in the operator's log.
       expect(tokenRequests).toBeGreaterThanOrEqual(REPOSITORIES);
-      const refused = (await webhook.log()).split('\n').filter((line) => line.includes('longer than the 16384 accepted') && line.includes('"tokenBytes"'));
+      const { log } = await webhook.stop();
+      const refused = log.split('\n').filter((line) => line.includes('longer than the 16384 accepted') && line.includes('"tokenBytes"'));
       expect(refused.length).toBeGreaterThanOrEqual(REPOSITORIES);
     }
   });

@@ -137,10 +137,21 @@ export interface WebhookProcess extends ReviewClient {
   peakRss(): Promise<number>;
   /** Whether the process still runs. */
   alive(): boolean;
-  /** Everything it wrote to stdout and stderr so far (JSON log lines, and any crash report). */
+  /**
+   * Everything it wrote to stdout and stderr so far (JSON log lines, and any crash report).
+   * Log lines are buffered for a moment: to assert on them, use what `stop()` returns.
+   */
   log(): Promise<string>;
-  /** SIGTERM, then SIGKILL after a grace period; its exit code, or the signal that ended it. */
-  stop(): Promise<number | string>;
+  /**
+   * SIGTERM (which writes every pending log line), then SIGKILL after a grace period: its
+   * exit code or the signal that ended it, and its whole output. Again: the same answer.
+   */
+  stop(): Promise<StoppedWebhook>;
+}
+
+export interface StoppedWebhook {
+  readonly exit: number | string;
+  readonly log: string;
 }
 
 /** dist/main.js of the bundle under test. */
@@ -182,6 +193,7 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
   const alive = (): boolean => child.exitCode === null && child.signalCode === null;
   await waitReady(url, certs.caCert, alive, log);
   const pid = child.pid ?? 0;
+  let stopped: Promise<StoppedWebhook> | undefined;
   return {
     url,
     pid,
@@ -194,12 +206,16 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
     close: async () => {
       await Promise.all(clients.map((c) => c.close()));
     },
-    stop: async () => {
-      await Promise.all(clients.map((c) => c.close()));
-      const ended = await stopChild(child);
-      process.removeListener('exit', killOnExit);
-      await rm(dir, { recursive: true, force: true });
-      return ended;
+    stop: () => {
+      stopped ??= (async () => {
+        await Promise.all(clients.map((c) => c.close()));
+        const exit = await stopChild(child);
+        process.removeListener('exit', killOnExit);
+        const output = await log();
+        await rm(dir, { recursive: true, force: true });
+        return { exit, log: output };
+      })();
+      return stopped;
     },
   };
 }

@@ -14,8 +14,11 @@ import {
   ManifestUnknownError,
   RegistryAuthError,
   RegistryCircuitOpenError,
+  RegistryProtocolError,
   RegistryRateLimitedError,
+  RegistryTimeoutError,
   RegistryUnavailableError,
+  RegistryUnreachableError,
   type DigestSource,
   type ManifestDigest,
 } from '../../src/registry/index.js';
@@ -279,6 +282,45 @@ describe('Resolver: stale on registry failure', () => {
     const error = await rejection(resolve(IMAGE, [], AbortSignal.timeout(50)));
     expect(error).toBeInstanceOf(ResolutionDeadlineError);
     expect(error.message).toBe(`could not get digest for ${IMAGE}: deadline exceeded`);
+  });
+});
+
+describe('Resolver: how a registry could not be reached, told only where it may be', () => {
+  const hidden = (domain: string) => domain !== 'listed.test';
+  const retryOnce = { attempts: 1, baseDelayMs: 1, maxDelayMs: 1, minAttemptMs: 1 };
+
+  it.each([
+    ['refused', new RegistryUnavailableError(IMAGE, 'cannot reach registry.test: connection refused (ECONNREFUSED)')],
+    ['timed out', new RegistryTimeoutError(IMAGE, 'registry.test did not answer within 5000 ms')],
+    ['answered 503', unavailable()],
+    ['answered something else', new RegistryProtocolError(IMAGE, 'registry answered 418, which the distribution protocol does not expect here', { status: 418 })],
+    ['failing lately', new RegistryCircuitOpenError(IMAGE, 'registry.test has been failing since …')],
+  ])('%s: the caller learns only that the registry could not be reached; the detail stays with the error', async (_name, failure) => {
+    const { resolve, source } = setup({ discloses: (domain) => !hidden(domain), retry: retryOnce });
+    source.on(IMAGE, failure);
+    const error = await rejection(resolve(IMAGE));
+    expect(error).toBeInstanceOf(RegistryUnreachableError);
+    expect(error).toMatchObject({ code: 'DP_ERR_REGISTRY_UNREACHABLE', reason: 'registry registry.test could not be reached', detail: failure.message });
+    expect(error.message).toBe(`could not get digest for ${IMAGE}: registry registry.test could not be reached`);
+  });
+
+  it('the deadline too', async () => {
+    const { resolve, source } = setup({ discloses: () => false });
+    source.on(IMAGE, { delayMs: 1_000, then: digest(1) });
+    const error = await rejection(resolve(IMAGE, [], AbortSignal.timeout(50)));
+    expect(error).toMatchObject({ code: 'DP_ERR_REGISTRY_UNREACHABLE', detail: `could not get digest for ${IMAGE}: deadline exceeded` });
+  });
+
+  it('answers a registry gives on purpose are told as they are', async () => {
+    const { resolve, source } = setup({ discloses: () => false });
+    source.on(IMAGE, new ManifestUnknownError(IMAGE, 'registry answered 404 MANIFEST_UNKNOWN', { status: 404 }));
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(ManifestUnknownError);
+  });
+
+  it('a registry that may say how (on the allow-list) does', async () => {
+    const { resolve, source } = setup({ discloses: (domain) => domain === 'registry.test', retry: retryOnce });
+    source.on(IMAGE, unavailable());
+    expect(await rejection(resolve(IMAGE))).toBeInstanceOf(RegistryUnavailableError);
   });
 });
 
