@@ -13,10 +13,12 @@
 // and the client's next request on it fails (here the handler destroys the socket: a
 // reset; Node's default handler answers 400 Bad Request, fastify's 400 "Client Error").
 import { execFileSync } from 'node:child_process';
+import console from 'node:console';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import process from 'node:process';
 import tls from 'node:tls';
 
 const length = Number(process.argv[2] ?? 256);
