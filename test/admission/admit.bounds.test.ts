@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { admit, type AdmitDeps, type ImageResolver } from '../../src/admission/admit.js';
 import { FIELDS_AT_ONCE, MAX_IMAGES_PER_ADMISSION } from '../../src/admission/fan-out.js';
 import { skipList } from '../../src/admission/skip.js';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import { podRequest } from './requests.js';
 import type { ImageRef } from '../../src/reference/types.js';
 import type { Resolution } from '../../src/resolve/index.js';
 import { decodedPatch } from '../support/webhook.js';
@@ -33,19 +33,9 @@ function deps(resolver: ImageResolver): AdmitDeps {
   return { resolver, credentials: () => Promise.resolve([undefined]), skip: skipList([]), dropTag: false };
 }
 
-function podRequest(images: readonly string[]): AdmissionRequest {
-  const containers = images.map((image, i) => ({ name: `c${i}`, image }));
-  return {
-    uid: 'uid-1',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    subResource: undefined,
-    name: 'p',
-    namespace: 'ns',
-    operation: 'CREATE',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' }, spec: { containers } },
-    oldObject: null,
-    dryRun: false,
-  };
+/** A Pod with one container per image, `c0`, `c1`, …. */
+function podOf(images: readonly string[]) {
+  return podRequest(images.map((image, i) => ({ name: `c${i}`, image })));
 }
 
 const images = (count: number) => Array.from({ length: count }, (_, i) => `registry.example/app:v${i}`);
@@ -57,7 +47,7 @@ describe('admit with more distinct images than one admission looks up', () => {
   it('warn: pins the first images, looks up none beyond them, and says in one warning, first, how many were not pinned', async () => {
     const resolver = new CountingResolver();
     // Each image twice: the limit counts distinct images, and every field of an admitted image is pinned.
-    const request = podRequest([...images(named), ...images(named)]);
+    const request = podOf([...images(named), ...images(named)]);
     const result = await admit(request, 'warn', deps(resolver), never);
     expect(resolver.asked).toEqual([...images(MAX_IMAGES_PER_ADMISSION), ...images(MAX_IMAGES_PER_ADMISSION)]);
     expect(result.outcome).toBe('warned');
@@ -70,7 +60,7 @@ describe('admit with more distinct images than one admission looks up', () => {
 
   it('strict: denies at once with a message naming the count, and looks nothing up', async () => {
     const resolver = new CountingResolver();
-    const result = await admit(podRequest(images(named)), 'strict', deps(resolver), never);
+    const result = await admit(podOf(images(named)), 'strict', deps(resolver), never);
     expect(resolver.asked).toEqual([]);
     expect(result.outcome).toBe('denied');
     expect(result.response).toEqual({
@@ -85,7 +75,7 @@ describe('admit with more distinct images than one admission looks up', () => {
   });
 
   it('up to the limit: every image is pinned without a warning', async () => {
-    const result = await admit(podRequest(images(MAX_IMAGES_PER_ADMISSION)), 'strict', deps(new CountingResolver()), never);
+    const result = await admit(podOf(images(MAX_IMAGES_PER_ADMISSION)), 'strict', deps(new CountingResolver()), never);
     expect(result.outcome).toBe('pinned');
     expect(result.response.warnings).toBeUndefined();
   });
@@ -94,7 +84,7 @@ describe('admit with more distinct images than one admission looks up', () => {
 describe('admit resolving many fields', () => {
   it(`resolves at most ${FIELDS_AT_ONCE} fields at once`, async () => {
     const resolver = new CountingResolver(() => new Promise((resolve) => setImmediate(resolve)));
-    const result = await admit(podRequest(images(100)), 'warn', deps(resolver), never);
+    const result = await admit(podOf(images(100)), 'warn', deps(resolver), never);
     expect(result.outcome).toBe('pinned');
     expect(resolver.asked).toHaveLength(100);
     expect(resolver.most).toBe(FIELDS_AT_ONCE);
@@ -106,7 +96,7 @@ describe('admit resolving many fields', () => {
       const waiting: (() => void)[] = [];
       // The first fields are held until the deadline has passed; then they answer.
       const resolver = new CountingResolver(() => new Promise((resolve) => waiting.push(resolve)));
-      const admitted = admit(podRequest(images(40)), mode, deps(resolver), deadline);
+      const admitted = admit(podOf(images(40)), mode, deps(resolver), deadline);
       while (waiting.length < FIELDS_AT_ONCE) await new Promise((resolve) => setImmediate(resolve));
       deadline.abort();
       for (const go of waiting) go();
@@ -129,7 +119,7 @@ describe('admit with a registry host no DNS name can have', () => {
     const looked: string[] = [];
     const host = `${'a'.repeat(1024 * 1024)}.example`;
     const result = await admit(
-      podRequest([`${host}/app:v1`, `${'b'.repeat(64)}.example:5000/app:v1`, 'registry.example/app:v1']),
+      podOf([`${host}/app:v1`, `${'b'.repeat(64)}.example:5000/app:v1`, 'registry.example/app:v1']),
       'warn',
       {
         ...deps(resolver),
