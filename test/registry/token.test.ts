@@ -191,7 +191,7 @@ describe('TokenService against a local token server', () => {
   });
 
   it('refuses a token longer than it accepts, says so in the failure, and logs it', async () => {
-    const huge = 'x'.repeat(512 * 1024);
+    const huge = 'x'.repeat(32 * 1024);
     tokens.answer = () => ({ status: 200, body: { token: huge, expires_in: 300 } });
     const warnings: { fields: Readonly<Record<string, unknown>>; message: string }[] = [];
     const svc = service({ warn: (fields, message) => warnings.push({ fields, message }) });
@@ -204,6 +204,16 @@ describe('TokenService against a local token server', () => {
     // Nothing was cached: the next lease asks again.
     await svc.lease(request(repo('a')), signal()).catch(() => undefined);
     expect(tokens.requests).toHaveLength(2);
+  });
+
+  it('refuses a response longer than it reads (it stops reading there), says so in the failure, and logs it', async () => {
+    tokens.answer = () => ({ status: 200, body: { token: 'x'.repeat(512 * 1024), expires_in: 300 } });
+    const warnings: { fields: Readonly<Record<string, unknown>>; message: string }[] = [];
+    const svc = service({ warn: (fields, message) => warnings.push({ fields, message }) });
+    const failure = await svc.lease(request(repo('a')), signal()).catch((error: unknown) => error);
+    const reason = `token service ${tokens.origin.host} answered with more than 64 KiB`;
+    expect(failure).toMatchObject({ kind: 'protocol', reason });
+    expect(warnings).toEqual([{ fields: { tokenService: tokens.origin.host, scopes: [repo('a')], maxResponseBytes: 65536 }, message: reason }]);
   });
 
   it('accepts a token of the longest accepted length', async () => {
