@@ -17,7 +17,7 @@ import { freePort } from '../harness/registry-process.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { podReview } from '../support/webhook.js';
 import { OrdinaryReviews } from './ordinary.js';
-import { latencyBound, MEMORY_LIMIT_BYTES, startWebhookProcess, type TimedReview } from './webhook-process.js';
+import { allowList, latencyBound, MEMORY_LIMIT_BYTES, startWebhookProcess, type TimedReview } from './webhook-process.js';
 
 const registries = inject('registries');
 /** Short registry timeouts, so a host that never answers is given up on well within the review's deadline. */
@@ -104,7 +104,8 @@ describe('registries outside the allow-list (here: no allow-list)', () => {
 describe('a registry on the allow-list', () => {
   it('is told as it is: the failure says how', async () => {
     const { host, detail } = hosts[0] ?? { host: '', detail: /never/ };
-    const webhook = await startWebhookProcess(registries, { args: [...TIMEOUT_ARGS, '--config', 'config.yaml'], files: { 'config.yaml': `allow: ['${registries.basic.host}', '${host}']\n` } });
+    const allowed = allowList([registries.basic.host, host]);
+    const webhook = await startWebhookProcess(registries, { ...allowed, args: [...allowed.args, ...TIMEOUT_ARGS] });
     const answer = await webhook.review(review('listed', `${host}/app:v1`));
     await ordinary.send('cached', webhook);
     await webhook.stop();

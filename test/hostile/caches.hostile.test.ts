@@ -14,7 +14,7 @@ import { generateCertificates } from '../../src/certs/index.js';
 import { startRegistry, type RunningRegistry } from '../harness/registry-process.js';
 import { podReview } from '../support/webhook.js';
 import { OrdinaryReviews } from './ordinary.js';
-import { latencyBound, MEMORY_LIMIT_BYTES, startWebhookProcess, type TimedReview, type WebhookProcess } from './webhook-process.js';
+import { allowList, latencyBound, MEMORY_LIMIT_BYTES, startWebhookProcess, type TimedReview, type WebhookProcess } from './webhook-process.js';
 
 const registries = inject('registries');
 /** Nearly a megabyte: what the client read and cached before it bounded tokens. */
@@ -68,10 +68,8 @@ describe.each([
   let webhook: WebhookProcess;
   beforeAll(async () => {
     // On the allow-list: the registry's failures are told to the tenant as they are (docs/security.md).
-    webhook = await startWebhookProcess(registries, {
-      args: ['--insecure-registry', registry.host, '--ca-file', caFile, '--config', 'config.yaml'],
-      files: { 'config.yaml': `allow: ['${registries.basic.host}', '${registry.host}']\n` },
-    });
+    const allowed = allowList([registries.basic.host, registry.host]);
+    webhook = await startWebhookProcess(registries, { ...allowed, args: [...allowed.args, '--insecure-registry', registry.host, '--ca-file', caFile] });
   }, 60_000);
   afterAll(async () => {
     await webhook.stop();

@@ -154,6 +154,12 @@ export interface StoppedWebhook {
   readonly log: string;
 }
 
+/** Options that give the webhook a configuration file allowing only `registries` (`host[:port]`); pass more `args` after these. */
+export function allowList(registries: readonly string[]): { readonly args: readonly string[]; readonly files: Readonly<Record<string, string>> } {
+  const yaml = `apiVersion: digest-pinner.io/v1alpha1\nkind: Configuration\nallow: ${JSON.stringify(registries)}\n`;
+  return { args: ['--config', 'allow-list.yaml'], files: { 'allow-list.yaml': yaml } };
+}
+
 /** dist/main.js of the bundle under test. */
 export function bundleMain(): string {
   return join(inject('hostileDist'), 'main.js');
