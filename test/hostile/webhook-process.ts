@@ -197,7 +197,15 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
   const main = connect(16);
   const log = (): Promise<string> => readFile(logFile, 'utf8');
   const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  await waitReady(url, certs.caCert, alive, log);
+  try {
+    await waitReady(url, certs.caCert, alive, log);
+  } catch (error) {
+    await Promise.all(clients.map((c) => c.close()));
+    await stopChild(child);
+    process.removeListener('exit', killOnExit);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   const pid = child.pid ?? 0;
   let stopped: Promise<StoppedWebhook> | undefined;
   return {
