@@ -7,6 +7,7 @@
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { isRecord, parseJson } from '../json.js';
 import { splitPem } from '../pem.js';
 
 /** Data keys of the Secret. */
@@ -222,12 +223,9 @@ function alternativeNames(certificate: X509Certificate): string[] {
 
 function readJson(text: string | undefined, annotation: string, problems: string[]): unknown {
   if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    problems.push(`annotation ${annotation} is not JSON`);
-    return undefined;
-  }
+  const value = parseJson(text);
+  if (value === undefined) problems.push(`annotation ${annotation} is not JSON`);
+  return value;
 }
 
 function readPublished(text: string | undefined, problems: string[]): Published | undefined {
@@ -256,8 +254,4 @@ function readReplicas(text: string | undefined, problems: string[]): Record<stri
     else problems.push(`annotation ${REPLICAS_ANNOTATION}: replica ${JSON.stringify(id)} is not {"cert": fingerprint, "seen": time}`);
   }
   return replicas;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -125,7 +125,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   const skipConfigMap = skipConfigMapFlag(values);
   const skipFromFlags = skipFlags(values.skip ?? []);
   const identity = replicaIdentity(io.env);
-  const selfManaged = selfManagedSettings(values, io.env);
+  const selfManaged = selfManagedSettings(values, io);
   // Registry requests are counted from the first one on; `metrics` needs the loaded allow-list, and
   // buildCore sends no request, so it is built just below.
   const core = await buildCore({

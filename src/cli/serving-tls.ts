@@ -124,9 +124,9 @@ export async function openServingTls(values: TlsFlagValues, io: CliIo, log: Logg
 
 /**
  * The self-managed settings, or undefined without --tls-secret; a UsageError for flags that
- * do not fit together, or without a cluster (found as for --kubeconfig, in `env`).
+ * do not fit together, or without a cluster (found as serve finds it, from `where`).
  */
-export function selfManagedSettings(values: TlsFlagValues, env: Readonly<Record<string, string | undefined>>): SelfManagedSettings | undefined {
+export function selfManagedSettings(values: TlsFlagValues, where: Pick<CliIo, 'env' | 'homeDir'>): SelfManagedSettings | undefined {
   const reference = values['tls-secret'];
   const only = ['patch-webhook', 'tls-san', 'tls-ca-validity', 'tls-ca-renew-before', 'tls-cert-validity', 'tls-cert-renew-before', 'tls-propagation-delay', 'tls-replica-timeout'] as const;
   if (reference === undefined) {
@@ -149,7 +149,7 @@ export function selfManagedSettings(values: TlsFlagValues, env: Readonly<Record<
   };
   const problems = timingProblems(timing);
   if (problems.length > 0) throw new UsageError(`--tls-* timings do not fit together: ${problems.join('; ')}`);
-  const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env });
+  const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: where.env, homeDir: where.homeDir });
   if (source === undefined) throw new UsageError('--tls-secret needs a cluster: --kubeconfig, in-cluster, or $KUBECONFIG');
   const hosts = values['tls-san'] ?? serviceHosts('digest-pinner', match[1]);
   return { source, namespace: match[1], name: match[3], webhook, hosts, timing };

@@ -16,11 +16,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const CLUSTER = { KUBECONFIG: '/kubeconfig' };
+const CLUSTER = { env: { KUBECONFIG: '/kubeconfig' }, homeDir: '/nonexistent' };
 
 describe('selfManagedSettings', () => {
   it('is undefined without --tls-secret', () => {
-    expect(selfManagedSettings({ 'tls-cert': 'a', 'tls-key': 'b' }, {})).toBeUndefined();
+    expect(selfManagedSettings({ 'tls-cert': 'a', 'tls-key': 'b' }, CLUSTER)).toBeUndefined();
   });
 
   it('reads the Secret, the webhook configuration, the default hosts and timings', () => {
@@ -60,7 +60,7 @@ describe('selfManagedSettings', () => {
     [{ 'tls-secret': 'hooks/dp-tls', 'patch-webhook': 'dp', 'tls-replica-timeout': 'soon' }, '--tls-replica-timeout "soon" is not a duration'],
     [{ 'tls-secret': 'hooks/dp-tls', 'patch-webhook': 'dp', kubeconfig: '' }, '--tls-secret needs a cluster'],
   ])('refuses %j', (values, message) => {
-    const env = 'kubeconfig' in values ? {} : CLUSTER;
+    const env = 'kubeconfig' in values ? { env: {}, homeDir: '/nonexistent' } : CLUSTER;
     expect(() => selfManagedSettings(values, env)).toThrow(UsageError);
     expect(() => selfManagedSettings(values, env)).toThrow(message);
   });
