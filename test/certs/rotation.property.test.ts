@@ -21,8 +21,8 @@ const TIMING: Timing = {
   replicaTimeoutMs: 30_000,
 };
 const HOSTS = ['127.0.0.1'];
-/** Simulated time: six CA lifetimes. */
-const DURATION_MS = 6 * TIMING.caValidityMs;
+/** Simulated time: five CA lifetimes. */
+const DURATION_MS = 5 * TIMING.caValidityMs;
 
 interface Leaf {
   readonly fingerprint: string;
@@ -331,7 +331,7 @@ describe('the rotation protocol', () => {
           expect(world.steps.get('drop-cas') ?? 0).toBeGreaterThanOrEqual((world.steps.get('create-ca') ?? 0) - 1);
         },
       ),
-      { numRuns: 30 },
+      { numRuns: 15 },
     );
   });
 
