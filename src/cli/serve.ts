@@ -24,7 +24,7 @@ import { readFileSync } from 'node:fs';
 export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
 
 Runs the mutating admission webhook over HTTPS; logs JSON lines on stdout.
-Without --tls-cert/--tls-key it writes a development CA and serving certificate
+Without --tls-cert/--tls-key or --tls-secret it writes a development CA and serving certificate
 into ./certs (reused while valid) and logs the caBundle to register.
 
 Flags:
