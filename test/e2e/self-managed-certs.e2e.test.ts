@@ -285,7 +285,12 @@ describe('self-managed certificates, two replicas', () => {
     const requests = webhookCounter(after, 'apiserver_admission_webhook_request_total') - requestsBefore;
     const totalCreated = (created.get(STRICT) ?? 0) + (created.get(WARN) ?? 0);
     const perReplica = await Promise.all([...ports.entries()].map(async ([replica, port]) => {
+      const servedBefore = await servedCertificate(port);
       const text = await replicaMetrics(port);
+      const servedAfter = await servedCertificate(port);
+      // The expiry metric is that of the certificate served (it could be swapped between the reads).
+      const expiry = metricValue(text, 'digest_pinner_serving_certificate_expiry_timestamp_seconds');
+      expect([servedBefore, servedAfter].map((served) => Date.parse(served.validTo) / 1000), replica).toContain(expiry);
       const admitted = text.split('\n').filter((l) => l.startsWith('digest_pinner_admissions_total{')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
       const steps = Object.fromEntries(['create-ca', 'issue-cert', 'publish-bundle', 'mark-published', 'drop-cas', 'heartbeat'].map((step) =>
         [step, metricValue(text, `digest_pinner_certificate_steps_total{step="${step}"}`)]));
