@@ -182,7 +182,8 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   if (ref.digest !== undefined) return alreadyPinned(field, ref, target, deps);
   const fromImageSets = imageSetOutcome(field, target, deps);
   if (fromImageSets !== undefined) return fromImageSets;
-  // Before credentials and caches see it: a host no DNS name can have may be a megabyte long.
+  // Before credentials and caches see it: a host no DNS name can have may be a megabyte long
+  // (and is no registry, so its failure names none).
   const badHost = invalidRegistryHost(target.domain);
   if (badHost !== undefined) return { failure: { where, image: field.image, reason: badHost.message, code: badHost.code } };
   try {
@@ -195,7 +196,7 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
     return { resolution, pin, note: { where, image: field.image, text: resolution.warning } };
   } catch (error) {
     const code = error instanceof DigestPinnerError ? error.code : REASONS.unknown;
-    return { failure: { where, image: field.image, reason: failureReason(error), code, detail: failureDetail(error) } };
+    return { failure: { where, image: field.image, reason: failureReason(error), code, detail: failureDetail(error), registry: target.domain } };
   }
 }
 
@@ -228,9 +229,9 @@ function imageSetOutcome(field: ImageField, ref: ImageRef, deps: AdmitDeps): Fie
   const where = `${field.location}/${field.name}`;
   if (answer === undefined) {
     const reason = `not in any ImageSet, and ImageSets are authoritative for ${ref.domain} (its registry is never asked)`;
-    return { failure: { where, image: field.image, reason, code: REASONS.notInImageSet } };
+    return { failure: { where, image: field.image, reason, code: REASONS.notInImageSet, registry: ref.domain } };
   }
   const { conflict } = answer;
   const reason = `ImageSets ${conflict.imageSets.join(', ')} give it different digests (${conflict.digests.join(', ')}), and ImageSets are authoritative for ${ref.domain}`;
-  return { failure: { where, image: field.image, reason, code: REASONS.imageSetConflict } };
+  return { failure: { where, image: field.image, reason, code: REASONS.imageSetConflict, registry: ref.domain } };
 }

@@ -19,6 +19,8 @@ export interface ImageFailure {
   readonly code: string;
   /** For the operator's log only: what `reason` leaves out (how a registry could not be reached). */
   readonly detail?: string | undefined;
+  /** The registry (`host[:port]`, after any rewrite) the image failed on; undefined when it never got that far. */
+  readonly registry?: string | undefined;
 }
 
 /** Shortens `text` to `max` characters, keeping both ends (the registry and the tag say the most). */

@@ -1,3 +1,3 @@
-/** metrics/: Prometheus metrics of admissions, resolutions, registry traffic, cache and breakers. */
-export { Metrics, BREAKER_STATE_VALUES, type MetricsOptions } from './metrics.js';
+/** metrics/: Prometheus metrics of admissions, resolutions, registry traffic, cache, breakers, caches of the cluster and certificates. */
+export { Metrics, BREAKER_STATES, type InformerSync, type MetricsOptions } from './metrics.js';
 export { HostLabels, OTHER_HOST, DEFAULT_MAX_HOSTS, type HostLabelOptions } from './host-labels.js';

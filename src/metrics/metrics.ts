@@ -8,14 +8,26 @@ import type { AdmitResult } from '../admission/index.js';
 import { podSpecLocation } from '../workload/index.js';
 import type { BreakerState, RequestEvent } from '../registry/index.js';
 import type { StepKind } from '../certs/plan.js';
+import type { ImageSetInformerState } from '../imageset/informer.js';
+import { DEFAULT_DOMAIN, DOCKER_HUB_API_HOST } from '../reference/normalize.js';
 import { HostLabels, OTHER_HOST, type HostLabelOptions } from './host-labels.js';
 
-/** Gauge value per breaker state: higher is worse, so `max` over hosts is the worst. */
-export const BREAKER_STATE_VALUES: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 };
+/** Breaker states from best to worst: hosts sharing the `other` label report the worst of theirs. */
+export const BREAKER_STATES: readonly BreakerState[] = ['closed', 'half-open', 'open'];
+/** The ImageSet informer's states, each a series of its own. */
+const IMAGESET_STATES: readonly ImageSetInformerState[] = ['starting', 'synced', 'absent'];
 
 export interface MetricsOptions extends HostLabelOptions {
   /** Add prom-client's process and Node.js metrics (default true). */
   readonly defaultMetrics?: boolean;
+  /** The webhook's version, the `version` label of `digest_pinner_build_info` (default `unknown`). */
+  readonly version?: string;
+}
+
+/** Whether one of the webhook's caches of the cluster has its first list; `informer` is the name its log lines use. */
+export interface InformerSync {
+  readonly informer: string;
+  readonly synced: boolean;
 }
 
 /** Admission latency: a warm review takes well under a millisecond, a cold one up to the deadline. */
@@ -24,40 +36,46 @@ const ADMISSION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 
 const REGISTRY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const OPERATIONS: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
-const SOURCES: ReadonlySet<string> = new Set(['pinned', 'imageset', 'cache', 'registry', 'stale', 'failed']);
+const SOURCES: ReadonlySet<string> = new Set(['pinned', 'imageset', 'cache', 'registry', 'stale']);
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
 const EVENT_OUTCOMES: ReadonlySet<string> = new Set(['created', 'deduplicated', 'failed', 'dry-run']);
 /** Failure codes are constants in our code (`DP_ERR_…`); anything else is a bug, counted as `other`. */
 const FAILURE_CODE = /^DP_ERR_[A-Z0-9_]{1,64}$/;
-/** Resolutions that asked the cache and found a fresh digest / had to go to the registry. */
-const CACHE_HIT_SOURCES: ReadonlySet<string> = new Set(['cache']);
-const CACHE_MISS_SOURCES: ReadonlySet<string> = new Set(['registry', 'stale']);
 const OTHER = 'other';
 
-/** Metrics of one webhook: admissions, resolutions, registry traffic, cache, breakers, Events. */
+/** Metrics of one webhook: admissions, resolutions, registry traffic, cache, breakers, caches of the cluster, certificates, Events. */
 export class Metrics {
   /** The registry `GET /metrics` renders. */
   readonly registry = new Registry();
   readonly #hosts: HostLabels;
   readonly #admissions: Counter<'kind' | 'operation' | 'outcome'>;
   readonly #admissionSeconds: Histogram;
+  /** Admissions being answered now; the app increments and decrements it around each one. */
+  readonly admissionsInFlight: Gauge;
   readonly #resolutions: Counter<'source'>;
-  readonly #failures: Counter<'code'>;
+  readonly #failures: Counter<'code' | 'host'>;
   readonly #registryRequests: Counter<'host' | 'method' | 'status'>;
   readonly #registrySeconds: Histogram<'host' | 'method'>;
   readonly #events: Counter<'outcome'>;
   readonly #certificateExpiry: Gauge;
   readonly #certificateSteps: Counter<'step'>;
   readonly #certificateFailures: Counter;
-  #cacheHits = 0;
-  #cacheMisses = 0;
   #cacheEntries: () => number = () => 0;
   #breakerStates: () => ReadonlyMap<string, BreakerState> = () => new Map();
+  #informers: () => readonly InformerSync[] = () => [];
+  #imageSets: () => ImageSetInformerState | undefined = () => undefined;
 
   constructor(options: MetricsOptions = {}) {
     this.#hosts = new HostLabels(options);
     const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    new Gauge({
+      name: 'digest_pinner_build_info',
+      help: 'Always 1; `version` is the running webhook\'s version.',
+      labelNames: ['version'],
+      registers,
+    }).set({ version: options.version ?? 'unknown' }, 1);
 
     this.#admissions = new Counter({
       name: 'digest_pinner_admissions_total',
@@ -71,16 +89,21 @@ export class Metrics {
       buckets: ADMISSION_BUCKETS,
       registers,
     });
+    this.admissionsInFlight = new Gauge({
+      name: 'digest_pinner_admissions_in_flight',
+      help: 'AdmissionReviews received and not yet answered.',
+      registers,
+    });
     this.#resolutions = new Counter({
       name: 'digest_pinner_resolutions_total',
-      help: 'Images resolved during admissions, by where the digest came from (pinned, imageset, cache, registry, stale) or failed.',
+      help: 'Images pinned during admissions, by where the digest came from (pinned, imageset, cache, registry, stale); failures are digest_pinner_resolution_failures_total.',
       labelNames: ['source'],
       registers,
     });
     this.#failures = new Counter({
       name: 'digest_pinner_resolution_failures_total',
-      help: 'Images that could not be pinned during admissions, by reason code (DP_ERR_…).',
-      labelNames: ['code'],
+      help: 'Images that could not be pinned during admissions, by reason code (DP_ERR_…) and registry host (labelled as in digest_pinner_registry_requests_total; `other` without a label of its own or a registry).',
+      labelNames: ['code', 'host'],
       registers,
     });
     this.#registryRequests = new Counter({
@@ -121,14 +144,12 @@ export class Metrics {
     this.#registerCollected(registers);
   }
 
-  /** Collected at scrape time: cache size and hit ratio, breaker states. */
+  /** Collected at scrape time: cache size, breaker states, the caches of the cluster. */
   #registerCollected(registers: Registry[]): void {
     const readEntries = (): number => this.#cacheEntries();
-    const readRatio = (): number => {
-      const lookups = this.#cacheHits + this.#cacheMisses;
-      return lookups === 0 ? Number.NaN : this.#cacheHits / lookups;
-    };
-    const readBreakers = (): ReadonlyMap<string, number> => this.#breakerValues();
+    const readBreakers = (): ReadonlyMap<string, BreakerState> => this.#breakerLabels();
+    const readInformers = (): readonly InformerSync[] => this.#informers();
+    const readImageSets = (): ImageSetInformerState | undefined => this.#imageSets();
     new Gauge({
       name: 'digest_pinner_cache_entries',
       help: 'Digests held in the resolver cache.',
@@ -138,21 +159,37 @@ export class Metrics {
       },
     });
     new Gauge({
-      name: 'digest_pinner_cache_hit_ratio',
-      help: 'Share of cache lookups answered by a fresh cached digest since start (cache / (cache + registry + stale) resolutions); NaN before the first lookup.',
-      registers,
-      collect(): void {
-        this.set(readRatio());
-      },
-    });
-    new Gauge({
       name: 'digest_pinner_circuit_breaker_state',
-      help: 'Circuit breaker state per registry host: 0 closed, 1 half-open, 2 open (`other`: the worst among unlabelled hosts).',
-      labelNames: ['host'],
+      help: 'Circuit breaker per registry host: 1 for the state it is in (closed, half-open, open), 0 for the others (`other`: the worst among hosts without a label of their own).',
+      labelNames: ['host', 'state'],
       registers,
       collect(): void {
         this.reset();
-        for (const [host, value] of readBreakers()) this.set({ host }, value);
+        for (const [host, current] of readBreakers()) {
+          for (const state of BREAKER_STATES) this.set({ host, state }, state === current ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'digest_pinner_informer_synced',
+      help: 'Caches of the cluster (pull secrets, ServiceAccounts, Namespaces, the skip list, ImageSets): 1 once the informer has its first list; readiness waits for all of them.',
+      labelNames: ['informer'],
+      registers,
+      collect(): void {
+        this.reset();
+        for (const { informer, synced } of readInformers()) this.set({ informer }, synced ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'digest_pinner_imageset_informer_state',
+      help: 'The ImageSet informer: 1 for the state it is in (starting; synced; absent: the CRD is not installed or may not be listed), 0 for the others.',
+      labelNames: ['state'],
+      registers,
+      collect(): void {
+        this.reset();
+        const current = readImageSets();
+        if (current === undefined) return;
+        for (const state of IMAGESET_STATES) this.set({ state }, state === current ? 1 : 0);
       },
     });
   }
@@ -167,6 +204,16 @@ export class Metrics {
     this.#breakerStates = states;
   }
 
+  /** Reads whether each cache of the cluster has synced at each scrape (ClusterWatch's `informers()`). */
+  trackInformers(informers: () => readonly InformerSync[]): void {
+    this.#informers = informers;
+  }
+
+  /** Reads the ImageSet informer's state at each scrape; undefined (no cluster): no series. */
+  trackImageSets(state: () => ImageSetInformerState | undefined): void {
+    this.#imageSets = state;
+  }
+
   /** Records one answered admission; the shape of the app's `onAdmission` hook. */
   admission(result: AdmitResult, kind: string, operation: string, seconds: number): void {
     this.#admissions.inc({
@@ -175,9 +222,10 @@ export class Metrics {
       outcome: result.outcome,
     });
     this.#admissionSeconds.observe(seconds);
-    for (const resolution of result.resolutions) this.#resolved(resolution.source);
-    if (result.failures.length > 0) this.#resolutions.inc({ source: 'failed' }, result.failures.length);
-    for (const failure of result.failures) this.#failures.inc({ code: FAILURE_CODE.test(failure.code) ? failure.code : OTHER });
+    for (const resolution of result.resolutions) this.#resolutions.inc({ source: SOURCES.has(resolution.source) ? resolution.source : OTHER });
+    for (const failure of result.failures) {
+      this.#failures.inc({ code: FAILURE_CODE.test(failure.code) ? failure.code : OTHER, host: this.#registryLabel(failure.registry) });
+    }
   }
 
   /** Records one registry or token request; the shape of the registry client's `onRequest` hook. */
@@ -218,21 +266,24 @@ export class Metrics {
     return this.registry.metrics();
   }
 
-  #resolved(source: string): void {
-    this.#resolutions.inc({ source: SOURCES.has(source) ? source : OTHER });
-    if (CACHE_HIT_SOURCES.has(source)) this.#cacheHits += 1;
-    else if (CACHE_MISS_SOURCES.has(source)) this.#cacheMisses += 1;
+  /**
+   * The label of the registry an image failed on: the one its requests are counted under (Docker
+   * Hub's API host for `docker.io`), never a new one, since the image came from a request.
+   */
+  #registryLabel(domain: string | undefined): string {
+    if (domain === undefined) return OTHER_HOST;
+    return this.#hosts.existing(domain === DEFAULT_DOMAIN ? DOCKER_HUB_API_HOST : domain);
   }
 
-  /** Breaker states by host label (a breaker never gives a host a label); hosts sharing `other` report the worst of them. */
-  #breakerValues(): ReadonlyMap<string, number> {
-    const values = new Map<string, number>();
+  /** The breaker state of each host label (a breaker never gives a host a label); hosts sharing `other` report the worst of theirs. */
+  #breakerLabels(): ReadonlyMap<string, BreakerState> {
+    const labelled = new Map<string, BreakerState>();
     for (const [host, state] of this.#breakerStates()) {
       const label = this.#hosts.existing(host);
-      const value = BREAKER_STATE_VALUES[state];
-      values.set(label, label === OTHER_HOST ? Math.max(values.get(label) ?? 0, value) : value);
+      const before = labelled.get(label);
+      labelled.set(label, before !== undefined && BREAKER_STATES.indexOf(before) > BREAKER_STATES.indexOf(state) ? before : state);
     }
-    return values;
+    return labelled;
   }
 }
 
