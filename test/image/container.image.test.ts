@@ -318,6 +318,6 @@ describe('the image run as a restricted pod runs it', () => {
     const elapsedMs = performance.now() - sent;
     expect({ code, signal }, webhookLog).toEqual({ code: 0, signal: null });
     expect(elapsedMs).toBeLessThan(STOP_WITHIN_MS);
-    expect(webhookLog).toContain('SIGTERM received');
+    expect(webhookLog).toContain('"signal":"SIGTERM","msg":"stopping: finishing in-flight reviews"');
   });
 });
