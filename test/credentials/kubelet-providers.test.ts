@@ -194,8 +194,8 @@ describe('KubeletCredentialProviders.lookup (the exec plugin)', () => {
 
   it('kills a plugin that does not answer in time, and notes it', async () => {
     // The plugin would sleep past the test's own timeout: the lookup ends only because it is killed.
-    const { providers } = providersWith({}, { DP_TEST_PROVIDER_SLEEP: '600' }, 300);
+    const { providers } = providersWith({}, { DP_TEST_PROVIDER_SLEEP: '600' }, 100);
     const found = await providers.lookup(ECR);
-    expect(found.notes).toEqual([expect.stringMatching(/^kubelet credential provider test-provider failed: .*test-provider: no answer within 300 ms \(killed\)$/)]);
+    expect(found.notes).toEqual([expect.stringMatching(/^kubelet credential provider test-provider failed: .*test-provider: no answer within 100 ms \(killed\)$/)]);
   });
 });

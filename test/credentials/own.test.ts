@@ -35,7 +35,7 @@ describe('OwnCredentials.forImage with a deadline', () => {
     const answerFile = join(dir, 'late-answer');
     // The helper answers only once the test lets it, so only the deadline can end the first lookup.
     const own = credentialsWith('test', countFile, { DP_TEST_ANSWER_AFTER: answerFile });
-    const found = await own.forImage(IMAGE, { signal: AbortSignal.timeout(200) });
+    const found = await own.forImage(IMAGE, { signal: AbortSignal.timeout(100) });
     expect(found.map((c) => c.username)).toEqual(['config-user']);
     await writeFile(answerFile, '');
     // The run the deadline left behind goes on; its answer serves the next lookup.

@@ -89,14 +89,14 @@ const clock = { now: Date.parse('2030-01-01T00:00:00Z') };
 const BREAKER = { failureThreshold: 3, coolDownMs: 60_000 };
 /** Its timeout is far off: every answer arrives, however busy the machine. */
 let patient: RegistryClient;
-/** Times out after 200 ms, for registries that never answer. */
+/** Times out after 100 ms, for registries that never answer. */
 let impatient: RegistryClient;
 
 beforeAll(async () => {
   pool.push(...(await Promise.all(Array.from({ length: POOL_SIZE }, () => new FakeServer().start()))));
   const options: RegistryClientOptions = { env: {}, caFiles: [], insecureRegistries: pool.map((s) => s.host), requestTimeoutMs: 60_000, userAgent: 'digest-pinner-test' };
   patient = new RegistryClient(options);
-  impatient = new RegistryClient({ ...options, requestTimeoutMs: 200, breaker: BREAKER, now: () => clock.now });
+  impatient = new RegistryClient({ ...options, requestTimeoutMs: 100, breaker: BREAKER, now: () => clock.now });
 });
 afterAll(async () => {
   // Servers first: dropping their connections ends requests left hanging, which a client's close would wait for.
@@ -403,7 +403,7 @@ describe('deadlines', () => {
     // The caller's signal is far off: the timeout that fires is the client's own.
     const error = await rejection(getDigest(server, undefined, impatient, AbortSignal.timeout(60_000)));
     expect(error).toBeInstanceOf(RegistryTimeoutError);
-    expect(error.message).toBe(`could not get digest for ${server.host}/dp/app:v1: ${server.host} did not answer within 200 ms`);
+    expect(error.message).toBe(`could not get digest for ${server.host}/dp/app:v1: ${server.host} did not answer within 100 ms`);
   });
 
   it("stops at the caller's signal", async () => {
@@ -429,7 +429,7 @@ describe('circuit breaker, against a registry whose manifest requests time out',
   /**
    * Resolves dp/ready until it answers within the impatient client's timeout: the client has then
    * learned the server's auth scheme (so later requests are manifest requests only) and the
-   * breaker is closed. On a machine too busy for 200 ms the breaker may open first: its clock
+   * breaker is closed. On a machine too busy for that timeout the breaker may open first: its clock
    * moves on to let the next try through.
    */
   async function ready(server: FakeServer): Promise<void> {
@@ -463,7 +463,7 @@ describe('circuit breaker, against a registry whose manifest requests time out',
     expect(impatient.breakerStates().get(server.host)).toBe('open');
     const fast = await rejection(resolveImage(server, 'app-3'));
     expect(fast).toBeInstanceOf(RegistryCircuitOpenError);
-    expect(fast.message).toMatch(/\(3 failures in a row, last: 127\.0\.0\.1:\d+ did not answer within 200 ms\)/);
+    expect(fast.message).toMatch(/\(3 failures in a row, last: 127\.0\.0\.1:\d+ did not answer within 100 ms\)/);
     expect(stalledHeads(server)).toHaveLength(3);
   });
 });
