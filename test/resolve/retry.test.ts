@@ -74,7 +74,7 @@ function budget(ms: number, options: { readonly hold?: boolean } = {}) {
     }
     return new Promise((_resolve, reject) => {
       signal.addEventListener('abort', () => {
-        reject(signal.reason);
+        reject(new Error('the wait was aborted', { cause: signal.reason }));
       }, { once: true });
     });
   };
