@@ -295,12 +295,17 @@ describe('warnings reach people', () => {
   it('records an Event on the workload when a controller-created pod could not be pinned', async () => {
     const missing = `${plain.host}/e2e/app:gone`;
     await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(WARN, 'broken', missing, 1) });
-    const events = await eventually('an ImageNotPinned event', async () => {
+    // Each admission that could not pin it is told about: the Deployment's own, and the
+    // ReplicaSet's and its Pod's, which regard the ReplicaSet (a Pod has no name yet, so its
+    // Event goes to the workload that owns it).
+    const regarded = await eventually('ImageNotPinned Events on the Deployment and its ReplicaSet', async () => {
       const list = await getJson<{ items: { reason: string; note?: string; regarding?: { kind: string; name: string } }[] }>(['get', 'events.events.k8s.io', '-n', WARN]);
       const found = list.items.filter((e) => e.reason === 'ImageNotPinned' && e.note?.includes(missing) === true);
-      return found.length > 0 ? found : undefined;
+      const kinds = new Set(found.map((e) => e.regarding?.kind));
+      return kinds.has('Deployment') && kinds.has('ReplicaSet') ? found : undefined;
     });
-    expect(['Deployment', 'ReplicaSet']).toContain(events[0]?.regarding?.kind);
+    expect(regarded.find((e) => e.regarding?.kind === 'Deployment')?.regarding?.name).toBe('broken');
+    expect(regarded.find((e) => e.regarding?.kind === 'ReplicaSet')?.regarding?.name).toMatch(/^broken-[a-z0-9]+$/);
   });
 
   it('records nothing for a dry run', async () => {
