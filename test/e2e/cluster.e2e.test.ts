@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
+import { deploymentCaughtUp } from './deployments.js';
 import { KUBE_FEATURES, serves, type KubeFeature } from './kube-features.js';
 
 interface ObjectList {
@@ -30,16 +31,6 @@ async function replicaSetsOf(deployment: string): Promise<string[]> {
   return items
     .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment))
     .map((rs) => rs.metadata.name);
-}
-
-/** Whether the Deployment controller has acted on the Deployment's latest generation and made its Pods. */
-async function caughtUp(deployment: string): Promise<boolean> {
-  const { metadata, spec, status } = JSON.parse(await cluster.kubectlOk(['get', 'deployment', deployment, '-n', NAMESPACE, '-o', 'json'])) as {
-    metadata: { generation?: number };
-    spec: { replicas?: number };
-    status?: { observedGeneration?: number; replicas?: number };
-  };
-  return metadata.generation !== undefined && status?.observedGeneration === metadata.generation && status.replicas === spec.replicas;
 }
 
 /** Whether something accepts connections on 127.0.0.1:`port`. */
@@ -149,7 +140,7 @@ describe('startCluster', () => {
 
     await cluster.startControllerManager();
     // Once the Deployment controller has caught up with both Deployments, each has its one ReplicaSet: the restart made no second.
-    await waitFor('the Deployment controller to catch up with web and late', async () => ((await caughtUp('web')) && (await caughtUp('late')) ? true : undefined));
+    await waitFor('the Deployment controller to catch up with web and late', async () => ((await deploymentCaughtUp(cluster, NAMESPACE, 'web')) && (await deploymentCaughtUp(cluster, NAMESPACE, 'late')) ? true : undefined));
     expect(await replicaSetsOf('late')).toHaveLength(1);
     expect(await replicaSetsOf('web')).toHaveLength(1);
   });

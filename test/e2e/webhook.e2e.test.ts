@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
+import { deploymentCaughtUp } from './deployments.js';
 import { issueCertificate } from './pki.js';
 import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
@@ -32,9 +33,8 @@ let log: TestLog | undefined;
 const logText = (): string => log?.text() ?? '';
 
 interface Item {
-  metadata: { name: string; generation?: number; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string }[] };
-  spec: { replicas?: number; containers?: { image: string }[]; template?: { spec: { containers: { image: string }[] } } };
-  status?: { observedGeneration?: number; replicas?: number };
+  metadata: { name: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string }[] };
+  spec: { containers?: { image: string }[]; template?: { spec: { containers: { image: string }[] } } };
 }
 
 const appRef = () => `${plain.host}/${app.repository}:${app.tag}`;
@@ -46,18 +46,9 @@ async function getJson<T>(args: string[]): Promise<T> {
 
 const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => poll(what, probe, { timeoutMs });
 
-/**
- * Waits until the Deployment controller has acted on the Deployment's latest generation and made
- * its Pods: from then on its ReplicaSets are what that generation gives (a changed template would
- * have added one by now).
- */
+/** Waits until the Deployment controller has caught up with the Deployment (deploymentCaughtUp). */
 async function settledDeployment(namespace: string, name: string): Promise<void> {
-  await eventually(`the Deployment controller to catch up with deployment/${name}`, async () => {
-    const deployment = await getJson<Item>(['get', 'deployment', name, '-n', namespace]);
-    const { generation } = deployment.metadata;
-    const caughtUp = generation !== undefined && deployment.status?.observedGeneration === generation && deployment.status.replicas === deployment.spec.replicas;
-    return caughtUp ? true : undefined;
-  });
+  await eventually(`the Deployment controller to catch up with deployment/${name}`, async () => ((await deploymentCaughtUp(cluster, namespace, name)) ? true : undefined));
 }
 
 function podYaml(namespace: string, name: string, image: string, extra: Record<string, unknown> = {}): string {
