@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 
 const ENTRY_POINTS = ['test/helpers/global-setup.ts', 'test/helpers/registry.ts'];
 
-/** Compiles the harness and imports it: `{ setup, pushImage, countRequests, tokenRequestCount }`. */
+/** Compiles the harness and imports it: `{ setup, pushImage, tokenRequestCount }`. */
 export async function loadHarness(repoDir) {
   const outDir = join(repoDir, 'node_modules', '.cache', 'digest-pinner-bench', 'harness');
   const tsc = join(repoDir, 'node_modules', 'typescript', 'bin', 'tsc');

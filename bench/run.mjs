@@ -258,21 +258,28 @@ async function throughput(servers, body, webhookBody, ca) {
   return { baseline: summary(runs.baseline), webhook: summary(runs.webhook) };
 }
 
-async function sumRequests(countRequests, registry, paths) {
-  const counts = await Promise.all(paths.map((pathIncludes) => countRequests(registry, { method: 'HEAD', pathIncludes })));
-  return counts.reduce((a, b) => a + b, 0);
+/**
+ * Requests the webhook has sent to `host` with `method`, as its /metrics counts them: each is
+ * counted when its answer arrives, so an answered admission's requests are all in.
+ */
+async function requestsTo(webhook, host, method) {
+  const response = await request(`${webhook.origin}/metrics`, { dispatcher: webhook.agent });
+  let count = 0;
+  for (const [, labels, value] of (await response.body.text()).matchAll(/^digest_pinner_registry_requests_total\{([^}]*)\} (\d+)$/gm)) {
+    if (labels.includes(`host="${host}"`) && labels.includes(`method="${method}"`)) count += Number(value);
+  }
+  return count;
 }
 
 /** 10 uncached images behind token auth in one Pod, the webhook never having talked to that registry. */
 async function coldPod(harness, registries, webhook) {
   const { token } = registries;
   const repos = Array.from({ length: COLD_IMAGES }, (_, i) => `bench/cold-${i}`);
-  const manifests = repos.map((repo) => `/v2/${repo}/manifests/v1`);
   const account = `${token.username}-${BENCH_ACCOUNT}`;
-  const [headsBefore, tokensBefore, pingsBefore] = await Promise.all([
-    sumRequests(harness.countRequests, token, manifests),
+  const [headsBefore, tokensBefore, getsBefore] = await Promise.all([
+    requestsTo(webhook, token.host, 'HEAD'),
     harness.tokenRequestCount(token, account),
-    harness.countRequests(token, { method: 'GET', pathIncludes: '/v2/' }),
+    requestsTo(webhook, token.host, 'GET'),
   ]);
   const started = performance.now();
   const answer = await post(webhook.agent, webhook.origin, '/mutate', podReview(repos.map((repo) => `${token.host}/${repo}:v1`), 'cold'));
@@ -280,26 +287,25 @@ async function coldPod(harness, registries, webhook) {
   const ops = JSON.parse(Buffer.from(answer.response.patch ?? '', 'base64').toString('utf8'));
   const pinned = ops.filter((op) => op.op === 'replace' && op.path.endsWith('/image')).length;
   if (pinned !== COLD_IMAGES) throw new Error(`the cold Pod got ${pinned} of ${COLD_IMAGES} images pinned: ${JSON.stringify(answer.response.warnings)}`);
-  const [headsAfter, tokensAfter, pingsAfter] = await Promise.all([
-    sumRequests(harness.countRequests, token, manifests),
+  const [headsAfter, tokensAfter, getsAfter] = await Promise.all([
+    requestsTo(webhook, token.host, 'HEAD'),
     harness.tokenRequestCount(token, account),
-    harness.countRequests(token, { method: 'GET', pathIncludes: '/v2/' }),
+    requestsTo(webhook, token.host, 'GET'),
   ]);
-  return { ms, heads: headsAfter - headsBefore, tokens: tokensAfter - tokensBefore, gets: pingsAfter - pingsBefore };
+  return { ms, heads: headsAfter - headsBefore, tokens: tokensAfter - tokensBefore, gets: getsAfter - getsBefore };
 }
 
 /** 100 admissions of one uncached image at once. */
 async function herd(harness, registries, webhook) {
   const { token } = registries;
   const account = `${token.username}-${BENCH_ACCOUNT}`;
-  const manifest = '/v2/bench/herd/manifests/v1';
-  const [headsBefore, tokensBefore] = await Promise.all([harness.countRequests(token, { method: 'HEAD', pathIncludes: manifest }), harness.tokenRequestCount(token, account)]);
+  const [headsBefore, tokensBefore] = await Promise.all([requestsTo(webhook, token.host, 'HEAD'), harness.tokenRequestCount(token, account)]);
   const started = performance.now();
   const answers = await Promise.all(Array.from({ length: HERD }, (_, i) => post(webhook.agent, webhook.origin, '/mutate', podReview([`${token.host}/bench/herd:v1`], `herd-${i}`))));
   const ms = performance.now() - started;
   const unpinned = answers.filter((a) => a.response.patch === undefined).length;
   if (unpinned > 0) throw new Error(`${unpinned} of ${HERD} herd admissions were not pinned`);
-  const [headsAfter, tokensAfter] = await Promise.all([harness.countRequests(token, { method: 'HEAD', pathIncludes: manifest }), harness.tokenRequestCount(token, account)]);
+  const [headsAfter, tokensAfter] = await Promise.all([requestsTo(webhook, token.host, 'HEAD'), harness.tokenRequestCount(token, account)]);
   return { ms, heads: headsAfter - headsBefore, tokens: tokensAfter - tokensBefore };
 }
 
