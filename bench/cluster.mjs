@@ -1,0 +1,651 @@
+/**
+ * `npm run bench:cluster`: the webhook in a cluster the size of a large one. Starts the
+ * e2e control plane (test/e2e/cluster.ts, binaries from test/e2e/build-binaries.sh) and the
+ * test suite's registries, creates NAMESPACES namespaces each with SERVICE_ACCOUNTS
+ * ServiceAccounts and a pull secret, and runs the built webhook as the image runs it
+ * (`node <image flags> dist/main.js serve`, MALLOC_ARENA_MAX) on the host, registered with
+ * kube-apiserver by URL. Measures its RSS, its time from start to ready and its first
+ * admission against warm ones (fresh processes, repeated), the informers' heap per object
+ * (bench/informers.mjs), and pod creation through kube-apiserver at RATE pods/s with and
+ * without the webhook, end to end and as kube-apiserver's own webhook histogram sees it.
+ * Writes bench/cluster-results.md; stops everything it started.
+ */
+import { spawn } from 'node:child_process';
+import console from 'node:console';
+import { Buffer } from 'node:buffer';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, Pool, request } from 'undici';
+import { bundle } from '../scripts/bundle.mjs';
+import { freePort, IMAGE_NODE_FLAGS, IMAGE_VARIABLES, imageVariables, load, machine, podReview, post, REPO, stopChild } from './common.mjs';
+import { compileTests, loadHarness, startRegistries } from './harness.mjs';
+import { quantile, residentMiB } from './load.mjs';
+
+const env = (name, fallback) => Number(process.env[name] ?? fallback);
+/** The cluster: BENCH_NAMESPACES namespaces, each with BENCH_SERVICE_ACCOUNTS ServiceAccounts and one pull secret. */
+const NAMESPACES = env('BENCH_NAMESPACES', 2000);
+const SERVICE_ACCOUNTS = env('BENCH_SERVICE_ACCOUNTS', 10);
+/** ServiceAccounts sa-0 … sa-(N-1) of each namespace list its pull secret in imagePullSecrets. */
+const ACCOUNTS_WITH_SECRET = Math.ceil(SERVICE_ACCOUNTS / 2);
+const PULL_SECRET = 'regcred';
+/** API requests in flight while creating the cluster's objects. */
+const CONCURRENCY = 32;
+/** Namespaces pods are created in: the first are opted in (digest-pinner.io/mode=warn), as many after them are not. */
+const POD_NAMESPACES = 10;
+/** Pod creations per second, and the phases at that rate: without the webhook (A) and with it (B), A B B A. */
+const RATE = env('BENCH_RATE', 50);
+const PHASE_SECONDS = env('BENCH_PHASE_SECONDS', 20);
+const PHASES = ['without', 'with', 'with', 'without'];
+/** A phase with the webhook before those, not measured. */
+const WARM_UP_SECONDS = 5;
+/** Fresh webhook processes started against the full cluster, for ready time and the first admission. */
+const STARTS = env('BENCH_STARTS', 3);
+/** Admissions of images the process has not resolved yet, after the first, from a registry it has asked before. */
+const WARM_REVIEWS = 10;
+const TAGS = WARM_REVIEWS + 1;
+/**
+ * More registry processes serving the same storage, each a host the webhook has never asked:
+ * the first admission's registry round trip includes a TLS handshake and learning the
+ * registry's auth scheme, so it is compared with admissions to hosts equally new to the process.
+ */
+const MIRRORS = 5;
+const WEBHOOK_NAME = 'warn.digest-pinner.io';
+const WEBHOOK_CONFIGURATION = 'digest-pinner';
+const READY_POLL_MS = 10;
+const READY_TIMEOUT_MS = 120_000;
+const TIME_LIMIT_MS = env('BENCH_TIME_LIMIT_S', 2400) * 1000;
+const TARGETS = { rssMB: 200, readySeconds: 15, p50Ms: 2, p99Ms: 10, firstOverWarm: 1.25 };
+
+const BENCH_BUNDLE = join(REPO, 'dist/bench-cluster');
+const children = new Set();
+let workDir;
+const clockStart = performance.now();
+const log = (message) => console.error(`bench:cluster [${((performance.now() - clockStart) / 1000).toFixed(1)} s, load ${load()}]: ${message}`);
+const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const MB = 1e6 / 2 ** 20;
+const nsName = (i) => `bench-${String(i).padStart(4, '0')}`;
+
+function spawnTracked(args, options) {
+  const child = spawn(process.execPath, args, options);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** build-binaries.sh's bin directory (built once, then cached outside the repo). */
+function buildBinaries() {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [join(REPO, 'test/e2e/build-binaries.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(stdout.trim().split('\n').at(-1)) : reject(new Error(`build-binaries.sh exited ${code}`))));
+  });
+}
+
+/** kube-apiserver as the admin user, over keep-alive connections. */
+function apiClient(cluster) {
+  const tls = { ca: readFileSync(cluster.caFile), cert: readFileSync(cluster.pki.admin.certFile), key: readFileSync(cluster.pki.admin.keyFile) };
+  const pool = new Pool(cluster.server, { connections: CONCURRENCY, connect: tls, keepAliveTimeout: 120_000 });
+  const call = async (method, path, body) => {
+    const res = await pool.request({ method, path, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.body.text();
+    return { status: res.statusCode, text };
+  };
+  return {
+    pool,
+    async create(path, body) {
+      const { status, text } = await call('POST', path, body);
+      if (status !== 201 && status !== 409) throw new Error(`POST ${path} answered ${status}: ${text.slice(0, 300)}`);
+    },
+    async get(path) {
+      const { status, text } = await call('GET', path);
+      if (status !== 200) throw new Error(`GET ${path} answered ${status}: ${text.slice(0, 300)}`);
+      return path === '/metrics' ? text : JSON.parse(text);
+    },
+    /** Items of a list, page by page (count only what `keep` keeps). */
+    async count(path, keep) {
+      let total = 0;
+      let next = '';
+      do {
+        const page = await this.get(`${path}?limit=500${next === '' ? '' : `&continue=${encodeURIComponent(next)}`}`);
+        total += page.items.filter(keep).length;
+        next = page.metadata?.continue ?? '';
+      } while (next !== '');
+      return total;
+    },
+  };
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; logs progress. */
+async function eachLimited(items, limit, task, what) {
+  let next = 0;
+  let done = 0;
+  const step = Math.max(1, Math.floor(items.length / 4));
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next];
+      next += 1;
+      await task(item);
+      done += 1;
+      if (done % step === 0) log(`${what}: ${done}/${items.length}`);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+/**
+ * MIRRORS more Distribution processes serving `registry`'s storage (TLS with its certificate,
+ * the same user): each is a registry host the webhook has not talked to yet.
+ */
+async function startMirrors(harness, registry, registries) {
+  const pkiDir = dirname(registries.caFile);
+  const mirrorsDir = join(workDir, 'mirrors');
+  const htpasswd = join(mirrorsDir, 'htpasswd');
+  await mkdir(mirrorsDir);
+  await harness.writeHtpasswd(htpasswd, registry.username, registry.password);
+  const started = [];
+  for (let k = 0; k < MIRRORS; k += 1) {
+    const dir = join(mirrorsDir, `mirror-${k}`);
+    await mkdir(dir);
+    await symlink(join(dirname(registry.logFile), 'storage'), join(dir, 'storage'));
+    started.push(await harness.startRegistry({
+      name: `mirror-${k}`,
+      dir,
+      tls: { certFile: join(pkiDir, 'server.pem'), keyFile: join(pkiDir, 'server-key.pem'), caFile: registries.caFile },
+      auth: { kind: 'htpasswd', realm: 'digest-pinner bench mirror', path: htpasswd },
+    }));
+  }
+  return started;
+}
+
+/** The cluster's objects: namespaces (the first POD_NAMESPACES opted in), ServiceAccounts and pull secrets. */
+async function populate(api, registry, hosts) {
+  const started = performance.now();
+  const auth = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
+  // Each secret also names registries it will never be asked for, as real ones do.
+  const dockerConfig = (i) => JSON.stringify({
+    auths: {
+      ...Object.fromEntries(hosts.map((host) => [host, { auth }])),
+      'ghcr.io': { auth: Buffer.from(`team-${i}:ghp_${'x'.repeat(36)}`).toString('base64') },
+      'https://index.docker.io/v1/': { auth: Buffer.from(`team-${i}:dckr_pat_${'y'.repeat(27)}`).toString('base64') },
+    },
+  });
+  const indices = Array.from({ length: NAMESPACES }, (_, i) => i);
+  await eachLimited(indices, CONCURRENCY, (i) => api.create('/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: nsName(i), labels: { team: `team-${i % 50}`, ...(i < POD_NAMESPACES ? { 'digest-pinner.io/mode': 'warn' } : {}) } },
+  }), 'namespaces');
+  await eachLimited(indices, CONCURRENCY, (i) => api.create(`/api/v1/namespaces/${nsName(i)}/secrets`, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: PULL_SECRET, namespace: nsName(i), labels: { team: `team-${i % 50}` } },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': Buffer.from(dockerConfig(i)).toString('base64') },
+  }), 'pull secrets');
+  const accounts = indices.flatMap((i) => Array.from({ length: SERVICE_ACCOUNTS }, (_, a) => [i, a]));
+  await eachLimited(accounts, CONCURRENCY, ([i, a]) => api.create(`/api/v1/namespaces/${nsName(i)}/serviceaccounts`, {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: `sa-${a}`, namespace: nsName(i), labels: { team: `team-${i % 50}`, app: `app-${a}` }, annotations: { 'example.com/owner': `team-${i % 50}@example.com` } },
+    ...(a < ACCOUNTS_WITH_SECRET ? { imagePullSecrets: [{ name: PULL_SECRET }] } : {}),
+  }), 'ServiceAccounts');
+  // kube-controller-manager adds a `default` ServiceAccount to each namespace: wait for all of them.
+  for (;;) {
+    const defaults = await api.count('/api/v1/serviceaccounts', (item) => item.metadata.name === 'default' && item.metadata.namespace.startsWith('bench-'));
+    if (defaults >= NAMESPACES) break;
+    log(`waiting for kube-controller-manager's default ServiceAccounts: ${defaults}/${NAMESPACES}`);
+    await sleep(3_000);
+  }
+  return { seconds: (performance.now() - started) / 1000 };
+}
+
+/** What the informers will hold: pull secrets, ServiceAccounts and Namespaces in the whole cluster. */
+async function clusterObjects(api) {
+  const pullSecretTypes = new Set(['kubernetes.io/dockerconfigjson', 'kubernetes.io/dockercfg']);
+  const [secrets, serviceAccounts, namespaces] = await Promise.all([
+    api.count('/api/v1/secrets', (item) => pullSecretTypes.has(item.type)),
+    api.count('/api/v1/serviceaccounts', () => true),
+    api.count('/api/v1/namespaces', () => true),
+  ]);
+  return { secrets, serviceAccounts, namespaces };
+}
+
+/** Points the webhook configuration's entries at the host process (the manifests name a Service). */
+async function pointWebhookAt(cluster, port) {
+  const caBundle = Buffer.from(readFileSync(cluster.caFile)).toString('base64');
+  const configuration = JSON.parse(await cluster.kubectlOk(['get', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '-o', 'json']));
+  const patch = configuration.webhooks.map((entry, i) => ({
+    op: 'replace',
+    path: `/webhooks/${i}/clientConfig`,
+    value: { url: `https://127.0.0.1:${port}${entry.clientConfig.service.path}`, caBundle },
+  }));
+  await cluster.kubectlOk(['patch', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--type=json', '-p', JSON.stringify(patch)]);
+}
+
+/**
+ * Starts the webhook as the image runs it and waits for /readyz. `readyMs` runs from the
+ * spawn to the first 200; the agent's connection stays open for the reviews that follow.
+ */
+async function startWebhook({ port, certs, kubeconfig, caFile, name }) {
+  const logFile = join(workDir, `${name}.log`);
+  const out = openSync(logFile, 'w');
+  const args = [
+    ...IMAGE_NODE_FLAGS, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1',
+    '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--kubeconfig', kubeconfig, '--ca-file', caFile,
+  ];
+  // Only --kubeconfig and --ca-file say where things are: none of the caller's own settings.
+  const ignored = new Set(['KUBECONFIG', 'DOCKER_CONFIG', 'NODE_OPTIONS']);
+  const childEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !ignored.has(name))), ...IMAGE_VARIABLES };
+  const spawned = performance.now();
+  const child = spawnTracked(args, { stdio: ['ignore', out, out], env: childEnv, cwd: workDir });
+  closeSync(out);
+  const origin = `https://127.0.0.1:${port}`;
+  const agent = new Agent({ connect: { ca: certs.ca }, connections: 1, keepAliveTimeout: 120_000 });
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the webhook exited with ${child.exitCode}:\n${readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n')}`);
+    if (performance.now() - spawned > READY_TIMEOUT_MS) throw new Error(`the webhook was not ready after ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`);
+    try {
+      const res = await request(`${origin}/readyz`, { dispatcher: agent });
+      await res.body.dump();
+      if (res.statusCode === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(READY_POLL_MS);
+  }
+  const readyMs = performance.now() - spawned;
+  return { child, origin, agent, readyMs, logFile };
+}
+
+/** One review straight to the webhook, timed; throws unless every image was pinned. */
+async function timedReview(webhook, body, images) {
+  const started = performance.now();
+  const answer = await post(webhook.agent, webhook.origin, '/mutate/warn', body);
+  const ms = performance.now() - started;
+  const patch = Buffer.from(answer.response.patch ?? '', 'base64').toString();
+  for (const image of images) {
+    if (!patch.includes(`${image}@sha256:`)) throw new Error(`${image} was not pinned: ${JSON.stringify(answer.response)}`);
+  }
+  return ms;
+}
+
+/**
+ * A fresh webhook against the full cluster: time to ready, RSS then, and its first admission
+ * (images it has not resolved, from a registry it has not asked: a TLS handshake, the auth
+ * scheme, a HEAD per image) against warm ones: MIRRORS admissions from registries equally new
+ * to it, WARM_REVIEWS of new tags from the registry it now knows, and cached ones.
+ */
+async function freshStart(options, images, mirrors, run) {
+  const webhook = await startWebhook({ ...options, name: `webhook-${run}` });
+  const readyLoad = load();
+  const atReady = await residentMiB(webhook.child.pid);
+  const review = (refs, name) => timedReview(webhook, podReview(refs, { name, namespace: nsName(0), pullSecrets: [PULL_SECRET] }), refs);
+  const at = (host, tag) => images.map((repo) => `${host}/${repo}:${tag}`);
+  const firstMs = await review(at(options.registryHost, 't0'), 'first');
+  const newHostMs = [];
+  for (const [k, mirror] of mirrors.entries()) newHostMs.push(await review(at(mirror.host, 't0'), `new-host-${k}`));
+  const warmMs = [];
+  for (let t = 1; t < TAGS; t += 1) warmMs.push(await review(at(options.registryHost, `t${t}`), `warm-${t}`));
+  const cachedMs = [];
+  for (let t = 0; t < TAGS; t += 1) cachedMs.push(await review(at(options.registryHost, `t${t}`), `cached-${t}`));
+  return { webhook, readyMs: webhook.readyMs, readyLoad, atReady, firstMs, newHostMs, warmMs, cachedMs, load: load() };
+}
+
+/** The webhook entry's admission histogram in kube-apiserver's /metrics: buckets (cumulative), sum and count. */
+function webhookHistogram(text, metric, labels) {
+  const buckets = new Map();
+  let sum = 0;
+  let count = 0;
+  const matches = (labelText) => Object.entries(labels).every(([key, value]) => labelText.includes(`${key}="${value}"`));
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (match === null || !match[1].startsWith(metric) || !matches(match[2])) continue;
+    const value = Number(match[3]);
+    if (match[1] === `${metric}_bucket`) {
+      const le = /le="([^"]+)"/.exec(match[2])[1];
+      buckets.set(le, (buckets.get(le) ?? 0) + value);
+    } else if (match[1] === `${metric}_sum`) sum += value;
+    else if (match[1] === `${metric}_count`) count += value;
+  }
+  return { buckets, sum, count };
+}
+
+function histogramDelta(after, before) {
+  const buckets = new Map([...after.buckets].map(([le, value]) => [le, value - (before.buckets.get(le) ?? 0)]));
+  return { buckets, sum: after.sum - before.sum, count: after.count - before.count };
+}
+
+/** Prometheus' histogram_quantile: linear within the bucket the quantile falls in. */
+function histogramQuantile(histogram, q) {
+  const bounds = [...histogram.buckets].map(([le, value]) => [le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), value]).sort((a, b) => a[0] - b[0]);
+  const rank = q * histogram.count;
+  let lower = 0;
+  let below = 0;
+  for (const [upper, cumulative] of bounds) {
+    if (cumulative >= rank) {
+      if (!Number.isFinite(upper)) return lower;
+      return lower + ((upper - lower) * (rank - below)) / Math.max(1, cumulative - below);
+    }
+    lower = upper;
+    below = cumulative;
+  }
+  return Number.NaN;
+}
+
+/** Share of observations at or under `bound` seconds (a bucket boundary). */
+function shareAtOrUnder(histogram, bound) {
+  const value = [...histogram.buckets].find(([le]) => Number(le) === bound)?.[1];
+  return value === undefined || histogram.count === 0 ? Number.NaN : value / histogram.count;
+}
+
+function histogramSummary(histogram, firstBound) {
+  return {
+    count: histogram.count,
+    meanMs: (histogram.sum / histogram.count) * 1000,
+    p50Ms: histogramQuantile(histogram, 0.5) * 1000,
+    p99Ms: histogramQuantile(histogram, 0.99) * 1000,
+    firstBound,
+    shareUnderFirst: shareAtOrUnder(histogram, firstBound),
+    bounds: [...histogram.buckets.keys()],
+  };
+}
+
+let podSerial = 0;
+/** Creates pods at RATE/s for PHASE_SECONDS, on schedule whatever the answers; latency from the scheduled time. */
+async function podPhase(api, namespaces, images, seconds = PHASE_SECONDS) {
+  const total = Math.round(RATE * seconds);
+  const interval = 1000 / RATE;
+  const pending = [];
+  const create = async (i, scheduled) => {
+    podSerial += 1;
+    const namespace = namespaces[i % namespaces.length];
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `pod-${podSerial}`, namespace, labels: { app: 'bench' } },
+      spec: {
+        serviceAccountName: 'sa-0',
+        containers: images.map((image, c) => ({ name: `c${c}`, image: `${image}:t0`, resources: { requests: { cpu: '10m', memory: '16Mi' } } })),
+      },
+    };
+    const res = await api.pool.request({ method: 'POST', path: `/api/v1/namespaces/${namespace}/pods`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(pod) });
+    const text = await res.body.text();
+    const ms = performance.now() - scheduled;
+    if (res.statusCode !== 201) throw new Error(`pod creation answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    const stored = JSON.parse(text);
+    return { ms, pinned: stored.spec.containers.every((container) => container.image.includes('@sha256:')) };
+  };
+  const start = performance.now();
+  for (let i = 0; i < total; ) {
+    const now = performance.now();
+    while (i < total && start + i * interval <= now) {
+      pending.push(create(i, start + i * interval));
+      i += 1;
+    }
+    if (i < total) await sleep(Math.max(0, start + i * interval - performance.now()));
+  }
+  const results = await Promise.all(pending);
+  const elapsed = (performance.now() - start) / 1000;
+  const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
+  return {
+    pods: total,
+    achievedRate: total / elapsed,
+    pinned: results.filter((r) => r.pinned).length,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+  };
+}
+
+async function loadPhases(api, webhook, images) {
+  const withNs = Array.from({ length: POD_NAMESPACES }, (_, i) => nsName(i));
+  const withoutNs = Array.from({ length: POD_NAMESPACES }, (_, i) => nsName(POD_NAMESPACES + i));
+  // Warm: one pod in each opted-in namespace, so the webhook has every digest the phases ask for,
+  // then a phase at the rate, so kube-apiserver has its connections to the webhook open.
+  const warm = await podPhaseOnce(api, withNs, images);
+  if (warm !== withNs.length) throw new Error(`warm-up: ${warm} of ${withNs.length} pods stored pinned`);
+  await podPhase(api, withNs, images, WARM_UP_SECONDS);
+  const phases = [];
+  for (const phase of PHASES) {
+    const metricsBefore = await api.get('/metrics');
+    const ownBefore = await ownHistogram(webhook);
+    const loadBefore = load();
+    const result = await podPhase(api, phase === 'with' ? withNs : withoutNs, images);
+    const metricsAfter = await api.get('/metrics');
+    const ownAfter = await ownHistogram(webhook);
+    const labels = { name: WEBHOOK_NAME, operation: 'CREATE', type: 'admit' };
+    const apiserver = histogramDelta(webhookHistogram(metricsAfter, 'apiserver_admission_webhook_admission_duration_seconds', labels), webhookHistogram(metricsBefore, 'apiserver_admission_webhook_admission_duration_seconds', labels));
+    const own = histogramDelta(ownAfter, ownBefore);
+    phases.push({ phase, ...result, load: `${loadBefore}–${load()}`, apiserver, own });
+    log(`${phase} the webhook: ${JSON.stringify({ ...result, webhookCalls: apiserver.count })}`);
+  }
+  return phases;
+}
+
+/** Creates one pod in each namespace and returns how many were stored pinned. */
+async function podPhaseOnce(api, namespaces, images) {
+  let pinned = 0;
+  for (const namespace of namespaces) {
+    podSerial += 1;
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `warm-${podSerial}`, namespace }, spec: { serviceAccountName: 'sa-0', containers: images.map((image, c) => ({ name: `c${c}`, image: `${image}:t0` })) } };
+    const res = await api.pool.request({ method: 'POST', path: `/api/v1/namespaces/${namespace}/pods`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(pod) });
+    const stored = JSON.parse(await res.body.text());
+    if (stored.spec?.containers?.every((container) => container.image.includes('@sha256:'))) pinned += 1;
+  }
+  return pinned;
+}
+
+/** The webhook's own admission histogram (digest_pinner_admission_duration_seconds). */
+async function ownHistogram(webhook) {
+  const res = await request(`${webhook.origin}/metrics`, { dispatcher: webhook.agent });
+  return webhookHistogram(await res.body.text(), 'digest_pinner_admission_duration_seconds', {});
+}
+
+async function informerMemory(kubeconfig) {
+  const child = spawnTracked(['--expose-gc', ...IMAGE_NODE_FLAGS, join(BENCH_BUNDLE, 'informers.js')], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...IMAGE_VARIABLES, BENCH_KUBECONFIG: kubeconfig },
+  });
+  const report = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`the informer probe exited with ${code}`)));
+  });
+  await stopChild(child);
+  const objects = report.secrets + report.serviceAccounts + report.namespaces;
+  return { ...report, objects, bytesPerObject: ((report.settled.heapMiB - report.before.heapMiB) * 2 ** 20) / objects, load: load() };
+}
+
+function median(values) {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+function report(m, r) {
+  const starts = r.starts;
+  const readyWorst = Math.max(...starts.map((s) => s.readyMs)) / 1000;
+  const rssWorst = Math.max(r.afterLoad.peak, ...starts.map((s) => s.atReady.peak)) * MB;
+  const firstOverWarm = starts.map((s) => s.firstMs / median(s.newHostMs));
+  const withPhases = r.phases.filter((p) => p.phase === 'with');
+  const withoutPhases = r.phases.filter((p) => p.phase === 'without');
+  const merged = withPhases.reduce((acc, p) => ({
+    buckets: new Map([...p.apiserver.buckets].map(([le, v]) => [le, v + (acc.buckets.get(le) ?? 0)])),
+    sum: acc.sum + p.apiserver.sum,
+    count: acc.count + p.apiserver.count,
+  }), { buckets: new Map(), sum: 0, count: 0 });
+  const firstBound = Math.min(...[...merged.buckets.keys()].map(Number).filter(Number.isFinite));
+  const share = histogramSummary(merged, firstBound);
+  const verdict = (ok) => (ok ? 'met' : '**missed**');
+  const row = (s, i) => `| ${i + 1} | ${fmt(s.readyMs / 1000, 2)} | ${s.readyLoad} | ${fmt(s.atReady.rss * MB, 0)} | ${fmt(s.firstMs, 1)} | ${fmt(median(s.newHostMs), 1)} | ${fmt(s.firstMs / median(s.newHostMs), 2)} | ${fmt(median(s.warmMs), 1)} | ${fmt(median(s.cachedMs), 2)} | ${s.load} |`;
+  const phaseRow = (p) => `| ${p.phase} | ${p.pods} | ${fmt(p.achievedRate, 1)} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${p.phase === 'with' ? `${p.pinned}/${p.pods}` : `${p.pinned} (none expected)`} | ${p.apiserver.count} | ${p.apiserver.count === 0 ? '–' : fmt((p.apiserver.sum / p.apiserver.count) * 1000, 2)} | ${p.own.count === 0 ? '–' : `${fmt((p.own.sum / p.own.count) * 1000, 2)}`} | ${p.load} |`;
+  const inf = r.informers;
+  const lines = [
+    '# Cluster benchmark results',
+    '',
+    `Written by \`npm run bench:cluster\` on ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '## Machine',
+    '',
+    `${m.cpus} CPUs (${m.model}), ${m.memoryGiB} GiB, ${m.kernel}, Node.js ${m.node}; Kubernetes ${r.kube.kubernetes}, etcd ${r.kube.etcd}. Load average (1 min) ${m.loadBefore} at the start, ${load()} at the end. Everything runs on this machine: etcd, kube-apiserver, kube-controller-manager, the registries, the webhook and the load.`,
+    '',
+    '## Cluster',
+    '',
+    `${NAMESPACES.toLocaleString('en')} namespaces, each with ${SERVICE_ACCOUNTS} ServiceAccounts (${ACCOUNTS_WITH_SECRET} of them list its pull secret), kube-controller-manager's \`default\` one, and one \`kubernetes.io/dockerconfigjson\` pull secret naming three registries; created in ${fmt(r.populate.seconds, 0)} s. What the informers hold: ${r.objects.secrets.toLocaleString('en')} pull secrets, ${r.objects.serviceAccounts.toLocaleString('en')} ServiceAccounts, ${r.objects.namespaces.toLocaleString('en')} Namespaces.`,
+    '',
+    `The webhook: the bundle \`npm run build\` makes, run as the image runs it (node ${IMAGE_NODE_FLAGS.join(' ')}, ${imageVariables()}), \`serve --kubeconfig\` with the manifests' ServiceAccount token (its RBAC), registered by URL in the manifests' MutatingWebhookConfiguration.`,
+    '',
+    '## Targets',
+    '',
+    '| target | result | |',
+    '| --- | --- | --- |',
+    `| RSS < ${TARGETS.rssMB} MB | peak ${fmt(rssWorst, 0)} MB (at ready and after the pod phases, worst of ${starts.length} starts) | ${verdict(rssWorst < TARGETS.rssMB)} |`,
+    `| ready < ${TARGETS.readySeconds} s | worst ${fmt(readyWorst, 2)} s of ${starts.length} starts | ${verdict(readyWorst < TARGETS.readySeconds)} |`,
+    `| first admission after ready as fast as a warm one (at most ${TARGETS.firstOverWarm}× the median warm admission from a registry equally new to the process) | ${firstOverWarm.map((x) => fmt(x, 2)).join(', ')}× | ${verdict(median(firstOverWarm) <= TARGETS.firstOverWarm)} (median) |`,
+    `| webhook's share of a pod creation at ${RATE}/s: p50 < ${TARGETS.p50Ms} ms | kube-apiserver's histogram: mean ${fmt(share.meanMs, 2)} ms, ${fmt(share.shareUnderFirst * 100, 1)}% ≤ ${firstBound * 1000} ms (p50 ≤ twice the mean: ${fmt(2 * share.meanMs, 2)} ms) | ${verdict(2 * share.meanMs < TARGETS.p50Ms || share.p50Ms < TARGETS.p50Ms)} |`,
+    `| webhook's share: p99 < ${TARGETS.p99Ms} ms | ${fmt(share.shareUnderFirst * 100, 1)}% ≤ ${firstBound * 1000} ms; interpolated p99 ${fmt(share.p99Ms, 2)} ms | ${verdict(share.p99Ms < TARGETS.p99Ms)} |`,
+    '',
+    '## Start to ready, first admission',
+    '',
+    `Fresh processes against the full cluster. Ready: from the spawn to the first 200 from \`/readyz\` (polled every ${READY_POLL_MS} ms; every informer synced). Admissions sent straight to the webhook over the connection the readiness probe opened, each a Pod of ${r.images.length} containers in ${nsName(0)} with its pull secret, every image pinned: the first after ready (a registry the process has not asked yet: TLS handshake, auth challenge, a HEAD per image); then ${MIRRORS} from ${MIRRORS} more registry hosts equally new to the process (Distribution processes serving the same storage), the warm comparison; then ${WARM_REVIEWS} of new tags from the registry it now knows; then cached ones.`,
+    '',
+    '| start | ready (s) | load | RSS at ready (MB) | first (ms) | new registry, warm, median (ms) | first / warm | new tag, known registry, median (ms) | cached, median (ms) | load after |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...starts.map(row),
+    '',
+    `The same webhook in the cluster before any benchmark object existed: ready in ${fmt(r.empty.readyMs / 1000, 2)} s (load ${r.empty.readyLoad}), RSS ${fmt(r.empty.atReady.rss * MB, 0)} MB.`,
+    '',
+    '## Informers',
+    '',
+    `bench/informers.mjs (bundled like the webhook, same node flags, --expose-gc): the pull-secret, ServiceAccount and Namespace informers \`serve\` runs, synced in ${fmt(inf.syncSeconds, 1)} s: ${inf.secrets.toLocaleString('en')} pull secrets, ${inf.serviceAccounts.toLocaleString('en')} ServiceAccounts, ${inf.namespaces.toLocaleString('en')} Namespaces. V8 heap after full collections ${fmt(inf.before.heapMiB * MB, 1)} MB before, ${fmt(inf.settled.heapMiB * MB, 1)} MB synced: **${fmt(inf.bytesPerObject, 0)} bytes per object**. RSS ${fmt(inf.settled.rssMiB * MB, 0)} MB, peak ${fmt(inf.synced.peakMiB * MB, 0)} MB while listing (load ${inf.load}).`,
+    '',
+    '## Pod creation through kube-apiserver',
+    '',
+    `${RATE} pods/s, ${PHASE_SECONDS} s per phase, phases ${PHASES.join(', ')}: each pod has ${r.images.length} containers and runs as sa-0 (its pull secret), in ${POD_NAMESPACES} namespaces opted in (with) or ${POD_NAMESPACES} not (without); the webhook's cache warm. End to end: from each pod's scheduled send to kube-apiserver's answer, over ${CONCURRENCY} keep-alive connections. Webhook calls and their mean: kube-apiserver's \`apiserver_admission_webhook_admission_duration_seconds{name="${WEBHOOK_NAME}"}\` over the phase (buckets ${share.bounds.join(', ')} s); the webhook's own \`digest_pinner_admission_duration_seconds\` beside it.`,
+    '',
+    '| phase | pods | pods/s | p50 (ms) | p99 (ms) | stored pinned | webhook calls | webhook mean, kube-apiserver (ms) | webhook mean, its own (ms) | load |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.phases.map(phaseRow),
+    '',
+    `End to end, with over without: p50 ${fmt(median(withPhases.map((p) => p.p50)) - median(withoutPhases.map((p) => p.p50)), 1)} ms, p99 ${fmt(median(withPhases.map((p) => p.p99)) - median(withoutPhases.map((p) => p.p99)), 1)} ms (medians of the phases). kube-apiserver's histogram over both "with" phases: ${share.count} calls, mean ${fmt(share.meanMs, 2)} ms, ${fmt(share.shareUnderFirst * 100, 1)}% ≤ ${firstBound * 1000} ms, interpolated p50 ${fmt(share.p50Ms, 2)} ms and p99 ${fmt(share.p99Ms, 2)} ms. The webhook's RSS after the phases: ${fmt(r.afterLoad.rss * MB, 0)} MB, peak ${fmt(r.afterLoad.peak * MB, 0)} MB.`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main() {
+  const began = performance.now();
+  const m = machine('not pinned: the control plane, the registries and the webhook share every CPU');
+  log(`${m.cpus} CPUs, ${m.model}`);
+  workDir = await mkdtemp(join(os.tmpdir(), 'dp-bench-cluster-'));
+  const cleanups = [() => rm(workDir, { recursive: true, force: true })];
+  try {
+    // The webhook is dist/main.js as `npm run build` made it; the probe is bundled with the same options.
+    await bundle({ informers: 'bench/informers.mjs' }, BENCH_BUNDLE);
+    const [binDir, harness, loadE2e] = await Promise.all([
+      buildBinaries(),
+      loadHarness(REPO),
+      compileTests(REPO, 'cluster', ['test/e2e/cluster.ts', 'test/e2e/binaries.ts', 'test/e2e/pki.ts', 'test/harness/htpasswd.ts', 'test/harness/registry-process.ts']),
+    ]);
+    const { startCluster } = await loadE2e('test/e2e/cluster.ts');
+    const { readBinaries } = await loadE2e('test/e2e/binaries.ts');
+    const { issueCertificate } = await loadE2e('test/e2e/pki.ts');
+    const { writeHtpasswd } = await loadE2e('test/harness/htpasswd.ts');
+    const { startRegistry } = await loadE2e('test/harness/registry-process.ts');
+    const kube = await readBinaries(binDir);
+
+    log('starting registries');
+    const { registries, teardown } = await startRegistries(harness.setup);
+    cleanups.push(teardown);
+    const registry = registries.basic;
+    const repositories = ['bench/app', 'bench/sidecar'];
+    const tags = Array.from({ length: TAGS }, (_, t) => `t${t}`);
+    log(`pushing ${repositories.length * tags.length} images to ${registry.host}`);
+    await eachLimited(repositories.flatMap((repo) => tags.map((tag) => [repo, tag])), 4, ([repo, tag]) => harness.pushImage(registry, repo, tag), 'images');
+    const images = repositories.map((repo) => `${registry.host}/${repo}`);
+    const mirrors = await startMirrors({ writeHtpasswd, startRegistry }, registry, registries);
+    cleanups.push(...mirrors.map((mirror) => () => mirror.stop()));
+
+    log(`starting Kubernetes ${kube.kubernetes}`);
+    const cluster = await startCluster({ binaries: kube, logDir: join(workDir, 'cluster-logs'), maxLifetimeSeconds: TIME_LIMIT_MS / 1000 + 60 });
+    cleanups.push(() => cluster.stop());
+    const api = apiClient(cluster);
+    cleanups.push(() => api.pool.close());
+    const issued = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
+    const certs = { ...issued, ca: readFileSync(cluster.caFile) };
+    await cluster.kubectlOk(['apply', '-k', join(REPO, 'manifests')]);
+    const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 7200 });
+    const kubeconfig = await cluster.writeTokenKubeconfig('digest-pinner', token);
+    const port = await freePort();
+    await pointWebhookAt(cluster, port);
+    const webhookOptions = { port, certs, kubeconfig, caFile: registries.caFile, registryHost: registry.host };
+
+    const results = { kube, images };
+    log('a webhook in the cluster before the benchmark objects exist');
+    const empty = await startWebhook({ ...webhookOptions, name: 'webhook-empty' });
+    results.empty = { readyMs: empty.readyMs, readyLoad: load(), atReady: await residentMiB(empty.child.pid) };
+    await empty.agent.close();
+    await stopChild(empty.child);
+    log(`empty cluster: ${JSON.stringify(results.empty)}`);
+
+    log(`creating ${NAMESPACES} namespaces, ${NAMESPACES * SERVICE_ACCOUNTS} ServiceAccounts, ${NAMESPACES} pull secrets`);
+    results.populate = await populate(api, registry, [registry.host, ...mirrors.map((mirror) => mirror.host)]);
+    results.objects = await clusterObjects(api);
+    log(`cluster populated in ${fmt(results.populate.seconds, 0)} s: ${JSON.stringify(results.objects)}`);
+
+    log('informers\' memory');
+    results.informers = await informerMemory(kubeconfig);
+    log(`informers: ${JSON.stringify(results.informers)}`);
+
+    results.starts = [];
+    let webhook;
+    for (let run = 0; run < STARTS; run += 1) {
+      const start = await freshStart(webhookOptions, repositories, mirrors, run);
+      log(`start ${run + 1}: ready in ${fmt(start.readyMs, 0)} ms, first ${fmt(start.firstMs, 1)} ms, new hosts ${start.newHostMs.map((ms) => fmt(ms, 1)).join(' ')} ms, `
+        + `new tags median ${fmt(median(start.warmMs), 1)} ms, RSS ${fmt(start.atReady.rss, 0)} MiB`);
+      results.starts.push(start);
+      if (run < STARTS - 1) {
+        await start.webhook.agent.close();
+        await stopChild(start.webhook.child);
+      } else webhook = start.webhook;
+    }
+    cleanups.push(() => webhook.agent.close(), () => stopChild(webhook.child));
+
+    log(`pod creation at ${RATE}/s: ${PHASES.join(', ')}`);
+    results.phases = await loadPhases(api, webhook, images);
+    results.afterLoad = await residentMiB(webhook.child.pid);
+
+    const text = report(m, results);
+    console.log(text);
+    await writeFile(join(REPO, 'bench/cluster-results.md'), text);
+    log(`done in ${fmt((performance.now() - began) / 1000, 0)} s; written to bench/cluster-results.md`);
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error) => log(`cleanup: ${error}`));
+    }
+  }
+}
+
+const limit = setTimeout(() => {
+  log(`over the ${TIME_LIMIT_MS / 1000} s limit, stopping`);
+  for (const child of children) child.kill('SIGKILL');
+  process.exit(1);
+}, TIME_LIMIT_MS);
+limit.unref();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+});
+
+main().then(
+  () => clearTimeout(limit),
+  (error) => {
+    console.error(error);
+    process.exitCode = 1;
+    clearTimeout(limit);
+  },
+);
