@@ -1,6 +1,7 @@
 /** `digest-pinner serve`: the admission webhook over HTTPS. */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
@@ -9,6 +10,7 @@ import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
+import { warmUp } from '../server/warm-up.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
@@ -167,23 +169,25 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       metrics.eventRecorded(outcome);
     },
   });
-  const app = buildApp(
-    {
-      mode,
-      deadlineMs,
-      resolver: core.resolver,
-      ...clusterDeps(cluster, core, authoritative),
-      skip: skipList(values.skip ?? []),
-      dropTag: options.dropTag,
-      rewrite: core.rewrite,
-      pinRelatedImages: pinRelatedEverywhere,
-      onAdmission: (result, kind, operation, seconds) => {
-        metrics.admission(result, kind, operation, seconds);
-      },
-      metrics,
+  // Ready once the admission path has run (warmUp, after listening) and the cluster's caches have synced.
+  let warmedUp = false;
+  const fromCluster = clusterDeps(cluster, core, authoritative);
+  const appDeps: AppDeps = {
+    mode,
+    deadlineMs,
+    resolver: core.resolver,
+    ...fromCluster,
+    ready: () => warmedUp && fromCluster.ready(),
+    skip: skipList(values.skip ?? []),
+    dropTag: options.dropTag,
+    rewrite: core.rewrite,
+    pinRelatedImages: pinRelatedEverywhere,
+    onAdmission: (result, kind, operation, seconds) => {
+      metrics.admission(result, kind, operation, seconds);
     },
-    { https: readTlsFiles(files), logger: log },
-  );
+    metrics,
+  };
+  const app = buildApp(appDeps, { https: readTlsFiles(files), logger: log });
   let address: string;
   try {
     address = await listenWebhook(app, port, values.host);
@@ -198,6 +202,10 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
     cluster.start(log);
   }
+  // While the informers list: compiles the admission path before the first review needs it.
+  const warm = await warmUp(appDeps, listenAddress(app));
+  warmedUp = true;
+  if (warm.problems.length > 0) log.warn({ problems: warm.problems }, 'warm-up incomplete: the first admissions may be slower');
   if (authoritative.list().length > 0) log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
   const stopWatching = watchTlsFiles(
     files,
@@ -220,6 +228,11 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       await flushLog(destination);
     },
   };
+}
+
+function listenAddress(app: FastifyInstance): AddressInfo | undefined {
+  const address = app.server.address();
+  return address === null || typeof address === 'string' ? undefined : address;
 }
 
 /**
