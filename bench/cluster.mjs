@@ -178,6 +178,24 @@ async function startMirrors(harness, registry, registries) {
   return started;
 }
 
+/**
+ * What the bare webhook answers every review with: a pod as digest-pinner stores it (one is
+ * created for this), as a patch that replaces each container's image and adds the annotation,
+ * base64 as `response.patch` carries it. No `test` operations: it holds for any pod of the phases.
+ */
+async function barePatch(api, images) {
+  const [namespace] = armNamespaces('with');
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare-patch', namespace }, spec: { serviceAccountName: 'sa-0', containers: images.map((image, c) => ({ name: `c${c}`, image: `${image}:t0` })) } };
+  const res = await api.pool.request({ method: 'POST', path: `/api/v1/namespaces/${namespace}/pods`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(pod) });
+  const stored = JSON.parse(await res.body.text());
+  if (res.statusCode !== 201 || !stored.spec.containers.every((container) => container.image.includes('@sha256:'))) throw new Error(`the pod for the bare webhook's patch was not pinned: ${JSON.stringify(stored).slice(0, 300)}`);
+  const operations = [
+    ...stored.spec.containers.map((container, c) => ({ op: 'replace', path: `/spec/containers/${c}/image`, value: container.image })),
+    { op: 'add', path: '/metadata/annotations', value: stored.metadata.annotations },
+  ];
+  return Buffer.from(JSON.stringify(operations)).toString('base64');
+}
+
 /** Which webhook a namespace's pods go to: see ARMS. */
 function armLabel(i) {
   const arm = ARMS[Math.floor(i / POD_NAMESPACES)];
@@ -504,7 +522,7 @@ async function loadPhases(api, webhook, images) {
     const apiserver = histogramDelta(histogram(metricsAfter, name), histogram(metricsBefore, name));
     const own = histogramDelta(ownAfter, ownBefore);
     const connections = connectionStates(webhook.port);
-    phases.push({ phase, ...result, load: `${loadBefore}–${load()}`, apiserver, own, connections });
+    phases.push({ phase, ...result, load: `${loadBefore}–${load()}`, apiserver, own, lagMaxMs: ownAfter.lagMaxMs, connections });
     log(`${phase}: ${JSON.stringify({ ...result, webhookCalls: apiserver.count, connections })}`);
   }
   return phases;
@@ -541,10 +559,15 @@ async function podPhaseOnce(api, namespaces, images) {
   return pinned;
 }
 
-/** The webhook's own admission histogram (digest_pinner_admission_duration_seconds). */
+/**
+ * The webhook's own admission histogram (digest_pinner_admission_duration_seconds), and its
+ * event loop's longest delay since the previous scrape (prom-client resets it at each one).
+ */
 async function ownHistogram(webhook) {
   const res = await request(`${webhook.origin}/metrics`, { dispatcher: webhook.agent });
-  return webhookHistogram(await res.body.text(), 'digest_pinner_admission_duration_seconds', {});
+  const text = await res.body.text();
+  const lagMax = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+  return { ...webhookHistogram(text, 'digest_pinner_admission_duration_seconds', {}), lagMaxMs: lagMax * 1000 };
 }
 
 async function informerMemory(kubeconfig) {
@@ -588,7 +611,7 @@ function report(m, r) {
   const row = (s, i) => `| ${i + 1} | ${fmt(s.readyMs / 1000, 2)} | ${s.readyLoad} | ${fmt(s.atReady.rss * MB, 0)} | ${fmt(s.firstMs, 1)} (${fmt(s.firstCpuMs, 1)}) | ${fmt(median(s.newHostMs), 1)} (${fmt(median(s.newHostCpuMs), 1)}) | ${fmt(s.firstMs / median(s.newHostMs), 2)} (${fmt(s.firstCpuMs / median(s.newHostCpuMs), 2)}) | ${fmt(median(s.warmMs), 1)} (${fmt(median(s.warmCpuMs), 1)}) | ${fmt(median(s.cachedMs), 2)} (${fmt(median(s.cachedCpuMs), 2)}) | ${s.load} |`;
   const expectedPinned = (p) => (p.phase === 'without' ? `${p.pinned} (none expected)` : `${p.pinned}/${p.pods}`);
   const mean = (h) => (h.count === 0 ? '–' : fmt((h.sum / h.count) * 1000, 2));
-  const phaseRow = (p) => `| ${p.phase} | ${p.pods} | ${fmt(p.achievedRate, 1)} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${expectedPinned(p)} | ${p.apiserver.count} | ${mean(p.apiserver)} | ${p.phase === 'with' ? mean(p.own) : '–'} | ${p.load} |`;
+  const phaseRow = (p) => `| ${p.phase} | ${p.pods} | ${fmt(p.achievedRate, 1)} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${expectedPinned(p)} | ${p.apiserver.count} | ${mean(p.apiserver)} | ${p.phase === 'with' ? `${mean(p.own)} / ${fmt(p.lagMaxMs, 0)}` : '–'} | ${p.load} |`;
   const inf = r.informers;
   const lines = [
     '# Cluster benchmark results',
@@ -635,7 +658,7 @@ function report(m, r) {
     '',
     `${RATE} pods/s, ${PHASE_SECONDS} s per phase, phases ${PHASES.join(', ')}; before them ${WARM_UP_SECONDS} s at the rate to each webhook, not counted. Each pod has ${r.images.length} containers and runs as sa-0 (its pull secret), in ${POD_NAMESPACES} namespaces per arm: opted in to digest-pinner (with), no webhook (without), or sent to a bare node:https webhook that answers digest-pinner's patch for this Pod without reading it (bench/baseline.mjs, registered the same way: bare), the floor any webhook has on this machine. digest-pinner's cache is warm. End to end: from each pod's scheduled send to kube-apiserver's answer, over ${CONCURRENCY} keep-alive connections. Webhook calls and their mean: kube-apiserver's \`apiserver_admission_webhook_admission_duration_seconds\` for the webhook's name (\`${WEBHOOK_NAME}\`, \`${BARE_WEBHOOK_NAME}\`) over the phase; its buckets are ${share.bounds.join(', ')} s, so below ${firstBound * 1000} ms only the mean (\`_sum\` over \`_count\`) resolves it, and a median is at most twice a mean. digest-pinner's own \`digest_pinner_admission_duration_seconds\` (its handler, from the parsed review to the answer) beside it.`,
     '',
-    '| phase | pods | pods/s | p50 (ms) | p99 (ms) | stored pinned | webhook calls | webhook mean, kube-apiserver (ms) | handler mean, digest-pinner (ms) | load |',
+    '| phase | pods | pods/s | p50 (ms) | p99 (ms) | stored pinned | webhook calls | webhook mean, kube-apiserver (ms) | digest-pinner: handler mean / longest event-loop delay (ms) | load |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.phases.map(phaseRow),
     '',
@@ -732,9 +755,7 @@ async function main() {
     }
     cleanups.push(() => webhook.agent.close(), () => stopChild(webhook.child));
 
-    // digest-pinner's own answer for the phases' Pod: the patch the bare webhook gives every pod.
-    const patch = (await post(webhook.agent, webhook.origin, '/mutate/warn', podReview(images.map((image) => `${image}:t0`)))).response.patch;
-    const bare = await startBareWebhook(cluster, certs, patch);
+    const bare = await startBareWebhook(cluster, certs, await barePatch(api, images));
     cleanups.push(() => stopChild(bare));
     log(`pod creation at ${RATE}/s: ${PHASES.join(', ')}`);
     results.phases = await loadPhases(api, webhook, images);
