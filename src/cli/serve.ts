@@ -10,7 +10,7 @@ import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
-import { warmUp } from '../server/warm-up.js';
+import { warmUpWhenSynced } from '../server/warm-up.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
 import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
@@ -169,7 +169,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       metrics.eventRecorded(outcome);
     },
   });
-  // Ready once the admission path has run (warmUp, after listening) and the cluster's caches have synced.
+  // Ready once the cluster's caches have synced and then the admission path has run (warmUpWhenSynced).
   let warmedUp = false;
   const fromCluster = clusterDeps(cluster, core, authoritative);
   const appDeps: AppDeps = {
@@ -202,10 +202,14 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
     cluster.start(log);
   }
-  // While the informers list: compiles the admission path before the first review needs it.
-  const warm = await warmUp(appDeps, listenAddress(app));
-  warmedUp = true;
-  if (warm.problems.length > 0) log.warn({ problems: warm.problems }, 'warm-up incomplete: the first admissions may be slower');
+  // Compiles the admission path before the first review needs it, once the caches have synced.
+  const stopWarming = new AbortController();
+  const warming = warmUpWhenSynced(appDeps, listenAddress(app), fromCluster.ready, stopWarming.signal).then((warm) => {
+    warmedUp = warm !== undefined;
+    if (warm !== undefined && warm.problems.length > 0) log.warn({ problems: warm.problems }, 'warm-up incomplete: the first admissions may be slower');
+  });
+  // Without a cluster there is nothing to list: serve is ready as it returns.
+  if (cluster === undefined) await warming;
   if (authoritative.list().length > 0) log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
   const stopWatching = watchTlsFiles(
     files,
@@ -222,6 +226,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     caFile: files.caFile,
     close: async () => {
       stopWatching();
+      stopWarming.abort();
       await app.close();
       await cluster?.stop();
       await core.close();

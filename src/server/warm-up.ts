@@ -6,6 +6,10 @@
  * process: the review is a built-in Pod whose tags a Resolver of its own answers from
  * memory (no registry is asked, the webhook's cache is not touched), credentials are
  * anonymous (no credential helper runs), and no metric, log line or Event is written.
+ *
+ * It runs once the caches have synced, not while they list: V8 drops the bytecode of a
+ * function that has not run across several full collections, and listing a large
+ * cluster makes many.
  */
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
@@ -20,6 +24,8 @@ const WARM_UP_REGISTRY = 'warm-up.invalid';
 const WARM_UP_DIGEST: ManifestDigest = { digest: `sha256:${'0'.repeat(64)}` };
 const WARM_UP_DEADLINE_MS = 5_000;
 const WARM_UP_CACHE = { cacheTtlMs: 60_000, cacheMax: 16, fetchTimeoutMs: WARM_UP_DEADLINE_MS } as const;
+/** How often `synced` is asked before the warm-up. */
+const SYNC_POLL_MS = 100;
 
 /** What the warm-up did, for the startup log. */
 export interface WarmUpResult {
@@ -46,6 +52,31 @@ export async function warmUp(deps: AdmitDeps, address: AddressInfo | undefined):
     return false;
   });
   return { pinned, selfRequest, problems };
+}
+
+/**
+ * Waits until `synced()` (asked every SYNC_POLL_MS), then warms up; undefined when `signal`
+ * aborts first (the webhook is closing). Never rejects.
+ */
+export async function warmUpWhenSynced(deps: AdmitDeps, address: AddressInfo | undefined, synced: () => boolean, signal: AbortSignal): Promise<WarmUpResult | undefined> {
+  while (!synced()) {
+    if (signal.aborted) return undefined;
+    await pause(SYNC_POLL_MS, signal);
+  }
+  return signal.aborted ? undefined : warmUp(deps, address);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** One admission of the built-in Pod, decoded from JSON and answered as JSON as the route does; returns the images pinned. */

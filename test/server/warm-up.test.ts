@@ -2,6 +2,7 @@
  * warmUp: the built-in admission runs through the app's own admission dependencies with its own
  * resolver and anonymous credentials (the webhook's resolver, credentials and hooks are never
  * called), and one request reaches the webhook's own HTTPS port. Failures are reported, never thrown.
+ * warmUpWhenSynced waits for the caches first, and gives up when the webhook closes.
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { skipList } from '../../src/admission/index.js';
 import { generateCertificates } from '../../src/certs/index.js';
 import { buildApp, type AppDeps } from '../../src/server/app.js';
-import { warmUp } from '../../src/server/warm-up.js';
+import { warmUp, warmUpWhenSynced } from '../../src/server/warm-up.js';
 
 /** Counts every call the warm-up must not make. */
 const calls = { resolver: 0, credentials: 0, onAdmission: 0, onAdmitted: 0 };
@@ -87,5 +88,28 @@ describe('warmUp', () => {
     const result = await warmUp(failing, undefined);
     expect(result.pinned).toBe(0);
     expect(result.problems).toEqual([expect.stringContaining('admission: Error: skip list broken')]);
+  });
+});
+
+describe('warmUpWhenSynced', () => {
+  it('warms up only once synced() has said yes', async () => {
+    const answers = [false, false, true];
+    let asked = 0;
+    const synced = (): boolean => answers[Math.min(asked++, answers.length - 1)] ?? true;
+    const result = await warmUpWhenSynced(deps, undefined, synced, new AbortController().signal);
+    expect(asked).toBe(3);
+    expect(result).toEqual({ pinned: 3, selfRequest: false, problems: [] });
+  });
+
+  it('gives up, without warming up, when its signal aborts while it waits', async () => {
+    const stop = new AbortController();
+    let asked = 0;
+    const result = warmUpWhenSynced(deps, undefined, () => {
+      asked += 1;
+      stop.abort();
+      return false;
+    }, stop.signal);
+    expect(await result).toBeUndefined();
+    expect(asked).toBe(1);
   });
 });
