@@ -4,7 +4,8 @@
  * @kubernetes/client-node (some 60 MiB of RSS), only when kubeConfigSource finds a cluster.
  */
 import { parseSkipPatterns, PATTERN_CHARACTERS, skipList, type AdmissionRequest, type ImageFailure, type SkipList } from '../admission/index.js';
-import { ImageSetWatch, type AuthoritativeRegistries } from '../imageset/index.js';
+import { ImageSetWatch, type AuthoritativeRegistries, type ImageSetInformerState } from '../imageset/index.js';
+import type { InformerSync } from '../metrics/index.js';
 import {
   apiEventSink,
   clusterCredentialLookup,
@@ -133,6 +134,27 @@ export class ClusterWatch {
   ready(): boolean {
     const running = this.#running;
     return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipConfigMap.synced() && running.imageSets.synced();
+  }
+
+  /**
+   * Whether each cache of the cluster has its first list, by the name metrics give it; a cache
+   * not kept (the Namespace annotation with --pin-related-images, no --skip-configmap) is left out.
+   */
+  informers(): readonly InformerSync[] {
+    const running = this.#running;
+    if (running === undefined) return [];
+    const watched: [string, { synced(): boolean }][] = [
+      ['pull-secrets', running.informers],
+      ['namespaces', running.namespaces],
+      ['skip-configmap', running.skipConfigMap],
+      ['imagesets', running.imageSets],
+    ];
+    return watched.filter(([, cache]) => cache !== NOT_WATCHING).map(([informer, cache]) => ({ informer, synced: cache.synced() }));
+  }
+
+  /** The ImageSet informer's state (starting, synced, absent); undefined before start(). */
+  imageSetState(): ImageSetInformerState | undefined {
+    return this.#running?.imageSets.informer.state;
   }
 
   /** Records an Event for each image an admission could not pin. Never throws. */

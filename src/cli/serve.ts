@@ -10,6 +10,7 @@ import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
+import { buildMetricsApp, DEFAULT_METRICS_PORT } from '../server/metrics-listener.js';
 import { warmUpWhenSynced } from '../server/warm-up.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
@@ -25,7 +26,8 @@ import { readFileSync } from 'node:fs';
 
 export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
 
-Runs the mutating admission webhook over HTTPS; logs JSON lines on stdout.
+Runs the mutating admission webhook over HTTPS, and /metrics and the probes over plain HTTP;
+logs JSON lines on stdout.
 Without --tls-cert/--tls-key or --tls-secret it writes a development CA and serving certificate
 into ./certs (reused while valid) and logs the caBundle to register.
 
@@ -33,6 +35,8 @@ Flags:
   --port N                    HTTPS port (default 8443)
   --host ADDR                 address to listen on (default ::, IPv6 and IPv4; 0.0.0.0 on a
                               node without IPv6)
+  --metrics-port N            plain-HTTP port of /metrics, /healthz and /readyz, on the same
+                              address (default 9090; 0: any free port)
 ${TLS_FLAGS_USAGE}
   --mode warn|strict          mode of POST /mutate (default warn); /mutate/warn and
                               /mutate/strict always use their own mode
@@ -69,6 +73,8 @@ export const DEFAULT_LEASE_NAMESPACE = 'digest-pinner';
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly url: string;
+  /** Origin of /metrics, /healthz and /readyz (plain HTTP). */
+  readonly metricsUrl: string;
   readonly caFile: string | undefined;
   close(): Promise<void>;
 }
@@ -79,6 +85,7 @@ const SERVE_FLAGS = {
   // The webhook's cache outlives one admission; a CLI run resolves each reference once.
   'cache-ttl': { type: 'string' },
   port: { type: 'string' },
+  'metrics-port': { type: 'string' },
   host: { type: 'string' },
   ...TLS_FLAGS,
   mode: { type: 'string' },
@@ -119,8 +126,8 @@ export async function startServer(argv: readonly string[], io: CliIo): Promise<R
 }
 
 async function start(values: ServeFlags, io: CliIo, log: Logger, destination: LogDestination): Promise<RunningServer> {
-  const port = Number(values.port ?? '8443');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${JSON.stringify(values.port)} is not a port number`);
+  const port = portFlag('port', values.port, 8443);
+  const metricsPort = portFlag('metrics-port', values['metrics-port'], DEFAULT_METRICS_PORT);
   const options = commonOptions(values);
   const mode = parseMode(values.mode);
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
@@ -145,7 +152,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   });
   const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
   const pinRelatedEverywhere = values['pin-related-images'] === true;
-  const metrics = new Metrics({ allowList: core.config.allow });
+  const metrics = new Metrics({ allowList: core.config.allow, version: io.version });
   metrics.trackCache(() => core.resolver.size);
   metrics.trackBreakers(() => core.client.breakerStates());
   const tls = await openServingTls(values, io, log, { metrics, identity, selfManaged });
@@ -158,6 +165,10 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       metrics.eventRecorded(outcome);
     },
   });
+  if (cluster !== undefined) {
+    metrics.trackInformers(() => cluster.informers());
+    metrics.trackImageSets(() => cluster.imageSetState());
+  }
   // Ready once the cluster's caches have synced and then the admission path has run (warmUpWhenSynced).
   let warmedUp = false;
   const fromCluster = clusterDeps(cluster, core, authoritative, tls);
@@ -174,14 +185,19 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     onAdmission: (result, kind, operation, seconds) => {
       metrics.admission(result, kind, operation, seconds);
     },
-    metrics,
+    inFlight: metrics.admissionsInFlight,
   };
   const app = buildApp(appDeps, { https: tls.initial, logger: log });
+  let stopping = false;
+  const metricsApp = buildMetricsApp({ metrics, ready: () => !stopping && appDeps.ready() }, log);
   let address: string;
+  let metricsAddress: string;
   try {
     address = await listenWebhook(app, port, values.host);
+    metricsAddress = await listenWebhook(metricsApp, metricsPort, values.host);
   } catch (error) {
     await app.close();
+    await metricsApp.close();
     await tls.close();
     await core.close();
     throw error;
@@ -205,16 +221,27 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   return {
     app,
     url: address,
+    metricsUrl: metricsAddress,
     caFile: tls.caFile,
     close: async () => {
+      stopping = true;
       await tls.close();
       stopWarming.abort();
       await app.close();
+      await metricsApp.close();
       await cluster?.stop();
       await core.close();
       await flushLog(destination);
     },
   };
+}
+
+/** A port flag: an integer 0–65535 (0: any free port), else `fallback`. */
+function portFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--${name} ${JSON.stringify(value)} is not a port number`);
+  return port;
 }
 
 function listenAddress(app: FastifyInstance): AddressInfo | undefined {

@@ -50,7 +50,7 @@ export class Metrics {
   readonly #hosts: HostLabels;
   readonly #admissions: Counter<'kind' | 'operation' | 'outcome'>;
   readonly #admissionSeconds: Histogram;
-  /** Admissions being answered now; the app increments and decrements it around each one. */
+  /** Admissions being answered now; the app raises and lowers it around each one (its `inFlight`). */
   readonly admissionsInFlight: Gauge;
   readonly #resolutions: Counter<'source'>;
   readonly #failures: Counter<'code' | 'host'>;
@@ -91,7 +91,7 @@ export class Metrics {
     });
     this.admissionsInFlight = new Gauge({
       name: 'digest_pinner_admissions_in_flight',
-      help: 'AdmissionReviews received and not yet answered.',
+      help: 'AdmissionReviews decoded and being admitted now (resolving their images).',
       registers,
     });
     this.#resolutions = new Counter({

@@ -24,14 +24,14 @@ export interface AppDeps extends AdmitDeps {
   readonly onAdmission?: (result: AdmitResult, kind: string, operation: string, seconds: number) => void;
   /** Observes every answered admission with its request, e.g. to record Events for its failures. Must not throw. */
   readonly onAdmitted?: (review: AdmissionRequest, result: AdmitResult) => void;
-  /** Served as `GET /metrics` when given. */
-  readonly metrics?: MetricsEndpoint;
+  /** Counts reviews being answered (prom-client's Gauge has this shape). */
+  readonly inFlight?: InFlight;
 }
 
-/** What `GET /metrics` serves: Prometheus exposition text. */
-export interface MetricsEndpoint {
-  readonly contentType: string;
-  render(): Promise<string>;
+/** Raised when a review arrives, lowered when it is answered. */
+export interface InFlight {
+  inc(): void;
+  dec(): void;
 }
 
 export interface AppOptions {
@@ -128,10 +128,12 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       }
       const deadline = new AdmissionDeadline(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
       let result: AdmitResult;
+      deps.inFlight?.inc();
       try {
         result = await admitSafely(review, mode, deps, deadline);
       } finally {
         deadline.dispose();
+        deps.inFlight?.dec();
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       request.log.info(
@@ -164,10 +166,6 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     if (closing() || !deps.ready()) return reply.code(503).send({ status: closing() ? 'shutting down' : 'not ready' });
     return { status: 'ready' };
   });
-  const metrics = deps.metrics;
-  if (metrics !== undefined) {
-    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
-  }
   return app;
 }
 

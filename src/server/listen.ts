@@ -1,4 +1,4 @@
-/** Where the webhook listens: every address, IPv6 and IPv4, unless told otherwise. */
+/** Where the webhook and its metrics listen: every address, IPv6 and IPv4, unless told otherwise. */
 import type { FastifyInstance } from 'fastify';
 
 /** The unspecified IPv6 address: IPv6 and, through IPv4-mapped addresses, IPv4 connections (dual stack). */

@@ -230,7 +230,7 @@ const COMBINATIONS: readonly Combination[] = [
     flags: ['--set', 'hostNetwork=true', '--set', 'port=9443'],
     check: (objects) => {
       expect(podSpec(objects)).toMatchObject({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' });
-      expect(container(objects).ports).toEqual([{ name: 'https', containerPort: 9443, protocol: 'TCP' }]);
+      expect(container(objects).ports).toEqual([{ name: 'https', containerPort: 9443, protocol: 'TCP' }, { name: 'metrics', containerPort: 9090, protocol: 'TCP' }]);
       expect(flagValues(objects, 'port')).toEqual(['9443']);
     },
   },
@@ -244,6 +244,9 @@ const COMBINATIONS: readonly Combination[] = [
       const service = find(objects, 'Service', 'digest-pinner-metrics');
       expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels ?? {});
       expect(find(objects, 'Service', 'digest-pinner').metadata.labels).not.toMatchObject(monitor.spec.selector.matchLabels ?? {});
+      // Plain HTTP on the metrics port: the scraper needs no webhook CA.
+      expect((service as KubeObject & { spec: { ports: unknown[] } }).spec.ports).toEqual([{ name: 'metrics', port: 9090, targetPort: 'metrics', protocol: 'TCP' }]);
+      expect((monitor as KubeObject & { spec: { endpoints: unknown[] } }).spec.endpoints).toEqual([{ port: 'metrics', scheme: 'http', path: '/metrics' }]);
     },
   },
   {
@@ -263,7 +266,7 @@ const COMBINATIONS: readonly Combination[] = [
       const policy = find(objects, 'NetworkPolicy', 'digest-pinner') as KubeObject & { spec: { ingress: unknown[] } };
       expect(policy.spec.ingress).toEqual([
         { ports: [{ port: 'https', protocol: 'TCP' }], from: [{ ipBlock: { cidr: '10.0.0.0/24' } }] },
-        { ports: [{ port: 'https', protocol: 'TCP' }],
+        { ports: [{ port: 'metrics', protocol: 'TCP' }],
           from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
       ]);
     },

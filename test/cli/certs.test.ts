@@ -102,7 +102,7 @@ describe('serve reloads a renewed certificate', () => {
     let server: RunningServer | undefined;
     const { io } = captureIo({ cwd: dir, homeDir: dir });
     await runCli(
-      ['serve', '--port', '0', '--host', '127.0.0.1', '--tls-cert', join(out, 'tls.crt'), '--tls-key', join(out, 'tls.key'), '--tls-reload-interval', '0.1', '--log-level', 'silent'],
+      ['serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--tls-cert', join(out, 'tls.crt'), '--tls-key', join(out, 'tls.key'), '--tls-reload-interval', '0.1', '--log-level', 'silent'],
       io,
       (s) => (server = s),
     );
@@ -118,7 +118,7 @@ describe('serve reloads a renewed certificate', () => {
       });
     };
     const expiryMetric = async () => {
-      const metrics = (await server?.app.inject({ method: 'GET', url: '/metrics' }))?.body ?? '';
+      const metrics = await (await fetch(`${server?.metricsUrl ?? ''}/metrics`)).text();
       return Number(/^digest_pinner_serving_certificate_expiry_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
     };
     const expiry = async () => Date.parse(new X509Certificate(await readFile(join(out, 'tls.crt'), 'utf8')).validTo) / 1000;

@@ -106,7 +106,7 @@ describe('serve', () => {
     const cwd = await mkdtemp(join(tmpdir(), 'dp-serve-'));
     const { io, out, err, log } = makeIo({}, cwd);
     let server: RunningServer | undefined;
-    const code = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--insecure-registry', plain.host], io, (s) => (server = s));
+    const code = await runCli(['serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--insecure-registry', plain.host], io, (s) => (server = s));
     try {
       expect(code).toBeUndefined();
       expect(server).toBeDefined();

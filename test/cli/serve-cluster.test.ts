@@ -33,7 +33,7 @@ const UNREACHABLE_KUBECONFIG = JSON.stringify({
 describe('serve --kubeconfig', () => {
   it('exits with DP_ERR_KUBECONFIG, naming the file, before listening', async () => {
     const missing = join(workDir, 'missing.yaml');
-    const result = await runCommand(['serve', '--port', '0', '--host', '127.0.0.1', '--kubeconfig', missing], { cwd: workDir });
+    const result = await runCommand(['serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--kubeconfig', missing], { cwd: workDir });
     expect(result.code).toBe(1);
     const fatal = result.log?.find((line) => line['level'] === 'fatal');
     expect(fatal).toMatchObject({ code: 'DP_ERR_KUBECONFIG' });
@@ -46,7 +46,7 @@ describe('serve --kubeconfig', () => {
     await writeFile(kubeconfig, UNREACHABLE_KUBECONFIG);
     const { io, log } = captureIo({ cwd: workDir });
     let server: RunningServer | undefined;
-    const code = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--kubeconfig', kubeconfig, '--lease-namespace', 'test'], io, (s) => (server = s));
+    const code = await runCli(['serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--kubeconfig', kubeconfig, '--lease-namespace', 'test'], io, (s) => (server = s));
     expect(code).toBeUndefined();
     const agent = new Agent({ connect: { ca: await readFile(join(workDir, 'certs', 'ca.crt'), 'utf8') } });
     try {

@@ -72,7 +72,7 @@ export async function startHostWebhook(options: HostWebhookOptions): Promise<Run
   output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   const io = { stdout: output, stderr: output, stdin: new PassThrough(), env: { ...options.env }, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e', logDestination: () => log.destination };
   let server: RunningServer | undefined;
-  const code = await runCli(['serve', ...options.args, '--port', String(options.port ?? 0)], io, (running) => (server = running));
+  const code = await runCli(['serve', ...options.args, '--port', String(options.port ?? 0), '--metrics-port', '0'], io, (running) => (server = running));
   const started = server;
   if (code !== undefined || started === undefined) throw new Error(`serve exited ${String(code)}: ${printed}${log.text().slice(-3000)}`);
   await eventually(

@@ -67,6 +67,8 @@ let core: CoreV1Api;
 let certificatesBinding = '';
 let admission: AdmissionregistrationV1Api;
 const ports = new Map<string, number>();
+/** Each replica's plain-HTTP metrics port, by the webhook port it serves on. */
+const metricsPorts = new Map<number, number>();
 
 /** Round robin over the replicas, connection by connection, as a Service's kube-proxy does. */
 function startBalancer(port: number, backends: readonly number[]): Promise<Server> {
@@ -151,9 +153,9 @@ function webhookCounter(text: string, metric: string): number {
   return total;
 }
 
-/** A replica's /metrics over HTTPS, trusting the caBundle the webhook configuration holds. */
+/** The /metrics of the replica serving admissions on `port`, from its plain-HTTP metrics port. */
 async function replicaMetrics(port: number): Promise<string> {
-  return httpsGet(`https://127.0.0.1:${port}/metrics`, { ca: (await webhookBundle()) ?? '' });
+  return (await fetch(`http://127.0.0.1:${metricsPorts.get(port) ?? 0}/metrics`)).text();
 }
 
 function metricValue(text: string, series: string): number {
@@ -190,8 +192,10 @@ beforeAll(async () => {
   for (const replica of REPLICAS) {
     const port = await freePort();
     ports.set(replica, port);
+    const metricsPort = await freePort();
+    metricsPorts.set(port, metricsPort);
     group.start(replica, process.execPath, [
-      join(bundleDir, 'dist/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--kubeconfig', kubeconfig,
+      join(bundleDir, 'dist/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), '--kubeconfig', kubeconfig,
       '--tls-secret', `${NAMESPACE}/${SECRET}`, '--patch-webhook', WEBHOOK, '--tls-san', '127.0.0.1', ...TIMING_FLAGS,
       '--insecure-registry', plain.host, '--ca-file', registries.caFile,
     ], { ...process.env, HOSTNAME: replica, KUBECONFIG: '' });

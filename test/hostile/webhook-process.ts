@@ -182,7 +182,7 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
   for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
   const port = await freePort();
   const args = [
-    bundleMain(), 'serve', '--port', String(port), '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
+    bundleMain(), 'serve', '--port', String(port), '--metrics-port', '0', '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
     '--ca-file', registries.caFile, '--insecure-registry', registries.plain.host, '--docker-config', join(dir, 'docker'), ...(options.args ?? []),
   ];
   const logFile = join(dir, 'webhook.log');

@@ -77,6 +77,7 @@ let pushedDigest: string;
 let config: ImageConfig;
 let rootfs: string;
 let port: number;
+let metricsPort: number;
 let webhook: ChildProcess | undefined;
 let webhookLog = '';
 
@@ -137,7 +138,7 @@ async function writeRuntimeSpec(bundle: string): Promise<void> {
     ...spec.process,
     terminal: false,
     user: userIds(User),
-    args: [...Entrypoint, ...Cmd, '--port', String(port), '--host', '127.0.0.1',
+    args: [...Entrypoint, ...Cmd, '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1',
       '--ca-file', '/etc/digest-pinner/registry-ca/ca.crt', '--docker-config', '/etc/digest-pinner/docker'],
     env: Env,
     cwd: WorkingDir === undefined || WorkingDir === '' ? '/' : WorkingDir,
@@ -205,6 +206,7 @@ beforeAll(async () => {
   await mkdir(bundle);
   await run('umoci', ['raw', 'unpack', '--image', `${join(dir, 'layout')}:run`, rootfs], { timeoutMs: 300_000 });
   port = await freePort();
+  metricsPort = await freePort();
   await writeRuntimeSpec(bundle);
   await startContainer(bundle);
 }, 600_000);
@@ -304,7 +306,7 @@ describe('the image run as a restricted pod runs it', () => {
     const pod = jsonpatch.applyPatch(structuredClone(review.request.object), patch, true, false).newDocument;
     expect(pod.spec.containers.map((container) => container.image)).toEqual([`${image}@${pushedDigest}`, `${refs[1] ?? ''}@${token.images.single.digest}`]);
 
-    const metrics = await (await request(`https://127.0.0.1:${port}/metrics`, { dispatcher })).body.text();
+    const metrics = await (await request(`http://127.0.0.1:${metricsPort}/metrics`)).body.text();
     expect(metrics).toMatch(/^digest_pinner_admissions_total\{kind="Pod",operation="CREATE",outcome="pinned"\} 1$/m);
     expect(metrics).toMatch(/^digest_pinner_resolutions_total\{source="registry"\} 2$/m);
   });

@@ -418,11 +418,12 @@ describe('Deployment', () => {
     expect(container.resources.limits).toEqual({ memory: '256Mi' });
   });
 
-  it('probes readiness on /readyz and liveness on /healthz over HTTPS on the serving port', () => {
-    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
-    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
-    expect(container.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+  it('probes readiness on /readyz and liveness on /healthz over plain HTTP on the metrics port, not through TLS', () => {
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics', scheme: 'HTTP' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics', scheme: 'HTTP' });
+    expect(container.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }, { name: 'metrics', containerPort: 9090, protocol: 'TCP' }]);
     expect(flag(container.args, 'port') ?? '8443').toBe('8443');
+    expect(flag(container.args, 'metrics-port')).toBe('9090');
   });
 
   it('serves the mounted TLS Secret', () => {

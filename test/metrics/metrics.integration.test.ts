@@ -1,4 +1,4 @@
-/** /metrics and the admission log line, after real admissions over HTTPS against a real registry. */
+/** /metrics on its own plain-HTTP port and the admission log line, after real admissions over HTTPS against a real registry. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,11 +9,12 @@ import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { buildApp } from '../../src/server/app.js';
+import { buildMetricsApp } from '../../src/server/metrics-listener.js';
 import { skipList } from '../../src/admission/index.js';
 import { generateCertificates } from '../../src/certs/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
 import { Resolver } from '../../src/resolve/index.js';
-import { BREAKER_STATE_VALUES, HostLabels, Metrics, OTHER_HOST } from '../../src/metrics/index.js';
+import { BREAKER_STATES, HostLabels, Metrics, OTHER_HOST } from '../../src/metrics/index.js';
 import { webhookLogger } from '../../src/server/log.js';
 import { testLog } from '../support/log.js';
 import type { BreakerState } from '../../src/registry/index.js';
@@ -82,14 +83,16 @@ interface MetricsWebhook {
   readonly metrics: Metrics;
   readonly logLines: () => Record<string, unknown>[];
   post(path: string, body: unknown): Promise<unknown>;
+  /** GET on the webhook's HTTPS port: its status. */
+  getHttps(path: string): Promise<number>;
   scrape(): Promise<{ contentType: string; samples: Sample[] }>;
   close(): Promise<void>;
 }
 
-/** The real app over HTTPS with metrics and the log wired as `serve` wires them, logging to a file. */
+/** The real app over HTTPS and the metrics app over HTTP, with metrics and the log wired as `serve` wires them, logging to a file. */
 async function startMetricsWebhook(): Promise<MetricsWebhook> {
   const certs = await generateCertificates({ hosts: ['127.0.0.1'], validDays: 1 });
-  const metrics = new Metrics();
+  const metrics = new Metrics({ version: '9.8.7-test' });
   const client = new RegistryClient({
     env: {},
     caFiles: [registries.caFile],
@@ -117,11 +120,13 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
       onAdmission: (result, kind, operation, seconds) => {
         metrics.admission(result, kind, operation, seconds);
       },
-      metrics,
+      inFlight: metrics.admissionsInFlight,
     },
     { https: { cert: certs.cert, key: certs.key }, logger: webhookLogger('info', log.destination) },
   );
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const metricsApp = buildMetricsApp({ metrics, ready: () => true });
+  const metricsUrl = await metricsApp.listen({ port: 0, host: '127.0.0.1' });
   const agent = new Agent({ connect: { ca: certs.caCert } });
   return {
     app,
@@ -134,13 +139,19 @@ async function startMetricsWebhook(): Promise<MetricsWebhook> {
       if (res.statusCode !== 200) throw new Error(`POST ${path} answered ${res.statusCode}`);
       return res.body.json();
     },
+    getHttps: async (path) => {
+      const res = await request(`${url}${path}`, { dispatcher: agent });
+      await res.body.dump();
+      return res.statusCode;
+    },
     scrape: async () => {
-      const res = await request(`${url}/metrics`, { dispatcher: agent });
+      const res = await request(`${metricsUrl}/metrics`);
       const contentType = String(res.headers['content-type']);
       return { contentType, samples: parseExposition(await res.body.text()) };
     },
     close: async () => {
       await app.close();
+      await metricsApp.close();
       await agent.close();
       await client.close();
       await rm(logDir, { recursive: true, force: true });
@@ -177,6 +188,15 @@ describe('GET /metrics after real admissions', () => {
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 
+  it('is served on the metrics port only: the HTTPS port answers 404 to /metrics', async () => {
+    expect(await webhook.getHttps('/metrics')).toBe(404);
+  });
+
+  it('names the version in build_info, and has no admission in flight once all are answered', () => {
+    expect(valueOf(samples, 'digest_pinner_build_info', { version: '9.8.7-test' })).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_admissions_in_flight')).toBe(0);
+  });
+
   it('counts admissions by kind, operation and outcome, bounding unknown kinds to other', () => {
     const admissions = (labels: Record<string, string>) => valueOf(samples, 'digest_pinner_admissions_total', labels);
     expect(admissions({ kind: 'Pod', operation: 'CREATE', outcome: 'pinned' })).toBe(1);
@@ -194,14 +214,14 @@ describe('GET /metrics after real admissions', () => {
     expect(valueOf(samples, 'digest_pinner_admission_duration_seconds_bucket', { le: '+Inf' })).toBe(7);
   });
 
-  it('counts resolutions by source, failures included, and failures by code', () => {
+  it('counts resolutions by source, and each failure once, by code and registry host', () => {
     const resolutions = (source: string) => valueOf(samples, 'digest_pinner_resolutions_total', { source });
     expect(resolutions('registry')).toBe(1);
     expect(resolutions('cache')).toBe(1);
     expect(resolutions('pinned')).toBe(2);
-    expect(resolutions('failed')).toBe(3);
-    expect(valueOf(samples, 'digest_pinner_resolution_failures_total', { code: 'DP_ERR_MANIFEST_UNKNOWN' })).toBe(2);
-    expect(valueOf(samples, 'digest_pinner_resolution_failures_total', { code: 'DP_ERR_REGISTRY_UNAVAILABLE' })).toBe(1);
+    expect(samples.filter((s) => s.name === 'digest_pinner_resolutions_total').map((s) => s.labels['source']).sort()).toEqual(['cache', 'pinned', 'registry']);
+    expect(valueOf(samples, 'digest_pinner_resolution_failures_total', { code: 'DP_ERR_MANIFEST_UNKNOWN', host: plain.host })).toBe(2);
+    expect(valueOf(samples, 'digest_pinner_resolution_failures_total', { code: 'DP_ERR_REGISTRY_UNAVAILABLE', host: UNREACHABLE_HOST })).toBe(1);
   });
 
   it('counts the registry requests the client made, by host, method and status, with their latency', () => {
@@ -216,16 +236,17 @@ describe('GET /metrics after real admissions', () => {
     expect(durations.reduce((sum, s) => sum + s.value, 0)).toBe(total);
   });
 
-  it('reports the circuit breaker of each registry that failed', () => {
+  it('reports the circuit breaker of each registry that failed, one series per state', () => {
     const state = webhook.client.breakerStates().get(UNREACHABLE_HOST);
     expect(state).toBeDefined();
-    expect(valueOf(samples, 'digest_pinner_circuit_breaker_state', { host: UNREACHABLE_HOST })).toBe(BREAKER_STATE_VALUES[state ?? 'closed']);
+    const series = BREAKER_STATES.map((s) => valueOf(samples, 'digest_pinner_circuit_breaker_state', { host: UNREACHABLE_HOST, state: s }));
+    expect(series).toEqual(BREAKER_STATES.map((s) => (s === state ? 1 : 0)));
   });
 
-  it('reports the cache size and the hit ratio', () => {
+  it('reports the cache size, and no ratio (rate() over the counters gives it)', () => {
     expect(webhook.resolver.size).toBe(1);
     expect(valueOf(samples, 'digest_pinner_cache_entries')).toBe(1);
-    expect(valueOf(samples, 'digest_pinner_cache_hit_ratio')).toBe(0.5);
+    expect(samples.some((s) => s.name === 'digest_pinner_cache_hit_ratio')).toBe(false);
   });
 
   it('includes the process metrics of its own registry', () => {
@@ -327,12 +348,14 @@ describe('Metrics (without the app)', () => {
     ]);
     metrics.trackBreakers(() => states);
     let samples = await scrape(metrics);
-    const breaker = (host: string) => valueOf(samples, 'digest_pinner_circuit_breaker_state', { host });
-    expect([breaker('a.example'), breaker('b.example'), breaker(OTHER_HOST)]).toEqual([0, 2, 1]);
+    const current = (host: string) => samples.filter((s) => s.name === 'digest_pinner_circuit_breaker_state' && s.labels['host'] === host && s.value === 1).map((s) => s.labels['state']);
+    const seriesOf = (host: string) => samples.filter((s) => s.name === 'digest_pinner_circuit_breaker_state' && s.labels['host'] === host).length;
+    expect([current('a.example'), current('b.example'), current(OTHER_HOST)]).toEqual([['closed'], ['open'], ['half-open']]);
+    expect(seriesOf('b.example')).toBe(BREAKER_STATES.length);
     states.set('b.example', 'half-open');
     states.delete('c.example');
     samples = await scrape(metrics);
-    expect([breaker('b.example'), breaker(OTHER_HOST)]).toEqual([1, 0]);
+    expect([current('b.example'), current(OTHER_HOST)]).toEqual([['half-open'], ['closed']]);
   });
 
   it('reads the cache size at each scrape', async () => {
@@ -342,7 +365,24 @@ describe('Metrics (without the app)', () => {
     expect(valueOf(await scrape(metrics), 'digest_pinner_cache_entries')).toBe(3);
     size = 100_000;
     expect(valueOf(await scrape(metrics), 'digest_pinner_cache_entries')).toBe(100_000);
-    expect(Number.isNaN(valueOf(await scrape(metrics), 'digest_pinner_cache_hit_ratio'))).toBe(true);
+  });
+
+  it('reads the caches of the cluster and the ImageSet informer at each scrape; without a cluster, no series', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    expect((await scrape(metrics)).filter((s) => s.name.startsWith('digest_pinner_informer') || s.name.startsWith('digest_pinner_imageset'))).toEqual([]);
+    let informers = [{ informer: 'pull-secrets', synced: true }, { informer: 'imagesets', synced: false }];
+    let imageSets: 'starting' | 'synced' | 'absent' = 'starting';
+    metrics.trackInformers(() => informers);
+    metrics.trackImageSets(() => imageSets);
+    let samples = await scrape(metrics);
+    expect(valueOf(samples, 'digest_pinner_informer_synced', { informer: 'pull-secrets' })).toBe(1);
+    expect(valueOf(samples, 'digest_pinner_informer_synced', { informer: 'imagesets' })).toBe(0);
+    expect(valueOf(samples, 'digest_pinner_imageset_informer_state', { state: 'starting' })).toBe(1);
+    informers = [{ informer: 'pull-secrets', synced: true }, { informer: 'imagesets', synced: true }];
+    imageSets = 'absent';
+    samples = await scrape(metrics);
+    expect(valueOf(samples, 'digest_pinner_informer_synced', { informer: 'imagesets' })).toBe(1);
+    expect(['starting', 'synced', 'absent'].map((state) => valueOf(samples, 'digest_pinner_imageset_informer_state', { state }))).toEqual([0, 0, 1]);
   });
 
   it('counts Events by outcome', async () => {

@@ -48,7 +48,7 @@ async function probeInNamespace(name: string, setup: string, wrapper: readonly s
 }
 
 const listeningAt = (probe: Probe): unknown[] =>
-  probe.log.filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('Server listening at')).map((line) => line['msg']);
+  probe.log.filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('Server listening at https:')).map((line) => line['msg']);
 
 beforeAll(async () => {
   // Namespaces are what this test is about: without them it fails, saying so, rather than pass untested.

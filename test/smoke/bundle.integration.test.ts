@@ -72,13 +72,14 @@ describe('the bundle', () => {
     for (const name of ['fastify@', 'undici@', '@kubernetes/client-node@', 'lru-cache@']) expect(licenses).toContain(name);
   });
 
-  it('serves: pins a Pod from the plain, htpasswd and token registries, serves /metrics, and stops cleanly on SIGTERM', async () => {
+  it('serves: pins a Pod from the plain, htpasswd and token registries, serves /metrics on the metrics port only, and stops cleanly on SIGTERM', async () => {
     const certs = join(dir, 'tls');
     expect((await cli(['certs', '--out', certs, '--host', '127.0.0.1'])).code).toBe(0);
     const port = await freePort();
+    const metricsPort = await freePort();
     const webhook: ChildProcess = spawn(
       process.execPath,
-      [main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--tls-cert', join(certs, 'tls.crt'), '--tls-key', join(certs, 'tls.key'),
+      [main, 'serve', '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1', '--tls-cert', join(certs, 'tls.crt'), '--tls-key', join(certs, 'tls.key'),
         '--ca-file', registries.caFile, '--insecure-registry', plain.host, '--docker-config', join(dir, 'docker')],
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -105,7 +106,8 @@ describe('the bundle', () => {
       expect(answer.response.warnings).toBeUndefined();
       expect(pinnedImages(answer)).toEqual(refs.map((ref, i) => `${ref}@${images[i]?.digest ?? ''}`));
 
-      const metrics = await (await request(`${origin}/metrics`, { dispatcher })).body.text();
+      expect((await request(`${origin}/metrics`, { dispatcher })).statusCode).toBe(404);
+      const metrics = await (await request(`http://127.0.0.1:${metricsPort}/metrics`)).body.text();
       expect(metrics).toMatch(/^digest_pinner_resolutions_total\{source="registry"\} 3$/m);
       expect(metrics).toMatch(new RegExp(`^digest_pinner_registry_requests_total\\{host="${token.host}",method="HEAD",status="200"\\} 1$`, 'm'));
     } finally {

@@ -16,10 +16,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const [main, workDir, port] = process.argv.slice(2);
 const caFile = join(workDir, 'certs', 'ca.crt');
 
-/** The status of GET /healthz at `host`, or the error code that came instead. */
-function healthz(host) {
+/** The status of GET `path` at `host`, or the error code that came instead. */
+function status(host, path) {
   return new Promise((resolve) => {
-    const request = get({ host, port: Number(port), path: '/healthz', ca: readFileSync(caFile) }, (response) => {
+    const request = get({ host, port: Number(port), path, ca: readFileSync(caFile) }, (response) => {
       response.resume();
       resolve(response.statusCode);
     });
@@ -29,18 +29,19 @@ function healthz(host) {
 
 const stdout = openSync(join(workDir, 'serve.log'), 'w');
 const stderr = openSync(join(workDir, 'serve.err'), 'w');
-const serve = spawn(process.execPath, [main, 'serve', '--port', port], { cwd: workDir, stdio: ['ignore', stdout, stderr] });
+const serve = spawn(process.execPath, [main, 'serve', '--port', port, '--metrics-port', '0'], { cwd: workDir, stdio: ['ignore', stdout, stderr] });
 const exited = once(serve, 'exit');
 let ipv4;
-// Until it answers or exits, however long a busy machine takes (the test bounds the whole probe).
+// Until it is ready or exits, however long a busy machine takes (the test bounds the whole probe).
+// Ready, not only live: serve installs its SIGTERM handler once it is ready.
 while (serve.exitCode === null) {
-  if (existsSync(caFile)) {
-    ipv4 = await healthz('127.0.0.1');
-    if (ipv4 === 200) break;
+  if (existsSync(caFile) && (await status('127.0.0.1', '/readyz')) === 200) {
+    ipv4 = await status('127.0.0.1', '/healthz');
+    break;
   }
   await sleep(200);
 }
-const ipv6 = serve.exitCode === null ? await healthz('::1') : undefined;
+const ipv6 = serve.exitCode === null ? await status('::1', '/healthz') : undefined;
 serve.kill('SIGTERM');
 const [code, signal] = await exited;
 process.stdout.write(`${JSON.stringify({ ipv4, ipv6, code, signal })}\n`);
