@@ -240,13 +240,13 @@ const COMBINATIONS: readonly Combination[] = [
     check: (objects) => {
       expect(kinds(objects)).toEqual([...DEFAULTS, 'PrometheusRule/digest-pinner', 'Service/digest-pinner-metrics',
         'ServiceMonitor/digest-pinner'].sort());
-      const monitor = find(objects, 'ServiceMonitor', 'digest-pinner') as KubeObject & { spec: { selector: Selector } };
+      const monitor = find(objects, 'ServiceMonitor', 'digest-pinner') as KubeObject & { spec: { selector: Selector; endpoints: unknown[] } };
       const service = find(objects, 'Service', 'digest-pinner-metrics');
       expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels ?? {});
       expect(find(objects, 'Service', 'digest-pinner').metadata.labels).not.toMatchObject(monitor.spec.selector.matchLabels ?? {});
       // Plain HTTP on the metrics port: the scraper needs no webhook CA.
       expect((service as KubeObject & { spec: { ports: unknown[] } }).spec.ports).toEqual([{ name: 'metrics', port: 9090, targetPort: 'metrics', protocol: 'TCP' }]);
-      expect((monitor as KubeObject & { spec: { endpoints: unknown[] } }).spec.endpoints).toEqual([{ port: 'metrics', scheme: 'http', path: '/metrics' }]);
+      expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', scheme: 'http', path: '/metrics' }]);
     },
   },
   {
