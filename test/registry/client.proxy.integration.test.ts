@@ -181,10 +181,16 @@ describe('through the proxy', () => {
 });
 
 describe('around the proxy', () => {
-  /** [what, NO_PROXY, registry host as the image names it, names this process resolves] */
+  /**
+   * [what, NO_PROXY, registry host as the image names it, names this process resolves].
+   * The test registries listen on 127.0.0.1 only, and Go never proxies a loopback literal,
+   * whatever NO_PROXY says (the third row): the first two rows hold that NO_PROXY as a
+   * Kubernetes install writes it changes nothing for them. That an IP or CIDR entry
+   * exempts the addresses it covers, and no others, is the unit table's (no-proxy.test.ts).
+   */
   const ROWS: readonly (readonly [string, string, string, Record<string, readonly string[]>])[] = [
-    ['a CIDR range', '127.0.0.0/8', basic.host, {}],
-    ['an IP address', '127.0.0.1', basic.host, {}],
+    ['a CIDR range over the loopback literal', '127.0.0.0/8', basic.host, {}],
+    ['the loopback literal itself', '127.0.0.1', basic.host, {}],
     ['no entry: a loopback literal is never proxied (Go)', '', basic.host, {}],
     ['a domain suffix', '.digest-pinner.test', `${ALSO_LOCAL}:${portOf(basic)}`, { [ALSO_LOCAL]: ['127.0.0.1'] }],
     ['a host:port', `${ALSO_LOCAL}:${portOf(basic)}`, `${ALSO_LOCAL}:${portOf(basic)}`, { [ALSO_LOCAL]: ['127.0.0.1'] }],
@@ -198,9 +204,16 @@ describe('around the proxy', () => {
     expect(log).toEqual([]);
   });
 
-  it('the same name without a NO_PROXY entry for it goes through the proxy (the rows above are NO_PROXY at work)', async () => {
+  /** [what, NO_PROXY]: entries that do not cover a name resolving here to 127.0.0.1. */
+  const PROXIED: readonly (readonly [string, string])[] = [
+    ['entries for other hosts', '10.0.0.0/8,.cluster.local'],
+    // Go compares IP entries with IP literals only: the name is never resolved for NO_PROXY.
+    ['a CIDR range over the address the name resolves to', '127.0.0.0/8'],
+  ];
+
+  it.each(PROXIED)('NO_PROXY with %s (%j): the name goes through the proxy', async (_what, noProxy) => {
     const target = `${ALSO_LOCAL}:${portOf(basic)}`;
-    const { result, log } = await throughSquid({ env: { NO_PROXY: '10.0.0.0/8,.cluster.local' }, local: { [ALSO_LOCAL]: ['127.0.0.1'] } }, (client) =>
+    const { result, log } = await throughSquid({ env: { NO_PROXY: noProxy }, local: { [ALSO_LOCAL]: ['127.0.0.1'] } }, (client) =>
       digestOf(client, `${target}/fixtures/single:v1`, credentialOf(basic)),
     );
     expect(result.digest).toBe(basic.images.single.digest);
@@ -213,6 +226,7 @@ describe('the address guard, with a proxy', () => {
     ['the metadata address', '169.254.169.254', {}, /^169\.254\.169\.254 is a link-local \(cloud metadata\) address/],
     ['its IPv4-mapped IPv6 form', '[::ffff:a9fe:a9fe]', {}, /IPv4-mapped address of 169\.254\.169\.254/],
     ['a name that resolves here to it', 'metadata.digest-pinner.test', { 'metadata.digest-pinner.test': ['169.254.169.254'] }, /^metadata\.digest-pinner\.test \(resolves to 169\.254\.169\.254\) is a link-local/],
+    ['a name with a label no DNS name can have', `${'a'.repeat(64)}.digest-pinner.test`, {}, /has a label of 64 characters; no DNS label is longer than 63/],
   ];
 
   it.each(ROWS)('refuses %s before any CONNECT', async (_what, host, local, reason) => {
