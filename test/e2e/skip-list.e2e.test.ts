@@ -61,11 +61,12 @@ interface ApiAnswer {
 }
 
 /** One request to kube-apiserver as the admin (the client certificate of cluster.ts). */
-async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<ApiAnswer> {
+async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<ApiAnswer> {
   const response = await request(`${cluster.server}${path}`, {
     method,
     dispatcher: api ?? new Agent(),
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    // PATCH: a JSON patch, which names no resourceVersion (kube-controller-manager writes the policy's status meanwhile).
+    headers: { 'content-type': method === 'PATCH' ? 'application/json-patch+json' : 'application/json', accept: 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const header = response.headers['warning'];
@@ -129,22 +130,38 @@ interface Policy {
 async function putSkipList(patterns: string): Promise<string> {
   const read = await call('GET', POLICY_PATH);
   if (read.status !== 200) throw new Error(`policy not read: ${show(read)}`);
-  const policy = read.body as unknown as Policy;
-  const list = policy.spec.variables.find((variable) => variable.name === SKIP_LIST_VARIABLE);
-  if (list === undefined) throw new Error(`policy has no variable ${SKIP_LIST_VARIABLE}`);
-  list.expression = `r'''${patterns}'''`;
-  const answer = await call('PUT', POLICY_PATH, policy);
+  const index = (read.body as unknown as Policy).spec.variables.findIndex((variable) => variable.name === SKIP_LIST_VARIABLE);
+  if (index === -1) throw new Error(`policy has no variable ${SKIP_LIST_VARIABLE}`);
+  const answer = await call('PATCH', POLICY_PATH, [{ op: 'replace', path: `/spec/variables/${index}/expression`, value: `r'''${patterns}'''` }]);
   if (answer.status !== 200) throw new Error(`policy not written: ${show(answer)}`);
   return String((answer.body['metadata'] as { resourceVersion?: unknown } | undefined)?.resourceVersion);
 }
 
-/** Replaces the policy's list with `patterns` after a sentinel line, and waits until the webhook and the policy both read them. */
+/** The sentinel line of the list useSkipList wrote last. */
+let lastSentinel: string | undefined;
+
+/** Waits until the webhook and the policy both skip `sentinel`'s image, and no longer skip `gone`'s. */
+async function bothRead(sentinel: string, gone: string | undefined): Promise<void> {
+  const reads = async (skips: (image: string) => Promise<boolean>): Promise<true | undefined> =>
+    (await skips(`${sentinel}:1`)) && (gone === undefined || !(await skips(`${gone}:1`))) ? true : undefined;
+  await eventually(`the webhook to read the list of ${sentinel}`, () => reads(webhookSkips));
+  await eventually(`the policy to read the list of ${sentinel}`, () => reads(policySkips));
+}
+
+/**
+ * Replaces the policy's list with `patterns` after a sentinel line, and waits until the webhook and the
+ * policy both read them. kube-apiserver applies a policy change on its next refresh, about a second
+ * later, and a list with `**` skips any sentinel: so first a list of a fresh sentinel alone, read once
+ * the last sentinel is no longer skipped; after it, only the new list can skip the new sentinel.
+ */
 async function useSkipList(patterns: string): Promise<void> {
-  step += 1;
-  const sentinel = `sentinel.invalid/step-${step}`;
+  const [reset, sentinel] = [1, 2].map((offset) => `sentinel.invalid/step-${step + offset}`) as [string, string];
+  step += 2;
+  await putSkipList(reset);
+  await bothRead(reset, lastSentinel);
   await putSkipList(`${sentinel}\n${patterns}`);
-  await eventually(`the webhook to read skip list ${step}`, async () => ((await webhookSkips(`${sentinel}:1`)) ? true : undefined));
-  await eventually(`the policy to read skip list ${step}`, async () => ((await policySkips(`${sentinel}:1`)) ? true : undefined));
+  await bothRead(sentinel, undefined);
+  lastSentinel = sentinel;
 }
 
 beforeAll(async () => {
