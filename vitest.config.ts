@@ -4,9 +4,10 @@ import { defineConfig } from 'vitest/config';
 const INTEGRATION = 'test/**/*.integration.test.ts';
 /**
  * Run by their own configs: anything that needs the kube-apiserver harness
- * (vitest.e2e.config.ts), the container image's test (vitest.image.config.ts).
+ * (vitest.e2e.config.ts), the container image's test (vitest.image.config.ts), the
+ * built webhook under attack (vitest.hostile.config.ts).
  */
-const OTHER_CONFIGS = ['test/e2e/**', '**/*.e2e.test.ts', '**/*.image.test.ts'];
+const OTHER_CONFIGS = ['test/e2e/**', '**/*.e2e.test.ts', '**/*.image.test.ts', '**/*.hostile.test.ts'];
 
 export default defineConfig({
   test: {

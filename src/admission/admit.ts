@@ -7,12 +7,14 @@ import { describeError, DigestPinnerError } from '../errors.js';
 import { parseImage, pinnedReference } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
-import { failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
+import { failureDetail, failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
+import { invalidRegistryHost } from '../registry/index.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
 import { buildPatch, encodePatch, type Pin } from '../patch/index.js';
 import type { SkipList } from './skip.js';
-import { denialMessage, failureWarnings, type ImageFailure, type ImageNote } from './warnings.js';
+import { denialMessage, failureWarnings, tooManyImagesMessage, type ImageFailure, type ImageNote, type Unattempted } from './warnings.js';
+import { boundedFanOut, MAX_IMAGES_PER_ADMISSION, withinImageLimit } from './fan-out.js';
 import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
 import type { Deadline } from '../timeout.js';
 
@@ -64,6 +66,8 @@ export interface AdmitResult {
   readonly outcome: AdmissionOutcome;
   readonly resolutions: readonly AdmissionResolution[];
   readonly failures: readonly ImageFailure[];
+  /** Image fields not looked up at all (beyond the image limit, or after the deadline), when there were any. */
+  readonly notAttempted?: number;
 }
 
 /** Reasons operators and tests can rely on. */
@@ -102,27 +106,34 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
   });
   const podSpec = valueAt(request.object, location.specPointer);
   const context: CredentialContext = { namespace: request.namespace, kind, podSpec, deadline };
-  const settled = await Promise.all(fields.map((field) => pinField(field, deps, context, deadline)));
+  const { admitted, beyond, distinct } = withinImageLimit(fields);
+  const unattempted: Unattempted = { kind, fields: beyond.length, distinctImages: distinct, maxImages: MAX_IMAGES_PER_ADMISSION };
+  if (beyond.length > 0 && mode === 'strict') return { ...denied(request.uid, tooManyImagesMessage(unattempted), [], []), notAttempted: fields.length };
+  const run = await boundedFanOut(admitted, (field) => pinField(field, deps, context, deadline), deadline.signal);
+  const notAttempted: Unattempted = { ...unattempted, fields: beyond.length + run.notStarted };
 
-  const { pins, failures, resolutions, notes } = gather(settled);
+  const { pins, failures, resolutions, notes } = gather(run.outcomes);
 
-  if (failures.length > 0 && mode === 'strict') {
-    return {
-      response: { uid: request.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: denialMessage(failures) } },
-      outcome: 'denied',
-      resolutions,
-      failures,
-    };
+  if ((failures.length > 0 || notAttempted.fields > 0) && mode === 'strict') {
+    return { ...denied(request.uid, denialMessage(failures, notAttempted), resolutions, failures), ...notAttemptedField(notAttempted) };
   }
   const ops = buildPatch({ object: request.object, kind, pins });
   const response: AdmissionResponse = {
     uid: request.uid,
     allowed: true,
     ...patchFields(ops),
-    ...(failures.length + notes.length > 0 ? { warnings: failureWarnings(failures, notes) } : {}),
+    ...(failures.length + notes.length + notAttempted.fields > 0 ? { warnings: failureWarnings(failures, notes, notAttempted) } : {}),
   };
-  const outcome: AdmissionOutcome = failures.length > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
-  return { response, outcome, resolutions, failures };
+  const outcome: AdmissionOutcome = failures.length + notAttempted.fields > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
+  return { response, outcome, resolutions, failures, ...notAttemptedField(notAttempted) };
+}
+
+function notAttemptedField(unattempted: Unattempted): Pick<AdmitResult, 'notAttempted'> {
+  return unattempted.fields > 0 ? { notAttempted: unattempted.fields } : {};
+}
+
+function denied(uid: string, message: string, resolutions: AdmissionResolution[], failures: ImageFailure[]): AdmitResult {
+  return { response: { uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } }, outcome: 'denied', resolutions, failures };
 }
 
 /** `patchType` and `patch` together or not at all: kube-apiserver rejects one without the other. */
@@ -132,9 +143,10 @@ function patchFields(ops: readonly PatchOperation[]): Pick<AdmissionResponse, 'p
 }
 
 /** The fields' outcomes, sorted by kind, in field order. */
-function gather(settled: readonly FieldOutcome[]): { pins: Pin[]; failures: ImageFailure[]; resolutions: AdmissionResolution[]; notes: ImageNote[] } {
+function gather(settled: readonly (FieldOutcome | undefined)[]): { pins: Pin[]; failures: ImageFailure[]; resolutions: AdmissionResolution[]; notes: ImageNote[] } {
   const gathered = { pins: [] as Pin[], failures: [] as ImageFailure[], resolutions: [] as AdmissionResolution[], notes: [] as ImageNote[] };
   for (const outcome of settled) {
+    if (outcome === undefined) continue;
     if (outcome.pin !== undefined) gathered.pins.push(outcome.pin);
     if (outcome.failure !== undefined) gathered.failures.push(outcome.failure);
     if (outcome.resolution !== undefined) gathered.resolutions.push(outcome.resolution);
@@ -170,6 +182,9 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   if (ref.digest !== undefined) return alreadyPinned(field, ref, target, deps);
   const fromImageSets = imageSetOutcome(field, target, deps);
   if (fromImageSets !== undefined) return fromImageSets;
+  // Before credentials and caches see it: a host no DNS name can have may be a megabyte long.
+  const badHost = invalidRegistryHost(target.domain);
+  if (badHost !== undefined) return { failure: { where, image: field.image, reason: badHost.message, code: badHost.code } };
   try {
     // Credentials for the registry actually contacted: the rewritten one.
     const credentials = await deps.credentials(target, context);
@@ -180,7 +195,7 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
     return { resolution, pin, note: { where, image: field.image, text: resolution.warning } };
   } catch (error) {
     const code = error instanceof DigestPinnerError ? error.code : REASONS.unknown;
-    return { failure: { where, image: field.image, reason: failureReason(error), code } };
+    return { failure: { where, image: field.image, reason: failureReason(error), code, detail: failureDetail(error) } };
   }
 }
 

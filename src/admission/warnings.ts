@@ -17,6 +17,8 @@ export interface ImageFailure {
   readonly reason: string;
   /** Stable error code, e.g. `DP_ERR_MANIFEST_UNKNOWN`. */
   readonly code: string;
+  /** For the operator's log only: what `reason` leaves out (how a registry could not be reached). */
+  readonly detail?: string | undefined;
 }
 
 /** Shortens `text` to `max` characters, keeping both ends (the registry and the tag say the most). */
@@ -44,9 +46,45 @@ export function describeNote(note: ImageNote): string {
   return `${note.where} image "${shorten(note.image, MAX_REFERENCE_LENGTH)}" ${note.text}`;
 }
 
-/** Warnings for `notes` then `failures`, each and all within kube-apiserver's limits. */
-export function failureWarnings(failures: readonly ImageFailure[], notes: readonly ImageNote[] = []): string[] {
-  const lines = [...notes.map(describeNote), ...failures.map(describeFailure)];
+/** Image fields an admission did not look up at all: beyond its image limit, or not started before its deadline. */
+export interface Unattempted {
+  /** The object's kind, e.g. `Pod`. */
+  readonly kind: string;
+  /** Image fields not looked up. */
+  readonly fields: number;
+  /** Distinct images the object names. */
+  readonly distinctImages: number;
+  /** Distinct images one admission looks up. */
+  readonly maxImages: number;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** One line saying how many image fields were not looked up, and why; without the prefix. */
+export function describeUnattempted(unattempted: Unattempted): string {
+  const { kind, fields, distinctImages, maxImages } = unattempted;
+  const why =
+    distinctImages > maxImages
+      ? `the ${kind} names ${distinctImages} distinct images, more than the ${maxImages} looked up per admission`
+      : 'the admission deadline passed before they were looked up';
+  return `${plural(fields, 'image field')} not pinned: ${why}`;
+}
+
+/** The denial of an object naming more distinct images than one admission looks up (strict mode). */
+export function tooManyImagesMessage(unattempted: Unattempted): string {
+  const { kind, distinctImages, maxImages } = unattempted;
+  return `${PREFIX}the ${kind} names ${distinctImages} distinct images, more than the ${maxImages} looked up per admission (namespace mode strict); none was pinned`;
+}
+
+/**
+ * Warnings for what was not looked up, then `notes`, then `failures`, each and all within
+ * kube-apiserver's limits. What was not looked up is one warning, first, whatever its count.
+ */
+export function failureWarnings(failures: readonly ImageFailure[], notes: readonly ImageNote[] = [], unattempted?: Unattempted): string[] {
+  const skipped = unattempted === undefined || unattempted.fields === 0 ? [] : [describeUnattempted(unattempted)];
+  const lines = [...skipped, ...notes.map(describeNote), ...failures.map(describeFailure)];
   const warnings: string[] = [];
   let bytes = 0;
   for (const [index, line] of lines.entries()) {
@@ -63,9 +101,11 @@ export function failureWarnings(failures: readonly ImageFailure[], notes: readon
   return warnings;
 }
 
-/** The denial message for strict mode: every failure named, bounded in length. */
-export function denialMessage(failures: readonly ImageFailure[], maxLength = 2000): string {
-  const count = failures.length;
-  const head = `digest-pinner: ${count} image${count === 1 ? '' : 's'} could not be pinned to a digest (namespace mode strict): `;
-  return shorten(head + failures.map(describeFailure).join('; '), maxLength);
+/** The denial message for strict mode: what was not looked up, then every failure named, bounded in length. */
+export function denialMessage(failures: readonly ImageFailure[], unattempted?: Unattempted, maxLength = 2000): string {
+  const skipped = unattempted?.fields ?? 0;
+  const count = failures.length + skipped;
+  const head = `${PREFIX}${plural(count, 'image')} could not be pinned to a digest (namespace mode strict): `;
+  const lines = [...(skipped > 0 && unattempted !== undefined ? [describeUnattempted(unattempted)] : []), ...failures.map(describeFailure)];
+  return shorten(head + lines.join('; '), maxLength);
 }

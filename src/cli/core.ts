@@ -50,6 +50,11 @@ export interface CoreOptions extends CommonOptions {
   readonly warn?: RegistryClientOptions['warn'];
   /** Deadline of one credential helper or provider run (default 5 s). */
   readonly credentialProgramTimeoutMs?: number;
+  /**
+   * Failures are told to tenants (serve): a registry outside the allow-list that could not be
+   * reached is said to be so without saying how (RegistryUnreachableError).
+   */
+  readonly forTenants?: boolean;
 }
 
 /**
@@ -116,6 +121,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     mirrors: new Map([...config.registries].map(([domain, registry]) => [domain, registry.mirrors.map((m) => m.text)])),
     mirrorCredentials: anonymousAfter,
     mirrorWaitMs: options.registryTimeoutMs,
+    ...(options.forTenants === true ? { discloses: (domain: string) => client.allowListed(domain) } : {}),
   };
   const resolver = new ExplainingResolver(resolverOptions, (image) => ownCredentials.explain(image));
   return {

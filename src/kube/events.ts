@@ -33,6 +33,8 @@ const MAX_NAME_PREFIX = 200;
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_DEDUP_TTL_MS = 10 * 60_000;
 const DEFAULT_DEDUP_MAX = 10_000;
+/** The de-duplication keys' bytes: a key holds the image as written, which may be as long as a review allows. */
+const DEDUP_MAX_BYTES = 4 * 1024 * 1024;
 
 /** What happened to one failure, for metrics. */
 export type RecordOutcome = 'created' | 'deduplicated' | 'failed';
@@ -111,6 +113,8 @@ export class EventRecorder {
     const { now } = options;
     this.#recent = new LRUCache<string, true>({
       max: options.dedupMax ?? DEFAULT_DEDUP_MAX,
+      maxSize: DEDUP_MAX_BYTES,
+      sizeCalculation: (_value, key) => key.length,
       ttl: options.dedupTtlMs ?? DEFAULT_DEDUP_TTL_MS,
       // lru-cache reads the time itself; a given clock must drive it, read afresh each time.
       ...(now === undefined ? {} : { perf: { now: () => now().getTime() }, ttlResolution: 0 }),

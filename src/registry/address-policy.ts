@@ -1,16 +1,24 @@
 /**
  * Addresses the webhook never connects to, whatever an image, a token challenge
  * or a redirect names: link-local and cloud-metadata addresses, and the
- * unspecified address (0.0.0.0 reaches the local host on Linux). Checked on the
- * address a socket is about to connect to — in the DNS lookup of undici's
- * connector, and on IP literals before connecting — so DNS rebinding cannot slip
- * past a check made earlier on the name. Loopback and private ranges stay
- * allowed: registries on 127.0.0.1 or inside the cluster are ordinary.
+ * unspecified address (0.0.0.0 reaches the local host on Linux), in IPv4 and in
+ * every IPv6 form that carries an IPv4 address (mapped, translated, compatible,
+ * NAT64, 6to4). Checked on the address a socket is about to connect to — in the
+ * DNS lookup of undici's connector, and on IP literals before connecting — so DNS
+ * rebinding cannot slip past a check made earlier on the name. Loopback and
+ * private ranges stay allowed: registries on 127.0.0.1 or inside the cluster are
+ * ordinary.
+ *
+ * The connector also refuses a host name no DNS name can have (RFC 1035: at most
+ * 253 characters, labels of at most 63): OpenSSL refuses such a name as TLS SNI,
+ * and the error it leaves behind fails an unrelated connection of the process
+ * (docs/upstream/openssl-sni-error-queue.md).
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { buildConnector } from 'undici';
 import { DigestPinnerError } from '../errors.js';
+import { truncate } from '../text.js';
 
 /** A connection refused because of the address it would reach. */
 export class AddressBlockedError extends DigestPinnerError {
@@ -28,13 +36,57 @@ export class AddressBlockedError extends DigestPinnerError {
   }
 }
 
+/** A connection refused because its host name is one no DNS name can be. */
+export class InvalidHostNameError extends DigestPinnerError {
+  readonly code = 'DP_ERR_INVALID_HOST_NAME';
+  /** The host name's length, in characters. */
+  readonly length: number;
+
+  constructor(hostname: string, problem: string) {
+    // The name itself may be a megabyte: only its start is quoted.
+    super(`host name ${JSON.stringify(truncate(hostname, QUOTED_NAME_LENGTH))} ${problem}`);
+    this.length = hostname.length;
+  }
+}
+
+/** Longest DNS name, without its trailing dot, and longest label (RFC 1035). */
+export const MAX_HOST_NAME_LENGTH = 253;
+export const MAX_LABEL_LENGTH = 63;
+/** How much of a refused host name a message quotes, `…` included. */
+const QUOTED_NAME_LENGTH = 41;
+
+/** Why `hostname` (no port; brackets allowed around an IPv6 literal) cannot be a DNS name; undefined when it can, or is an IP literal. */
+export function hostNameProblem(hostname: string): string | undefined {
+  if (isIP(unbracketed(hostname)) !== 0) return undefined;
+  const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+  if (name.length > MAX_HOST_NAME_LENGTH) return `is ${name.length} characters long; no DNS name is longer than ${MAX_HOST_NAME_LENGTH}`;
+  let start = 0;
+  for (let dot = name.indexOf('.'); ; dot = name.indexOf('.', start)) {
+    const end = dot < 0 ? name.length : dot;
+    if (end - start > MAX_LABEL_LENGTH) return `has a label of ${end - start} characters; no DNS label is longer than ${MAX_LABEL_LENGTH}`;
+    if (dot < 0) return undefined;
+    start = dot + 1;
+  }
+}
+
+/** The refusal of a registry named `host[:port]` (as images name it) whose host no DNS name can be; undefined when it can be. */
+export function invalidRegistryHost(domain: string): InvalidHostNameError | undefined {
+  const hostname = domain.startsWith('[') ? domain.slice(0, domain.indexOf(']') + 1) : domain.replace(/:\d+$/, '');
+  const problem = hostNameProblem(hostname);
+  return problem === undefined ? undefined : new InvalidHostNameError(hostname, problem);
+}
+
+function unbracketed(address: string): string {
+  return address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+}
+
 interface BlockedRange {
   readonly address: string;
   readonly prefix: number;
   readonly why: string;
 }
 
-/** IPv4 ranges; their IPv4-mapped, IPv4-translated, NAT64 and IPv4-compatible IPv6 forms are blocked too. */
+/** IPv4 ranges; an IPv6 address carrying one of these in any form below is refused too. */
 const BLOCKED_V4: readonly BlockedRange[] = [
   { address: '169.254.0.0', prefix: 16, why: 'link-local (cloud metadata)' },
   { address: '0.0.0.0', prefix: 8, why: 'unspecified ("this host")' },
@@ -48,44 +100,90 @@ const BLOCKED_V6: readonly BlockedRange[] = [
   { address: '::', prefix: 128, why: 'unspecified ("this host")' },
 ];
 
-/** IPv6 prefixes that embed an IPv4 address in their last 32 bits. */
-const EMBEDDING_PREFIXES: readonly string[] = ['::ffff:0:', '64:ff9b::', '::'];
+/** An IPv6 form that carries an IPv4 address: the prefix it starts with, and the bytes that hold the IPv4 address. */
+interface EmbeddingForm {
+  readonly name: string;
+  readonly prefix: readonly number[];
+  readonly v4: readonly number[];
+  /**
+   * Those bytes are zero in addresses that carry no IPv4 address at all (`::1`; the other
+   * placements of a NAT64 prefix): 0.0.0.0/8 read there is not refused.
+   */
+  readonly zeroMeansNone?: true;
+}
+
+const LAST_FOUR = [12, 13, 14, 15];
+/**
+ * The forms, by the bytes they start with. The local-use NAT64 prefix (RFC 8215) is
+ * operated with a prefix of any length from its own up (RFC 6052 places the IPv4
+ * address differently for each, around byte 8): every placement is checked.
+ */
+const EMBEDDING_FORMS: readonly EmbeddingForm[] = [
+  { name: 'IPv4-mapped', prefix: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff], v4: LAST_FOUR },
+  { name: 'IPv4-translated', prefix: [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0], v4: LAST_FOUR },
+  { name: 'IPv4-compatible', prefix: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], v4: LAST_FOUR, zeroMeansNone: true },
+  { name: 'NAT64', prefix: [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0], v4: LAST_FOUR },
+  { name: '6to4', prefix: [0x20, 0x02], v4: [2, 3, 4, 5] },
+  ...[[6, 7, 9, 10], [7, 9, 10, 11], [9, 10, 11, 12], LAST_FOUR].map(
+    (v4) => ({ name: 'local-use NAT64', prefix: [0, 0x64, 0xff, 0x9b, 0, 1], v4, zeroMeansNone: true }) as const,
+  ),
+];
 
 /** Which addresses are refused, and why. */
 export class AddressPolicy {
-  readonly #ranges: readonly { readonly list: BlockList; readonly why: string }[];
+  readonly #v4: readonly { readonly list: BlockList; readonly why: string }[];
+  readonly #v6: readonly { readonly list: BlockList; readonly why: string }[];
 
   constructor() {
-    this.#ranges = [
-      ...BLOCKED_V4.map((range) => ({ list: v4List(range), why: range.why })),
-      ...BLOCKED_V6.map((range) => {
-        const list = new BlockList();
-        list.addSubnet(range.address, range.prefix, 'ipv6');
-        return { list, why: range.why };
-      }),
-    ];
+    this.#v4 = BLOCKED_V4.map((range) => ({ list: subnet(range, 'ipv4'), why: range.why }));
+    this.#v6 = BLOCKED_V6.map((range) => ({ list: subnet(range, 'ipv6'), why: range.why }));
   }
 
   /** Why `address` (an IP literal, brackets allowed) is refused; undefined when it may be contacted or is not an IP. */
   blocked(address: string): string | undefined {
-    const ip = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+    const ip = unbracketed(address);
     const family = isIP(ip);
-    if (family === 0) return undefined;
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    return this.#ranges.find((range) => range.list.check(ip, type))?.why;
+    if (family === 4) return this.#blockedV4(ip);
+    if (family !== 6) return undefined;
+    const own = this.#v6.find((range) => range.list.check(ip, 'ipv6'))?.why;
+    if (own !== undefined) return own;
+    const bytes = ipv6Bytes(ip);
+    for (const form of EMBEDDING_FORMS) {
+      if (!form.prefix.every((byte, i) => bytes[i] === byte)) continue;
+      const v4 = form.v4.map((i) => bytes[i] ?? 0).join('.');
+      if (form.zeroMeansNone === true && v4.startsWith('0.')) continue;
+      const why = this.#blockedV4(v4);
+      if (why !== undefined) return `${form.name} address of ${v4}, a ${why}`;
+    }
+    return undefined;
+  }
+
+  #blockedV4(ip: string): string | undefined {
+    return this.#v4.find((range) => range.list.check(ip, 'ipv4'))?.why;
   }
 }
 
-/** One BlockList for an IPv4 range and each IPv6 form that embeds it (`::ffff:a.b.c.d` is checked natively by BlockList). */
-function v4List(range: BlockedRange): BlockList {
+function subnet(range: BlockedRange, type: 'ipv4' | 'ipv6'): BlockList {
   const list = new BlockList();
-  list.addSubnet(range.address, range.prefix, 'ipv4');
-  for (const prefix of EMBEDDING_PREFIXES) {
-    // `::0.0.0.1` is how `::1` (loopback) reads as IPv4-compatible: leave 0.0.0.0/8 out of that form.
-    if (prefix === '::' && range.address === '0.0.0.0') continue;
-    list.addSubnet(`${prefix}${range.address}`, 96 + range.prefix, 'ipv6');
-  }
+  list.addSubnet(range.address, range.prefix, type);
   return list;
+}
+
+/** The 16 bytes of an IPv6 literal (as net.isIP accepts it: compressed, dotted IPv4 tail, zone). */
+function ipv6Bytes(ip: string): number[] {
+  let text = ip.split('%')[0] ?? '';
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const groups = (part: string): number[] => (part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16)));
+  const [left = '', right] = text.split('::');
+  const head = groups(left);
+  const rest = right === undefined ? [] : groups(right);
+  const words = right === undefined ? head : [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
+  return words.flatMap((word) => [word >> 8, word & 0xff]);
 }
 
 /**
@@ -125,13 +223,19 @@ export interface GuardedConnectorOptions {
 }
 
 /**
- * undici's connector with the address policy in front: an IP literal is checked
- * before any socket exists, a name on every address its lookup returns.
+ * undici's connector with the address policy in front: a host name no DNS name can
+ * be and an IP literal are refused before any socket exists, a name is checked on
+ * every address its lookup returns.
  */
 export function guardedConnector(options: GuardedConnectorOptions): buildConnector.connector {
   const lookup = guardedLookup(options.policy, options.lookup);
   const connectors = new Map<buildConnector.BuildOptions, buildConnector.connector>();
   return (connect, callback) => {
+    const problem = hostNameProblem(connect.hostname);
+    if (problem !== undefined) {
+      callback(new InvalidHostNameError(connect.hostname, problem), null);
+      return;
+    }
     const why = options.policy.blocked(connect.hostname);
     if (why !== undefined) {
       callback(new AddressBlockedError(connect.hostname, connect.hostname, why), null);

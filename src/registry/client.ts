@@ -21,13 +21,14 @@ import {
   tokenScopes,
   type AuthScheme,
 } from './auth-scheme.js';
-import { AddressBlockedError, AddressPolicy, guardedConnector } from './address-policy.js';
+import { AddressBlockedError, AddressPolicy, guardedConnector, hostNameProblem, InvalidHostNameError } from './address-policy.js';
 import { credentialKey } from './credential-key.js';
 import type { RegistryEndpoint } from './endpoint.js';
 import { abortedWhile, RegistryFailure, toRegistryError } from './failure.js';
 import { DEFAULT_BREAKER, HostHealth, type BreakerOptions, type BreakerState } from './host-health.js';
 import { RegistryHosts, type ContactPurpose, type RegistryHostOptions } from './host-policy.js';
 import { MANIFEST_ACCEPT, sha256Digest, shownValue } from './manifest.js';
+import { RequestSlots } from './request-slots.js';
 import { authProblem, failureForStatus } from './status.js';
 import { TokenService, type TokenLease, type WarningLog } from './token.js';
 import { Transport, type IncomingResponse, type RequestEvent } from './transport.js';
@@ -63,6 +64,15 @@ export interface RegistryClientOptions {
 
 /** Manifests larger than this are refused when a digest must be computed from the body. */
 const MANIFEST_BODY_LIMIT = 4 * 1024 * 1024;
+/**
+ * Requests in flight to one origin (and connections kept to it), and in all: more wait their
+ * turn. Per origin, more than one admission resolves at once (admission/fan-out.ts), so one
+ * admission never holds every connection to a registry.
+ */
+export const MAX_REQUESTS_PER_ORIGIN = 32;
+export const MAX_REQUESTS = 256;
+/** Longest an idle connection is kept, whatever a server's Keep-Alive header asks for. */
+const MAX_IDLE_CONNECTION_MS = 30_000;
 const MAX_LEARNED_SCHEMES = 1000;
 const MAX_LEARNED_SCHEME_BYTES = 4 * 1024 * 1024;
 const LEARNED_SCHEME_TTL_MS = 60 * 60 * 1000;
@@ -115,6 +125,7 @@ export class RegistryClient implements DigestSource {
       timeoutMs: options.requestTimeoutMs,
       userAgent: options.userAgent,
       health: this.health,
+      slots: new RequestSlots({ perOrigin: MAX_REQUESTS_PER_ORIGIN, total: MAX_REQUESTS }),
       now: this.now,
       ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
       checkRedirect: (url) => {
@@ -155,6 +166,11 @@ export class RegistryClient implements DigestSource {
       if (error instanceof RegistryFailure) throw toRegistryError(error, `${ref.name}:${tag}`);
       throw error;
     }
+  }
+
+  /** Whether `domain`'s registry is on the configured allow-list (false when there is none). */
+  allowListed(domain: string): boolean {
+    return this.hosts.allowListed(domain);
   }
 
   /** The circuit breaker state of every registry and token host contacted lately, by `host[:port]` (for metrics). */
@@ -271,8 +287,10 @@ export class RegistryClient implements DigestSource {
     });
   }
 
-  /** Throws a `policy` RegistryFailure for a blocked address literal or a host the allow-list leaves out. */
+  /** Throws a `policy` RegistryFailure for a host name no DNS name can be, a blocked address literal, or a host the allow-list leaves out. */
   private policyCheck(url: URL, purpose: ContactPurpose): void {
+    const problem = hostNameProblem(url.hostname);
+    if (problem !== undefined) throw new RegistryFailure('policy', new InvalidHostNameError(url.hostname, problem).message);
     const why = this.addresses.blocked(url.hostname);
     if (why !== undefined) throw new RegistryFailure('policy', new AddressBlockedError(url.hostname, url.hostname, why).message);
     const refusal = this.hosts.refusal(url, purpose);
@@ -314,6 +332,8 @@ function createAgent(options: RegistryClientOptions, hosts: RegistryHosts, polic
     }),
     headersTimeout: options.requestTimeoutMs,
     bodyTimeout: options.requestTimeoutMs,
+    connections: MAX_REQUESTS_PER_ORIGIN,
+    keepAliveMaxTimeout: MAX_IDLE_CONNECTION_MS,
   });
 }
 

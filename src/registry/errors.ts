@@ -101,6 +101,22 @@ export class RegistryPolicyError extends RegistryError {
   readonly code = 'DP_ERR_REGISTRY_POLICY';
 }
 
+/**
+ * A registry outside the allow-list (or any, when there is none) could not be reached, said
+ * without saying how: whether a host refused, timed out or answered something else would tell
+ * a tenant what lies at any `host:port` the webhook can reach. `detail` (the failure itself)
+ * is for the operator's log only.
+ */
+export class RegistryUnreachableError extends RegistryError {
+  readonly code = 'DP_ERR_REGISTRY_UNREACHABLE';
+  readonly detail: string;
+
+  constructor(image: string, host: string, detail: string, options: { readonly cause?: unknown } = {}) {
+    super(image, `registry ${host} could not be reached`, options);
+    this.detail = detail;
+  }
+}
+
 /** A registry CA file given in the options could not be read or holds no PEM certificate. */
 export class RegistryCaFileError extends DigestPinnerError {
   readonly code = 'DP_ERR_REGISTRY_CA_FILE';

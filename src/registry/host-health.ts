@@ -16,6 +16,7 @@
  * named.
  */
 import { LRUCache } from 'lru-cache';
+import { truncate } from '../text.js';
 import { RegistryFailure } from './failure.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -43,6 +44,10 @@ export const DEFAULT_BREAKER: BreakerOptions = { failureThreshold: 3, coolDownMs
 /** A host named in a Retry-After is not asked again sooner, but never told to wait longer than this. */
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 const MAX_HOSTS = 1000;
+/** The host table's bytes: every record counts its host, the most failure text it keeps, and a share for itself. */
+const MAX_TABLE_BYTES = 1024 * 1024;
+const MAX_FAILURE_TEXT = 200;
+const RECORD_BYTES = 200;
 
 interface HostRecord {
   failures: number;
@@ -62,7 +67,13 @@ interface HostRecord {
 export class HostHealth {
   readonly #options: BreakerOptions;
   readonly #now: () => number;
-  readonly #hosts = new LRUCache<string, HostRecord>({ max: MAX_HOSTS });
+  // Hosts are as requests name them (a host no DNS name can have never gets this far); a record's
+  // size is fixed when it is stored, so it counts the longest failure text it may come to hold.
+  readonly #hosts = new LRUCache<string, HostRecord>({
+    max: MAX_HOSTS,
+    maxSize: MAX_TABLE_BYTES,
+    sizeCalculation: (_record, host) => RECORD_BYTES + host.length + MAX_FAILURE_TEXT,
+  });
 
   constructor(options: BreakerOptions = DEFAULT_BREAKER, now: () => number = Date.now) {
     this.#options = options;
@@ -131,7 +142,7 @@ export class HostHealth {
     record.generation += 1;
     record.failures += 1;
     record.failingSince ??= now;
-    record.lastFailure = reason;
+    record.lastFailure = truncate(reason, MAX_FAILURE_TEXT);
     record.probing = false;
     if (record.failures >= this.#options.failureThreshold) record.openUntil = now + this.#options.coolDownMs;
   }

@@ -79,6 +79,11 @@ export class RegistryHosts {
     return new Set([api.host, api.hostname, ...configured, ...known].map((h) => h.toLowerCase()));
   }
 
+  /** Whether `domain` (`host[:port]` as images name it) is on the allow-list; false when there is none. */
+  allowListed(domain: string): boolean {
+    return this.#allowedRegistryHosts?.has(registryEndpoint(domain.toLowerCase()).toLowerCase()) === true;
+  }
+
   /** Why `url` may not be contacted under the allow-list; undefined when it may. */
   refusal(url: URL, purpose: ContactPurpose): string | undefined {
     if (this.#allowedRegistryHosts === undefined || this.#allowedOtherHosts === undefined) return undefined;

@@ -14,10 +14,12 @@ export {
   RegistryProtocolError,
   RegistryCircuitOpenError,
   RegistryPolicyError,
+  RegistryUnreachableError,
   RegistryCaFileError,
   type RegistryErrorOptions,
 } from './errors.js';
 export { credentialKey } from './credential-key.js';
+export { invalidRegistryHost, InvalidHostNameError } from './address-policy.js';
 export type { BreakerState } from './host-health.js';
 export type { RegistryHostOptions } from './host-policy.js';
 export type { RequestEvent } from './transport.js';

@@ -4,8 +4,8 @@
  * a safety margin, keyed by realm, service, scopes and credential identity.
  * Concurrent leases of one key share one request; leases of different keys go
  * out in parallel. The cache is bounded by count and by bytes, and a token
- * longer than MAX_TOKEN_BYTES is refused, as a hostile token service could
- * otherwise fill it.
+ * longer than MAX_TOKEN_BYTES (or a response longer than TOKEN_BODY_LIMIT) is
+ * refused and logged, as a hostile token service could otherwise fill it.
  */
 import { LRUCache } from 'lru-cache';
 import { raceAbort } from '../timeout.js';
@@ -24,7 +24,8 @@ const DEFAULT_TOKEN_LIFETIME_MS = 60_000;
 /** Longest token accepted: it goes in the Authorization header of every manifest request. */
 const MAX_TOKEN_BYTES = 16 * 1024;
 const MAX_SAFETY_MARGIN_MS = 30_000;
-const TOKEN_BODY_LIMIT = 1024 * 1024;
+/** Longest token response read: room for the longest token twice (`token` and `access_token`) and the rest. */
+const TOKEN_BODY_LIMIT = 4 * MAX_TOKEN_BYTES;
 const MAX_CACHED_TOKENS = 1000;
 const MAX_CACHED_TOKEN_BYTES = 4 * 1024 * 1024;
 
@@ -130,7 +131,16 @@ export class TokenService {
         nowMs: this.now(),
       });
     }
-    const body = await response.readBody(TOKEN_BODY_LIMIT, `token service ${url.host} answered with more than 1 MiB`);
+    const tooLarge = `token service ${url.host} answered with more than ${TOKEN_BODY_LIMIT / 1024} KiB`;
+    let body: Uint8Array;
+    try {
+      body = await response.readBody(TOKEN_BODY_LIMIT, tooLarge);
+    } catch (error) {
+      if (error instanceof RegistryFailure && error.reason === tooLarge) {
+        this.report({ tokenService: url.host, scopes: request.scopes, maxResponseBytes: TOKEN_BODY_LIMIT }, tooLarge);
+      }
+      throw error;
+    }
     const granted = parseTokenResponse(body, this.now(), url.host);
     const bytes = Buffer.byteLength(granted.token);
     if (bytes > MAX_TOKEN_BYTES) {

@@ -8,10 +8,11 @@ import { request, type Dispatcher } from 'undici';
 import { describeError, errorCode } from '../errors.js';
 import { RegistryFailure } from './failure.js';
 import type { HostHealth, OutcomeReport, RequestOutcome } from './host-health.js';
+import type { ReleaseSlot, RequestSlots } from './request-slots.js';
 import { parseRetryAfter } from './retry-after.js';
 
-/** AddressBlockedError's code (address-policy.ts), as it arrives from undici's connector. */
-const ADDRESS_BLOCKED_CODE = 'DP_ERR_ADDRESS_BLOCKED';
+/** Codes of the connector's refusals (address-policy.ts), as they arrive from undici: policy, not the network. */
+const REFUSED_BY_POLICY_CODES: ReadonlySet<string> = new Set(['DP_ERR_ADDRESS_BLOCKED', 'DP_ERR_INVALID_HOST_NAME']);
 
 /** A request to send. `signal` is the caller's; the transport adds its own timeout. */
 export interface OutgoingRequest {
@@ -95,6 +96,8 @@ export interface TransportOptions {
   readonly onRequest?: (event: RequestEvent) => void;
   /** Checks a redirect target before it is followed; throwing refuses it. Without it, redirects are not followed. */
   readonly checkRedirect?: (url: URL) => void;
+  /** Bounds requests in flight per origin and in all (a request waits its turn); none means unbounded. */
+  readonly slots?: RequestSlots;
 }
 
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -124,11 +127,40 @@ export class Transport {
     }
   }
 
-  /** One request and its answer, through the host's breaker, observed. */
+  /** One request and its answer, through the host's breaker and its turn for a slot, observed. */
   private async exchange(outgoing: OutgoingRequest): Promise<IncomingResponse> {
+    const report: OutcomeReport = this.options.health?.admit(outgoing.url.host) ?? ignoreOutcome;
+    let release: ReleaseSlot;
+    try {
+      release = await this.turn(outgoing);
+    } catch (error) {
+      report({ kind: 'abandoned' });
+      throw error;
+    }
+    try {
+      return await this.exchangeHolding(outgoing, report, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Waits for a slot to the request's origin; the caller's signal ends the wait. */
+  private async turn(outgoing: OutgoingRequest): Promise<ReleaseSlot> {
+    const { slots } = this.options;
+    if (slots === undefined) return ignoreRelease;
+    const host = outgoing.url.host;
+    return slots.acquire(outgoing.url.origin, outgoing.signal, (reason) => {
+      return new RegistryFailure('aborted', `request to ${host} aborted by the caller while waiting for a connection (${describeError(reason)})`, {
+        cause: reason,
+      });
+    });
+  }
+
+  /** The exchange, once its slot is held; the slot is given back when the answer's body is read or discarded. */
+  private async exchangeHolding(outgoing: OutgoingRequest, report: OutcomeReport, release: ReleaseSlot): Promise<IncomingResponse> {
     const host = outgoing.url.host;
     const { health, now = Date.now } = this.options;
-    const report: OutcomeReport = health?.admit(host) ?? ignoreOutcome;
     const timeoutMs = this.options.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = outgoing.signal === undefined ? timeout : AbortSignal.any([timeout, outgoing.signal]);
@@ -157,7 +189,9 @@ export class Transport {
     report(response.statusCode >= 500 ? { kind: 'failed', reason: `answered ${response.statusCode}` } : { kind: 'answered' });
     const retryAfterMs = response.statusCode === 429 ? parseRetryAfter(headerValue(response.headers['retry-after']), now()) : undefined;
     if (retryAfterMs !== undefined) health?.retryAfter(host, retryAfterMs);
-    return wrapResponse(response, bounds, (failure) => {
+    // Given back however the body ends: read, discarded, or destroyed.
+    response.body.once('close', release);
+    return wrapResponse(response, bounds, release, (failure) => {
       report(outcomeOf(failure));
     });
   }
@@ -176,7 +210,7 @@ export class Transport {
     const aborted = abortFailure(error, bounds);
     if (aborted !== undefined) return aborted;
     const code = errorCode(error);
-    if (code === ADDRESS_BLOCKED_CODE) return new RegistryFailure('policy', describeError(error), { cause: error });
+    if (code !== undefined && REFUSED_BY_POLICY_CODES.has(code)) return new RegistryFailure('policy', describeError(error), { cause: error });
     if (code !== undefined && PLAIN_HTTP_CODES.has(code)) {
       return new RegistryFailure(
         'insecure-required',
@@ -231,6 +265,10 @@ function ignoreOutcome(): void {
   // No breaker: nothing counts outcomes.
 }
 
+function ignoreRelease(): void {
+  // No slots: nothing to give back.
+}
+
 /** What bounded one exchange and where it went, to word its failure. */
 interface ExchangeBounds {
   readonly timeout: AbortSignal;
@@ -239,7 +277,12 @@ interface ExchangeBounds {
   readonly host: string;
 }
 
-function wrapResponse(response: Dispatcher.ResponseData, bounds: ExchangeBounds, onBodyFailure: (failure: RegistryFailure) => void): IncomingResponse {
+function wrapResponse(
+  response: Dispatcher.ResponseData,
+  bounds: ExchangeBounds,
+  release: ReleaseSlot,
+  onBodyFailure: (failure: RegistryFailure) => void,
+): IncomingResponse {
   return {
     status: response.statusCode,
     header: (name) => headerValue(response.headers[name.toLowerCase()]),
@@ -251,6 +294,8 @@ function wrapResponse(response: Dispatcher.ResponseData, bounds: ExchangeBounds,
         const failure = abortFailure(error, bounds) ?? networkFailure(error, errorCode(error), bounds.host);
         onBodyFailure(failure);
         throw failure;
+      } finally {
+        release();
       }
     },
     discard: async () => {
@@ -258,6 +303,8 @@ function wrapResponse(response: Dispatcher.ResponseData, bounds: ExchangeBounds,
         await response.body.dump();
       } catch {
         // The connection is dropped instead of reused; nothing else to do.
+      } finally {
+        release();
       }
     },
   };

@@ -29,6 +29,22 @@ export interface UnknownEntry {
 
 export type CacheEntry = DigestEntry | UnknownEntry;
 
+/** What every entry costs besides its text: the entry object, its place in the cache. */
+const ENTRY_BYTES = 128;
+/** What a kept error costs besides its message: its stack and the failures it wraps. */
+const ERROR_BYTES = 2048;
+
+/**
+ * An estimate of what an entry holds in memory, for the cache's byte bound: its key (a
+ * reference's name is as long as its registry host, up to what a DNS name may be), its
+ * digest or the "manifest unknown" it remembers, and the failure a stale digest carries.
+ */
+export function entryBytes(entry: CacheEntry, key: string): number {
+  if (entry.kind === 'unknown') return ENTRY_BYTES + key.length + ERROR_BYTES + entry.error.message.length;
+  const failure = entry.failure === undefined ? 0 : ERROR_BYTES + failureReason(entry.failure).length;
+  return ENTRY_BYTES + key.length + entry.digest.length + failure;
+}
+
 /**
  * Whether a failure leaves room for serving a recent digest: the registry could
  * not answer (unreachable, 5xx, timeout, 429, breaker open, deadline). Not when

@@ -21,8 +21,20 @@ import type { ImageRef } from '../reference/types.js';
 import { DEFAULT_TAG, parseImage } from '../reference/index.js';
 import type { Credential, CredentialChain } from '../credentials/types.js';
 import type { DigestSource, ManifestDigest } from '../registry/types.js';
-import { credentialKey, ManifestUnknownError } from '../registry/index.js';
-import { allowsStale, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
+import {
+  credentialKey,
+  InsecureRegistryRequiredError,
+  InvalidDigestError,
+  ManifestUnknownError,
+  RegistryAbortedError,
+  RegistryCircuitOpenError,
+  RegistryProtocolError,
+  RegistryTimeoutError,
+  RegistryUnavailableError,
+  RegistryUnreachableError,
+} from '../registry/index.js';
+import { describeError } from '../errors.js';
+import { allowsStale, entryBytes, staleEntry, staleWarning, type CacheEntry } from './cache-entry.js';
 import { ResolutionDeadlineError } from './errors.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { cancellableTimeout, raceAbort } from '../timeout.js';
@@ -59,6 +71,8 @@ export interface ResolverOptions {
   readonly cacheTtlMs: number;
   /** Most entries the cache holds. */
   readonly cacheMax: number;
+  /** Most bytes its entries may hold, as entryBytes estimates them (default DEFAULT_CACHE_MAX_BYTES). */
+  readonly cacheMaxBytes?: number;
   /** Budget of one shared registry fetch, retries included, independent of any one caller. */
   readonly fetchTimeoutMs: number;
   /** Decides whether a failure with one credential should move on to the next one. */
@@ -74,10 +88,19 @@ export interface ResolverOptions {
   readonly mirrorCredentials?: (domain: string) => CredentialChain;
   /** How long a caller waits on one mirror before asking the next or the registry (default half of fetchTimeoutMs). */
   readonly mirrorWaitMs?: number;
+  /**
+   * Whether a failure to reach `domain`'s registry may say how it failed (refused, timed out,
+   * answered something else); when not, it is a RegistryUnreachableError whose `detail` says
+   * it. Default: always (the CLI's user is the operator).
+   */
+  readonly discloses?: (domain: string) => boolean;
   /** Clock and randomness, for tests. */
   readonly now?: () => number;
   readonly random?: () => number;
 }
+
+/** The cache's byte bound unless given: a full cache of ordinary references fits well within it. */
+export const DEFAULT_CACHE_MAX_BYTES = 48 * 1024 * 1024;
 
 /**
  * How the resolver reads its cache: marking the entry recently used (so images in
@@ -104,6 +127,7 @@ interface Settings {
   readonly mirrors: ReadonlyMap<string, readonly string[]>;
   readonly mirrorCredentials: (domain: string) => CredentialChain;
   readonly mirrorWaitMs: number;
+  readonly discloses: (domain: string) => boolean;
   readonly now: () => number;
   readonly random: () => number;
 }
@@ -125,11 +149,15 @@ export class Resolver {
       mirrors: new Map([...(options.mirrors ?? new Map<string, readonly string[]>())].map(([d, m]) => [d.toLowerCase(), m])),
       mirrorCredentials: options.mirrorCredentials ?? (() => [undefined]),
       mirrorWaitMs: options.mirrorWaitMs ?? options.fetchTimeoutMs / 2,
+      discloses: options.discloses ?? (() => true),
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
     };
     this.#cache = new LRUCache<string, CacheEntry, FetchContext>({
       max: options.cacheMax,
+      // Keys are as long as the references they are for: bounded by bytes too.
+      maxSize: options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
+      sizeCalculation: entryBytes,
       ttl: this.#retention(),
       // The shared fetch keeps its own deadline; callers that give up don't abort it.
       ignoreFetchAbort: true,
@@ -156,8 +184,14 @@ export class Resolver {
       return await this.#resolveChain(ref, options.credentials, options.signal);
     } catch (error) {
       if (mirrorStale !== undefined && allowsStale(error)) return mirrorStale;
-      throw error;
+      throw this.#toldAs(ref, error);
     }
+  }
+
+  /** The failure as the caller may learn it: how a registry could not be reached only when it may say so. */
+  #toldAs(ref: ImageRef, error: unknown): unknown {
+    if (!saysHowUnreachable(error) || this.#settings.discloses(ref.domain)) return error;
+    return new RegistryUnreachableError(`${ref.name}:${ref.tag ?? DEFAULT_TAG}`, ref.domain, describeError(error), { cause: error });
   }
 
   /**
@@ -280,6 +314,25 @@ export class Resolver {
       }
     });
   }
+}
+
+/**
+ * Failures that say how a registry could not be reached: refused, reset, not found in DNS,
+ * TLS, timed out, failing lately, too slow for the deadline, or answering something no
+ * registry would. Answers a registry gives on purpose (no such manifest, credentials
+ * refused, rate limited, policy) are not among them.
+ */
+function saysHowUnreachable(error: unknown): boolean {
+  return (
+    error instanceof ResolutionDeadlineError ||
+    error instanceof RegistryUnavailableError ||
+    error instanceof RegistryTimeoutError ||
+    error instanceof RegistryAbortedError ||
+    error instanceof RegistryCircuitOpenError ||
+    error instanceof InsecureRegistryRequiredError ||
+    error instanceof RegistryProtocolError ||
+    error instanceof InvalidDigestError
+  );
 }
 
 /** A reference that carries its digest: nothing to ask. */

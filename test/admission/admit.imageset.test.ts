@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { admit, REASONS, type AdmitDeps, type ImageResolver } from '../../src/admission/admit.js';
 import type { Deadline } from '../../src/timeout.js';
 import { skipList } from '../../src/admission/skip.js';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import { podRequest } from './requests.js';
 import { AuthoritativeRegistries } from '../../src/imageset/authoritative.js';
 import { ImageSetCatalog } from '../../src/imageset/catalog.js';
 import { parseImageSet } from '../../src/imageset/parse.js';
@@ -45,19 +45,6 @@ function imageSet(name: string, images: { image: string; digest: string }[]) {
   return { metadata: { name }, spec: { images } };
 }
 
-function podRequest(containers: Record<string, unknown>[]): AdmissionRequest {
-  return {
-    uid: 'uid-1',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    subResource: undefined,
-    name: 'p',
-    namespace: 'ns',
-    operation: 'CREATE',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' }, spec: { containers } },
-    oldObject: null,
-    dryRun: false,
-  };
-}
 
 function patchOf(response: { patch?: string }): { op: string; path: string; value?: unknown }[] {
   return response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string; value?: unknown }[]);

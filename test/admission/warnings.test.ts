@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { denialMessage, failureWarnings, shorten, type ImageFailure } from '../../src/admission/index.js';
+import { tooManyImagesMessage, type Unattempted } from '../../src/admission/warnings.js';
 
 const failure = (n: number, image = `registry.example.com/team/app-${n}:v1`): ImageFailure => ({
   where: `containers/c${n}`,
@@ -41,6 +42,24 @@ describe('failureWarnings', () => {
     const omitted = Number(/(\d+) more warnings about images omitted/.exec(last)?.[1]);
     expect(warnings.length - 1 + omitted).toBe(60);
   });
+  it('says first, in one warning, how many image fields were not looked up, however many failures follow', () => {
+    const unattempted: Unattempted = { kind: 'Deployment', fields: 1200, distinctImages: 1300, maxImages: 256 };
+    const warnings = failureWarnings(Array.from({ length: 60 }, (_, i) => failure(i)), [], unattempted);
+    expect(warnings[0]).toBe('digest-pinner: 1200 image fields not pinned: the Deployment names 1300 distinct images, more than the 256 looked up per admission');
+    expect(warnings.filter((w) => w.includes('not looked up') || w.includes('looked up per admission'))).toHaveLength(1);
+  });
+  it('says the deadline passed when the images were within the limit', () => {
+    const warnings = failureWarnings([], [], { kind: 'Pod', fields: 1, distinctImages: 3, maxImages: 256 });
+    expect(warnings).toEqual(['digest-pinner: 1 image field not pinned: the admission deadline passed before they were looked up']);
+  });
+});
+
+describe('tooManyImagesMessage', () => {
+  it('names the kind, the count and the limit', () => {
+    expect(tooManyImagesMessage({ kind: 'Pod', fields: 9000, distinctImages: 9000, maxImages: 256 })).toBe(
+      'digest-pinner: the Pod names 9000 distinct images, more than the 256 looked up per admission (namespace mode strict); none was pinned',
+    );
+  });
 });
 
 describe('denialMessage', () => {
@@ -49,5 +68,10 @@ describe('denialMessage', () => {
     expect(message).toMatch(/^digest-pinner: 2 images could not be pinned/);
     expect(message).toContain('containers/c1 image "registry.example.com/team/app-1:v1"');
     expect(message).toContain('containers/c2 image "registry.example.com/team/app-2:v1"');
+  });
+  it('counts fields not looked up with the failures, and says why first', () => {
+    const message = denialMessage([failure(1)], { kind: 'Pod', fields: 4, distinctImages: 5, maxImages: 256 });
+    expect(message).toMatch(/^digest-pinner: 5 images could not be pinned to a digest \(namespace mode strict\): 4 image fields not pinned: the admission deadline passed/);
+    expect(message).toContain('containers/c1 image');
   });
 });

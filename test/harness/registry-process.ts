@@ -72,8 +72,8 @@ function registryConfig(spec: RegistrySpec, addr: string): Record<string, unknow
   };
 }
 
-/** A port that was free a moment ago (Distribution cannot listen on port 0 and report it). */
-async function freePort(): Promise<number> {
+/** A port that was free a moment ago, for a program that cannot listen on port 0 and report it (Distribution, a child process). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

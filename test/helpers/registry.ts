@@ -1,32 +1,16 @@
 /**
  * Helpers for test files that use the registries from `inject('registries')`:
- * push a fresh image, ask a registry for a digest, and count what a registry
- * or the token service served.
+ * push a fresh image, tag it many times over, ask a registry for a digest, and
+ * count what the token service served. (What a RegistryClient sent, its
+ * onRequest hook tells: test/support/requests.ts.)
  */
-import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { pushImage as pushToRegistry, readBack } from '../harness/push.js';
-import { dispatcherFor, headManifest } from '../harness/registry-client.js';
+import { authorizationFor, dispatcherFor, getManifest, headManifest } from '../harness/registry-client.js';
 import type { TokenStats } from '../harness/token-service.js';
 import type { PushOptions, PushedImage, TestRegistry, TokenRegistry } from './registry-types.js';
 
 export type { TokenStats } from '../harness/token-service.js';
-
-export interface RequestFilter {
-  readonly method: 'HEAD' | 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
-  /** Substring of the request path, e.g. `/v2/fixtures/single/manifests/v1`. */
-  readonly pathIncludes: string;
-  /** Only responses with this status (e.g. 200, leaving out 401 challenges). */
-  readonly status?: number;
-}
-
-/** One access log line: `127.0.0.1 - - [date] "HEAD /v2/… HTTP/1.1" 200 0 "" "agent"`. */
-const ACCESS_LINE = /^\S+ \S+ \S+ \[[^\]]*\] "([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /;
-const SETTLE_POLL_MS = 25;
-/** The count must hold this long before it is believed. */
-const SETTLE_MS = 100;
-const SETTLE_TIMEOUT_MS = 2_000;
 
 /**
  * Builds an image with unique content and pushes it to `registry` as
@@ -37,6 +21,35 @@ export function pushImage(registry: TestRegistry, repository: string, tag: strin
   return pushToRegistry(registry, repository, tag, opts);
 }
 
+/** Tags written at once by addTags. */
+const TAGGING_CONCURRENCY = 16;
+
+/**
+ * Gives `repository:from`'s manifest each of `tags` as well (a PUT of the same manifest per
+ * tag, as `docker tag` + push does): thousands of distinct tags without thousands of pushes.
+ * For the plain and htpasswd registries (the token service grants pull only).
+ */
+export async function addTags(registry: TestRegistry, repository: string, from: string, tags: readonly string[]): Promise<void> {
+  const manifest = await getManifest(registry, repository, from);
+  const dispatcher = await dispatcherFor(registry);
+  try {
+    const authorization = await authorizationFor(registry, repository, dispatcher);
+    const headers = { 'content-type': manifest.mediaType, ...(authorization === undefined ? {} : { authorization }) };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < tags.length; i = next++) {
+        const url = `${registry.scheme}://${registry.host}/v2/${repository}/manifests/${tags[i] ?? ''}`;
+        const res = await request(url, { method: 'PUT', dispatcher, headers, body: manifest.body });
+        await res.body.dump();
+        if (res.statusCode !== 201) throw new Error(`PUT ${url} answered ${res.statusCode}`);
+      }
+    };
+    await Promise.all(Array.from({ length: TAGGING_CONCURRENCY }, worker));
+  } finally {
+    await dispatcher.close();
+  }
+}
+
 /** The digest `registry` serves for `repository:tag` (HEAD with every manifest type in Accept). */
 export async function registryDigest(registry: TestRegistry, repository: string, tag: string): Promise<string> {
   return (await headManifest(registry, repository, tag)).digest;
@@ -45,39 +58,6 @@ export async function registryDigest(registry: TestRegistry, repository: string,
 /** Digest, media type and platform digests of `repository:tag`, as `registry` serves them now. */
 export function inspectImage(registry: TestRegistry, repository: string, tag: string): Promise<PushedImage> {
   return readBack(registry, repository, tag);
-}
-
-function countLines(log: string, filter: RequestFilter): number {
-  let count = 0;
-  for (const line of log.split('\n')) {
-    const match = ACCESS_LINE.exec(line);
-    if (!match) continue;
-    const [, method, path = '', status] = match;
-    if (method !== filter.method || !path.includes(filter.pathIncludes)) continue;
-    if (filter.status === undefined || Number(status) === filter.status) count += 1;
-  }
-  return count;
-}
-
-/**
- * How many requests matching `filter` the registry's access log records.
- * Distribution writes a line after its handler returns, which can be after the
- * client got the response, so this re-reads the log until the count has held
- * for 100 ms (at most 2 s).
- */
-export async function countRequests(registry: TestRegistry, filter: RequestFilter): Promise<number> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  let count = countLines(await readFile(registry.logFile, 'utf8'), filter);
-  let stableSince = Date.now();
-  while (Date.now() < deadline && Date.now() - stableSince < SETTLE_MS) {
-    await sleep(SETTLE_POLL_MS);
-    const next = countLines(await readFile(registry.logFile, 'utf8'), filter);
-    if (next !== count) {
-      count = next;
-      stableSince = Date.now();
-    }
-  }
-  return count;
 }
 
 /** Counters of the token service: every token request, in total and per account name. */

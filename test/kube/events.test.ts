@@ -206,6 +206,19 @@ describe('EventRecorder', () => {
     expect(created).toHaveLength(4);
   });
 
+  it('remembers keys by bytes as well as by count: images of a megabyte each push the oldest out', async () => {
+    const { sink } = recordingSink();
+    const outcomes: RecordOutcome[] = [];
+    const recorder = new EventRecorder({ sink, reportingInstance: 'dp-0', onRecorded: (o) => outcomes.push(o) });
+    const huge = (n: number): FailedImage => ({ ...FAILURE, image: `${String(n)}${'x'.repeat(1024 * 1024)}`, code: 'DP_ERR_INVALID_REFERENCE' });
+    for (let n = 0; n < 8; n += 1) recorder.recordFailures(admitted(), [huge(n)]);
+    await recorder.drain();
+    recorder.recordFailures(admitted(), [huge(7)]);
+    recorder.recordFailures(admitted(), [huge(0)]);
+    await recorder.drain();
+    expect(outcomes.slice(8)).toEqual(['deduplicated', 'created']);
+  });
+
   it('never rejects: a failed create is counted, reported and may be retried', async () => {
     const { sink, created } = recordingSink('fail');
     const outcomes: RecordOutcome[] = [];

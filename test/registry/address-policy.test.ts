@@ -2,7 +2,7 @@
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { AddressBlockedError, AddressPolicy, guardedConnector, guardedLookup } from '../../src/registry/address-policy.js';
+import { AddressBlockedError, AddressPolicy, guardedConnector, guardedLookup, hostNameProblem, InvalidHostNameError } from '../../src/registry/address-policy.js';
 
 const policy = new AddressPolicy();
 
@@ -36,8 +36,22 @@ describe('AddressPolicy.blocked', () => {
     ['::169.254.169.254', 'IPv4-compatible'],
     ['::ffff:0.0.0.0', 'IPv4-mapped unspecified'],
     ['[::ffff:169.254.169.254]', 'bracketed, as in a URL'],
+    ['2002:a9fe:a9fe::1', '6to4'],
+    ['2002:a9fe:a9fe:1234:5678:9abc:def0:1', '6to4, any subnet and interface'],
+    ['2002::1', '6to4 of 0.0.0.0'],
+    ['64:ff9b:1:a9fe:a9fe::', 'local-use NAT64, /48 placement'],
+    ['64:ff9b:1:00a9:00fe:a9fe::', 'local-use NAT64, /56 placement'],
+    ['64:ff9b:1:0:a9:fea9:fe00::', 'local-use NAT64, /64 placement'],
+    ['64:ff9b:1::a9fe:a9fe', 'local-use NAT64, /96 placement'],
+    ['64:ff9b:1:1234:5678::169.254.169.254', 'local-use NAT64, /96 placement with a subnet, dotted'],
   ])('refuses %s (%s)', (address) => {
     expect(policy.blocked(address)).toBeDefined();
+  });
+
+  it('says which form carried which refused IPv4 address', () => {
+    expect(policy.blocked('2002:a9fe:a9fe::1')).toBe('6to4 address of 169.254.169.254, a link-local (cloud metadata)');
+    expect(policy.blocked('64:ff9b:1::a9fe:a9fe')).toBe('local-use NAT64 address of 169.254.169.254, a link-local (cloud metadata)');
+    expect(policy.blocked('::ffff:100.100.100.200')).toBe('IPv4-mapped address of 100.100.100.200, a cloud metadata (Alibaba Cloud)');
   });
 
   it.each([
@@ -54,7 +68,12 @@ describe('AddressPolicy.blocked', () => {
     'fd00:ec2::253',
     '2001:db8::1',
     '8.8.8.8',
-  ])('allows %s (loopback and private networks host ordinary registries)', (address) => {
+    '2002:0a00:0001::1',
+    '2002:7f00:1::',
+    '64:ff9b:1::a00:1',
+    '64:ff9b:1:a00:1::',
+    '64:ff9b::a00:1',
+  ])('allows %s (loopback and private networks host ordinary registries, in any form)', (address) => {
     expect(policy.blocked(address)).toBeUndefined();
   });
 
@@ -123,7 +142,54 @@ describe('guardedLookup', () => {
   });
 });
 
+describe('hostNameProblem', () => {
+  const labels = (count: number, size: number) => Array.from({ length: count }, () => 'a'.repeat(size)).join('.');
+
+  it.each([
+    ['registry.example.com'],
+    [labels(4, 63).slice(0, 253)],
+    [`${labels(4, 63).slice(0, 253)}.`],
+    ['a'.repeat(63)],
+    ['127.0.0.1'],
+    ['[::1]'],
+    ['localhost'],
+  ])('accepts %s', (name) => {
+    expect(hostNameProblem(name)).toBeUndefined();
+  });
+
+  it.each([
+    [labels(5, 50), 'is 254 characters long; no DNS name is longer than 253'],
+    [labels(6, 49), 'is 299 characters long; no DNS name is longer than 253'],
+    [`${'a'.repeat(64)}.example.com`, 'has a label of 64 characters; no DNS label is longer than 63'],
+    [`registry.${'b'.repeat(200)}`, 'has a label of 200 characters; no DNS label is longer than 63'],
+    ['x'.repeat(1024 * 1024), 'is 1048576 characters long; no DNS name is longer than 253'],
+  ])('refuses a name of %#', (name, problem) => {
+    expect(hostNameProblem(name)).toBe(problem);
+  });
+
+  it('quotes only the start of a refused name', () => {
+    const name = 'x'.repeat(1024 * 1024);
+    const error = new InvalidHostNameError(name, hostNameProblem(name) ?? '');
+    expect(error.message).toBe(`host name "${'x'.repeat(40)}…" is 1048576 characters long; no DNS name is longer than 253`);
+    expect(error.code).toBe('DP_ERR_INVALID_HOST_NAME');
+  });
+});
+
 describe('guardedConnector', () => {
+  it('refuses a host name no DNS name can be before any lookup or socket', async () => {
+    const dns = fakeLookup({});
+    const connector = guardedConnector({ policy, lookup: dns, timeoutMs: 1_000, connectOptionsFor: () => ({}) });
+    const hostname = `${'a'.repeat(60)}.`.repeat(5).slice(0, 280);
+    const error = await new Promise<Error | null>((resolve) => {
+      connector({ hostname, host: `${hostname}:443`, protocol: 'https:', port: '443', servername: hostname }, (...args) => {
+        resolve(args[0]);
+      });
+    });
+    expect(error).toBeInstanceOf(InvalidHostNameError);
+    expect(error?.message).toContain('is 280 characters long; no DNS name is longer than 253');
+    expect(dns.calls).toEqual([]);
+  });
+
   it('refuses an IP literal before any lookup or socket', async () => {
     const dns = fakeLookup({});
     const connector = guardedConnector({ policy, lookup: dns, timeoutMs: 1_000, connectOptionsFor: () => ({}) });

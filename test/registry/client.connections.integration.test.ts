@@ -1,13 +1,15 @@
 /**
- * Connection reuse: manifest HEADs to one registry share a kept-alive connection
- * instead of a new TCP (and TLS) handshake each. A raw TCP fault proxy in front of
- * the real registry counts the connections the client opens.
+ * Connection reuse and bounds: manifest HEADs to one registry share a kept-alive
+ * connection instead of a new TCP (and TLS) handshake each, and many at once open no
+ * more connections than the client keeps per origin. A raw TCP fault proxy in front
+ * of the real registry counts the connections the client opens.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseImage } from '../../src/reference/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
+import { MAX_REQUESTS_PER_ORIGIN } from '../../src/registry/client.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { pushImage } from '../helpers/registry.js';
+import { addTags, pushImage } from '../helpers/registry.js';
 import type { TestRegistry } from '../helpers/registry-types.js';
 
 const registries = inject('registries');
@@ -48,5 +50,30 @@ describe.each([
     // dispatched the instant before the previous one's socket is back in the pool; without
     // keep-alive after HEAD it is one connection per HEAD (5 or 6 here).
     expect(proxy.stats.connections).toBeLessThanOrEqual(2);
+  });
+
+  it(`many at once open at most ${MAX_REQUESTS_PER_ORIGIN} connections: the rest wait their turn, and every one answers`, async () => {
+    const tags = Array.from({ length: 4 * MAX_REQUESTS_PER_ORIGIN }, (_, i) => `many-${i}`);
+    await addTags(registry, 'connections/app', 'v1', tags);
+    const counting = await startFaultProxy({ upstream: registry.host, protocol: 'tcp' });
+    const wide = new RegistryClient({
+      env: {},
+      caFiles: [registries.caFile],
+      insecureRegistries: registry === registries.plain ? [counting.host] : [],
+      requestTimeoutMs: 30_000,
+      userAgent: 'digest-pinner-test',
+    });
+    try {
+      const credential =
+        registry.username === undefined || registry.password === undefined ? undefined : { username: registry.username, password: registry.password, source: 'test' };
+      const answers = await Promise.all(
+        tags.map((tag) => wide.getDigest(parseImage(`${counting.host}/connections/app:${tag}`), tag, credential, AbortSignal.timeout(60_000))),
+      );
+      expect(new Set(answers.map((a) => a.digest))).toEqual(new Set([digests.get('v1')]));
+      expect(counting.stats.connections).toBeLessThanOrEqual(MAX_REQUESTS_PER_ORIGIN);
+    } finally {
+      await wide.close();
+      await counting.close();
+    }
   });
 });

@@ -181,3 +181,25 @@ describe('HostHealth Retry-After', () => {
     expect(admitError(health)?.options.retryAfterMs).toBe(3600_000);
   });
 });
+
+describe('HostHealth host table', () => {
+  it('keeps a failure text shortened: the open breaker names the start of the last one', () => {
+    const { health } = breaker({ failureThreshold: 1, coolDownMs: 10_000 });
+    request(health, { kind: 'failed', reason: `cannot reach ${HOST}: ${'x'.repeat(100_000)}` });
+    const message = admitError(health)?.reason ?? '';
+    expect(message).toContain(`last: cannot reach ${HOST}: xxx`);
+    expect(message.length).toBeLessThan(500);
+  });
+
+  it('is bounded by bytes as well as by count: were longer host names to get here, fewer records would be kept', () => {
+    const { health } = breaker();
+    const longHost = (i: number) => `${String(i).padStart(6, '0')}.${'h'.repeat(2_000)}:5000`;
+    for (let i = 0; i < 1000; i += 1) request(health, refused, longHost(i));
+    const kept = health.states().size;
+    expect(kept).toBeLessThan(1000);
+    expect(kept).toBeGreaterThan(0);
+    // The most recent hosts are the ones kept.
+    expect(health.states().has(longHost(999))).toBe(true);
+    expect(health.states().has(longHost(0))).toBe(false);
+  });
+});

@@ -140,7 +140,8 @@ describe('TokenService against a local token server', () => {
   });
 
   function service(options: TokenServiceOptions = {}): TokenService {
-    return new TokenService(new Transport(agent, { timeoutMs: 2_000, userAgent: 'test' }), options);
+    // Far off: no test here waits for a timeout, and a busy machine must not meet one.
+    return new TokenService(new Transport(agent, { timeoutMs: 60_000, userAgent: 'test' }), options);
   }
 
   function request(...scopes: string[]): TokenRequest {
@@ -152,7 +153,7 @@ describe('TokenService against a local token server', () => {
     };
   }
 
-  const signal = () => AbortSignal.timeout(5_000);
+  const signal = () => AbortSignal.timeout(60_000);
   const repo = (name: string) => `repository:${name}:pull`;
 
   it('asks for each repository alone, all at once: no lease waits for another', async () => {
@@ -191,7 +192,7 @@ describe('TokenService against a local token server', () => {
   });
 
   it('refuses a token longer than it accepts, says so in the failure, and logs it', async () => {
-    const huge = 'x'.repeat(512 * 1024);
+    const huge = 'x'.repeat(32 * 1024);
     tokens.answer = () => ({ status: 200, body: { token: huge, expires_in: 300 } });
     const warnings: { fields: Readonly<Record<string, unknown>>; message: string }[] = [];
     const svc = service({ warn: (fields, message) => warnings.push({ fields, message }) });
@@ -204,6 +205,16 @@ describe('TokenService against a local token server', () => {
     // Nothing was cached: the next lease asks again.
     await svc.lease(request(repo('a')), signal()).catch(() => undefined);
     expect(tokens.requests).toHaveLength(2);
+  });
+
+  it('refuses a response longer than it reads (it stops reading there), says so in the failure, and logs it', async () => {
+    tokens.answer = () => ({ status: 200, body: { token: 'x'.repeat(512 * 1024), expires_in: 300 } });
+    const warnings: { fields: Readonly<Record<string, unknown>>; message: string }[] = [];
+    const svc = service({ warn: (fields, message) => warnings.push({ fields, message }) });
+    const failure = await svc.lease(request(repo('a')), signal()).catch((error: unknown) => error);
+    const reason = `token service ${tokens.origin.host} answered with more than 64 KiB`;
+    expect(failure).toMatchObject({ kind: 'protocol', reason });
+    expect(warnings).toEqual([{ fields: { tokenService: tokens.origin.host, scopes: [repo('a')], maxResponseBytes: 65536 }, message: reason }]);
   });
 
   it('accepts a token of the longest accepted length', async () => {
