@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { failOpenCount } from './apiserver-metrics.js';
 import { run } from '../harness/exec.js';
-import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, runHelm, type HelmMajor, type HelmResult } from '../harness/helm.js';
+import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, helmCommands, type HelmMajor } from '../harness/helm.js';
 
 const NAMESPACE = 'digest-pinner';
 const RELEASE = 'digest-pinner';
@@ -54,17 +54,7 @@ let otherCrdsDir: string;
 let auditLog: string;
 const binaries = new Map<HelmMajor, string>();
 
-function helm(major: HelmMajor, args: readonly string[]): Promise<HelmResult> {
-  const binary = binaries.get(major);
-  if (binary === undefined) throw new Error(`helm ${major} not built`);
-  return runHelm(binary, [...args, '--kubeconfig', cluster.kubeconfigPath]);
-}
-
-async function helmOk(major: HelmMajor, args: readonly string[]): Promise<string> {
-  const result = await helm(major, args);
-  if (result.code !== 0) throw new Error(`helm ${major} ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
-  return result.stdout;
-}
+const { helmOk } = helmCommands(binaries, () => cluster.kubeconfigPath);
 
 /** The bytes of the audit log so far: deletions() reads what comes after. */
 async function auditMark(): Promise<number> {

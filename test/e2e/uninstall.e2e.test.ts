@@ -32,7 +32,7 @@ import { eventually as poll, startHostWebhook } from './host-webhook.js';
 import { failOpenCount } from './apiserver-metrics.js';
 import { SKIP_LIST_VARIABLE, skipListLiteral } from '../../src/admission/index.js';
 import type { RunningServer } from '../../src/cli/serve.js';
-import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, runHelm, type HelmMajor, type HelmResult } from '../harness/helm.js';
+import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, helmCommands, type HelmMajor } from '../harness/helm.js';
 import { runCommand } from '../support/cli.js';
 import { testLog, type TestLog } from '../support/log.js';
 
@@ -64,17 +64,7 @@ const binaries = new Map<HelmMajor, string>();
 const eventually = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
   poll(what, probe, { timeoutMs: 60_000, context: () => log.text().slice(-3000) });
 
-function helm(major: HelmMajor, args: readonly string[]): Promise<HelmResult> {
-  const binary = binaries.get(major);
-  if (binary === undefined) throw new Error(`helm ${major} not built`);
-  return runHelm(binary, [...args, '--kubeconfig', cluster.kubeconfigPath]);
-}
-
-async function helmOk(major: HelmMajor, args: readonly string[]): Promise<string> {
-  const result = await helm(major, args);
-  if (result.code !== 0) throw new Error(`helm ${major} ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
-  return result.stdout;
-}
+const { helm, helmOk } = helmCommands(binaries, () => cluster.kubeconfigPath);
 
 interface Admission {
   /** The namespace the Pod was created in. */
@@ -105,7 +95,6 @@ function refusalClass(answer: Admission): string {
   const { message } = answer;
   if (message.includes('failed calling webhook')) return 'the webhook configured but unreachable';
   if (message.includes('digest-pinner: images not pinned to a digest')) return 'the strict policy: image not pinned';
-  if (message.includes('no params found')) return 'the strict policy: its skip-list ConfigMap missing';
   if (message.includes('denied the request')) return 'the webhook denied it';
   return `other: HTTP ${answer.status} ${message}`;
 }
