@@ -8,11 +8,11 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
-import { parseAllDocuments, parse } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { parser } from '@prometheus-io/lezer-promql';
-import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, REPO_DIR, runHelm } from '../harness/helm.js';
+import { HELM_BUILD_TIMEOUT_MS, REPO_DIR } from '../harness/helm.js';
+import { renderedRuleFile, selectedMetrics, type AlertRule } from '../harness/prometheusrule.js';
 import { runCli } from '../../src/cli/main.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { captureIo } from '../support/cli.js';
@@ -26,11 +26,6 @@ const UNREACHABLE_HOST = '127.0.0.1:1';
 const PROMETHEUS_OWN = new Set(['up']);
 /** Declared without a cluster, but with series only once serve watches one (test/kube, test/e2e). */
 const NEEDS_CLUSTER = new Set(['digest_pinner_informer_synced']);
-
-interface Rule {
-  readonly alert: string;
-  readonly expr: string;
-}
 
 interface PromtoolTests {
   readonly tests: readonly { readonly alert_rule_test?: readonly { readonly alertname: string; readonly exp_alerts: readonly unknown[] }[] }[];
@@ -50,19 +45,6 @@ function exec(file: string, args: readonly string[], timeoutMs: number): Promise
   });
 }
 
-/** The metric names `expr` selects, by PromQL's own grammar (Prometheus's lezer parser). */
-function selectedMetrics(expr: string): string[] {
-  const names: string[] = [];
-  const tree = parser.parse(expr);
-  tree.iterate({
-    enter(node) {
-      if (node.type.isError) throw new Error(`not PromQL at ${node.from}: ${expr}`);
-      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') names.push(expr.slice(node.from, node.to));
-    },
-  });
-  return names;
-}
-
 /** The names of the samples an exposition holds. */
 function sampledNames(text: string): Set<string> {
   return new Set([...text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/gm)].map(([, name = '']) => name));
@@ -80,20 +62,16 @@ function exposedNames(text: string): Set<string> {
 
 let dir = '';
 let promtool = '';
-let rules: Rule[] = [];
+let rules: readonly AlertRule[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dp-promrule-'));
-  const [helm, built] = await Promise.all([helmBinary(4), exec('bash', [PROMTOOL_SCRIPT], HELM_BUILD_TIMEOUT_MS)]);
+  const [ruleFile, built] = await Promise.all([renderedRuleFile(), exec('bash', [PROMTOOL_SCRIPT], HELM_BUILD_TIMEOUT_MS)]);
   promtool = built.stdout.trim().split('\n').at(-1) ?? '';
   if (built.code !== 0 || promtool === '') throw new Error(`${PROMTOOL_SCRIPT} exited ${built.code}:\n${built.stderr}`);
-  const rendered = await runHelm(helm, ['template', 'digest-pinner', CHART_DIR, '--namespace', 'digest-pinner', '--set', 'metrics.prometheusRule.enabled=true', '--show-only', 'templates/prometheusrule.yaml']);
-  if (rendered.code !== 0) throw new Error(`helm template: ${rendered.stderr}`);
-  const [rule] = parseAllDocuments(rendered.stdout).map((doc) => doc.toJS() as { kind?: string; spec: { groups: { rules: Rule[] }[] } }).filter((doc) => doc.kind === 'PrometheusRule');
-  if (rule === undefined) throw new Error('no PrometheusRule rendered');
-  rules = rule.spec.groups.flatMap((group) => group.rules);
+  rules = ruleFile.groups.flatMap((group) => group.rules);
   // promtool reads a Prometheus rule file: the PrometheusRule's spec is one.
-  await writeFile(join(dir, 'rules.yaml'), JSON.stringify(rule.spec));
+  await writeFile(join(dir, 'rules.yaml'), JSON.stringify(ruleFile));
   await copyFile(PROMTOOL_TESTS, join(dir, 'tests.yaml'));
 }, HELM_BUILD_TIMEOUT_MS);
 
@@ -175,7 +153,7 @@ describe('every webhook metric a rule queries', () => {
     expect(own.length).toBeGreaterThan(0);
     expect(own.filter((name) => !exposed.has(name))).toEqual([]);
     expect(own.filter((name) => !sampled.has(name) && !NEEDS_CLUSTER.has(name))).toEqual([]);
-    // The rest are kube-apiserver's (test/e2e scrapes it) or Prometheus's own.
+    // The rest are kube-apiserver's (test/e2e/alert-metrics.e2e.test.ts scrapes it) or Prometheus's own.
     expect(queried.filter((name) => !name.startsWith('digest_pinner_') && !name.startsWith('apiserver_admission_webhook_') && !PROMETHEUS_OWN.has(name))).toEqual([]);
   });
 });
