@@ -240,6 +240,19 @@ const COMBINATIONS: readonly Combination[] = [
     },
   },
   {
+    name: 'a Grafana dashboard',
+    flags: ['--set', 'metrics.dashboard.enabled=true'],
+    check: (objects) => {
+      expect(kinds(objects)).toEqual([...DEFAULTS, 'ConfigMap/digest-pinner-dashboard'].sort());
+      const configMap = find(objects, 'ConfigMap', 'digest-pinner-dashboard') as KubeObject & { data: Record<string, string> };
+      // Grafana's sidecar loads ConfigMaps with this label.
+      expect(configMap.metadata.labels?.['grafana_dashboard']).toBe('1');
+      const dashboard = JSON.parse(configMap.data['digest-pinner.json'] ?? '') as { uid: string; panels: { title: string; targets: { expr: string }[] }[] };
+      expect(dashboard.uid).toBe('digest-pinner');
+      expect(dashboard.panels.filter((panel) => panel.targets.length === 0 || panel.targets.some((t) => t.expr === '')).map((p) => p.title)).toEqual([]);
+    },
+  },
+  {
     name: 'metrics Service, ServiceMonitor and PrometheusRule',
     flags: ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.prometheusRule.enabled=true'],
     check: (objects) => {

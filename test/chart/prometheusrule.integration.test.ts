@@ -2,7 +2,8 @@
  * The chart's PrometheusRule, as Helm renders it: `promtool check rules` and `promtool test rules`
  * (test/chart/prometheusrule.promtool.yaml: a firing and a silent test per alert), promtool being
  * the real program (scripts/build-promtool.sh builds it from the Go module proxy into ~/.cache);
- * and every metric of the webhook a rule queries is one a real `serve` exposes on its metrics port.
+ * and every metric of the webhook a rule or a dashboard panel queries is one a real `serve`
+ * exposes on its metrics port.
  */
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { HELM_BUILD_TIMEOUT_MS, REPO_DIR } from '../harness/helm.js';
-import { renderedRuleFile, selectedMetrics, type AlertRule } from '../harness/prometheusrule.js';
+import { renderedDashboardQueries, renderedRuleFile, selectedMetrics, type AlertRule } from '../harness/monitoring.js';
 import { runCli } from '../../src/cli/main.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { captureIo } from '../support/cli.js';
@@ -106,15 +107,17 @@ describe('the PrometheusRule', () => {
   });
 });
 
-describe('every webhook metric a rule queries', () => {
+describe('every webhook metric a rule or dashboard panel queries', () => {
   const registries = inject('registries');
   const { plain } = registries;
   let server: RunningServer | undefined;
   let cwd = '';
   let exposed = new Set<string>();
   let sampled = new Set<string>();
+  let panels: string[] = [];
 
   beforeAll(async () => {
+    panels = await renderedDashboardQueries();
     cwd = await mkdtemp(join(tmpdir(), 'dp-promrule-serve-'));
     const { io } = captureIo({ cwd, homeDir: cwd });
     const code = await runCli(['serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--insecure-registry', plain.host, '--log-level', 'silent'], io, (s) => (server = s));
@@ -148,7 +151,8 @@ describe('every webhook metric a rule queries', () => {
   });
 
   it('is exposed on the metrics port of a real serve after admissions', () => {
-    const queried = [...new Set(rules.flatMap((rule) => selectedMetrics(rule.expr)))];
+    expect(panels.length).toBeGreaterThan(0);
+    const queried = [...new Set([...rules.map((rule) => rule.expr), ...panels].flatMap((expr) => selectedMetrics(expr)))];
     const own = queried.filter((name) => name.startsWith('digest_pinner_'));
     expect(own.length).toBeGreaterThan(0);
     expect(own.filter((name) => !exposed.has(name))).toEqual([]);

@@ -2,13 +2,14 @@
  * The kube-apiserver series the chart's alerts read when the webhook cannot be reached (its own
  * metrics are then silent): with the webhook entries pointed at a port nothing listens on, a
  * real kube-apiserver counts the warn entry's calls as failing open and the strict entry's
- * (failurePolicy Fail) as rejections, under the names and labels the PrometheusRule selects.
+ * (failurePolicy Fail) as rejections, under the names and labels the PrometheusRule and the
+ * dashboard select.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { applyManifests, type ManifestDoc } from './host-webhook.js';
 import { freePort } from '../harness/registry-process.js';
-import { renderedRuleFile, selectedMetrics, type AlertRule } from '../harness/prometheusrule.js';
+import { renderedDashboardQueries, renderedRuleFile, selectedMetrics } from '../harness/monitoring.js';
 
 const WARN = 'alerts-warn';
 const STRICT = 'alerts-strict';
@@ -33,12 +34,13 @@ function parseExposition(text: string): Series[] {
 }
 
 let started: Cluster | undefined;
-let rules: readonly AlertRule[] = [];
+/** The PromQL of the chart's alerts and dashboard panels. */
+let queries: string[] = [];
 let series: Series[] = [];
 let strictAnswer = '';
 
 beforeAll(async () => {
-  rules = (await renderedRuleFile()).groups.flatMap((group) => group.rules);
+  queries = [...(await renderedRuleFile()).groups.flatMap((group) => group.rules.map((rule) => rule.expr)), ...(await renderedDashboardQueries())];
   const cluster = await startCluster({ controllerManager: false });
   started = cluster;
   // Nothing listens there: every call is refused, as with a crashed webhook or a blocking NetworkPolicy.
@@ -75,8 +77,8 @@ describe('kube-apiserver /metrics after calls to an unreachable webhook', () => 
     expect(rejected.map((s) => s.labels['error_type'])).toContain('calling_webhook_error');
   });
 
-  it('exposes every kube-apiserver metric a rule queries', () => {
-    const queried = [...new Set(rules.flatMap((rule) => selectedMetrics(rule.expr)))].filter((name) => name.startsWith('apiserver_'));
+  it('exposes every kube-apiserver metric a rule or dashboard panel queries', () => {
+    const queried = [...new Set(queries.flatMap((expr) => selectedMetrics(expr)))].filter((name) => name.startsWith('apiserver_'));
     expect(queried.sort()).toEqual(['apiserver_admission_webhook_fail_open_count', 'apiserver_admission_webhook_rejection_count']);
     const exposed = new Set(series.map((s) => s.name));
     expect(queried.filter((name) => !exposed.has(name))).toEqual([]);
