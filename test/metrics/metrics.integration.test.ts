@@ -1,5 +1,7 @@
 /** /metrics on its own plain-HTTP port and the admission log line, after real admissions over HTTPS against a real registry. */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -269,6 +271,33 @@ describe('GET /metrics after real admissions', () => {
     expect(denied?.['failures']).toEqual([
       { where: 'containers/c0', image, code: 'DP_ERR_MANIFEST_UNKNOWN', reason: 'registry answered 404 (no such tag or repository)' },
     ]);
+  });
+});
+
+describe('admissions in flight', () => {
+  it('counts an admission while its registry has not answered, and not once it is answered', async () => {
+    const webhook = await startMetricsWebhook();
+    // Accepts connections and never answers: the TLS handshake waits.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const connected = once(silent, 'connection');
+      const answered = webhook.post('/mutate?timeout=30s', review('Pod', [`127.0.0.1:${port}/hang/app:v1`]));
+      // The registry request starts after the admission is counted.
+      await connected;
+      const during = valueOf((await webhook.scrape()).samples, 'digest_pinner_admissions_in_flight');
+      silent.close();
+      for (const socket of sockets) socket.destroy();
+      await answered;
+      const after = valueOf((await webhook.scrape()).samples, 'digest_pinner_admissions_in_flight');
+      expect([during, after]).toEqual([1, 0]);
+    } finally {
+      silent.close();
+      await webhook.close();
+    }
   });
 });
 
