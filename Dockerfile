@@ -38,7 +38,8 @@ COPY --from=dist /src/dist ./dist
 COPY package.json ./
 # The uid the manifests' securityContext expects (runAsNonRoot, readOnlyRootFilesystem).
 USER 10001:10001
-EXPOSE 8443
+# The webhook (HTTPS) and its metrics and probes (plain HTTP).
+EXPOSE 8443 9090
 # The V8 heap is not capped here: it depends on the memory limit, so the chart sets it
 # (NODE_OPTIONS=--max-old-space-size, 5/8 of resources.limits.memory). The young generation's
 # semi-spaces do not: 2 MiB (default 16) keep its share of a small heap small, for a few per cent
