@@ -9,34 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { applyManifests, type ManifestDoc } from './host-webhook.js';
 import { freePort } from '../harness/registry-process.js';
+import { parseExposition, type Sample } from '../support/exposition.js';
 import { renderedDashboardQueries, renderedRuleFile, selectedMetrics } from '../harness/monitoring.js';
 
 const WARN = 'alerts-warn';
 const STRICT = 'alerts-strict';
 const IMAGE = 'registry.invalid/alerts/app:1.0';
 
-interface Series {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-const LABEL_PAIR = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-function parseExposition(text: string): Series[] {
-  return text.split('\n').flatMap((line) => {
-    const match = SAMPLE_LINE.exec(line);
-    if (match === null) return [];
-    const [, name = '', labelText = '', value = ''] = match;
-    return [{ name, labels: Object.fromEntries([...labelText.matchAll(LABEL_PAIR)].map(([, k = '', v = '']) => [k, v])), value: Number(value) }];
-  });
-}
-
 let started: Cluster | undefined;
 /** The PromQL of the chart's alerts and dashboard panels. */
 let queries: string[] = [];
-let series: Series[] = [];
+let series: Sample[] = [];
 let strictAnswer = '';
 
 beforeAll(async () => {

@@ -19,6 +19,7 @@ import { Resolver } from '../../src/resolve/index.js';
 import { BREAKER_STATES, HostLabels, Metrics, OTHER_HOST } from '../../src/metrics/index.js';
 import { webhookLogger } from '../../src/server/log.js';
 import { testLog } from '../support/log.js';
+import { parseExposition, type Sample } from '../support/exposition.js';
 import type { BreakerState } from '../../src/registry/index.js';
 
 const registries = inject('registries');
@@ -26,26 +27,6 @@ const plain = registries.plain;
 /** Nothing listens on port 1: connections are refused at once. */
 const UNREACHABLE_HOST = '127.0.0.1:1';
 const UNREACHABLE = `${UNREACHABLE_HOST}/nothing/here:v1`;
-
-/** One sample of the exposition text: `name{a="x",b="y"} value`. */
-interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-const LABEL_PAIR = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-function parseExposition(text: string): Sample[] {
-  return text.split('\n').flatMap((line) => {
-    const match = SAMPLE_LINE.exec(line);
-    if (match === null || line.startsWith('#')) return [];
-    const [, name = '', labelText = '', value = ''] = match;
-    const labels = Object.fromEntries([...labelText.matchAll(LABEL_PAIR)].map(([, key = '', v = '']) => [key, v]));
-    return [{ name, labels, value: Number(value) }];
-  });
-}
 
 /** The value of the one sample named `name` whose labels include `labels`; undefined when none. */
 function valueOf(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
