@@ -31,15 +31,23 @@ export class Budget {
   }
 
   /**
+   * Takes `amount` if it fits now; false (nothing taken) otherwise. Whatever waits needs more
+   * than is free, so taking what fits never passes a smaller request.
+   */
+  tryAcquire(amount: number): boolean {
+    if (this.#used + amount > this.capacity) return false;
+    this.#used += amount;
+    return true;
+  }
+
+  /**
    * Takes `amount` now or once it fits, calling `granted` in the same turn as it is taken (so a
    * holder that gives up later never misses a grant). Rejects with the signal's reason if it
    * aborts first; `amount` must not exceed the capacity.
    */
   acquire(amount: number, signal: AbortSignal, granted: () => void): Promise<void> {
     if (amount > this.capacity) return Promise.reject(new RangeError(`${amount} exceeds the budget's capacity of ${this.capacity}`));
-    // Whatever waits needs more than is free, so taking what fits never passes a smaller request.
-    if (this.#used + amount <= this.capacity) {
-      this.#used += amount;
+    if (this.tryAcquire(amount)) {
       granted();
       return Promise.resolve();
     }

@@ -13,6 +13,8 @@ interface Connection {
   readonly socket: Socket;
   /** Requests whose headers arrived and whose response has not ended. */
   readonly requests: Set<IncomingMessage>;
+  /** Whether a response has ended on it: a client that sends whole requests, as kube-apiserver does. */
+  served: boolean;
 }
 
 /**
@@ -24,7 +26,11 @@ function inFlight(connection: Connection): boolean {
   return false;
 }
 
-/** The connections of a listener: at most `max` open, the oldest without a request in flight closed to make room. */
+/**
+ * The connections of a listener: at most `max` open. To make room, the oldest connection that
+ * never completed a request is closed, else the oldest idle one: a flood of connections that
+ * send nothing (or trickle) closes its own members, not kube-apiserver's kept-alive ones.
+ */
 export class ConnectionTable {
   readonly #max: number;
   /** By remote address and port (the TCP socket and the TLS socket over it share them), oldest first. */
@@ -63,17 +69,21 @@ export class ConnectionTable {
       socket.destroy();
       return;
     }
-    const connection: Connection = { socket, requests: new Set() };
+    const connection: Connection = { socket, requests: new Set(), served: false };
     this.#connections.set(key, connection);
     socket.once('close', () => {
       if (this.#connections.get(key) === connection) this.#connections.delete(key);
     });
   }
 
-  /** Closes the oldest connection without a request in flight; false when every one has one. */
+  /** Closes the oldest connection that never served a request, else the oldest idle one; false when every one has a request in flight. */
   #evictOne(): boolean {
+    return this.#evictFirst((c) => !c.served && !inFlight(c)) || this.#evictFirst((c) => !inFlight(c));
+  }
+
+  #evictFirst(evictable: (connection: Connection) => boolean): boolean {
     for (const [key, connection] of this.#connections) {
-      if (inFlight(connection)) continue;
+      if (!evictable(connection)) continue;
       this.#connections.delete(key);
       connection.socket.destroy();
       return true;
@@ -88,6 +98,7 @@ export class ConnectionTable {
     connection.requests.add(request);
     response.once('close', () => {
       connection.requests.delete(request);
+      if (response.writableFinished) connection.served = true;
     });
   }
 }

@@ -176,6 +176,19 @@ describe('connections are capped', () => {
     expect(idle[1]?.socket.destroyed).toBe(false);
   });
 
+  it('closes a connection that never completed a request before an older kept-alive one that did', async () => {
+    const listener = await startListener({ ...PATIENT, maxConnections: 3 });
+    const keptAlive = await tlsIdle(listener.port);
+    const answered = new Promise<string>((resolve) => keptAlive.socket.once('data', (data: Buffer) => { resolve(data.toString('latin1')); }));
+    keptAlive.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await answered).toMatch(/^HTTP\/1\.1 200 /);
+    const silent = [await tcpOnly(listener.port), await tcpOnly(listener.port)];
+    expect((await listener.post(review([PINNED]))).status).toBe(200);
+    expect(await silent[0]?.closed).toBe('');
+    expect(keptAlive.socket.destroyed).toBe(false);
+    expect(silent[1]?.socket.destroyed).toBe(false);
+  });
+
   it('closes a new connection when every place holds a review in flight, and serves again once they end', async () => {
     const listener = await startListener({ ...PATIENT, maxConnections: 2 });
     const inFlight = [listener.post(review([HELD])), listener.post(review([HELD]))];
@@ -231,7 +244,7 @@ describe('bodies', () => {
     const first = JSON.stringify(review([HELD]));
     const later = JSON.stringify(review([PINNED]));
     // Room for either body, not for two.
-    const listener = await startListener({ ...PATIENT, bodyBytesInFlight: Math.max(first.length, later.length) + 100 });
+    const listener = await startListener({ ...PATIENT, ordinaryBodyBytesInFlight: Math.max(first.length, later.length) + 100 });
     const held = listener.post(first);
     await listener.held(1);
     // The second does not fit beside the first; ?timeout=2s gives it a 1 s deadline to wait in.
