@@ -63,11 +63,16 @@ export function openSlowClient(port: number, kind: SlowKind): Promise<SlowClient
 }
 
 /**
- * Opens `count` slow clients, kinds in turn, `parallel` at a time. A connection the server
+ * Opens `count` slow clients, `kinds` in turn, `parallel` at a time. A connection the server
  * closes before it is set up (the webhook at its cap, or out of file descriptors) is counted
  * in `refused`, not returned.
  */
-export async function openSlowClients(port: number, count: number, parallel = 32): Promise<{ clients: SlowClient[]; refused: number; ms: number }> {
+export async function openSlowClients(
+  port: number,
+  count: number,
+  parallel = 32,
+  kinds: readonly SlowKind[] = SLOW_KINDS,
+): Promise<{ clients: SlowClient[]; refused: number; ms: number }> {
   const started = performance.now();
   const clients: SlowClient[] = [];
   let refused = 0;
@@ -75,7 +80,7 @@ export async function openSlowClients(port: number, count: number, parallel = 32
   const worker = async (): Promise<void> => {
     for (let i = next++; i < count; i = next++) {
       try {
-        clients.push(await openSlowClient(port, SLOW_KINDS[i % SLOW_KINDS.length] ?? 'silent-tls'));
+        clients.push(await openSlowClient(port, kinds[i % kinds.length] ?? 'silent-tls'));
       } catch {
         refused += 1;
       }
