@@ -32,7 +32,7 @@ describe('JsonShapeScanner', () => {
         const text = JSON.stringify(value, null, indent ? 2 : undefined);
         expect(scan(text, UNLIMITED, cuts).values).toBe(shapeOf(JSON.parse(text)).values);
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -44,7 +44,7 @@ describe('JsonShapeScanner', () => {
         expect(() => scan(text, { ...UNLIMITED, jsonDepth: depth })).not.toThrow();
         if (depth > 0) expect(() => scan(text, { ...UNLIMITED, jsonDepth: depth - 1 })).toThrow(JsonShapeError);
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -56,7 +56,7 @@ describe('JsonShapeScanner', () => {
         expect(() => scan(text, { ...UNLIMITED, jsonValues: values })).not.toThrow();
         expect(() => scan(text, { ...UNLIMITED, jsonValues: values - 1 })).toThrow(JsonShapeError);
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -67,7 +67,7 @@ describe('JsonShapeScanner', () => {
         const text = JSON.stringify({ list: pairs.map(([a]) => a), map: Object.fromEntries(pairs) });
         expect(scan(text, UNLIMITED, cuts).values).toBe(shapeOf(JSON.parse(text)).values);
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
