@@ -4,29 +4,13 @@
  * "heap out of memory". Here clients send the largest bodies accepted, of the costliest shapes,
  * back to back while ordinary reviews go on beside them.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import '../helpers/registry-types.js';
+import { describe, expect, it } from 'vitest';
 import { SERVER_LIMITS } from '../../src/server/limits.js';
 import { podReview } from '../support/webhook.js';
-import { OrdinaryReviews } from './ordinary.js';
-import { MEMORY_LIMIT_BYTES, startWebhookProcess, type TimedReview, type WebhookProcess } from './webhook-process.js';
+import { webhookUnderAttack } from './ordinary.js';
+import { MEMORY_LIMIT_BYTES, type TimedReview } from './webhook-process.js';
 
-const registries = inject('registries');
-const { basic } = registries;
-const REPOSITORY = 'hostile/bodies';
-
-let webhook: WebhookProcess;
-let ordinary: OrdinaryReviews;
-
-beforeAll(async () => {
-  const prepared = await OrdinaryReviews.prepare(basic, REPOSITORY);
-  webhook = await startWebhookProcess(registries);
-  ordinary = prepared(webhook);
-}, 120_000);
-
-afterAll(async () => {
-  await webhook.stop();
-});
+const attacked = webhookUnderAttack('hostile/bodies');
 
 /** The largest body accepted, all nested empty arrays: millions of objects, were it parsed. */
 const NESTED_ARRAYS = `[${'[],'.repeat(Math.floor(SERVER_LIMITS.bodyBytes / 3) - 2)}[]]`;
@@ -72,6 +56,7 @@ describe('the largest bodies accepted, many at once', () => {
   });
 
   it('are bounded: the process stays up under its memory limit, each is answered before its deadline, and ordinary reviews are pinned beside them', async () => {
+    const { webhook, ordinary } = attacked;
     await ordinary.measureBaseline();
     let slowestAlone = 0;
     for (const { body } of ATTACKERS) {
