@@ -112,8 +112,10 @@ function webhookServer(options: AppOptions, deadlineMs: number): WebhookServer {
   const budgets = new BodyBudgets(limits);
   const arrivals = new WeakMap<FastifyRequest, Arrival>();
   app.addHook('onRequest', (request, reply, done) => {
-    const deadlineAt = Date.now() + resolutionDeadlineMs(timeoutParam(request.query), deadlineMs);
-    const holding = new BodyHolding(budgets, deadlineAt);
+    const arrivedAt = Date.now();
+    const resolutionMs = resolutionDeadlineMs(timeoutParam(request.query), deadlineMs);
+    const deadlineAt = arrivedAt + resolutionMs;
+    const holding = new BodyHolding(budgets, arrivedAt + resolutionMs * limits.bodyWaitShare);
     arrivals.set(request, { deadlineAt, holding });
     reply.raw.once('close', () => {
       holding.release();

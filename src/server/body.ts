@@ -2,7 +2,8 @@
  * Request bodies under bounds: each one's size, depth and value count, and the bytes and JSON
  * values of all bodies held at once, from the first byte read until the response ends (a parsed
  * review lives as long as its admission). A body that does not fit waits, the smallest first,
- * until room is made or its review's deadline passes; ordinary reviews have room of their own.
+ * until room is made or its time to wait passes (a share of its review's deadline); ordinary
+ * reviews have room of their own.
  */
 import type { Readable } from 'node:stream';
 import { InvalidReviewError } from '../admission/index.js';
@@ -31,13 +32,13 @@ export class BodyNotReceivedError extends DigestPinnerError {
   }
 }
 
-/** The webhook holds as many bodies as it may, and this one could not be read before its deadline. */
+/** The webhook holds as many bodies as it may, and this one's turn did not come in its time to wait. */
 export class ServerBusyError extends DigestPinnerError {
   readonly code = 'DP_ERR_BUSY';
   readonly statusCode = 503;
 
   constructor(what: string) {
-    super(`the webhook is busy: it holds as many ${what} of reviews at once as it may, and this review's turn did not come before its deadline`);
+    super(`the webhook is busy: it holds as many ${what} of reviews at once as it may, and this review's turn did not come in time to be answered before its deadline`);
   }
 }
 
@@ -85,15 +86,15 @@ type BudgetLimits = Pick<
  */
 export class BodyHolding {
   readonly budgets: BodyBudgets;
-  readonly #deadlineAt: number;
+  readonly #waitUntil: number;
   readonly #held = new Map<Budget, number>();
   #released = false;
   #waits: { readonly controller: AbortController; readonly timer: NodeJS.Timeout } | undefined;
 
-  /** `deadlineAt`: the review's deadline (epoch ms); no wait lasts past it. */
-  constructor(budgets: BodyBudgets, deadlineAt: number) {
+  /** `waitUntil` (epoch ms): no wait lasts past it. */
+  constructor(budgets: BodyBudgets, waitUntil: number) {
     this.budgets = budgets;
-    this.#deadlineAt = deadlineAt;
+    this.#waitUntil = waitUntil;
   }
 
   /**
@@ -129,7 +130,7 @@ export class BodyHolding {
       if (this.#released) controller.abort(new Error('the request ended'));
       const timer = setTimeout(() => {
         controller.abort(new ServerBusyError(what));
-      }, Math.max(0, this.#deadlineAt - Date.now())).unref();
+      }, Math.max(0, this.#waitUntil - Date.now())).unref();
       this.#waits = { controller, timer };
     }
     return this.#waits.controller.signal;

@@ -30,6 +30,12 @@ export interface ServerLimits {
   readonly ordinaryJsonValues: number;
   /** JSON values of ordinary reviews held at once. */
   readonly ordinaryJsonValuesInFlight: number;
+  /**
+   * The share of a review's deadline its body may wait for room: the rest is for reading,
+   * parsing and admitting it, and for a refused body, reading it to its end so the 503 reaches
+   * its client in time. A body given room at its deadline could not be admitted anyway.
+   */
+  readonly bodyWaitShare: number;
   /** A TLS handshake must end this soon after the TCP connection opens. */
   readonly handshakeTimeoutMs: number;
   /** A request's headers must have arrived this soon after its connection opened (or after its first byte, on a reused connection). */
@@ -57,6 +63,7 @@ export const SERVER_LIMITS: ServerLimits = {
   jsonValuesInFlight: 400_000,
   ordinaryJsonValues: 20_000,
   ordinaryJsonValuesInFlight: 100_000,
+  bodyWaitShare: 0.5,
   handshakeTimeoutMs: 5_000,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,

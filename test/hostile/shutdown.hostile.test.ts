@@ -75,7 +75,7 @@ describe('SIGTERM', () => {
     const exitedAfter = performance.now() - sent;
 
     expect(webhook.alive(), `still running ${Math.round(exitedAfter)} ms after SIGTERM`).toBe(false);
-    expect(await webhook.stop()).toBe(0);
+    expect((await webhook.stop()).exit).toBe(0);
     const answer = await answered;
     expect(answer.status, answer.error ?? answer.body).toBe(200);
     expect(answer.answer?.response.allowed).toBe(true);

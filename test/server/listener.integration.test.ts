@@ -240,14 +240,14 @@ describe('bodies', () => {
     expect((await listener.post(review([PINNED]))).status).toBe(200);
   });
 
-  it('makes a body wait while others hold the bytes in flight, and answers 503 at its deadline', async () => {
+  it('makes a body wait while others hold the bytes in flight, and answers 503 when its time to wait passes', async () => {
     const first = JSON.stringify(review([HELD]));
     const later = JSON.stringify(review([PINNED]));
     // Room for either body, not for two.
     const listener = await startListener({ ...PATIENT, ordinaryBodyBytesInFlight: Math.max(first.length, later.length) + 100 });
     const held = listener.post(first);
     await listener.held(1);
-    // The second does not fit beside the first; ?timeout=2s gives it a 1 s deadline to wait in.
+    // The second does not fit beside the first; ?timeout=2s gives it a 1 s deadline, half of it to wait in.
     const second = await listener.post(later, '?timeout=2s');
     expect(second.status).toBe(503);
     expect(JSON.parse(second.text)).toEqual({ message: expect.stringContaining('the webhook is busy') as unknown });
