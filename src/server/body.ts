@@ -103,7 +103,9 @@ export class BodyHolding {
    */
   take(budget: Budget, amount: number, what: string): Promise<void> | undefined {
     const hold = (): void => {
-      this.#held.set(budget, (this.#held.get(budget) ?? 0) + amount);
+      // Taken after the response ended (its client left mid-body): nothing would give it back.
+      if (this.#released) budget.release(amount);
+      else this.#held.set(budget, (this.#held.get(budget) ?? 0) + amount);
     };
     if (budget.tryAcquire(amount)) {
       hold();
@@ -158,8 +160,8 @@ export async function readJsonBody(
   // unknown: large), so a body that trickles holds only what it sent.
   const lane = bytes.for(declared);
   const scanner = new JsonShapeScanner(limits);
-  // A refused body of declared size is read to its end, unkept, so its client (still sending)
-  // gets the answer rather than a reset.
+  // A refused body of declared size is answered at once and read on to its end, unkept, so its
+  // client (still sending) gets the answer rather than a reset.
   const scan = (chunk: Buffer): void => {
     try {
       scanner.feed(chunk);
@@ -190,8 +192,8 @@ export async function readJsonBody(
 
 /**
  * The whole of `payload`, each chunk handed to `each` as it arrives (the stream pauses while
- * `each`'s promise is pending). A body `each` refuses is, with `drainRefused`, read on to its
- * end and dropped before the refusal is reported; any other failure leaves the stream unread,
+ * `each`'s promise is pending). A body `each` refuses is, with `drainRefused`, refused at once
+ * and read on to its end and dropped; any other failure leaves the stream unread,
  * not destroyed, so the error can still be answered on its connection (which is then closed).
  */
 function readChunks(payload: Readable, options: { readonly maxBytes: number; readonly drainRefused: boolean }, each: (chunk: Buffer) => Promise<void> | undefined): Promise<Buffer> {
@@ -217,9 +219,8 @@ function readChunks(payload: Readable, options: { readonly maxBytes: number; rea
       }
       detach();
       chunks.length = 0;
-      void drain(payload).then(() => {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      });
+      void drain(payload);
+      reject(error instanceof Error ? error : new Error(String(error)));
     }
     function onError(error: unknown): void {
       fail(new BodyNotReceivedError(error));

@@ -32,8 +32,7 @@ export interface ServerLimits {
   readonly ordinaryJsonValuesInFlight: number;
   /**
    * The share of a review's deadline its body may wait for room: the rest is for reading,
-   * parsing and admitting it, and for a refused body, reading it to its end so the 503 reaches
-   * its client in time. A body given room at its deadline could not be admitted anyway.
+   * parsing and admitting it. A body given room at its deadline could not be admitted anyway.
    */
   readonly bodyWaitShare: number;
   /** A TLS handshake must end this soon after the TCP connection opens. */

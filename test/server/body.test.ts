@@ -1,4 +1,5 @@
 /** Reading a body under bounds: size, shape, and the bytes and values all bodies hold at once. */
+import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BodyBudgets, BodyHolding, BodyNotReceivedError, BodyTooLargeError, readJsonBody, ServerBusyError } from '../../src/server/body.js';
@@ -33,6 +34,19 @@ describe('readJsonBody', () => {
     expect(budgets.values.ordinary.used).toBe(6);
     holding.release();
     holding.release();
+    expect(budgets.bytes.ordinary.used).toBe(0);
+    expect(budgets.values.ordinary.used).toBe(0);
+  });
+
+  it('holds nothing for a body still arriving after its response ended (its client gone)', async () => {
+    const budgets = new BodyBudgets(LIMITS);
+    const holding = new BodyHolding(budgets, LATER);
+    const payload = new PassThrough();
+    const reading = readJsonBody(payload, '5', holding, LIMITS);
+    payload.write('[1,');
+    holding.release();
+    payload.end('2]');
+    await expect(reading).resolves.toEqual([1, 2]);
     expect(budgets.bytes.ordinary.used).toBe(0);
     expect(budgets.values.ordinary.used).toBe(0);
   });
@@ -76,16 +90,16 @@ describe('readJsonBody', () => {
     expect(budgets.values.large.used + budgets.values.ordinary.used).toBe(0);
   });
 
-  it('reads a refused body of declared size to its end (unkept) before refusing, so its client gets the answer', async () => {
+  it('refuses a body of declared size at once and reads the rest to its end, unkept, so its client gets the answer', async () => {
     const payload = new PassThrough();
-    let settled = false;
-    const reading = readJsonBody(payload, '40', new BodyHolding(new BodyBudgets(LIMITS), LATER), LIMITS).finally(() => (settled = true));
+    const reading = readJsonBody(payload, '40', new BodyHolding(new BodyBudgets(LIMITS), LATER), LIMITS);
     payload.write('['.repeat(11));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(settled).toBe(false);
-    payload.end(']'.repeat(11));
     await expect(reading).rejects.toThrow(JsonShapeError);
-    expect(payload.readableEnded).toBe(true);
+    // Still read after the refusal: the stream ends only if something consumes what follows.
+    const ended = once(payload, 'end');
+    payload.end(']'.repeat(11));
+    await ended;
+    expect(payload.listenerCount('data')).toBe(0);
   });
 
   it.each([
