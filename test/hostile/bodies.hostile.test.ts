@@ -109,9 +109,9 @@ describe('the largest bodies accepted, many at once', () => {
     for (const { name } of ATTACKERS) {
       const got = answers.get(name) ?? [];
       expect(got.length).toBeGreaterThanOrEqual(MIN_ROUNDS);
-      for (const { status, error, body, answer } of got) {
+      for (const { status, error, body, answer, ms } of got) {
         const read = name === 'nested arrays' ? 400 : 200;
-        expect([read, 503], `${name}: ${error ?? body.slice(0, 200)}`).toContain(status);
+        expect([read, 503], `${name}, after ${Math.round(ms)} ms: ${error ?? body.slice(0, 200)}`).toContain(status);
         if (status === 503) expect(JSON.parse(body)).toEqual(busy);
         else if (status === 400) expect(JSON.parse(body)).toEqual(refusal);
         else expect(answer?.response.allowed).toBe(true);
