@@ -139,7 +139,10 @@ function rssRows(samples) {
   const rows = [];
   for (let first = 0; first < samples.length; first += 10) {
     const chunk = samples.slice(first, first + 10);
-    rows.push(`| ${fmt(chunk[0].t, 0)}–${fmt(chunk[chunk.length - 1].t, 0)} | ${chunk.map((s) => fmt(s.rssMiB)).join(' ')} | ${fmt(Math.max(...chunk.map((s) => s.peakMiB)))} | ${fmt(chunk[0].load)} |`);
+    const scraped = chunk.filter((s) => s.metrics !== undefined).at(-1)?.metrics;
+    rows.push(
+      `| ${fmt(chunk[0].t, 0)}–${fmt(chunk[chunk.length - 1].t, 0)} | ${chunk.map((s) => fmt(s.rssMiB)).join(' ')} | ${fmt(Math.max(...chunk.map((s) => s.peakMiB)))} | ${fmt(scraped?.heapUsedMiB)} | ${fmt(scraped?.cacheEntries, 0)} | ${fmt(chunk[0].load)} |`,
+    );
   }
   return rows;
 }
@@ -160,9 +163,9 @@ export function report(r) {
   const lines = [
     '# Soak results',
     '',
-    `Machine: ${m.cpus} CPUs (${m.model}), ${m.memoryGiB} GiB, ${m.kernel}, Node.js ${m.node}; load average (1 min) ${fmt(m.loadBefore)} at the start, ${fmt(m.loadAfter)} at the end, ${fmt(Math.min(...mem.load))}–${fmt(Math.max(...mem.load))} during the soak. ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${m.cpus} CPUs (${m.model}), ${m.memoryGiB} GiB, ${m.kernel}, the soak on Node.js ${m.node}; load average (1 min) ${fmt(m.loadBefore)} at the start, ${fmt(m.loadAfter)} at the end, ${fmt(Math.min(...mem.load))}–${fmt(Math.max(...mem.load))} during the soak. ${new Date().toISOString().slice(0, 10)}.`,
     '',
-    `\`npm run soak\` (bench/soak.mjs): ${fmt(r.soakSeconds, 0)} s of ${s.rate} ordinary reviews/s. The webhook is \`${s.dist}/main.js serve\` as the image and manifests/ run it (node flags ${s.runtime.nodeFlags.join(' ')}, ${Object.entries(s.runtime.env).map(([k, v]) => `${k}=${v}`).join(' ')}; limits.memory ${s.memoryLimitBytes / MiB} MiB). At the same time: a registry stopped and started again (its process ended, ${s.downMs / 1000} s down, ${s.upMs / 1000} s up), a client sending reviews that name 9,000 distinct tags back to back, one sending hostile bodies, and slow clients kept open. Process: ${fmt(mem.cpuCores, 2)} cores on average, at most ${mem.maxFds} open files.`,
+    `\`npm run soak\` (bench/soak.mjs): ${fmt(r.soakSeconds, 0)} s of ${s.rate} ordinary reviews/s. The webhook is \`${s.dist}/main.js serve\` on Node.js ${s.node}, as the image and manifests/ run it (node flags ${s.runtime.nodeFlags.join(' ')}, ${Object.entries(s.runtime.env).map(([k, v]) => `${k}=${v}`).join(' ')}; limits.memory ${s.memoryLimitBytes / MiB} MiB). At the same time: a registry stopped and started again (its process ended, ${s.downMs / 1000} s down, ${s.upMs / 1000} s up), a client sending reviews that name 9,000 distinct tags back to back, one sending hostile bodies, and slow clients kept open. Process: ${fmt(mem.cpuCores, 2)} cores on average, at most ${mem.maxFds} open files.`,
     '',
     '## Criteria',
     '',
@@ -201,8 +204,10 @@ export function report(r) {
     '',
     `RSS at ${RSS_WINDOW_S} s: ${fmt(mem.atWindow)} MiB; in the last ${RSS_WINDOW_S} s: ${fmt(mem.low)}–${fmt(mem.high)} MiB; peak (VmHWM): ${fmt(mem.peakMiB)} MiB.`,
     '',
-    '| seconds | RSS each second | VmHWM | load |',
-    '| --- | --- | ---: | ---: |',
+    'VmHWM is the peak so far; heap used (V8) and cache entries (the resolver\'s) as the webhook\'s /metrics said at the last scrape of the row (every 5 s); load is the machine\'s, at the start of the row.',
+    '',
+    '| seconds | RSS each second | VmHWM | heap used | cache entries | load |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
     ...rssRows(r.samples),
     '',
   ];

@@ -8,9 +8,11 @@
  * and at the end it gets SIGTERM with the slow clients still connected. Prints the report,
  * writes it to bench/soak-results.md, and exits 1 when a criterion is not met
  * (bench/soak-report.mjs). SOAK_SECONDS sets the duration (default 150), SOAK_RATE the
- * ordinary reviews per second (default 20); DP_HOSTILE_DIST, as for the hostile tests, another
- * build's dist/ directory to soak instead of this one's.
+ * ordinary reviews per second (default 20); SOAK_NODE the node binary that runs the webhook
+ * (default the one running the soak; the image runs Node 24); DP_HOSTILE_DIST, as for the
+ * hostile tests, another build's dist/ directory to soak instead of this one's.
  */
+import { execFileSync } from 'node:child_process';
 import console from 'node:console';
 import { readdir, mkdir, mkdtemp, rm, writeFile, copyFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,17 +22,19 @@ import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URL, fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { compileTests, startRegistries } from './harness.mjs';
 import { cpuSeconds, residentMiB } from './load.mjs';
 import { report } from './soak-report.mjs';
 import { bodySender, fanOut, hostileBodies, ordinaryLoad, slowClients } from './soak-traffic.mjs';
 
-const { AbortController } = globalThis;
+const { AbortController, AbortSignal } = globalThis;
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.SOAK_SECONDS ?? '150');
 const RATE = Number(process.env.SOAK_RATE ?? '20');
 const DIST = process.env.DP_HOSTILE_DIST || join(REPO, 'dist');
+const NODE = process.env.SOAK_NODE || process.execPath;
 /** The flapping registry: up this long, then stopped (its process ended) for DOWN_MS, then started again. */
 const UP_MS = 5_000;
 const DOWN_MS = 3_000;
@@ -49,6 +53,9 @@ const TAG_MARGIN = 1.25;
 const COLD_SHARE = 4 / 20;
 const FLAPPING_COLD_SHARE = 3 / 20;
 const SAMPLE_MS = 1_000;
+/** The webhook's metrics are read every SCRAPE_EVERY samples (Prometheus scrapes every 15–60 s). */
+const SCRAPE_EVERY = 5;
+const SCRAPE_TIMEOUT_MS = 2_000;
 /** A hard stop for a machine far slower than expected. */
 const TIME_LIMIT_MS = SECONDS * 1000 + 10 * 60_000;
 const ENTRY_POINTS = [
@@ -143,21 +150,40 @@ function flap(startRegistry, flapping, stop, clock) {
   return { state: () => state, events, restartFailures: () => restartFailures, done };
 }
 
-/** Samples the webhook every second until `stop` is aborted: memory, CPU, open files, the machine's load; a dead process ends the soak. */
+/** The webhook's own figures from GET /metrics, as Prometheus would scrape them: its heap and its cache. */
+async function scrape(webhook, dispatcher) {
+  try {
+    const response = await request(`${webhook.url}/metrics`, { dispatcher, signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+    const text = await response.body.text();
+    const value = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { heapUsedMiB: value('nodejs_heap_size_used_bytes') / 2 ** 20, cacheEntries: value('digest_pinner_cache_entries') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples the webhook every second until `stop` is aborted: memory, CPU, open files, the
+ * machine's load, and every SCRAPE_EVERY seconds its metrics; a dead process ends the soak.
+ */
 async function sampler(webhook, stop, clock, onCrash) {
   const samples = [];
+  // The scrape does not check the webhook's certificate: the review clients do.
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   for (let tick = 1; !stop.aborted; tick += 1) {
     await sleep(Math.max(0, tick * SAMPLE_MS - clock() * 1000), undefined, { signal: stop }).catch(() => undefined);
     if (stop.aborted) break;
     try {
       if (!webhook.alive()) throw new Error('exited');
       const [memory, cpu, fds] = await Promise.all([residentMiB(webhook.pid), cpuSeconds(webhook.pid), readdir(`/proc/${webhook.pid}/fd`)]);
-      samples.push({ t: clock(), rssMiB: memory.rss, peakMiB: memory.peak, cpuSeconds: cpu, fds: fds.length, load: os.loadavg()[0] });
+      const metrics = tick % SCRAPE_EVERY === 0 ? await scrape(webhook, dispatcher) : undefined;
+      samples.push({ t: clock(), rssMiB: memory.rss, peakMiB: memory.peak, cpuSeconds: cpu, fds: fds.length, load: os.loadavg()[0], metrics });
     } catch {
       onCrash(clock());
       break;
     }
   }
+  await dispatcher.close();
   return samples;
 }
 
@@ -218,7 +244,7 @@ async function main() {
     };
 
     log('starting the webhook');
-    const webhook = await webhookProcess.startWebhookProcess(registries, { main: join(DIST, 'main.js'), args: ['--ca-file', flapping.caFile] });
+    const webhook = await webhookProcess.startWebhookProcess(registries, { main: join(DIST, 'main.js'), node: NODE, args: ['--ca-file', flapping.caFile] });
     cleanups.push(() => webhook.stop());
     const { podReview, pinnedImages } = support;
     // The cached images are looked up once before the clock starts.
@@ -261,7 +287,7 @@ async function main() {
 
     const { text, met } = report({
       machine: { ...m0, loadAfter: os.loadavg()[0] },
-      settings: { dist: relative(REPO, DIST), seconds: SECONDS, rate: RATE, upMs: UP_MS, downMs: DOWN_MS, runtime: webhookProcess.productionRuntime(), memoryLimitBytes: webhookProcess.MEMORY_LIMIT_BYTES },
+      settings: { dist: relative(REPO, DIST), node: execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim(), seconds: SECONDS, rate: RATE, upMs: UP_MS, downMs: DOWN_MS, runtime: webhookProcess.productionRuntime(), memoryLimitBytes: webhookProcess.MEMORY_LIMIT_BYTES },
       soakSeconds,
       crashedAt,
       samples,
