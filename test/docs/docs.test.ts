@@ -7,11 +7,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../support/cli.js';
-import { docFiles, fencedBlocks, headingAnchors, heredocs, localLinks, read, REPO, shellCommands } from './markdown.js';
+import { docFiles, fencedBlocks, headingAnchors, heredocs, installBlocks, localLinks, onlyBlock, packageVersion, read, README_IMAGE, REPO,
+  shellCommands } from './markdown.js';
 
 const FILES = docFiles();
 
@@ -98,15 +99,8 @@ function hasValue(schema: Schema, path: readonly string[]): boolean {
 
 describe("the README's install commands", () => {
   const readme = read('README.md');
-  const install = readme.slice(readme.indexOf('## Install'), readme.indexOf('\n## ', readme.indexOf('## Install') + 1));
-  const blocks = fencedBlocks(install, 'sh');
-  const block = (pattern: RegExp): string => {
-    const found = blocks.filter((text) => pattern.test(text));
-    expect(found, `one sh block matching ${String(pattern)}`).toHaveLength(1);
-    return found[0] ?? '';
-  };
-  /** The image placeholder: the one string a test replaces with an image it built. */
-  const IMAGE = 'registry.example.com/digest-pinner';
+  const blocks = installBlocks();
+  const block = (pattern: RegExp): string => onlyBlock(blocks, pattern);
   const deployedImage = (parse(read('manifests/deployment.yaml')) as { spec: { template: { spec: { containers: { image: string }[] } } } })
     .spec.template.spec.containers[0]?.image ?? '';
 
@@ -122,9 +116,9 @@ describe("the README's install commands", () => {
   });
 
   it('push, install with Helm and install with kustomize name the same image', () => {
-    expect(block(/scripts\/image\/push\.sh/)).toContain(`docker://${IMAGE}:${packageVersion()}`);
-    expect(block(/^helm install/m)).toContain(`--set image.repository=${IMAGE}`);
-    expect(heredocs(block(/kubectl apply -k/)).get('EOF')).toContain(`newName: ${IMAGE}`);
+    expect(block(/scripts\/image\/push\.sh/)).toContain(`docker://${README_IMAGE}:${packageVersion()}`);
+    expect(block(/^helm install/m)).toContain(`--set image.repository=${README_IMAGE}`);
+    expect(heredocs(block(/kubectl apply -k/)).get('EOF')).toContain(`newName: ${README_IMAGE}`);
   });
 
   it('install the chart in this repository, and an overlay of manifests/ that replaces its image', () => {
@@ -151,7 +145,3 @@ describe("the README's install commands", () => {
     expect(read('manifests/mutatingwebhookconfiguration.yaml')).toMatch(new RegExp(`^kind: MutatingWebhookConfiguration\\nmetadata:\\n  name: ${webhook}$`, 'm'));
   });
 });
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(dirname(join(REPO, 'package.json')), 'package.json'), 'utf8')) as { version: string }).version;
-}

@@ -79,6 +79,31 @@ export function heredocs(block: string): Map<string, string> {
   return bodies;
 }
 
+/** The image the README's install commands name: the one string a test replaces with an image it built. */
+export const README_IMAGE = 'registry.example.com/digest-pinner';
+
+/** The sh blocks of the README's `## Install` section, in order. */
+export function installBlocks(): string[] {
+  const readme = read('README.md');
+  const start = readme.indexOf('\n## Install\n');
+  if (start === -1) throw new Error('README.md has no "## Install" section');
+  const end = readme.indexOf('\n## ', start + 1);
+  return fencedBlocks(readme.slice(start, end === -1 ? undefined : end), 'sh');
+}
+
+/** The one block of `blocks` that matches `pattern`; throws when none or several do. */
+export function onlyBlock(blocks: readonly string[], pattern: RegExp): string {
+  const found = blocks.filter((text) => pattern.test(text));
+  const [block] = found;
+  if (found.length !== 1 || block === undefined) throw new Error(`${found.length} sh blocks of the README's Install section match ${String(pattern)}, not one`);
+  return block;
+}
+
+/** package.json's version: the image tag the README pushes and the chart deploys. */
+export function packageVersion(): string {
+  return (JSON.parse(read('package.json')) as { version: string }).version;
+}
+
 export function repoPath(absolute: string): string {
   return relative(REPO, absolute);
 }

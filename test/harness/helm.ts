@@ -46,13 +46,13 @@ const HELM_HOME = mkdtempSync(join(tmpdir(), 'digest-pinner-helm-home-'));
 process.once('exit', () => {
   rmSync(HELM_HOME, { recursive: true, force: true });
 });
-const HELM_ENV: NodeJS.ProcessEnv = {
-  ...process.env,
+/** Helm's cache, config and data folders, for a `helm` run some other way (a shell script). */
+export const HELM_FOLDERS: Readonly<Record<string, string>> = {
   HELM_CACHE_HOME: join(HELM_HOME, 'cache'),
   HELM_CONFIG_HOME: join(HELM_HOME, 'config'),
   HELM_DATA_HOME: join(HELM_HOME, 'data'),
-  KUBECONFIG: '',
 };
+const HELM_ENV: NodeJS.ProcessEnv = { ...process.env, ...HELM_FOLDERS, KUBECONFIG: '' };
 
 /** Runs `helm args…`; resolves with the exit code and output, whatever the code. */
 export function runHelm(binary: string, args: readonly string[], timeoutMs = 120_000): Promise<HelmResult> {
