@@ -27,7 +27,7 @@ export async function compileTests(repoDir, name, entryPoints) {
   return (entryPoint) => import(pathToFileURL(join(outDir, entryPoint.replace(/\.ts$/, '.js'))).href);
 }
 
-/** Compiles the harness and imports it: `{ setup, pushImage, countRequests, tokenRequestCount }`. */
+/** Compiles the harness and imports it: `{ setup, pushImage, tokenRequestCount }`. */
 export async function loadHarness(repoDir) {
   const load = await compileTests(repoDir, 'harness', ENTRY_POINTS);
   const setupModule = await load('test/helpers/global-setup.ts');

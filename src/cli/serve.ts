@@ -1,5 +1,6 @@
 /** `digest-pinner serve`: the admission webhook over HTTPS. */
 import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError, wholeNumberFlag } from './options.js';
@@ -10,6 +11,7 @@ import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
 import { SERVER_LIMITS } from '../server/limits.js';
+import { warmUpWhenSynced } from '../server/warm-up.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
 import { openServingTls, selfManagedSettings, TLS_FLAGS, TLS_FLAGS_USAGE, type ServingTls } from './serving-tls.js';
@@ -162,23 +164,25 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       metrics.eventRecorded(outcome);
     },
   });
-  const app = buildApp(
-    {
-      mode,
-      deadlineMs,
-      resolver: core.resolver,
-      ...clusterDeps(cluster, core, authoritative, tls),
-      skip: cluster?.skip ?? skipFromFlags,
-      dropTag: options.dropTag,
-      rewrite: core.rewrite,
-      pinRelatedImages: pinRelatedEverywhere,
-      onAdmission: (result, kind, operation, seconds) => {
-        metrics.admission(result, kind, operation, seconds);
-      },
-      metrics,
+  // Ready once the cluster's caches have synced and then the admission path has run (warmUpWhenSynced).
+  let warmedUp = false;
+  const fromCluster = clusterDeps(cluster, core, authoritative, tls);
+  const appDeps: AppDeps = {
+    mode,
+    deadlineMs,
+    resolver: core.resolver,
+    ...fromCluster,
+    ready: () => warmedUp && fromCluster.ready(),
+    skip: cluster?.skip ?? skipFromFlags,
+    dropTag: options.dropTag,
+    rewrite: core.rewrite,
+    pinRelatedImages: pinRelatedEverywhere,
+    onAdmission: (result, kind, operation, seconds) => {
+      metrics.admission(result, kind, operation, seconds);
     },
-    { https: tls.initial, logger: log, limits: { ...SERVER_LIMITS, maxConnections } },
-  );
+    metrics,
+  };
+  const app = buildApp(appDeps, { https: tls.initial, logger: log, limits: { ...SERVER_LIMITS, maxConnections } });
   let address: string;
   try {
     address = await listenWebhook(app, port, values.host);
@@ -194,6 +198,14 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
     cluster.start(log);
   }
+  // Compiles the admission path before the first review needs it, once the caches have synced.
+  const stopWarming = new AbortController();
+  const warming = warmUpWhenSynced(appDeps, listenAddress(app), fromCluster.ready, stopWarming.signal).then((warm) => {
+    warmedUp = warm !== undefined;
+    if (warm !== undefined && warm.problems.length > 0) log.warn({ problems: warm.problems }, 'warm-up incomplete: the first admissions may be slower');
+  });
+  // Without a cluster there is nothing to list: serve is ready as it returns.
+  if (cluster === undefined) await warming;
   if (authoritative.list().length > 0) log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
   if (app.server instanceof Server) tls.follow(app.server);
   return {
@@ -202,12 +214,18 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     caFile: tls.caFile,
     close: async () => {
       await tls.close();
+      stopWarming.abort();
       await app.close();
       await cluster?.stop();
       await core.close();
       await flushLog(destination);
     },
   };
+}
+
+function listenAddress(app: FastifyInstance): AddressInfo | undefined {
+  const address = app.server.address();
+  return address === null || typeof address === 'string' ? undefined : address;
 }
 
 /**
