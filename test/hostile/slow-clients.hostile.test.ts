@@ -14,7 +14,7 @@ import '../helpers/registry-types.js';
 import { SERVER_LIMITS } from '../../src/server/limits.js';
 import { OrdinaryReviews } from './ordinary.js';
 import { openSlowClients, type SlowClient } from './raw-clients.js';
-import { MEMORY_LIMIT_BYTES, startWebhookProcess, type WebhookProcess } from './webhook-process.js';
+import { latencyBound, MEMORY_LIMIT_BYTES, startWebhookProcess, type WebhookProcess } from './webhook-process.js';
 
 const run = promisify(execFile);
 const registries = inject('registries');
@@ -34,12 +34,12 @@ const FLOOD_TEST_TIMEOUT_MS = 180_000;
  */
 const ALL_CLOSED_WITHIN_MS = 2 * (SERVER_LIMITS.requestTimeoutMs + SERVER_LIMITS.timeoutCheckIntervalMs);
 
-let prepare: (webhook: WebhookProcess) => OrdinaryReviews;
+let ordinary: OrdinaryReviews;
 let webhook: WebhookProcess | undefined;
 let flood: SlowClient[] = [];
 
 beforeAll(async () => {
-  prepare = await OrdinaryReviews.prepare(basic, 'hostile/slow-clients');
+  ordinary = await OrdinaryReviews.prepare(basic, 'hostile/slow-clients', 20);
 }, 120_000);
 
 afterEach(async () => {
@@ -62,6 +62,18 @@ async function healthz(url: string): Promise<number | string> {
   }
 }
 
+/** Ordinary reviews beside the flood, cold and cached in turn: each pinned, and within `bound` (ms). */
+async function ordinaryReviews(count: number, bound: number): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    const review = await ordinary.send(i % 2 === 0 ? 'cold' : 'cached', webhook ?? fail());
+    expect(review.ms).toBeLessThan(bound);
+  }
+}
+
+function fail(): never {
+  throw new Error('no webhook running');
+}
+
 /** How many of `clients` are still open after `ms` (waiting no longer once all are closed). */
 async function openAfter(clients: readonly SlowClient[], ms: number): Promise<number> {
   await Promise.race([Promise.all(clients.map((c) => c.closed)), sleep(ms)]);
@@ -72,31 +84,29 @@ describe('slow clients', () => {
   it(`${FLOOD} of every kind against a ${FD_LIMIT}-descriptor limit: reviews and /healthz are answered, and every slow client is closed`, async () => {
     webhook = await startWebhookProcess(registries);
     await run('prlimit', ['--pid', String(webhook.pid), `--nofile=${FD_LIMIT}:${FD_LIMIT}`]);
-    const ordinary = prepare(webhook);
-    await ordinary.measureBaseline();
+    const bound = latencyBound(await ordinary.baseline(webhook));
 
     const port = Number(new URL(webhook.url).port);
     ({ clients: flood } = await openSlowClients(port, FLOOD));
-    for (let i = 0; i < 4; i += 1) await ordinary.next();
+    await ordinaryReviews(4, bound);
     expect(await healthz(webhook.url)).toBe(200);
     expect(webhook.alive(), await webhook.log()).toBe(true);
     expect(await webhook.peakRss()).toBeLessThan(MEMORY_LIMIT_BYTES);
 
     expect(await openAfter(flood, ALL_CLOSED_WITHIN_MS)).toBe(0);
     for (const client of flood) expect(['', 'HTTP/1.1 408'], client.kind).toContain((await client.closed).slice(0, 12));
-    await ordinary.next();
+    await ordinaryReviews(2, bound);
   }, FLOOD_TEST_TIMEOUT_MS);
 
   it(`${IDLE_TLS_FLOOD} idle TLS connections at the usual descriptor limit: memory stays bounded and reviews are answered`, async () => {
     webhook = await startWebhookProcess(registries);
-    const ordinary = prepare(webhook);
-    await ordinary.measureBaseline();
+    const bound = latencyBound(await ordinary.baseline(webhook));
 
     const port = Number(new URL(webhook.url).port);
     const { clients, refused } = await openSlowClients(port, IDLE_TLS_FLOOD, 64, ['silent-tls']);
     flood = clients;
     expect(refused).toBe(0);
-    for (let i = 0; i < 4; i += 1) await ordinary.next();
+    await ordinaryReviews(4, bound);
     expect(webhook.alive(), await webhook.log()).toBe(true);
     expect(await webhook.peakRss()).toBeLessThan(MEMORY_LIMIT_BYTES);
     // The cap: the oldest idle connections were closed to make room for newer ones.
