@@ -165,7 +165,7 @@ export function report(r) {
     '',
     `Machine: ${m.cpus} CPUs (${m.model}), ${m.memoryGiB} GiB, ${m.kernel}, the soak on Node.js ${m.node}; load average (1 min) ${fmt(m.loadBefore)} at the start, ${fmt(m.loadAfter)} at the end, ${fmt(Math.min(...mem.load))}–${fmt(Math.max(...mem.load))} during the soak. ${new Date().toISOString().slice(0, 10)}.`,
     '',
-    `\`npm run soak\` (bench/soak.mjs): ${fmt(r.soakSeconds, 0)} s of ${s.rate} ordinary reviews/s. The webhook is \`${s.dist}/main.js serve\` on Node.js ${s.node}, as the image and manifests/ run it (node flags ${s.runtime.nodeFlags.join(' ')}, ${Object.entries(s.runtime.env).map(([k, v]) => `${k}=${v}`).join(' ')}; limits.memory ${s.memoryLimitBytes / MiB} MiB). At the same time: a registry stopped and started again (its process ended, ${s.downMs / 1000} s down, ${s.upMs / 1000} s up), a client sending reviews that name 9,000 distinct tags back to back, one sending hostile bodies, and slow clients kept open. Process: ${fmt(mem.cpuCores, 2)} cores on average, at most ${mem.maxFds} open files.`,
+    `\`npm run soak\` (bench/soak.mjs): ${fmt(r.soakSeconds, 0)} s of ${s.rate} ordinary reviews/s. The webhook is \`${s.dist}/main.js serve\` on Node.js ${s.node}, as the image and manifests/ run it with \`--cache-ttl ${s.cacheTtl}\` (node flags ${s.runtime.nodeFlags.join(' ')}, ${Object.entries(s.runtime.env).map(([k, v]) => `${k}=${v}`).join(' ')}; limits.memory ${s.memoryLimitBytes / MiB} MiB). At the same time: a registry stopped and started again (its process ended, ${s.downMs / 1000} s down, ${s.upMs / 1000} s up), a client sending reviews that name 9,000 distinct tags back to back, one sending hostile bodies, and slow clients kept open. Process: ${fmt(mem.cpuCores, 2)} cores on average, at most ${mem.maxFds} open files.`,
     '',
     '## Criteria',
     '',
@@ -175,7 +175,7 @@ export function report(r) {
     '',
     `## Ordinary reviews: p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99)} ms, max ${fmt(o.max)} ms`,
     '',
-    'A Pod of the two cached images (warm), of a tag not looked up before on a registry that stays up (cold), of an image on the flapping registry (cached, or a fresh tag), of a tag the registry does not have (absent), of a registry nothing listens for (unreachable); every seventh in strict mode. Latency from sending to the end of the answer, over keep-alive HTTPS with a 10 s deadline; the open-loop sender fell behind its schedule by at most ' +
+    `A Pod of the two cached images (warm), of a tag on a registry that stays up and past the cache TTL (cold), of an image on the flapping registry (cached, or a tag past the TTL), of a tag the registry does not have (absent), of a registry nothing listens for (unreachable); every seventh in strict mode. The cold, absent and unreachable tags come from pools cycled through every ${s.cycleSeconds} s, as a cluster has a bounded set of images. Latency from sending to the end of the answer, over keep-alive HTTPS with a 10 s deadline; the open-loop sender fell behind its schedule by at most ` +
       `${fmt(ordinary.maxLagMs)} ms, and the soak's own event loop was delayed by up to ${fmt(r.clientLoop.maxMs)} ms (p99 ${fmt(r.clientLoop.p99Ms)} ms): that much of the tail is the client's.`,
     '',
     ...ordinaryTable(ordinary.records),
@@ -185,7 +185,7 @@ export function report(r) {
     ...(violations.length === 0 ? [] : ['Ordinary reviews that broke a criterion (the first ten):', '', ...violations.slice(0, 10).map((x) => `- ${fmt(x.t)} s, ${x.kind}${x.strict ? ' (strict)' : ''}: ${x.outcome}${x.detail === undefined ? '' : ` — ${String(x.detail).slice(0, 300)}`}`), '']),
     '## Hostile traffic',
     '',
-    `- **Fan-out**: ${fanOut.length} reviews of 9,000 distinct images (128 existing tags, the rest absent): ${tally(fanOut.map((x) => `${x.strict ? 'strict ' : ''}${x.outcome}`))}; latency p50 ${fmt(latencies(fanOut).p50)} ms, max ${fmt(latencies(fanOut).max)} ms; images pinned per warned review ${fmt(Math.min(...fanWarned.map((x) => x.pinned)), 0)}–${fmt(Math.max(...fanWarned.map((x) => x.pinned)), 0)}.`,
+    `- **Fan-out**: ${fanOut.length} reviews of 9,000 distinct images (128 existing tags from a pool of 1,024 and 128 absent ones from a pool of 3,072, all looked up; the rest absent, the same each round, not looked up): ${tally(fanOut.map((x) => `${x.strict ? 'strict ' : ''}${x.outcome}`))}; latency p50 ${fmt(latencies(fanOut).p50)} ms, max ${fmt(latencies(fanOut).max)} ms; images pinned per warned review ${fmt(Math.min(...fanWarned.map((x) => x.pinned)), 0)}–${fmt(Math.max(...fanWarned.map((x) => x.pinned)), 0)}.`,
     ...groupBy(bodies, (b) => b.shape).map(
       ([shape, rs]) => `- **Body ${shape}** (${fmt(rs[0].bytes / MiB, 2)} MiB): ${tally(rs.map((b) => b.status))}; answered within ${fmt(latencies(rs).max, 0)} ms${rs.some((b) => !b.refused) ? `; not refused: ${rs.find((b) => !b.refused).detail}` : ''}.`,
     ),

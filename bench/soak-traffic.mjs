@@ -58,8 +58,9 @@ export function classify(review, images, pinnedImages) {
 /**
  * The ordinary review of kind `kind`: its images (`{ ref, digest }`) and whether each is on a
  * registry that stays up (then it must be pinned). `images` holds the soak's images:
- * `warm` (cached), `flappingWarm` (cached, on the flapping registry), and makers of fresh
- * references `cold()`, `flappingCold()`, `absent()`, `unreachable()`.
+ * `warm` (cached), `flappingWarm` (cached, on the flapping registry), and `cold()`,
+ * `flappingCold()`, `absent()`, `unreachable()`, each the next reference of a pool cycled
+ * through (bench/soak.mjs).
  */
 function ordinaryImages(kind, images) {
   switch (kind) {
@@ -121,14 +122,22 @@ export async function ordinaryLoad({ client, rate, stop, images, clock, flapping
 
 /** Distinct images one fan-out review names (about half a MiB of Pod, as the issue's). */
 export const FAN_OUT_IMAGES = 9_000;
-/** Of them, this many are existing tags (from the pool, rotating), the rest tags no registry has (new each round). */
+/** Of them, this many are existing tags (from the pool, rotating), the rest tags no registry has. */
 const FAN_OUT_EXISTING = 128;
+/**
+ * Absent tags right after the existing ones, which the webhook looks up too (it looks up the
+ * first 256 distinct images of a review): drawn in turn from FAN_OUT_ABSENT_POOL names, so
+ * the cache holds a bounded set of them, each usually past its negative TTL by the time it
+ * comes round again. The absent tags after them, never looked up, are the same every round.
+ */
+const FAN_OUT_LOOKED_UP_ABSENT = 128;
+const FAN_OUT_ABSENT_POOL = 3_072;
 /** Every FAN_OUT_STRICT_EVERY-th fan-out review goes to /mutate/strict. */
 const FAN_OUT_STRICT_EVERY = 5;
 
 /**
  * Sends reviews naming FAN_OUT_IMAGES distinct tags back to back on one connection until
- * `stop` is aborted: `pool` existing tags (`{ ref, digest }`) in turn, then absent ones.
+ * `stop` is aborted: `pool` existing tags (`{ ref, digest }`) in turn, then absent ones (bounded sets too).
  * Records each answer: warned (allowed, what was looked up pinned, the rest counted) or
  * denied (strict), and never anything else.
  */
@@ -136,7 +145,10 @@ export async function fanOut({ client, stop, pool, absentRef, clock, podReview, 
   const records = [];
   for (let round = 0; !stop.aborted; round += 1) {
     const existing = Array.from({ length: FAN_OUT_EXISTING }, (_, i) => pool[(round * FAN_OUT_EXISTING + i) % pool.length]);
-    const absent = Array.from({ length: FAN_OUT_IMAGES - FAN_OUT_EXISTING }, (_, i) => ({ ref: absentRef(`fan-${round}-${i}`), digest: undefined }));
+    const absent = Array.from({ length: FAN_OUT_IMAGES - FAN_OUT_EXISTING }, (_, i) => ({
+      ref: absentRef(i < FAN_OUT_LOOKED_UP_ABSENT ? `fan-${(round * FAN_OUT_LOOKED_UP_ABSENT + i) % FAN_OUT_ABSENT_POOL}` : `fan-rest-${i}`),
+      digest: undefined,
+    }));
     const images = [...existing, ...absent];
     const strict = round % FAN_OUT_STRICT_EVERY === FAN_OUT_STRICT_EVERY - 1;
     const t = clock();

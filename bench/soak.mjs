@@ -1,7 +1,8 @@
 /**
  * `npm run soak`: the built webhook, run as the container image and the default install run
  * it (test/hostile/webhook-process.ts), for minutes under everything at once: ordinary reviews
- * at a steady rate (cached, cold and failing images, some in strict mode), a registry whose
+ * at a steady rate (cached, cold and failing images, some in strict mode; the cold and failing
+ * ones from pools cycled through, with a short --cache-ttl), a registry whose
  * process is stopped and started again every few seconds, a client sending reviews that name
  * thousands of distinct tags, one sending hostile bodies, and slow clients kept open. Every
  * answer is classified (bench/soak-traffic.mjs), the process's memory sampled every second,
@@ -47,11 +48,23 @@ const ORDINARY_CONNECTIONS = 64;
 const RESTART_RETRY_MS = 500;
 /** Existing tags the fan-out reviews take turns naming. */
 const FAN_OUT_POOL = 1_024;
-/** Cold tags prepared beyond the expected need, so a fast run never runs out. */
-const TAG_MARGIN = 1.25;
-/** Shares of ordinary reviews that name a fresh tag (bench/soak-traffic.mjs's pattern: 4 and 3 in 20). */
+/**
+ * The webhook's --cache-ttl: short, so that a digest it resolved is soon past it and the next
+ * review naming that image resolves it anew, from the registry (the cold path), while the
+ * cache keeps a bounded set of images as in a real cluster.
+ */
+const CACHE_TTL = '10s';
+/**
+ * How long a pool of cold, absent or unreachable references takes to come round: longer
+ * than CACHE_TTL and than the webhook's default negative TTL (the config's cache.negativeTtl),
+ * so each reference is looked up anew every time it comes round.
+ */
+const CYCLE_SECONDS = 40;
+/** Shares of ordinary reviews of each kind that names a pooled reference (bench/soak-traffic.mjs's pattern: 4, 3, 2 and 2 in 20). */
 const COLD_SHARE = 4 / 20;
 const FLAPPING_COLD_SHARE = 3 / 20;
+const ABSENT_SHARE = 2 / 20;
+const UNREACHABLE_SHARE = 2 / 20;
 const SAMPLE_MS = 1_000;
 /** The webhook's metrics are read every SCRAPE_EVERY samples (Prometheus scrapes every 15–60 s). */
 const SCRAPE_EVERY = 5;
@@ -88,13 +101,13 @@ function machine() {
 /** `registry/repository:tag` images with their digest, `count` of them, tags `prefix-0…`. */
 const tagged = (host, repository, digest, prefix, count) => Array.from({ length: count }, (_, i) => ({ ref: `${host}/${repository}:${prefix}-${i}`, digest, tag: `${prefix}-${i}` }));
 
-/** Hands out `list`'s entries one at a time; running out is the soak's bug, said so. */
-function takeEach(list, what) {
+/** How many references a pool of a kind sent at `share` of the ordinary rate holds: CYCLE_SECONDS' worth. */
+const poolSize = (share) => Math.ceil(RATE * share * CYCLE_SECONDS);
+
+/** Hands out `list`'s entries one at a time, from the first again after the last. */
+function cycle(list) {
   let next = 0;
-  return () => {
-    if (next >= list.length) throw new Error(`all ${list.length} ${what} are used up: prepare more`);
-    return list[next++];
-  };
+  return () => list[next++ % list.length];
 }
 
 /** The flapping registry: a TLS registry without auth whose process is stopped and started again on the same port. */
@@ -222,29 +235,28 @@ async function main() {
       registryHelpers.pushImage(basic, 'soak/ordinary', 'cached'),
       registryHelpers.pushImage(flapping.target, 'soak/flapping', 'cached'),
     ]);
-    const cold = tagged(basic.host, 'soak/ordinary', ordinaryImage.digest, 'cold', Math.ceil(SECONDS * RATE * COLD_SHARE * TAG_MARGIN) + 20);
+    const cold = tagged(basic.host, 'soak/ordinary', ordinaryImage.digest, 'cold', poolSize(COLD_SHARE));
     const pool = tagged(basic.host, 'soak/ordinary', ordinaryImage.digest, 'pool', FAN_OUT_POOL);
-    const flappingCold = tagged(flapping.target.host, 'soak/flapping', flappingImage.digest, 'cold', Math.ceil(SECONDS * RATE * FLAPPING_COLD_SHARE * TAG_MARGIN) + 20);
+    const flappingCold = tagged(flapping.target.host, 'soak/flapping', flappingImage.digest, 'cold', poolSize(FLAPPING_COLD_SHARE));
     await Promise.all([
       registryHelpers.addTags(basic, 'soak/ordinary', 'cached', [...cold, ...pool].map((image) => image.tag)),
       registryHelpers.addTags(flapping.target, 'soak/flapping', 'cached', flappingCold.map((image) => image.tag)),
     ]);
     const unreachableHost = `127.0.0.1:${await registryProcess.freePort()}`;
-    let fresh = 0;
     const images = {
       warm: [
         { ref: `${basic.host}/soak/ordinary:cached`, digest: ordinaryImage.digest },
         { ref: `${token.host}/${token.images.single.repository}:${token.images.single.tag}`, digest: token.images.single.digest },
       ],
       flappingWarm: { ref: `${flapping.target.host}/soak/flapping:cached`, digest: flappingImage.digest },
-      cold: takeEach(cold, 'cold tags'),
-      flappingCold: takeEach(flappingCold, 'cold tags of the flapping registry'),
-      absent: () => ({ ref: `${basic.host}/soak/ordinary:absent-${(fresh += 1)}`, digest: undefined }),
-      unreachable: () => ({ ref: `${unreachableHost}/soak/unreachable:u-${(fresh += 1)}`, digest: undefined }),
+      cold: cycle(cold),
+      flappingCold: cycle(flappingCold),
+      absent: cycle(tagged(basic.host, 'soak/ordinary', undefined, 'absent', poolSize(ABSENT_SHARE))),
+      unreachable: cycle(tagged(unreachableHost, 'soak/unreachable', undefined, 'u', poolSize(UNREACHABLE_SHARE))),
     };
 
     log('starting the webhook');
-    const webhook = await webhookProcess.startWebhookProcess(registries, { main: join(DIST, 'main.js'), node: NODE, args: ['--ca-file', flapping.caFile] });
+    const webhook = await webhookProcess.startWebhookProcess(registries, { main: join(DIST, 'main.js'), node: NODE, args: ['--ca-file', flapping.caFile, '--cache-ttl', CACHE_TTL] });
     cleanups.push(() => webhook.stop());
     const { podReview, pinnedImages } = support;
     // The cached images are looked up once before the clock starts.
@@ -287,7 +299,7 @@ async function main() {
 
     const { text, met } = report({
       machine: { ...m0, loadAfter: os.loadavg()[0] },
-      settings: { dist: relative(REPO, DIST), node: execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim(), seconds: SECONDS, rate: RATE, upMs: UP_MS, downMs: DOWN_MS, runtime: webhookProcess.productionRuntime(), memoryLimitBytes: webhookProcess.MEMORY_LIMIT_BYTES },
+      settings: { dist: relative(REPO, DIST), node: execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim(), seconds: SECONDS, rate: RATE, cacheTtl: CACHE_TTL, cycleSeconds: CYCLE_SECONDS, upMs: UP_MS, downMs: DOWN_MS, runtime: webhookProcess.productionRuntime(), memoryLimitBytes: webhookProcess.MEMORY_LIMIT_BYTES },
       soakSeconds,
       crashedAt,
       samples,
