@@ -3,6 +3,8 @@
  * from the webhook's HTTPS port so a scraper needs no webhook CA and probes need no TLS.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ConnectionTable } from './connections.js';
+import { SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 /** Where metrics and probes listen unless `--metrics-port` says otherwise. */
 export const DEFAULT_METRICS_PORT = 9090;
@@ -19,18 +21,31 @@ export interface MetricsAppDeps {
   readonly ready: () => boolean;
 }
 
+export interface MetricsAppOptions {
+  readonly logger?: FastifyBaseLogger;
+  /** The same bounds as the webhook's listener: its timeouts and connection cap (SERVER_LIMITS unless given). */
+  readonly limits?: ServerLimits;
+}
+
 /** Builds the metrics and probes app (no TLS); `listen()` happens in serve. */
-export function buildMetricsApp(deps: MetricsAppDeps, logger?: FastifyBaseLogger): FastifyInstance {
+export function buildMetricsApp(deps: MetricsAppDeps, options: MetricsAppOptions = {}): FastifyInstance {
+  const limits = options.limits ?? SERVER_LIMITS;
   const app = Fastify({
-    ...(logger === undefined ? { logger: false } : { loggerInstance: logger }),
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.timeoutCheckIntervalMs },
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     // Nothing here takes a body: a scrape or probe is a GET.
     bodyLimit: 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  const connections = new ConnectionTable(limits.maxConnections);
+  connections.attach(app.server);
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
+    connections.closeIdle();
     done();
   });
   app.get('/healthz', () => ({ status: 'ok' }));

@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { buildMetricsApp } from '../../src/server/metrics-listener.js';
+import { SERVER_LIMITS } from '../../src/server/limits.js';
 import { Metrics } from '../../src/metrics/index.js';
 
 describe('buildMetricsApp', () => {
@@ -28,5 +31,23 @@ describe('buildMetricsApp', () => {
     const app = buildMetricsApp({ metrics: new Metrics({ defaultMetrics: false }), ready: () => true });
     expect((await app.inject({ method: 'POST', url: '/mutate', payload: {} })).statusCode).toBe(404);
     await app.close();
+  });
+
+  it('caps its connections as the webhook listener does: at the cap, a connection that sent nothing is closed for a new one', async () => {
+    const app = buildMetricsApp({ metrics: new Metrics({ defaultMetrics: false }), ready: () => true }, { limits: { ...SERVER_LIMITS, maxConnections: 1 } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    try {
+      const silent = connect(port, '127.0.0.1');
+      await once(silent, 'connect');
+      const closed = once(silent, 'close');
+      // The server learns of the first connection before the second one (accepts are in order).
+      const scrape = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(scrape.status).toBe(200);
+      await closed;
+      expect(silent.destroyed).toBe(true);
+    } finally {
+      await app.close();
+    }
   });
 });
