@@ -1,7 +1,7 @@
 /**
- * Loads the test suite's registry harness (TypeScript) from plain Node: compiles
- * test/helpers and what they import with tsc into node_modules/.cache (so their
- * imports of undici resolve), type checks skipped — `npm run typecheck` covers them.
+ * Loads the test suite's harness (TypeScript) from plain Node: compiles the test/
+ * files a benchmark needs, and what they import, with tsc into node_modules/.cache (so
+ * their imports of undici resolve), type checks skipped — `npm run typecheck` covers them.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,18 +11,27 @@ import { promisify } from 'node:util';
 
 const ENTRY_POINTS = ['test/helpers/global-setup.ts', 'test/helpers/registry.ts'];
 
-/** Compiles the harness and imports it: `{ setup, pushImage, countRequests, tokenRequestCount }`. */
-export async function loadHarness(repoDir) {
-  const outDir = join(repoDir, 'node_modules', '.cache', 'digest-pinner-bench', 'harness');
+/**
+ * Compiles `entryPoints` (test/ files, and what they import) into
+ * node_modules/.cache/digest-pinner-bench/NAME and returns a function that imports one of them.
+ */
+export async function compileTests(repoDir, name, entryPoints) {
+  const outDir = join(repoDir, 'node_modules', '.cache', 'digest-pinner-bench', name);
   const tsc = join(repoDir, 'node_modules', 'typescript', 'bin', 'tsc');
   const args = [
     tsc, '--noCheck', '--skipLibCheck', '--sourceMap', 'false', '--declaration', 'false',
     '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2023',
-    '--rootDir', repoDir, '--outDir', outDir, ...ENTRY_POINTS,
+    '--rootDir', repoDir, '--outDir', outDir, ...entryPoints,
   ];
   await promisify(execFile)(process.execPath, args, { cwd: repoDir });
-  const setupModule = await import(pathToFileURL(join(outDir, 'test/helpers/global-setup.js')).href);
-  const registry = await import(pathToFileURL(join(outDir, 'test/helpers/registry.js')).href);
+  return (entryPoint) => import(pathToFileURL(join(outDir, entryPoint.replace(/\.ts$/, '.js'))).href);
+}
+
+/** Compiles the harness and imports it: `{ setup, pushImage, tokenRequestCount }`. */
+export async function loadHarness(repoDir) {
+  const load = await compileTests(repoDir, 'harness', ENTRY_POINTS);
+  const setupModule = await load('test/helpers/global-setup.ts');
+  const registry = await load('test/helpers/registry.ts');
   return { setup: setupModule.default, ...registry };
 }
 

@@ -78,3 +78,9 @@ export async function residentMiB(pid) {
   const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
 }
+
+/** Time `pid`'s main thread (the JavaScript one) has spent on a CPU so far, in ms (/proc/<pid>/schedstat, ns resolution). */
+export async function mainThreadCpuMs(pid) {
+  const [onCpuNs] = (await readFile(`/proc/${pid}/schedstat`, 'utf8')).split(' ');
+  return Number(onCpuNs) / 1e6;
+}

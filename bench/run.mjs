@@ -10,21 +10,19 @@ import console from 'node:console';
 import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { URL, fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import { bundle } from '../scripts/bundle.mjs';
 import { loadHarness, startRegistries } from './harness.mjs';
+import { freePort, IMAGE_NODE_FLAGS, IMAGE_VARIABLES, imageVariables, machine, podReview, post, REPO, stopChild } from './common.mjs';
 import { constantRate, cpuSeconds, residentMiB } from './load.mjs';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_BUNDLE = join(REPO, 'dist/bench');
 /**
  * Closed-loop rounds, alternating so drift in the machine's load hits both alike: the
@@ -44,25 +42,6 @@ const FILL_ENTRIES = 100_000;
 /** A hard stop well past the usual ~2 minutes, for a machine far slower than expected. */
 const TIME_LIMIT_MS = 300_000;
 const BENCH_ACCOUNT = 'bench';
-
-/**
- * How the container image runs the webhook, read from the Dockerfile so the figures are
- * production's: the node flags of its ENTRYPOINT and its `ENV` lines (MALLOC_ARENA_MAX, NODE_ENV)
- * go to the webhook processes, never the baseline, with the V8 heap the chart gives it at its
- * default memory limit. BENCH_NODE_OPTIONS (e.g. to compare flags) replaces all these flags; ''
- * means none.
- */
-const IMAGE_ENV = Object.fromEntries(
-  [...readFileSync(join(REPO, 'Dockerfile'), 'utf8').matchAll(/^ENV ([A-Z_]+)=("?)([^"\n]*)\2$/gm)].map((m) => [m[1], m[3]]),
-);
-const ENTRYPOINT_FLAGS = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'))?.[1] ?? '[]').filter((arg) => arg.startsWith('--'));
-/** charts/digest-pinner: resources.limits.memory by default, and the share of it NODE_OPTIONS gives the V8 heap. */
-const CHART_MEMORY_LIMIT_MIB = 256;
-const CHART_HEAP_SHARE = 5 / 8;
-const CHART_HEAP_FLAG = `--max-old-space-size=${Math.floor(CHART_MEMORY_LIMIT_MIB * CHART_HEAP_SHARE)}`;
-const IMAGE_NODE_FLAGS = (process.env.BENCH_NODE_OPTIONS ?? [...ENTRYPOINT_FLAGS, CHART_HEAP_FLAG].join(' ')).split(/\s+/).filter((flag) => flag !== '');
-/** The image's other variables, as the webhook processes get them. */
-const IMAGE_VARIABLES = Object.fromEntries(Object.entries(IMAGE_ENV).filter(([name]) => name !== 'NODE_OPTIONS'));
 
 /**
  * `ratio`: the least the cache path's reviews per CPU-second may be, over the bare server's (a guard, not a goal).
@@ -93,76 +72,6 @@ function spawnPinned(pin, args, options) {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
-}
-
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function machine(pin) {
-  let model = os.cpus()[0]?.model ?? 'unknown';
-  try {
-    model = /^Model name:\s+(.+)$/m.exec(execFileSync('lscpu', { encoding: 'utf8' }))?.[1] ?? model;
-  } catch {
-    // lscpu missing: keep os.cpus()
-  }
-  return {
-    cpus: os.cpus().length,
-    model,
-    memoryGiB: (os.totalmem() / 2 ** 30).toFixed(1),
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
-    pinning: pin.note,
-    loadBefore: os.loadavg()[0].toFixed(2),
-  };
-}
-
-let uid = 0;
-function podReview(images, name = 'bench', containerPrefix = 'c') {
-  uid += 1;
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `bench-${uid}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'bench',
-      name,
-      operation: 'CREATE',
-      dryRun: false,
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name, namespace: 'bench', labels: { app: 'bench' } },
-        spec: {
-          containers: images.map((image, i) => ({
-            name: `${containerPrefix}${i}`,
-            image,
-            ports: [{ containerPort: 8080 + i }],
-            resources: { requests: { cpu: '10m', memory: '16Mi' } },
-          })),
-          restartPolicy: 'Always',
-          serviceAccountName: 'default',
-        },
-      },
-      oldObject: null,
-    },
-  });
 }
 
 /** The webhook as production runs it: `digest-pinner serve`, JSON logs to a file. */
@@ -214,13 +123,6 @@ async function startBaseline(pin, { certs, patch }) {
   return { child, origin: `https://127.0.0.1:${port}` };
 }
 
-async function post(agent, origin, path, body) {
-  const res = await request(`${origin}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
-  const json = await res.body.json();
-  if (res.statusCode !== 200) throw new Error(`${origin}${path} answered ${res.statusCode}: ${JSON.stringify(json)}`);
-  return json;
-}
-
 /** One saturating closed-loop run with autocannon, and the server's CPU time meanwhile; `body` a string, or a function giving each request's. */
 async function closedLoop(server, body, ca, seconds) {
   const request = typeof body === 'function' ? { requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }] } : { body };
@@ -258,21 +160,28 @@ async function throughput(servers, body, webhookBody, ca) {
   return { baseline: summary(runs.baseline), webhook: summary(runs.webhook) };
 }
 
-async function sumRequests(countRequests, registry, paths) {
-  const counts = await Promise.all(paths.map((pathIncludes) => countRequests(registry, { method: 'HEAD', pathIncludes })));
-  return counts.reduce((a, b) => a + b, 0);
+/**
+ * Requests the webhook has sent to `host` with `method`, as its /metrics counts them: each is
+ * counted when its answer arrives, so an answered admission's requests are all in.
+ */
+async function requestsTo(webhook, host, method) {
+  const response = await request(`${webhook.origin}/metrics`, { dispatcher: webhook.agent });
+  let count = 0;
+  for (const [, labels, value] of (await response.body.text()).matchAll(/^digest_pinner_registry_requests_total\{([^}]*)\} (\d+)$/gm)) {
+    if (labels.includes(`host="${host}"`) && labels.includes(`method="${method}"`)) count += Number(value);
+  }
+  return count;
 }
 
 /** 10 uncached images behind token auth in one Pod, the webhook never having talked to that registry. */
 async function coldPod(harness, registries, webhook) {
   const { token } = registries;
   const repos = Array.from({ length: COLD_IMAGES }, (_, i) => `bench/cold-${i}`);
-  const manifests = repos.map((repo) => `/v2/${repo}/manifests/v1`);
   const account = `${token.username}-${BENCH_ACCOUNT}`;
-  const [headsBefore, tokensBefore, pingsBefore] = await Promise.all([
-    sumRequests(harness.countRequests, token, manifests),
+  const [headsBefore, tokensBefore, getsBefore] = await Promise.all([
+    requestsTo(webhook, token.host, 'HEAD'),
     harness.tokenRequestCount(token, account),
-    harness.countRequests(token, { method: 'GET', pathIncludes: '/v2/' }),
+    requestsTo(webhook, token.host, 'GET'),
   ]);
   const started = performance.now();
   const answer = await post(webhook.agent, webhook.origin, '/mutate', podReview(repos.map((repo) => `${token.host}/${repo}:v1`), 'cold'));
@@ -280,26 +189,25 @@ async function coldPod(harness, registries, webhook) {
   const ops = JSON.parse(Buffer.from(answer.response.patch ?? '', 'base64').toString('utf8'));
   const pinned = ops.filter((op) => op.op === 'replace' && op.path.endsWith('/image')).length;
   if (pinned !== COLD_IMAGES) throw new Error(`the cold Pod got ${pinned} of ${COLD_IMAGES} images pinned: ${JSON.stringify(answer.response.warnings)}`);
-  const [headsAfter, tokensAfter, pingsAfter] = await Promise.all([
-    sumRequests(harness.countRequests, token, manifests),
+  const [headsAfter, tokensAfter, getsAfter] = await Promise.all([
+    requestsTo(webhook, token.host, 'HEAD'),
     harness.tokenRequestCount(token, account),
-    harness.countRequests(token, { method: 'GET', pathIncludes: '/v2/' }),
+    requestsTo(webhook, token.host, 'GET'),
   ]);
-  return { ms, heads: headsAfter - headsBefore, tokens: tokensAfter - tokensBefore, gets: pingsAfter - pingsBefore };
+  return { ms, heads: headsAfter - headsBefore, tokens: tokensAfter - tokensBefore, gets: getsAfter - getsBefore };
 }
 
 /** 100 admissions of one uncached image at once. */
 async function herd(harness, registries, webhook) {
   const { token } = registries;
   const account = `${token.username}-${BENCH_ACCOUNT}`;
-  const manifest = '/v2/bench/herd/manifests/v1';
-  const [headsBefore, tokensBefore] = await Promise.all([harness.countRequests(token, { method: 'HEAD', pathIncludes: manifest }), harness.tokenRequestCount(token, account)]);
+  const [headsBefore, tokensBefore] = await Promise.all([requestsTo(webhook, token.host, 'HEAD'), harness.tokenRequestCount(token, account)]);
   const started = performance.now();
-  const answers = await Promise.all(Array.from({ length: HERD }, (_, i) => post(webhook.agent, webhook.origin, '/mutate', podReview([`${token.host}/bench/herd:v1`], `herd-${i}`))));
+  const answers = await Promise.all(Array.from({ length: HERD }, (_, i) => post(webhook.agent, webhook.origin, '/mutate', podReview([`${token.host}/bench/herd:v1`], { name: `herd-${i}` }))));
   const ms = performance.now() - started;
   const unpinned = answers.filter((a) => a.response.patch === undefined).length;
   if (unpinned > 0) throw new Error(`${unpinned} of ${HERD} herd admissions were not pinned`);
-  const [headsAfter, tokensAfter] = await Promise.all([harness.countRequests(token, { method: 'HEAD', pathIncludes: manifest }), harness.tokenRequestCount(token, account)]);
+  const [headsAfter, tokensAfter] = await Promise.all([requestsTo(webhook, token.host, 'HEAD'), harness.tokenRequestCount(token, account)]);
   return { ms, heads: headsAfter - headsBefore, tokens: tokensAfter - tokensBefore };
 }
 
@@ -319,7 +227,7 @@ async function cacheMemory(pin, certs) {
     const report = await filling;
     // The filled webhook still answers from its cache over HTTPS.
     const agent = new Agent({ connect: { ca: certs.ca } });
-    const answer = await post(agent, `https://127.0.0.1:${port}`, '/mutate', podReview([report.sample], 'memory'));
+    const answer = await post(agent, `https://127.0.0.1:${port}`, '/mutate', podReview([report.sample], { name: 'memory' }));
     await agent.close();
     if (answer.response.patch === undefined) throw new Error('the filled webhook did not pin an image it had cached');
     return report;
@@ -412,14 +320,10 @@ function report(m, r) {
   return lines.join('\n');
 }
 
-function imageVariables() {
-  return Object.entries(IMAGE_VARIABLES).map(([name, value]) => `${name}=${value}`).join(' ') || 'no variables';
-}
-
 async function main() {
   const began = performance.now();
   const pin = pinCores();
-  const m = machine(pin);
+  const m = machine(pin.note);
   log(`${m.cpus} CPUs, ${m.model}; ${pin.note}`);
   // The memory probe, bundled as `npm run build` bundles the webhook: the same modules, tree-shaken alike.
   await bundle({ main: 'src/main.ts', memory: 'bench/memory.mjs', certs: 'src/certs/index.ts' }, BENCH_BUNDLE);
@@ -446,7 +350,7 @@ async function main() {
     log('starting the webhook');
     const webhook = await startWebhook(pin, { workDir, certs, registries });
     cleanups.push(() => webhook.agent.close(), () => stopChild(webhook.child));
-    const warmBody = podReview(warmImages.map((repo) => `${registries.plain.host}/${repo}:v1`), 'warm');
+    const warmBody = podReview(warmImages.map((repo) => `${registries.plain.host}/${repo}:v1`), { name: 'warm' });
     const first = await post(webhook.agent, webhook.origin, '/mutate', warmBody);
     if (first.response.patch === undefined) throw new Error(`the warm Pod was not pinned: ${JSON.stringify(first.response)}`);
     const baseline = await startBaseline(pin, { certs, patch: first.response.patch });
@@ -460,7 +364,7 @@ async function main() {
     let distinct = 0;
     const distinctBody = () => {
       distinct += 1;
-      return podReview(warmImages.map((repo) => `${registries.plain.host}/${repo}:v1`), `warm-${distinct}`, `d${distinct}-`);
+      return podReview(warmImages.map((repo) => `${registries.plain.host}/${repo}:v1`), { name: `warm-${distinct}`, containerPrefix: `d${distinct}-` });
     };
     results.throughput = await throughput({ baseline, webhook }, warmBody, distinctBody, certs.ca);
     log(`throughput: ${JSON.stringify(results.throughput)}`);

@@ -10,6 +10,7 @@
 # one object per file, a kustomization.yaml listing them:
 #   manifests/               default values
 #   manifests/cert-manager/  certificates.source=cert-manager
+#   manifests/self-managed/  certificates.source=self-managed
 #   manifests/pods-only/     podsOnly=true
 set -euo pipefail
 
@@ -63,6 +64,7 @@ render() {
 
 render "$out"
 render "$out/cert-manager" --set certificates.source=cert-manager
+render "$out/self-managed" --set certificates.source=self-managed
 render "$out/pods-only" --set podsOnly=true
 
 cat > "$out/README.md" <<'EOF'
@@ -77,6 +79,7 @@ their values.
 ```sh
 kubectl apply -k manifests/                # default values; the serving certificate from `digest-pinner certs`
 kubectl apply -k manifests/cert-manager    # the same, certificate issued and injected by cert-manager
+kubectl apply -k manifests/self-managed    # the same, the webhook makes and renews its own certificate
 kubectl apply -k manifests/pods-only       # pin Pods only, templates stay as in Git (GitOps)
 ```
 

@@ -6,5 +6,10 @@ export const DAY_MS = 86_400_000;
 
 /** Days until `pem` expires (negative when expired). */
 export function daysUntilExpiry(pem: string, now = Date.now()): number {
-  return (new Date(new X509Certificate(pem).validTo).getTime() - now) / DAY_MS;
+  return (expiresAt(pem) - now) / DAY_MS;
+}
+
+/** When `pem` expires, in ms since the epoch. */
+export function expiresAt(pem: string | Buffer): number {
+  return new Date(new X509Certificate(pem).validTo).getTime();
 }

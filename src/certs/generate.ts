@@ -9,6 +9,14 @@ import { DAY_MS } from './expiry.js';
 // @peculiar/x509 uses Node's global WebCrypto (globalThis.crypto) by default.
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+/** notBefore lies this far in the past, for peers whose clock is a little behind. */
+const BACKDATE_MS = 60_000;
+
+/** A certificate and its private key, PEM-encoded (PKCS#8 key). */
+export interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
 
 /** PEM-encoded CA and serving key pair. */
 export interface CertificateSet {
@@ -26,6 +34,18 @@ export interface CertificateRequest {
   readonly ca?: { readonly cert: string; readonly key: string };
 }
 
+/** When a certificate is issued and when it expires, in ms since the epoch. */
+export interface Validity {
+  readonly now: number;
+  readonly notAfter: number;
+}
+
+export interface ServingRequest extends Validity {
+  /** DNS names and IP addresses the certificate is valid for; the first is its common name. */
+  readonly hosts: readonly string[];
+  readonly ca: KeyPair;
+}
+
 function serial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] ?? 0) & 0x7f;
@@ -37,21 +57,21 @@ async function exportKey(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY');
 }
 
-async function importCa(ca: { cert: string; key: string }): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
+async function importCa(ca: KeyPair): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
   const cert = new x509.X509Certificate(ca.cert);
   const der = x509.PemConverter.decodeFirst(ca.key);
   const key = await webcrypto.subtle.importKey('pkcs8', der, ALGORITHM, false, ['sign']);
   return { cert, key };
 }
 
-async function createCa(validDays: number): Promise<{ cert: x509.X509Certificate; key: CryptoKey; pemKey: string }> {
+/** A new self-signed CA valid until `validity.notAfter`; its name carries its creation time, so CAs that overlap in a caBundle tell apart. */
+export async function createCa(validity: Validity): Promise<KeyPair> {
   const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
-  const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: `CN=digest-pinner CA ${new Date(now).toISOString().slice(0, 10)}`,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + validDays * 4 * DAY_MS),
+    name: `CN=digest-pinner CA ${new Date(validity.now).toISOString().slice(0, 19)}Z`,
+    notBefore: new Date(validity.now - BACKDATE_MS),
+    notAfter: new Date(validity.notAfter),
     keys,
     signingAlgorithm: ALGORITHM,
     extensions: [
@@ -60,23 +80,22 @@ async function createCa(validDays: number): Promise<{ cert: x509.X509Certificate
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, key: keys.privateKey, pemKey: await exportKey(keys.privateKey) };
+  return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) };
 }
 
-/** Generates (or renews, with `ca`) a serving certificate for `hosts`. */
-export async function generateCertificates(request: CertificateRequest): Promise<CertificateSet> {
+/** A serving certificate for `request.hosts`, signed by `request.ca`. */
+export async function issueServingCertificate(request: ServingRequest): Promise<KeyPair> {
   const [commonName] = request.hosts;
   if (commonName === undefined) throw new Error('at least one host is required for a serving certificate');
-  const ca = request.ca === undefined ? await createCa(request.validDays) : { ...(await importCa(request.ca)), pemKey: request.ca.key };
+  const ca = await importCa(request.ca);
   const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
-  const now = Date.now();
   const names = request.hosts.map((host) => ({ type: isIP(host) === 0 ? 'dns' : 'ip', value: host }) as const);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${commonName}`,
     issuer: ca.cert.subject,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + request.validDays * DAY_MS),
+    notBefore: new Date(request.now - BACKDATE_MS),
+    notAfter: new Date(request.notAfter),
     publicKey: keys.publicKey,
     signingKey: ca.key,
     signingAlgorithm: ALGORITHM,
@@ -88,5 +107,14 @@ export async function generateCertificates(request: CertificateRequest): Promise
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
     ],
   });
-  return { caCert: ca.cert.toString('pem'), caKey: ca.pemKey, cert: cert.toString('pem'), key: await exportKey(keys.privateKey) };
+  return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) };
+}
+
+/** Generates (or renews, with `ca`) a serving certificate for `hosts`; a new CA is valid four times as long. */
+export async function generateCertificates(request: CertificateRequest): Promise<CertificateSet> {
+  if (request.hosts.length === 0) throw new Error('at least one host is required for a serving certificate');
+  const now = Date.now();
+  const ca = request.ca ?? (await createCa({ now, notAfter: now + request.validDays * 4 * DAY_MS }));
+  const serving = await issueServingCertificate({ ca, hosts: request.hosts, now, notAfter: now + request.validDays * DAY_MS });
+  return { caCert: ca.cert, caKey: ca.key, cert: serving.cert, key: serving.key };
 }

@@ -1,13 +1,15 @@
 /** `digest-pinner certs`: a CA and serving certificate for the webhook Service, for clusters without cert-manager. */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApiException, CoreV1Api, AdmissionregistrationV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { parseFlags, UsageError } from './options.js';
 import { writeLine, type CliIo } from './io.js';
 import { generateCertificates, type CertificateSet } from '../certs/index.js';
+import { serviceHosts } from '../certs/hosts.js';
 import { DigestPinnerError } from '../errors.js';
 import { kubeConfigFrom } from '../kube/config.js';
 import { kubeConfigSource } from '../kube/source.js';
+import { readWebhookCaBundles, setWebhookCaBundle } from '../kube/webhook-ca-bundle.js';
 
 export const CERTS_USAGE = `Usage: digest-pinner certs [flags]
 
@@ -27,13 +29,11 @@ Flags:
   --kubeconfig FILE           cluster access for --secret/--patch-webhook (default: $KUBECONFIG,
                               then in-cluster, then ~/.kube/config)`;
 
+/** Deadline of reading and patching the webhook configuration. */
+const PATCH_TIMEOUT_MS = 30_000;
+
 class CertsClusterError extends DigestPinnerError {
   readonly code = 'DP_ERR_CERTS_CLUSTER';
-}
-
-/** The DNS names kube-apiserver may use to reach a Service. */
-export function serviceHosts(service: string, namespace: string): string[] {
-  return [`${service}.${namespace}.svc`, service, `${service}.${namespace}`, `${service}.${namespace}.svc.cluster.local`];
 }
 
 async function readCa(dir: string | undefined): Promise<{ cert: string; key: string } | undefined> {
@@ -80,14 +80,10 @@ async function applySecret(config: KubeConfig, namespace: string, name: string, 
   }
 }
 
-async function patchCaBundle(config: KubeConfig, name: string, caBundle: string): Promise<number> {
-  const api = config.makeApiClient(AdmissionregistrationV1Api);
-  const current = await api.readMutatingWebhookConfiguration({ name });
-  const webhooks = current.webhooks ?? [];
-  for (const webhook of webhooks) webhook.clientConfig.caBundle = caBundle;
-  // replace carries resourceVersion: a concurrent edit fails instead of being overwritten.
-  await api.replaceMutatingWebhookConfiguration({ name, body: current });
-  return webhooks.length;
+/** Sets caBundle on every webhook of `name`; a concurrent edit fails (the patch tests the resourceVersion read) instead of being overwritten. */
+async function patchCaBundle(config: KubeConfig, name: string, caPem: string): Promise<number> {
+  const signal = AbortSignal.timeout(PATCH_TIMEOUT_MS);
+  return setWebhookCaBundle(config, await readWebhookCaBundles(config, name, signal), caPem, signal);
 }
 
 /** Returns the exit code. */
@@ -126,7 +122,7 @@ export async function certsCommand(argv: readonly string[], io: CliIo): Promise<
   if (secretName !== undefined || webhookName !== undefined) {
     const config = kubeConfig(values.kubeconfig, io);
     if (secretName !== undefined) writeLine(io.stderr, `digest-pinner: Secret ${namespace}/${secretName} ${await applySecret(config, namespace, secretName, set)}`);
-    if (webhookName !== undefined) writeLine(io.stderr, `digest-pinner: caBundle set on ${await patchCaBundle(config, webhookName, caBundle)} webhooks of ${webhookName}`);
+    if (webhookName !== undefined) writeLine(io.stderr, `digest-pinner: caBundle set on ${await patchCaBundle(config, webhookName, set.caCert)} webhooks of ${webhookName}`);
     return 0;
   }
   writeLine(io.stdout, caBundle);

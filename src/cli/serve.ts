@@ -1,6 +1,6 @@
 /** `digest-pinner serve`: the admission webhook over HTTPS. */
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
@@ -10,13 +10,11 @@ import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
+import { warmUpWhenSynced } from '../server/warm-up.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
-import { readTlsFiles, watchTlsFiles } from '../server/tls.js';
+import { openServingTls, selfManagedSettings, TLS_FLAGS, TLS_FLAGS_USAGE, type ServingTls } from './serving-tls.js';
 import { describeError, DigestPinnerError } from '../errors.js';
-// Not certs/index.js, which loads @peculiar/x509: files.js loads it only to write a certificate.
-import { ensureDevCertificates } from '../certs/files.js';
-import { readFile } from 'node:fs/promises';
 import { Server } from 'node:https';
 import { hostname } from 'node:os';
 // Not kube/index.js or imageset/index.js, which load @kubernetes/client-node: cluster.js does, when there is a cluster.
@@ -28,15 +26,14 @@ import { readFileSync } from 'node:fs';
 export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
 
 Runs the mutating admission webhook over HTTPS; logs JSON lines on stdout.
-Without --tls-cert/--tls-key it writes a development CA and serving certificate
+Without --tls-cert/--tls-key or --tls-secret it writes a development CA and serving certificate
 into ./certs (reused while valid) and logs the caBundle to register.
 
 Flags:
   --port N                    HTTPS port (default 8443)
   --host ADDR                 address to listen on (default ::, IPv6 and IPv4; 0.0.0.0 on a
                               node without IPv6)
-  --tls-cert FILE --tls-key FILE
-                              serving certificate and key; reloaded when renewed on disk
+${TLS_FLAGS_USAGE}
   --mode warn|strict          mode of POST /mutate (default warn); /mutate/warn and
                               /mutate/strict always use their own mode
   --skip PATTERN              leave matching images alone; glob on the normalised
@@ -49,7 +46,6 @@ Flags:
   --drop-tag                  write repository@sha256:… without the tag
   --cache-ttl DUR             how long a resolved digest is reused (default 15m)
 ${COMMON_FLAGS_USAGE}
-  --tls-reload-interval DUR   how often the certificate files are checked for renewal (default 10s)
   --kubeconfig FILE           cluster to read pull secrets, ImageSets and Namespace annotations from
                               and record Events in
                               (default: $KUBECONFIG, then in-cluster, then ~/.kube/config; with none, only
@@ -77,18 +73,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function tlsFiles(values: { 'tls-cert'?: string; 'tls-key'?: string }, io: CliIo, log: Logger): Promise<{ certFile: string; keyFile: string; caFile?: string }> {
-  const certFile = values['tls-cert'];
-  const keyFile = values['tls-key'];
-  if (certFile !== undefined && keyFile !== undefined) return { certFile, keyFile };
-  if (certFile !== undefined || keyFile !== undefined) throw new UsageError('--tls-cert and --tls-key go together');
-  const dir = join(io.cwd, 'certs');
-  const dev = await ensureDevCertificates(dir);
-  const caBundle = Buffer.from(await readFile(dev.caFile)).toString('base64');
-  log.warn({ certs: dir, caBundle }, `${dev.generated ? 'generated' : 'using'} a development certificate (not for production); caBundle is its CA, for the webhook configuration`);
-  return dev;
-}
-
 const SERVE_FLAGS = {
   ...COMMON_FLAGS,
   ...DROP_TAG_FLAG,
@@ -96,14 +80,12 @@ const SERVE_FLAGS = {
   'cache-ttl': { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
+  ...TLS_FLAGS,
   mode: { type: 'string' },
   skip: { type: 'string', multiple: true },
   'skip-configmap': { type: 'string' },
   deadline: { type: 'string' },
   'log-level': { type: 'string' },
-  'tls-reload-interval': { type: 'string' },
   kubeconfig: { type: 'string' },
   'imageset-authoritative': { type: 'string', multiple: true },
   'pin-related-images': { type: 'boolean' },
@@ -142,10 +124,10 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   const options = commonOptions(values);
   const mode = parseMode(values.mode);
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
-  const tlsReloadMs = durationFlag('tls-reload-interval', values['tls-reload-interval'], 10_000);
   const skipConfigMap = skipConfigMapFlag(values);
   const skipFromFlags = skipFlags(values.skip ?? []);
-  const files = await tlsFiles(values, io, log);
+  const identity = replicaIdentity(io.env);
+  const selfManaged = selfManagedSettings(values, io);
   // Registry requests are counted from the first one on; `metrics` needs the loaded allow-list, and
   // buildCore sends no request, so it is built just below.
   const core = await buildCore({
@@ -166,7 +148,8 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   const metrics = new Metrics({ allowList: core.config.allow });
   metrics.trackCache(() => core.resolver.size);
   metrics.trackBreakers(() => core.client.breakerStates());
-  const cluster = await openCluster(values, io, {
+  const tls = await openServingTls(values, io, log, { metrics, identity, selfManaged });
+  const cluster = await openCluster(values, io, identity, {
     ownCredentials: core.ownCredentials,
     authoritative,
     pinRelatedEverywhere,
@@ -175,28 +158,31 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       metrics.eventRecorded(outcome);
     },
   });
-  const app = buildApp(
-    {
-      mode,
-      deadlineMs,
-      resolver: core.resolver,
-      ...clusterDeps(cluster, core, authoritative),
-      skip: cluster?.skip ?? skipFromFlags,
-      dropTag: options.dropTag,
-      rewrite: core.rewrite,
-      pinRelatedImages: pinRelatedEverywhere,
-      onAdmission: (result, kind, operation, seconds) => {
-        metrics.admission(result, kind, operation, seconds);
-      },
-      metrics,
+  // Ready once the cluster's caches have synced and then the admission path has run (warmUpWhenSynced).
+  let warmedUp = false;
+  const fromCluster = clusterDeps(cluster, core, authoritative, tls);
+  const appDeps: AppDeps = {
+    mode,
+    deadlineMs,
+    resolver: core.resolver,
+    ...fromCluster,
+    ready: () => warmedUp && fromCluster.ready(),
+    skip: cluster?.skip ?? skipFromFlags,
+    dropTag: options.dropTag,
+    rewrite: core.rewrite,
+    pinRelatedImages: pinRelatedEverywhere,
+    onAdmission: (result, kind, operation, seconds) => {
+      metrics.admission(result, kind, operation, seconds);
     },
-    { https: readTlsFiles(files), logger: log },
-  );
+    metrics,
+  };
+  const app = buildApp(appDeps, { https: tls.initial, logger: log });
   let address: string;
   try {
     address = await listenWebhook(app, port, values.host);
   } catch (error) {
     await app.close();
+    await tls.close();
     await core.close();
     throw error;
   }
@@ -206,28 +192,34 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     log.info({ kubeconfig: cluster.source }, 'reading pull secrets from the cluster');
     cluster.start(log);
   }
+  // Compiles the admission path before the first review needs it, once the caches have synced.
+  const stopWarming = new AbortController();
+  const warming = warmUpWhenSynced(appDeps, listenAddress(app), fromCluster.ready, stopWarming.signal).then((warm) => {
+    warmedUp = warm !== undefined;
+    if (warm !== undefined && warm.problems.length > 0) log.warn({ problems: warm.problems }, 'warm-up incomplete: the first admissions may be slower');
+  });
+  // Without a cluster there is nothing to list: serve is ready as it returns.
+  if (cluster === undefined) await warming;
   if (authoritative.list().length > 0) log.info({ registries: authoritative.list() }, 'ImageSets are authoritative for these registries: they are never asked');
-  const stopWatching = watchTlsFiles(
-    files,
-    (pair) => {
-      if (app.server instanceof Server) app.server.setSecureContext(pair);
-      log.info({ cert: files.certFile }, 'serving certificate reloaded');
-    },
-    (error) => { log.warn({ err: error }, 'serving certificate not reloaded'); },
-    tlsReloadMs,
-  );
+  if (app.server instanceof Server) tls.follow(app.server);
   return {
     app,
     url: address,
-    caFile: files.caFile,
+    caFile: tls.caFile,
     close: async () => {
-      stopWatching();
+      await tls.close();
+      stopWarming.abort();
       await app.close();
       await cluster?.stop();
       await core.close();
       await flushLog(destination);
     },
   };
+}
+
+function listenAddress(app: FastifyInstance): AddressInfo | undefined {
+  const address = app.server.address();
+  return address === null || typeof address === 'string' ? undefined : address;
 }
 
 /**
@@ -237,6 +229,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
 async function openCluster(
   values: { kubeconfig?: string; 'lease-namespace'?: string },
   io: CliIo,
+  identity: string,
   options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipConfigMap'>,
 ): Promise<ClusterWatch | undefined> {
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
@@ -245,7 +238,7 @@ async function openCluster(
   }
   if (source === undefined) return undefined;
   const { ClusterWatch } = await import('./cluster.js');
-  return new ClusterWatch({ ...options, source, lease: statusLease(values['lease-namespace'], io.env), reportingInstance: io.env.HOSTNAME ?? hostname() });
+  return new ClusterWatch({ ...options, source, lease: { namespace: leaseNamespace(values['lease-namespace'], io.env), identity }, reportingInstance: io.env.HOSTNAME ?? hostname() });
 }
 
 /** What the admission takes from the cluster, or without one: the webhook's own credentials only, no ImageSets, no Events. */
@@ -253,15 +246,16 @@ function clusterDeps(
   cluster: ClusterWatch | undefined,
   core: Core,
   authoritative: AuthoritativeRegistries,
+  tls: ServingTls,
 ): Pick<AppDeps, 'credentials' | 'imageSets' | 'relatedImagesIn' | 'ready' | 'onAdmitted'> {
   if (cluster === undefined) {
-    return { credentials: (ref, context) => core.credentialsFor(ref, context.deadline), imageSets: withoutImageSets(authoritative), relatedImagesIn: () => false, ready: () => true };
+    return { credentials: (ref, context) => core.credentialsFor(ref, context.deadline), imageSets: withoutImageSets(authoritative), relatedImagesIn: () => false, ready: () => tls.ready() };
   }
   return {
     credentials: cluster.credentials,
     imageSets: cluster.imageSets,
     relatedImagesIn: (namespace) => cluster.relatedImagesIn(namespace),
-    ready: () => cluster.ready(),
+    ready: () => cluster.ready() && tls.ready(),
     onAdmitted: (review, result) => {
       cluster.recordFailures(review, result.failures);
     },
@@ -276,9 +270,9 @@ function authoritativeRegistries(registries: readonly string[]): AuthoritativeRe
   }
 }
 
-/** The ImageSet status Lease: where, and who this replica is (host name and a random suffix, unique across restarts). */
-function statusLease(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): { namespace: string; identity: string } {
-  return { namespace: leaseNamespace(flag, env), identity: `${env['HOSTNAME'] ?? hostname()}_${randomBytes(4).toString('hex')}` };
+/** Who this replica is, in the status Lease and the self-managed Secret: host name and a random suffix, unique across restarts. */
+function replicaIdentity(env: Readonly<Record<string, string | undefined>>): string {
+  return `${env['HOSTNAME'] ?? hostname()}_${randomBytes(4).toString('hex')}`;
 }
 
 /** `--lease-namespace`, else the pod's own namespace in a cluster, else the manifests' namespace. */

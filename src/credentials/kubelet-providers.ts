@@ -73,6 +73,8 @@ export interface CredentialProviderOptions {
   /** kubelet's own environment, which plugins inherit. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly timeoutMs?: number;
+  /** Clock of the answers' cache durations (default Date.now). */
+  readonly now?: () => number;
 }
 
 export const CONFIG_API_VERSIONS: ReadonlySet<string> = new Set(['kubelet.config.k8s.io/v1', 'kubelet.config.k8s.io/v1beta1', 'kubelet.config.k8s.io/v1alpha1']);
@@ -186,12 +188,18 @@ function envOf(value: unknown, where: string, fail: (problem: string) => Error):
 export class KubeletCredentialProviders {
   readonly specs: readonly CredentialProviderSpec[];
   readonly #options: CredentialProviderOptions;
-  readonly #cache = new LRUCache<string, ProviderResponse>({ max: MAX_CACHED });
+  readonly #cache: LRUCache<string, ProviderResponse>;
   readonly #inFlight = new Map<string, Promise<ProviderResponse>>();
 
   constructor(specs: readonly CredentialProviderSpec[], options: CredentialProviderOptions) {
     this.specs = specs;
     this.#options = options;
+    const { now } = options;
+    this.#cache = new LRUCache<string, ProviderResponse>({
+      max: MAX_CACHED,
+      // lru-cache reads the time itself; a given clock must drive it, read afresh each time.
+      ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }),
+    });
   }
 
   /** Providers whose `matchImages` match `imageName` (`domain/path`), in configuration order. */

@@ -107,7 +107,7 @@ export class NamespaceInformer {
 
 /** Drops from an informer's stored Namespace everything but its name, uid and resourceVersion. */
 function stripNamespace(namespace: V1Namespace): void {
-  delete namespace.spec;
-  delete namespace.status;
+  namespace.spec = undefined;
+  namespace.status = undefined;
   stripMetadata(namespace);
 }

@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AdmitResult } from '../admission/index.js';
 import { podSpecLocation } from '../workload/index.js';
 import type { BreakerState, RequestEvent } from '../registry/index.js';
+import type { StepKind } from '../certs/plan.js';
 import { HostLabels, OTHER_HOST, type HostLabelOptions } from './host-labels.js';
 
 /** Gauge value per breaker state: higher is worse, so `max` over hosts is the worst. */
@@ -45,6 +46,9 @@ export class Metrics {
   readonly #registryRequests: Counter<'host' | 'method' | 'status'>;
   readonly #registrySeconds: Histogram<'host' | 'method'>;
   readonly #events: Counter<'outcome'>;
+  readonly #certificateExpiry: Gauge;
+  readonly #certificateSteps: Counter<'step'>;
+  readonly #certificateFailures: Counter;
   #cacheHits = 0;
   #cacheMisses = 0;
   #cacheEntries: () => number = () => 0;
@@ -96,6 +100,22 @@ export class Metrics {
       name: 'digest_pinner_events_total',
       help: 'Kubernetes Events about unpinned images, by outcome (created, deduplicated, failed, dry-run).',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.#certificateExpiry = new Gauge({
+      name: 'digest_pinner_serving_certificate_expiry_timestamp_seconds',
+      help: 'When the serving certificate in use expires, in seconds since the epoch (set when it is loaded, reloaded or taken from the Secret).',
+      registers,
+    });
+    this.#certificateSteps = new Counter({
+      name: 'digest_pinner_certificate_steps_total',
+      help: 'Self-managed certificates: steps this replica took (create-ca, issue-cert, publish-bundle, mark-published, drop-cas, heartbeat).',
+      labelNames: ['step'],
+      registers,
+    });
+    this.#certificateFailures = new Counter({
+      name: 'digest_pinner_certificate_failures_total',
+      help: 'Self-managed certificates: checks that failed (API unreachable or refusing); the certificate held is served meanwhile.',
       registers,
     });
     this.#registerCollected(registers);
@@ -171,6 +191,21 @@ export class Metrics {
   /** Records one Kubernetes Event attempt; the shape of the EventRecorder's `onRecorded` hook. */
   eventRecorded(outcome: string): void {
     this.#events.inc({ outcome: EVENT_OUTCOMES.has(outcome) ? outcome : OTHER });
+  }
+
+  /** Records the expiry (ms since the epoch) of the serving certificate now in use. */
+  servingCertificate(notAfterMs: number): void {
+    this.#certificateExpiry.set(notAfterMs / 1000);
+  }
+
+  /** Records a step of self-managed certificates; the shape of SelfManagedCertificates' `onStep` hook. */
+  certificateStep(step: StepKind): void {
+    this.#certificateSteps.inc({ step });
+  }
+
+  /** Records a failed check of self-managed certificates. */
+  certificateFailure(): void {
+    this.#certificateFailures.inc();
   }
 
   /** Content type of `render()`: Prometheus text format 0.0.4. */

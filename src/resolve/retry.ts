@@ -28,6 +28,12 @@ export interface RetryBudget {
   readonly now: () => number;
   /** In [0, 1); Math.random unless a test fixes it. */
   readonly random: () => number;
+  /** Waits `ms`, rejecting when `signal` aborts: a timer, unless a test brings the clock that `now` reads. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<unknown>;
+}
+
+function timer(ms: number, signal: AbortSignal): Promise<unknown> {
+  return sleep(ms, undefined, { signal });
 }
 
 /**
@@ -59,7 +65,7 @@ export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPol
       const delay = retry < policy.attempts ? retryDelay(error, retry, policy, budget.random) : undefined;
       if (delay === undefined || budget.now() + delay + policy.minAttemptMs > budget.deadline) throw error;
       try {
-        await sleep(delay, undefined, { signal: budget.signal });
+        await (budget.sleep ?? timer)(delay, budget.signal);
       } catch {
         throw error;
       }

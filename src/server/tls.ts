@@ -1,6 +1,5 @@
 /** Serving certificate loading, and reloading when a renewed certificate lands on disk. */
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
-import type { SecureContextOptions } from 'node:tls';
 import { DigestPinnerError, errorCode } from '../errors.js';
 
 export class TlsFilesError extends DigestPinnerError {
@@ -13,7 +12,7 @@ export interface TlsFiles {
 }
 
 /** Reads the certificate and key; throws TlsFilesError naming the file that failed. */
-export function readTlsFiles(files: TlsFiles): Required<Pick<SecureContextOptions, 'cert' | 'key'>> {
+export function readTlsFiles(files: TlsFiles): { cert: Buffer; key: Buffer } {
   const read = (file: string, what: string): Buffer => {
     try {
       return readFileSync(file);

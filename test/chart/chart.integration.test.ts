@@ -138,6 +138,16 @@ const COMBINATIONS: readonly Combination[] = [
     },
   },
   {
+    name: 'self-managed',
+    flags: ['--set', 'certificates.source=self-managed'],
+    check: (objects) => {
+      expect(kinds(objects)).toEqual([...DEFAULTS, 'Role/digest-pinner-certificates', 'RoleBinding/digest-pinner-certificates', 'Secret/digest-pinner-tls'].sort());
+      expect(flagValues(objects, 'tls-secret')).toEqual([`${NAMESPACE}/digest-pinner-tls`]);
+      expect(flagValues(objects, 'tls-cert')).toEqual([]);
+      expect(webhooks(objects).map((w) => w.clientConfig['caBundle'])).toEqual([undefined, undefined]);
+    },
+  },
+  {
     name: 'pods-only',
     flags: ['--set', 'podsOnly=true'],
     check: (objects) => {

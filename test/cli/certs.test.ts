@@ -6,8 +6,9 @@ import { createServer } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, Agent } from 'undici';
 import { runCli } from '../../src/cli/main.js';
-import { serviceHosts } from '../../src/cli/certs.js';
+import { serviceHosts } from '../../src/certs/hosts.js';
 import { captureIo, runCommand } from '../support/cli.js';
+import type { RunningServer } from '../../src/cli/serve.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -94,11 +95,11 @@ describe('digest-pinner certs', () => {
 });
 
 describe('serve reloads a renewed certificate', () => {
-  it('serves the new certificate after `certs --out` renews it, without a restart', async () => {
+  it('serves the new certificate after `certs --out` renews it, without a restart, and its metric follows', async () => {
     const out = join(dir, 'reload');
     await run(['certs', '--out', out, '--host', '127.0.0.1']);
     const ca = await readFile(join(out, 'ca.crt'), 'utf8');
-    let server: { url: string; close(): Promise<void> } | undefined;
+    let server: RunningServer | undefined;
     const { io } = captureIo({ cwd: dir, homeDir: dir });
     await runCli(
       ['serve', '--port', '0', '--host', '127.0.0.1', '--tls-cert', join(out, 'tls.crt'), '--tls-key', join(out, 'tls.key'), '--tls-reload-interval', '0.1', '--log-level', 'silent'],
@@ -116,18 +117,28 @@ describe('serve reloads a renewed certificate', () => {
         socket.on('error', reject);
       });
     };
+    const expiryMetric = async () => {
+      const metrics = (await server?.app.inject({ method: 'GET', url: '/metrics' }))?.body ?? '';
+      return Number(/^digest_pinner_serving_certificate_expiry_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
+    };
+    const expiry = async () => Date.parse(new X509Certificate(await readFile(join(out, 'tls.crt'), 'utf8')).validTo) / 1000;
     try {
       const before = await servedSerial();
       expect(before).toBe(new X509Certificate(await readFile(join(out, 'tls.crt'), 'utf8')).serialNumber);
-      await run(['certs', '--out', out, '--host', '127.0.0.1']);
+      expect(await expiryMetric()).toBe(await expiry());
+      await run(['certs', '--out', out, '--host', '127.0.0.1', '--days', '30']);
       const renewed = new X509Certificate(await readFile(join(out, 'tls.crt'), 'utf8')).serialNumber;
       expect(renewed).not.toBe(before);
+      // serve looks at the files at its --tls-reload-interval: wait until it serves the renewed one (the test's timeout bounds the wait).
       let after = before;
-      for (let i = 0; i < 50 && after !== renewed; i++) {
+      while (after === before) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         after = await servedSerial();
       }
       expect(after).toBe(renewed);
+      // Set with the new certificate, in the same reload.
+      expect(await expiryMetric()).toBe(await expiry());
+      expect(await expiryMetric()).toBeLessThan(Date.now() / 1000 + 31 * 86_400);
     } finally {
       await server?.close();
     }

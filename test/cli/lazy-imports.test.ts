@@ -1,44 +1,55 @@
 /**
- * What a command loads before it runs: the static import graph of src/ (dynamic `import()` and
- * `import type` are not followed, as Node does not load them at startup). `serve` keeps
- * @kubernetes/client-node (some 60 MiB of RSS) and @peculiar/x509 out of a webhook that has no
- * cluster or an existing certificate, and no command loads the others' modules.
+ * What a command loads before it runs: the static import graph of src/ as esbuild, which bundles
+ * dist/main.js, reads it (`import` statements and re-exports, side-effect imports included;
+ * dynamic `import()` and `import type` are not followed, as Node does not load them at startup).
+ * `serve` keeps @kubernetes/client-node (some 60 MiB of RSS) and @peculiar/x509 out of a webhook
+ * that has no cluster or an existing certificate, and no command loads the others' modules.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { build, stop, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Modules a source file loads when it is evaluated: value imports and re-exports, side-effect imports included. */
-function loadedSpecifiers(file: string): string[] {
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
-  const specifiers: string[] = [];
-  for (const statement of source.statements) {
-    if (ts.isImportDeclaration(statement) && statement.importClause?.phaseModifier !== ts.SyntaxKind.TypeKeyword && ts.isStringLiteral(statement.moduleSpecifier)) {
-      specifiers.push(statement.moduleSpecifier.text);
-    }
-    if (ts.isExportDeclaration(statement) && !statement.isTypeOnly && statement.moduleSpecifier !== undefined && ts.isStringLiteral(statement.moduleSpecifier)) {
-      specifiers.push(statement.moduleSpecifier.text);
-    }
+/** Every src/ file reached from main.ts, with its imports and their kinds (nothing is written). */
+async function importGraph(): Promise<Metafile> {
+  try {
+    const result = await build({
+      absWorkingDir: REPO,
+      entryPoints: ['src/main.ts'],
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      packages: 'external',
+      outdir: tmpdir(),
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    return result.metafile;
+  } finally {
+    await stop();
   }
-  return specifiers;
 }
+
+const { inputs } = await importGraph();
 
 /** Every src/ file (relative to src/) and package reached from `entry` by static imports. */
 function staticGraph(entry: string): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
-  const pending = [join(SRC, entry)];
+  const pending = [`src/${entry}`];
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
-    const name = relative(SRC, file);
+    const name = file.slice('src/'.length);
     if (files.has(name)) continue;
     files.add(name);
-    for (const specifier of loadedSpecifiers(file)) {
-      if (specifier.startsWith('.')) pending.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
-      else if (!specifier.startsWith('node:')) packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] ?? specifier));
+    for (const { path, kind, external } of inputs[file]?.imports ?? []) {
+      if (kind !== 'import-statement') continue;
+      if (external !== true) pending.push(path);
+      else if (!path.startsWith('node:')) packages.add(path.startsWith('@') ? path.split('/').slice(0, 2).join('/') : (path.split('/')[0] ?? path));
     }
   }
   return { files, packages };

@@ -87,11 +87,10 @@ describe('DockerCredentialHelpers', () => {
   });
 
   it('kills a helper that does not answer in time, and does not hang', async () => {
-    const { helpers } = helpersWith('slow', 300);
-    const started = Date.now();
+    // The helper would sleep past the test's own timeout: the lookup ends only because it is killed.
+    const { helpers } = helpersWith('slow', 100);
     const outcome = await helpers.lookup(REGISTRY);
-    expect(Date.now() - started).toBeLessThan(3_000);
-    expect(outcome).toEqual({ kind: 'failed', note: expect.stringContaining('docker-credential-slow: no answer within 300 ms (killed)') as unknown });
+    expect(outcome).toEqual({ kind: 'failed', note: expect.stringContaining('docker-credential-slow: no answer within 100 ms (killed)') as unknown });
   });
 
   it('reports another failure with the exit status and the first line of stderr', async () => {

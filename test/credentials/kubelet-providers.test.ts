@@ -35,12 +35,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Providers whose plugin counts its runs in a fresh file, with a clock of their own that the test moves. */
 function providersWith(fields: Record<string, unknown>, env: Record<string, string> = {}, timeoutMs = 5_000) {
   counter += 1;
   const countFile = join(dir, `count-${String(counter)}`);
   const specs = parseCredentialProviderConfig(config(provider(fields)), FILE);
   const baseEnv = { PATH: process.env['PATH'], DP_TEST_REGISTRY: REGISTRY, DP_TEST_USERNAME: 'AWS', DP_TEST_PASSWORD: 'ecr-token', DP_TEST_COUNT_FILE: countFile, ...env };
-  return { providers: new KubeletCredentialProviders(specs, { binDir: FIXTURE_DIR, env: baseEnv, timeoutMs }), countFile };
+  const clock = { now: Date.parse('2030-01-01T00:00:00Z') };
+  const providers = new KubeletCredentialProviders(specs, { binDir: FIXTURE_DIR, env: baseEnv, timeoutMs, now: () => clock.now });
+  return { providers, countFile, clock };
 }
 
 describe('parseCredentialProviderConfig', () => {
@@ -151,11 +154,13 @@ describe('KubeletCredentialProviders.lookup (the exec plugin)', () => {
   });
 
   it('caches a Registry answer for its cacheDuration, for every image of that registry', async () => {
-    const { providers, countFile } = providersWith({}, { DP_TEST_CACHE_DURATION: '1s' });
+    const { providers, countFile, clock } = providersWith({}, { DP_TEST_CACHE_DURATION: '1s' });
     await providers.lookup(ECR);
     await providers.lookup({ domain: REGISTRY, name: `${REGISTRY}/other/app` });
+    clock.now += 999;
+    await providers.lookup(ECR);
     expect(await runs(countFile)).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    clock.now += 2;
     await providers.lookup(ECR);
     expect(await runs(countFile)).toBe(2);
   });
@@ -188,10 +193,9 @@ describe('KubeletCredentialProviders.lookup (the exec plugin)', () => {
   });
 
   it('kills a plugin that does not answer in time, and notes it', async () => {
-    const { providers } = providersWith({}, { DP_TEST_PROVIDER_SLEEP: '30' }, 300);
-    const started = Date.now();
+    // The plugin would sleep past the test's own timeout: the lookup ends only because it is killed.
+    const { providers } = providersWith({}, { DP_TEST_PROVIDER_SLEEP: '600' }, 100);
     const found = await providers.lookup(ECR);
-    expect(Date.now() - started).toBeLessThan(3_000);
-    expect(found.notes).toEqual([expect.stringMatching(/^kubelet credential provider test-provider failed: .*test-provider: no answer within 300 ms \(killed\)$/)]);
+    expect(found.notes).toEqual([expect.stringMatching(/^kubelet credential provider test-provider failed: .*test-provider: no answer within 100 ms \(killed\)$/)]);
   });
 });

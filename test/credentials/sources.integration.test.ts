@@ -98,10 +98,9 @@ describe('docker credential helpers (credHelpers, credsStore)', () => {
   });
 
   it('does not hang on a helper that never answers', async () => {
+    // The helper would sleep past the test's own timeout: the resolution ends only because it is killed.
     const { core } = await coreWith({ credsStore: 'slow' }, { credentialProgramTimeoutMs: 300 });
-    const started = Date.now();
     const error = await rejection(resolve(core, image()));
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(error.message).toContain('docker-credential-slow: no answer within 300 ms (killed)');
   });
 });

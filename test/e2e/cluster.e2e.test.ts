@@ -4,9 +4,11 @@
  * is enforced, and kube-controller-manager turns Deployments into ReplicaSets and
  * Pods — and can be stopped and restarted on its own.
  */
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
+import { deploymentCaughtUp } from './deployments.js';
 import { KUBE_FEATURES, serves, type KubeFeature } from './kube-features.js';
 
 interface ObjectList {
@@ -31,6 +33,20 @@ async function replicaSetsOf(deployment: string): Promise<string[]> {
     .map((rs) => rs.metadata.name);
 }
 
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -51,9 +67,8 @@ afterAll(async () => {
 });
 
 describe('startCluster', () => {
-  it('starts within the time budget', () => {
+  it('starts, on loopback, and says how long it took', () => {
     process.stderr.write(`[e2e smoke] cluster start took ${cluster.startupMs} ms\n`);
-    expect(cluster.startupMs).toBeLessThan(60_000);
     expect(cluster.server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   });
 
@@ -117,17 +132,15 @@ describe('startCluster', () => {
   });
 
   it('stops and restarts kube-controller-manager on its own', async () => {
+    // Resolves once the process has exited: its port is closed, and nothing makes ReplicaSets.
     await cluster.stopControllerManager();
+    expect(await connects(cluster.ports.controllerManager)).toBe(false);
     await cluster.kubectlOk(['create', 'deployment', 'late', `--image=${IMAGE}`, '-n', NAMESPACE]);
-    await sleep(3_000);
     expect(await replicaSetsOf('late')).toEqual([]);
 
     await cluster.startControllerManager();
-    await waitFor('a ReplicaSet for deployment/late', async () => {
-      const names = await replicaSetsOf('late');
-      return names.length > 0 ? names : undefined;
-    });
-    await sleep(1_000);
+    // Once the Deployment controller has caught up with both Deployments, each has its one ReplicaSet: the restart made no second.
+    await waitFor('the Deployment controller to catch up with web and late', async () => ((await deploymentCaughtUp(cluster, NAMESPACE, 'web')) && (await deploymentCaughtUp(cluster, NAMESPACE, 'late')) ? true : undefined));
     expect(await replicaSetsOf('late')).toHaveLength(1);
     expect(await replicaSetsOf('web')).toHaveLength(1);
   });

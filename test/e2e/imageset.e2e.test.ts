@@ -8,7 +8,6 @@
  */
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
@@ -204,10 +203,15 @@ describe('with the CRD', () => {
       expect(set.status?.images).toBe(1);
       expect(set.status?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([['Ready', 'True', 'Loaded'], ['Conflict', 'False', 'NoConflicts']]);
       // Written once: the writer's own update comes back through the watch and is found up to date.
+      // A marker ImageSet created now comes through the same watch after that update, and the writer
+      // goes over every ImageSet, one pass at a time, before the marker has its status: a second
+      // write of this one would have come first.
       const version = async () => (await getJson<{ metadata: { resourceVersion: string } }>(['get', 'imageset', 'airgap'])).metadata.resourceVersion;
       const before = await version();
-      await sleep(2_000);
+      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: imageSetYaml('marker', [{ image: `${AIRGAP}/marker/app:v1`, digest: other.digest }]) });
+      await eventually('status on the marker ImageSet', async () => ((await getJson<Item>(['get', 'imageset', 'marker'])).status?.conditions === undefined ? undefined : true));
       expect(await version()).toBe(before);
+      await cluster.kubectlOk(['delete', 'imageset', 'marker']);
     });
   });
 
@@ -310,16 +314,30 @@ describe('with the CRD', () => {
       if (kubeConfig === undefined) throw new Error('no kubeconfig');
       const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
       // A second replica, as manifests/' ServiceAccount (the Role allows this Lease name only).
-      const second = new LeaseElector({ kubeConfig, log: quiet, namespace: 'digest-pinner', name: STATUS_LEASE_NAME, identity: 'e2e-replica-b', renewEveryMs: 300 });
+      const changes: boolean[] = [];
+      const second = new LeaseElector({
+        kubeConfig, log: quiet, namespace: 'digest-pinner', name: STATUS_LEASE_NAME, identity: 'e2e-replica-b', renewEveryMs: 300,
+        onChange: (leading) => changes.push(leading),
+      });
+      const lease = async () => (await getJson<{ spec: { holderIdentity?: string; renewTime: string } }>(['get', 'lease', STATUS_LEASE_NAME, '-n', 'digest-pinner'])).spec;
+      const holder = async () => (await lease()).holderIdentity ?? '';
+      const renewedAt = (await lease()).renewTime;
       second.start();
-      await sleep(2_000);
-      expect(second.leading()).toBe(false);
-      const holder = async () => (await getJson<{ spec: { holderIdentity: string } }>(['get', 'lease', STATUS_LEASE_NAME, '-n', 'digest-pinner'])).spec.holderIdentity;
+      // The holder renews while the second replica looks (at once, then every 300 ms): a renewal
+      // after the second started, still by the holder, shows the second stayed out; it never led.
+      await eventually('the holder to renew the Lease', async () => ((await lease()).renewTime === renewedAt ? undefined : true));
       expect(await holder()).toMatch(new RegExp(`^${IDENTITY}_`));
-      // The webhook gives the Lease up when it stops, so the other replica need not wait it out.
+      expect(second.leading()).toBe(false);
+      expect(changes).toEqual([]);
+      // The webhook gives the Lease up when it stops (the second replica paused meanwhile, so the
+      // Lease is seen as the webhook left it), and another replica need not wait it out.
+      await second.stop();
       await stopWebhook();
-      await eventually('the second replica to take over', () => Promise.resolve(second.leading() ? true : undefined), 5_000);
+      expect(await holder()).toBe('');
+      second.start();
+      await eventually('the second replica to take over', () => Promise.resolve(second.leading() ? true : undefined));
       expect(await holder()).toBe('e2e-replica-b');
+      expect(changes).toEqual([true]);
       await second.stop();
     });
   });

@@ -5,10 +5,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
+import { deploymentCaughtUp } from './deployments.js';
 import { issueCertificate } from './pki.js';
 import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
@@ -45,6 +45,11 @@ async function getJson<T>(args: string[]): Promise<T> {
 }
 
 const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => poll(what, probe, { timeoutMs });
+
+/** Waits until the Deployment controller has caught up with the Deployment (deploymentCaughtUp). */
+async function settledDeployment(namespace: string, name: string): Promise<void> {
+  await eventually(`the Deployment controller to catch up with deployment/${name}`, async () => ((await deploymentCaughtUp(cluster, namespace, name)) ? true : undefined));
+}
 
 function podYaml(namespace: string, name: string, image: string, extra: Record<string, unknown> = {}): string {
   return stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }], ...extra } });
@@ -151,13 +156,8 @@ describe('a warn namespace', () => {
     // The spec, template included, is untouched (kube-apiserver bumps a Deployment's
     // generation on annotation changes too, so generation proves nothing here).
     expect(after.spec).toEqual(before.spec);
-    const sets = await eventually('the ReplicaSet of stable', async () => {
-      const list = await getJson<{ items: Item[] }>(['get', 'replicasets', '-n', WARN, '-l', 'app=stable']);
-      return list.items.length > 0 ? list.items : undefined;
-    });
-    await sleep(2_000);
-    expect((await getJson<{ items: Item[] }>(['get', 'replicasets', '-n', WARN, '-l', 'app=stable'])).items).toHaveLength(sets.length);
-    expect(sets).toHaveLength(1);
+    await settledDeployment(WARN, 'stable');
+    expect((await getJson<{ items: Item[] }>(['get', 'replicasets', '-n', WARN, '-l', 'app=stable'])).items).toHaveLength(1);
   });
 });
 
@@ -274,8 +274,8 @@ describe('a Deployment created while the webhook was down', () => {
       return list.items.length === 2 ? list.items : undefined;
     });
     for (const pod of pods) expect(pod.spec.containers?.[0]?.image).toBe(pinnedApp());
-    // Let the Deployment controller settle: a fight over the template would add ReplicaSets.
-    await sleep(5_000);
+    // Once the Deployment controller has caught up: a fight over the template would have added ReplicaSets.
+    await settledDeployment(WARN, 'late');
     const sets = await getJson<{ items: Item[] }>(['get', 'replicasets', '-n', WARN, '-l', 'app=late']);
     expect(sets.items).toHaveLength(1);
     expect(sets.items[0]?.spec.template?.spec.containers[0]?.image).toBe(appRef());
@@ -286,20 +286,28 @@ describe('warnings reach people', () => {
   it('records an Event on the workload when a controller-created pod could not be pinned', async () => {
     const missing = `${plain.host}/e2e/app:gone`;
     await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(WARN, 'broken', missing, 1) });
-    const events = await eventually('an ImageNotPinned event', async () => {
+    // Each admission that could not pin it is told about: the Deployment's own, and the
+    // ReplicaSet's and its Pod's, which regard the ReplicaSet (a Pod has no name yet, so its
+    // Event goes to the workload that owns it).
+    const regarded = await eventually('ImageNotPinned Events on the Deployment and its ReplicaSet', async () => {
       const list = await getJson<{ items: { reason: string; note?: string; regarding?: { kind: string; name: string } }[] }>(['get', 'events.events.k8s.io', '-n', WARN]);
       const found = list.items.filter((e) => e.reason === 'ImageNotPinned' && e.note?.includes(missing) === true);
-      return found.length > 0 ? found : undefined;
+      const kinds = new Set(found.map((e) => e.regarding?.kind));
+      return kinds.has('Deployment') && kinds.has('ReplicaSet') ? found : undefined;
     });
-    expect(['Deployment', 'ReplicaSet']).toContain(events[0]?.regarding?.kind);
+    expect(regarded.find((e) => e.regarding?.kind === 'Deployment')?.regarding?.name).toBe('broken');
+    expect(regarded.find((e) => e.regarding?.kind === 'ReplicaSet')?.regarding?.name).toMatch(/^broken-[a-z0-9]+$/);
   });
 
   it('records nothing for a dry run', async () => {
     const missing = `${plain.host}/e2e/app:dry-gone`;
     await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], { stdin: podYaml(WARN, 'dry-broken', missing) });
-    await sleep(1_000);
-    const list = await getJson<{ items: { note?: string }[] }>(['get', 'events.events.k8s.io', '-n', WARN]);
-    expect(list.items.filter((e) => e.note?.includes(missing) === true)).toEqual([]);
+    // The same failure for real, afterwards: once its Event is there, the dry run's would have come first.
+    const later = `${plain.host}/e2e/app:after-dry-run`;
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: podYaml(WARN, 'after-dry-run', later) });
+    const notes = async () => (await getJson<{ items: { note?: string }[] }>(['get', 'events.events.k8s.io', '-n', WARN])).items.map((e) => e.note ?? '');
+    await eventually('the Event of the real admission', async () => ((await notes()).some((note) => note.includes(later)) ? true : undefined));
+    expect((await notes()).filter((note) => note.includes(missing))).toEqual([]);
   });
 });
 

@@ -72,7 +72,7 @@ function registryConfig(spec: RegistrySpec, addr: string): Record<string, unknow
   };
 }
 
-/** A port that was free a moment ago (Distribution cannot listen on port 0 and report it). */
+/** A port that was free a moment ago, for a program that cannot listen on port 0 and report it (Distribution, a child process). */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {

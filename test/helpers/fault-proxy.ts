@@ -11,7 +11,11 @@
  *   after an aborted request) does not use one up;
  * - `respond` (HTTP only): the next `count` requests are answered by the proxy
  *   itself with `status` and `headers` (429 with Retry-After, 5xx bursts), the
- *   rest pass through.
+ *   rest pass through;
+ * - `gather` (HTTP only): requests whose path includes `pathIncludes` are held
+ *   until `count` of them are waiting, then all go through together, and later
+ *   ones pass (requests sent one after another would wait forever); other
+ *   requests pass.
  *
  * With `protocol: 'http'` (a plain-HTTP registry) requests are relayed one by
  * one with node:http, so request-level faults apply on kept-alive connections
@@ -29,7 +33,8 @@ export type Fault =
   | { readonly kind: 'hang' }
   | { readonly kind: 'delay'; readonly ms: number }
   | { readonly kind: 'reset'; readonly afterBytes: number; readonly connections: number }
-  | { readonly kind: 'respond'; readonly status: number; readonly count: number; readonly headers?: Readonly<Record<string, string>> };
+  | { readonly kind: 'respond'; readonly status: number; readonly count: number; readonly headers?: Readonly<Record<string, string>> }
+  | { readonly kind: 'gather'; readonly count: number; readonly pathIncludes: string };
 
 /** What the proxy has seen since it started. */
 export interface FaultProxyStats {
@@ -67,6 +72,8 @@ class Proxy {
   fault: Fault = { kind: 'pass' };
   readonly stats: FaultProxyStats = { connections: 0, requests: 0, forwarded: 0, answered: 0, resets: 0 };
   readonly sockets = new Set<Socket>();
+  /** Requests `gather` holds, each with the function that lets it through. */
+  gathered: (() => void)[] = [];
   readonly server: Server;
   readonly http = createHttpServer({ keepAlive: true }, (req, res) => {
     this.onRequest(req, res);
@@ -160,6 +167,15 @@ class Proxy {
       return;
     }
     if (fault.kind === 'hang') return;
+    if (fault.kind === 'gather' && req.url?.includes(fault.pathIncludes) === true) {
+      this.gathered.push(() => {
+        if (!res.destroyed) this.forward(req, res);
+      });
+      if (this.gathered.length < fault.count) return;
+      this.fault = { kind: 'pass' };
+      for (const go of this.gathered.splice(0)) go();
+      return;
+    }
     const delayMs = fault.kind === 'delay' ? fault.ms : 0;
     void sleep(delayMs).then(() => {
       if (!res.destroyed) this.forward(req, res);
@@ -211,8 +227,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     host: `127.0.0.1:${proxy.port}`,
     stats: proxy.stats,
     set: async (fault) => {
-      if (fault.kind === 'respond' && options.protocol === 'tcp') throw new Error('respond needs protocol http');
+      if ((fault.kind === 'respond' || fault.kind === 'gather') && options.protocol === 'tcp') throw new Error(`${fault.kind} needs protocol http`);
       proxy.fault = fault;
+      proxy.gathered = [];
       proxy.dropConnections();
       proxy.agent.destroy();
       proxy.agent = new HttpAgent({ keepAlive: true });

@@ -1,10 +1,9 @@
 /**
  * Helpers for test files that use the registries from `inject('registries')`:
  * push a fresh image, tag it many times over, ask a registry for a digest, and
- * count what a registry or the token service served.
+ * count what the token service served. (What a RegistryClient sent, its
+ * onRequest hook tells: test/support/requests.ts.)
  */
-import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { pushImage as pushToRegistry, readBack } from '../harness/push.js';
 import { authorizationFor, dispatcherFor, getManifest, headManifest } from '../harness/registry-client.js';
@@ -12,21 +11,6 @@ import type { TokenStats } from '../harness/token-service.js';
 import type { PushOptions, PushedImage, TestRegistry, TokenRegistry } from './registry-types.js';
 
 export type { TokenStats } from '../harness/token-service.js';
-
-export interface RequestFilter {
-  readonly method: 'HEAD' | 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
-  /** Substring of the request path, e.g. `/v2/fixtures/single/manifests/v1`. */
-  readonly pathIncludes: string;
-  /** Only responses with this status (e.g. 200, leaving out 401 challenges). */
-  readonly status?: number;
-}
-
-/** One access log line: `127.0.0.1 - - [date] "HEAD /v2/… HTTP/1.1" 200 0 "" "agent"`. */
-const ACCESS_LINE = /^\S+ \S+ \S+ \[[^\]]*\] "([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /;
-const SETTLE_POLL_MS = 25;
-/** The count must hold this long before it is believed. */
-const SETTLE_MS = 100;
-const SETTLE_TIMEOUT_MS = 2_000;
 
 /**
  * Builds an image with unique content and pushes it to `registry` as
@@ -74,39 +58,6 @@ export async function registryDigest(registry: TestRegistry, repository: string,
 /** Digest, media type and platform digests of `repository:tag`, as `registry` serves them now. */
 export function inspectImage(registry: TestRegistry, repository: string, tag: string): Promise<PushedImage> {
   return readBack(registry, repository, tag);
-}
-
-function countLines(log: string, filter: RequestFilter): number {
-  let count = 0;
-  for (const line of log.split('\n')) {
-    const match = ACCESS_LINE.exec(line);
-    if (!match) continue;
-    const [, method, path = '', status] = match;
-    if (method !== filter.method || !path.includes(filter.pathIncludes)) continue;
-    if (filter.status === undefined || Number(status) === filter.status) count += 1;
-  }
-  return count;
-}
-
-/**
- * How many requests matching `filter` the registry's access log records.
- * Distribution writes a line after its handler returns, which can be after the
- * client got the response, so this re-reads the log until the count has held
- * for 100 ms (at most 2 s).
- */
-export async function countRequests(registry: TestRegistry, filter: RequestFilter): Promise<number> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  let count = countLines(await readFile(registry.logFile, 'utf8'), filter);
-  let stableSince = Date.now();
-  while (Date.now() < deadline && Date.now() - stableSince < SETTLE_MS) {
-    await sleep(SETTLE_POLL_MS);
-    const next = countLines(await readFile(registry.logFile, 'utf8'), filter);
-    if (next !== count) {
-      count = next;
-      stableSince = Date.now();
-    }
-  }
-  return count;
 }
 
 /** Counters of the token service: every token request, in total and per account name. */

@@ -38,7 +38,7 @@ const byKey = (objects: readonly KubeObject[]): Map<string, KubeObject> =>
   new Map(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
 
 describe('kubectl kustomize', () => {
-  it.each(['', 'pods-only', 'cert-manager'])('renders %j to exactly the objects its files hold', (dir) => {
+  it.each(['', 'pods-only', 'cert-manager', 'self-managed'])('renders %j to exactly the objects its files hold', (dir) => {
     expect(byKey(kustomize(dir))).toEqual(byKey(objectsOf(dir)));
   });
 
@@ -113,8 +113,8 @@ describe('kube-apiserver', () => {
     await cluster.stop();
   });
 
-  it('accepts every object of the default rendering and of pods-only in a server-side dry run, without warnings', async () => {
-    for (const dir of ['', 'pods-only']) {
+  it('accepts every object of the default rendering, pods-only and self-managed in a server-side dry run, without warnings', async () => {
+    for (const dir of ['', 'pods-only', 'self-managed']) {
       const result = await cluster.kubectl(['apply', '--dry-run=server', '-k', join(MANIFESTS_DIR, dir)]);
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toBe('');

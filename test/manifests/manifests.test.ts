@@ -151,8 +151,8 @@ function flag(args: readonly string[], name: string): string | undefined {
 describe('kustomizations', () => {
   const dirs = kustomizationDirs();
 
-  it('are the root (default values) and the two variants', () => {
-    expect(dirs.sort()).toEqual(['', 'cert-manager', 'pods-only']);
+  it('are the root (default values) and the three variants', () => {
+    expect(dirs.sort()).toEqual(['', 'cert-manager', 'pods-only', 'self-managed']);
   });
 
   it.each(dirs)('%j lists only files and directories that exist', (dir) => {
@@ -188,7 +188,7 @@ describe('files', () => {
   it('every object has apiVersion, kind and name, and namespaced ones are in digest-pinner', () => {
     const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration',
       'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'CustomResourceDefinition']);
-    for (const object of [...base, ...objectsOf('cert-manager'), ...objectsOf('pods-only')]) {
+    for (const object of [...base, ...objectsOf('cert-manager'), ...objectsOf('pods-only'), ...objectsOf('self-managed')]) {
       expect(object.apiVersion, object.kind).toMatch(/\S/);
       expect(object.metadata.name).toMatch(/\S/);
       expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBe(clusterScoped.has(object.kind) ? undefined : NAMESPACE);
@@ -557,5 +557,44 @@ describe('cert-manager', () => {
     expect({ ...injected, metadata: { ...injected.metadata, annotations: undefined } }).toEqual(mwc);
     expect(withoutWebhookConfiguration(objects).filter((object) => object.apiVersion !== 'cert-manager.io/v1'))
       .toEqual(withoutWebhookConfiguration(base));
+  });
+});
+
+describe('self-managed', () => {
+  const objects = objectsOf('self-managed');
+  const selfDeployment = find(objects, 'Deployment', 'digest-pinner') as Deployment;
+  const selfContainer = selfDeployment.spec.template.spec.containers[0]!;
+
+  it('creates the Secret empty (Opaque: a kubernetes.io/tls Secret cannot be), so Helm never owns what the webhook writes', () => {
+    const secret = find(objects, 'Secret', TLS_SECRET) as KubeObject & { type: string; data?: unknown; stringData?: unknown };
+    expect(secret.type).toBe('Opaque');
+    expect(secret.data).toBeUndefined();
+    expect(secret.stringData).toBeUndefined();
+  });
+
+  it('has serve keep the certificate in that Secret and the caBundle of its own webhook configuration, with no volume', () => {
+    expect(flag(selfContainer.args, 'tls-secret')).toBe(`${NAMESPACE}/${TLS_SECRET}`);
+    expect(flag(selfContainer.args, 'patch-webhook')).toBe(mwc.metadata.name);
+    expect(flag(selfContainer.args, 'tls-cert')).toBeUndefined();
+    expect(selfContainer.volumeMounts.map((mount) => mount.mountPath)).toEqual(['/tmp']);
+    expect(selfDeployment.spec.template.spec.volumes.map((volume) => volume.name)).toEqual(['tmp']);
+  });
+
+  it('grants get/list/watch/update of that one Secret, and get/patch of that one webhook configuration', () => {
+    const role = find(objects, 'Role', 'digest-pinner-certificates') as KubeObject & { rules: PolicyRule[] };
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: [TLS_SECRET], verbs: ['get', 'list', 'watch', 'update'] }]);
+    const binding = find(objects, 'RoleBinding', 'digest-pinner-certificates') as KubeObject & { roleRef: unknown; subjects: unknown[] };
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'digest-pinner-certificates' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
+    const clusterRole = find(objects, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
+    const baseRole = find(base, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
+    expect(clusterRole.rules).toEqual([
+      ...baseRole.rules,
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [mwc.metadata.name], verbs: ['get', 'patch'] },
+    ]);
+  });
+
+  it('renders the webhook configuration as the default does: no caBundle', () => {
+    expect(find(objects, 'MutatingWebhookConfiguration', mwc.metadata.name)).toEqual(mwc);
   });
 });

@@ -157,13 +157,11 @@ describe('SSRF: link-local and metadata addresses are never contacted', () => {
     ['0xa9.0xfe.0xa9.0xfe/dp/app:v1', '169.254.169.254'],
   ])('refuses the image %s before any connection', async (image, shownHost) => {
     const client = newClient({ insecureRegistries: [parseImage(image).domain] });
-    const started = Date.now();
     const error = await rejection(getDigest(client, image));
     expect(error).toBeInstanceOf(RegistryPolicyError);
     expect(error).toMatchObject({ code: 'DP_ERR_REGISTRY_POLICY' });
     expect(error.message).toContain(`${shownHost} is a `);
     expect(error.message).toContain('address, which digest-pinner never contacts');
-    expect(Date.now() - started).toBeLessThan(500);
     expect(attempts).toEqual([]);
   });
 

@@ -140,7 +140,8 @@ describe('TokenService against a local token server', () => {
   });
 
   function service(options: TokenServiceOptions = {}): TokenService {
-    return new TokenService(new Transport(agent, { timeoutMs: 2_000, userAgent: 'test' }), options);
+    // Far off: no test here waits for a timeout, and a busy machine must not meet one.
+    return new TokenService(new Transport(agent, { timeoutMs: 60_000, userAgent: 'test' }), options);
   }
 
   function request(...scopes: string[]): TokenRequest {
@@ -152,7 +153,7 @@ describe('TokenService against a local token server', () => {
     };
   }
 
-  const signal = () => AbortSignal.timeout(5_000);
+  const signal = () => AbortSignal.timeout(60_000);
   const repo = (name: string) => `repository:${name}:pull`;
 
   it('asks for each repository alone, all at once: no lease waits for another', async () => {

@@ -3,14 +3,16 @@
  * (test/helpers/fault-proxy.ts) sits in front of the plain registry, and in
  * front of the token service of a token-auth registry started here. Each case
  * sends a real AdmissionReview through the webhook app (resolver, client,
- * circuit breaker, deadline) and checks that the answer comes before the
- * deadline with the right outcome: pinned, pinned from a stale digest with a
- * warning, or the mode's failure.
+ * circuit breaker, deadline) and checks the outcome and what it rests on:
+ * pinned, pinned from a stale digest with a warning naming the registry's
+ * failure, or the mode's failure with its reason. No check reads a clock: a
+ * reason other than "deadline exceeded" shows the answer came before the
+ * deadline, and what the proxy or the client's request hook saw shows which
+ * requests were (not) sent.
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { LookupFunction } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { parseImage } from '../../src/reference/index.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +22,7 @@ import type { Credential } from '../../src/credentials/types.js';
 import { ManifestUnknownError, RegistryClient, type RegistryClientOptions, type RequestEvent } from '../../src/registry/index.js';
 import { Resolver, type ResolverOptions } from '../../src/resolve/index.js';
 import { rejection } from '../support/rejection.js';
+import { requestLog, type RequestLog } from '../support/requests.js';
 import { createPki, type TestPki } from '../harness/pki.js';
 import { pushImage as pushTo } from '../harness/push.js';
 import { startRegistry, type RunningRegistry } from '../harness/registry-process.js';
@@ -35,9 +38,8 @@ const { plain } = registries;
 
 /** The webhook's deadline for these tests: `?timeout=3s` less the 1 s margin, capped at 2 s. */
 const DEADLINE_MS = 2_000;
-/** What "answered before the deadline" allows for encoding and the response. */
-const ANSWER_BY_MS = DEADLINE_MS + 300;
-const CACHE_TTL_MS = 100;
+/** How long a digest is fresh: a test that needs it stale moves the resolver's clock on rather than wait. */
+const CACHE_TTL_MS = 30_000;
 
 const timings: { case: string; ms: number; outcome: string }[] = [];
 afterAll(() => {
@@ -55,6 +57,8 @@ interface Answer {
 
 interface Webhook {
   readonly client: RegistryClient;
+  /** Every request the client sent (unless the case hooks onRequest itself). */
+  readonly requests: RequestLog;
   review(name: string, images: readonly string[], mode?: Mode): Promise<Answer>;
   close(): Promise<void>;
 }
@@ -77,6 +81,7 @@ function webhook(options: {
   readonly client?: Partial<RegistryClientOptions>;
   readonly resolver?: Partial<ResolverOptions>;
 }): Webhook {
+  const requests = requestLog();
   const client = new RegistryClient({
     env: {},
     caFiles: [],
@@ -84,6 +89,7 @@ function webhook(options: {
     requestTimeoutMs: 1_000,
     userAgent: 'digest-pinner-faults',
     breaker: { failureThreshold: 3, coolDownMs: 30_000 },
+    onRequest: requests.onRequest,
     ...options.client,
   });
   const resolver = new Resolver({
@@ -111,6 +117,7 @@ function webhook(options: {
   });
   const hook: Webhook = {
     client,
+    requests,
     review: async (name, images, mode = 'warn') => {
       const started = performance.now();
       const reply = await app.inject({ method: 'POST', url: `/mutate/${mode}?timeout=3s`, payload: podReview(images) });
@@ -157,23 +164,26 @@ describe('plain registry behind the fault proxy', () => {
   };
   const pinned = (i: number): string => `${ref(image(i))}@${image(i).digest}`;
 
-  /** A webhook that has resolved image `i` and whose cache entry is now past its TTL (stale-able). */
+  /**
+   * A webhook that has resolved image `i`, whose resolver's clock has then moved past the
+   * cache TTL: its digest may be served stale, and the next review asks the registry.
+   */
   async function primed(i: number, resolver: Partial<ResolverOptions> = {}): Promise<Webhook> {
     await proxy.set({ kind: 'pass' });
-    const hook = webhook({ insecure: [proxy.host], resolver });
+    const clock = { now: Date.now() };
+    const hook = webhook({ insecure: [proxy.host], resolver: { now: () => clock.now, ...resolver } });
     const first = await hook.review(`prime ${i}`, [ref(image(i))]);
     expect(first.images).toEqual([pinned(i)]);
-    await sleep(CACHE_TTL_MS + 50);
+    clock.now += CACHE_TTL_MS;
     return hook;
   }
 
-  it('pins the images of a pod in parallel: ten images cost about one round trip', async () => {
-    await proxy.set({ kind: 'delay', ms: 300 });
+  it('pins the images of a pod in parallel: all ten manifest requests are in flight at once', async () => {
+    // The proxy lets no manifest request through until ten are waiting: requests sent one after another would never be answered.
+    await proxy.set({ kind: 'gather', count: 10, pathIncludes: '/manifests/' });
     const hook = webhook({ insecure: [proxy.host] });
-    const answer = await hook.review('10 images, 300 ms per request', images.map(ref));
+    const answer = await hook.review('10 images, held until all are asked', images.map(ref));
     expect(answer.images).toEqual(images.map((_, i) => pinned(i)));
-    // A ping and one HEAD per image, all HEADs at once: ~2 × 300 ms, where one by one would be ~3.3 s.
-    expect(answer.ms).toBeLessThan(1_500);
   });
 
   describe('registry down (connections refused)', () => {
@@ -182,16 +192,15 @@ describe('plain registry behind the fault proxy', () => {
       const answer = await webhook({ insecure: [proxy.host] }).review('down, uncached, warn', [ref(image(0))]);
       expect(answer.allowed).toBe(true);
       expect(answer.images).toEqual([]);
+      // The refusal is the reason given: an answer at the deadline would say "deadline exceeded".
       expect(answer.warnings[0]).toContain(`containers/c0 image "${ref(image(0))}" not pinned: cannot reach ${proxy.host}: connection refused`);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
 
     it('strict: denies, naming the image', async () => {
       await proxy.set({ kind: 'refuse' });
       const answer = await webhook({ insecure: [proxy.host] }).review('down, uncached, strict', [ref(image(0))], 'strict');
       expect(answer.allowed).toBe(false);
-      expect(answer.denial).toContain(`"${ref(image(0))}" not pinned`);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
+      expect(answer.denial).toContain(`"${ref(image(0))}" not pinned: cannot reach ${proxy.host}: connection refused`);
     });
 
     it('pins a recently resolved digest, stale, with a warning for the admission', async () => {
@@ -201,10 +210,9 @@ describe('plain registry behind the fault proxy', () => {
       expect(answer.allowed).toBe(true);
       expect(answer.images).toEqual([pinned(1)]);
       expect(answer.resolutions[0]).toMatchObject({ source: 'stale', digest: image(1).digest });
-      expect(answer.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved 0s ago\): cannot reach 127\.0\.0\.1:\d+: connection refused/);
+      expect(answer.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved 30s ago\): cannot reach 127\.0\.0\.1:\d+: connection refused/);
       // The admission carries it as a warning naming the image.
       expect(answer.warnings).toEqual([`digest-pinner: containers/c0 image "${ref(image(1))}" ${answer.resolutions[0]?.warning ?? ''}`]);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
 
     it('opens the circuit breaker: later admissions fail fast without touching the registry', async () => {
@@ -212,20 +220,20 @@ describe('plain registry behind the fault proxy', () => {
       const hook = webhook({ insecure: [proxy.host] });
       await hook.review('down, breaker opening', [ref(image(2))]);
       expect(hook.client.breakerStates().get(proxy.host)).toBe('open');
+      const sent = hook.requests.to(proxy.host).length;
       const answer = await hook.review('down, breaker open', [ref(image(3))]);
       expect(answer.warnings[0]).toMatch(/has been failing since .* \(circuit breaker open\)/);
-      expect(answer.ms).toBeLessThan(250);
+      expect(hook.requests.to(proxy.host)).toHaveLength(sent);
     });
   });
 
   describe('registry slow past the deadline', () => {
-    it('warn: answers at the deadline, not when the registry would have', async () => {
-      await proxy.set({ kind: 'delay', ms: 5_000 });
-      const answer = await webhook({ insecure: [proxy.host] }).review('slow, uncached', [ref(image(4))]);
+    it('warn: answers at the deadline, though the registry never does', async () => {
+      await proxy.set({ kind: 'hang' });
+      const answer = await webhook({ insecure: [proxy.host] }).review('hanging, uncached', [ref(image(4))]);
       expect(answer.allowed).toBe(true);
       // The first request times out after 1 s, which leaves the breaker closed; its retry would time out only after the deadline.
       expect(answer.warnings[0]).toContain(`"${ref(image(4))}" not pinned: deadline exceeded`);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
 
     it('timeouts of requests in flight together count once; three one after another open the breaker, and admissions then fail over at once', async () => {
@@ -234,7 +242,7 @@ describe('plain registry behind the fault proxy', () => {
       await proxy.set({ kind: 'delay', ms: 5_000 });
       const together = await hook.review('slow, 3 images at once', [ref(image(5)), ref(image(4)), ref(image(6))]);
       expect(together.images).toEqual([pinned(5)]);
-      expect(together.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved \ds ago\): 127\.0\.0\.1:\d+ did not answer within 1000 ms$/);
+      expect(together.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved 30s ago\): 127\.0\.0\.1:\d+ did not answer within 1000 ms$/);
       expect(together.warnings.filter((w) => w.includes('not pinned: 127.0.0.1') && w.endsWith('did not answer within 1000 ms'))).toHaveLength(2);
       expect(hook.client.breakerStates().get(proxy.host)).toBe('closed');
       const second = await hook.review('slow, second in a row', [ref(image(5))]);
@@ -247,7 +255,7 @@ describe('plain registry behind the fault proxy', () => {
       const next = await hook.review('slow, breaker open → stale', [ref(image(5))]);
       expect(next.images).toEqual([pinned(5)]);
       expect(next.resolutions[0]?.warning).toMatch(/has been failing since .* \(3 failures in a row, last: .*did not answer within 1000 ms\).*\(circuit breaker open\)$/);
-      expect(next.ms).toBeLessThan(250);
+      // Failed over at once: not one request reached the proxy.
       expect(proxy.stats.requests).toBe(seen);
     });
   });
@@ -259,24 +267,23 @@ describe('plain registry behind the fault proxy', () => {
     expect(answer.images).toEqual([pinned(6)]);
     expect(answer.resolutions[0]?.source).toBe('registry');
     expect(proxy.stats.resets - resets).toBe(2);
-    expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
   });
 
   describe('429 Too Many Requests', () => {
     it('waits the Retry-After when it fits the deadline, then pins', async () => {
       await proxy.set({ kind: 'respond', status: 429, count: 1, headers: { 'retry-after': '1' } });
       const answer = await webhook({ insecure: [proxy.host] }).review('429 Retry-After: 1', [ref(image(7))]);
+      // Pinned, so before the deadline; and not before the registry's Retry-After.
       expect(answer.images).toEqual([pinned(7)]);
       expect(answer.ms).toBeGreaterThanOrEqual(1_000);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
 
     it('does not retry a Retry-After past the deadline, and keeps away from the registry until then', async () => {
       await proxy.set({ kind: 'respond', status: 429, count: 100, headers: { 'retry-after': '120' } });
       const hook = webhook({ insecure: [proxy.host] });
       const answer = await hook.review('429 Retry-After: 120', [ref(image(7))]);
+      // Gave up at once rather than wait: an answer at the deadline would say "deadline exceeded".
       expect(answer.warnings[0]).toContain('rate limited (retry after 120 s)');
-      expect(answer.ms).toBeLessThan(500);
       const seen = proxy.stats.requests;
       const again = await hook.review('429, honoured: not asked again', [ref(image(8))]);
       expect(again.warnings[0]).toMatch(/asked not to be contacted before .* \(Retry-After\)/);
@@ -299,7 +306,6 @@ describe('plain registry behind the fault proxy', () => {
       const answer = await webhook({ insecure: [proxy.host] }).review('503 ×2', [ref(image(9))]);
       expect(answer.images).toEqual([pinned(9)]);
       expect(proxy.stats.answered - answered).toBe(2);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
 
     it('warns after a long burst with the status only, never the body', async () => {
@@ -309,7 +315,6 @@ describe('plain registry behind the fault proxy', () => {
       expect(answer.warnings[0]).toContain(`"${ref(image(9))}" not pinned: registry answered 503 UNAVAILABLE`);
       // The OCI error code is shown (a short, checked token); the message and anything else in the body never are.
       expect(answer.warnings.join(' ')).not.toMatch(/secret|injected|internal detail/);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     });
 
     it('pins the stale digest through a long burst', async () => {
@@ -317,7 +322,7 @@ describe('plain registry behind the fault proxy', () => {
       await proxy.set({ kind: 'respond', status: 500, count: 1_000 });
       const answer = await hook.review('500 burst, cached → stale', [ref(image(0))]);
       expect(answer.images).toEqual([pinned(0)]);
-      expect(answer.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved \ds ago\): registry answered 500$/);
+      expect(answer.resolutions[0]?.warning).toMatch(/^pinned to a stale digest \(resolved 30s ago\): registry answered 500$/);
     });
   });
 
@@ -332,7 +337,8 @@ describe('plain registry behind the fault proxy', () => {
     expect(answer.allowed).toBe(false);
     expect(answer.denial).toContain('169.254.169.254 is a link-local (cloud metadata) address, which digest-pinner never contacts');
     expect(answer.denial).toContain('metadata.test (resolves to 169.254.169.254) is a link-local (cloud metadata) address');
-    expect(answer.ms).toBeLessThan(200);
+    // The literal address is refused before any request is made.
+    expect(hook.requests.to('169.254.169.254')).toEqual([]);
   });
 });
 
@@ -404,7 +410,6 @@ describe('token-auth registry with its token service behind the fault proxy', ()
     expect(newScope.images).toEqual([]);
     // Refused three times in a row (one admission's retries), so the token host's breaker is open by the end.
     expect(newScope.warnings[0]).toMatch(new RegExp(`"${registry.host}/tok/other:v1" not pinned: .*${tokenProxy.host}.*connection refused`));
-    expect(newScope.ms).toBeLessThan(ANSWER_BY_MS);
     expect(other.digest).toMatch(/^sha256:/);
   });
 
@@ -415,7 +420,6 @@ describe('token-auth registry with its token service behind the fault proxy', ()
     const answer = await hookFor().review('token service hangs', [`${registry.host}/tok/hang:v1`]);
     // The token request times out after 1 s, which leaves the token host's breaker closed; the retry would time out only after the deadline.
     expect(answer.warnings[0]).toContain(`"${registry.host}/tok/hang:v1" not pinned: deadline exceeded`);
-    expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
   });
 
   it('a cached token the registry refuses: replaced once, then pinned', async () => {
@@ -450,7 +454,6 @@ describe('token-auth registry with its token service behind the fault proxy', ()
         'token GET 200',
         'registry HEAD 200',
       ]);
-      expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
     } finally {
       await registryProxy.close();
     }
@@ -476,6 +479,5 @@ describe('token-auth registry with its token service behind the fault proxy', ()
     expect(answer.images).toEqual([`${registry.host}/tok/c:v1@${c1.digest}`]);
     expect(answer.resolutions[0]?.source).toBe('stale');
     expect(answer.resolutions[0]?.warning).toBe(`pinned to a stale digest (resolved 4m ago): cannot reach ${tokenProxy.host}: connection refused (ECONNREFUSED)`);
-    expect(answer.ms).toBeLessThan(ANSWER_BY_MS);
   });
 });

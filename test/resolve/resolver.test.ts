@@ -5,7 +5,6 @@
  * source answers exactly what each case needs, on a clock the test moves.
  */
 import { describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseImage } from '../../src/reference/index.js';
 import type { ImageRef } from '../../src/reference/types.js';
 import type { Credential } from '../../src/credentials/types.js';
@@ -25,13 +24,15 @@ import {
 import { ResolutionDeadlineError, Resolver, type ResolverOptions } from '../../src/resolve/index.js';
 import { entryBytes, formatAge } from '../../src/resolve/cache-entry.js';
 import { DEFAULT_CACHE_MAX_BYTES } from '../../src/resolve/resolver.js';
+import { raceAbort } from '../../src/timeout.js';
 import { rejection } from '../support/rejection.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 const ALICE: Credential = { username: 'alice', password: 'pw-a', source: 'secret team-a/pull' };
 const BOB: Credential = { username: 'bob', password: 'pw-b', source: 'secret team-b/pull' };
 
-type Answer = string | Error | { readonly delayMs: number; readonly then: string | Error };
+/** A digest, a failure, or one of them once `after` settles (an answer the test holds back). */
+type Answer = string | Error | { readonly after: Promise<unknown>; readonly then: string | Error };
 
 interface Call {
   readonly image: string;
@@ -42,6 +43,7 @@ interface Call {
 class ScriptedSource implements DigestSource {
   readonly calls: Call[] = [];
   private readonly script = new Map<string, Answer[]>();
+  private readonly waiters: { readonly count: number; readonly arrived: () => void }[] = [];
 
   on(image: string, ...answers: Answer[]): this {
     this.script.set(image, answers);
@@ -51,6 +53,7 @@ class ScriptedSource implements DigestSource {
   async getDigest(ref: ImageRef, tag: string, credential: Credential | undefined, signal: AbortSignal): Promise<ManifestDigest> {
     const image = `${ref.name}:${tag}`;
     this.calls.push({ image, user: credential?.username });
+    for (const waiter of this.waiters.filter((w) => w.count <= this.calls.length)) waiter.arrived();
     const answers = this.script.get(image) ?? [new ManifestUnknownError(image, 'registry answered 404 MANIFEST_UNKNOWN', { status: 404 })];
     const answer = answers.length > 1 ? answers.shift() : answers[0];
     return this.settle(answer, signal);
@@ -60,14 +63,34 @@ class ScriptedSource implements DigestSource {
     return this.calls.filter((c) => c.image === image).length;
   }
 
+  /** Settles once the source has been asked `count` times in all. */
+  asked(count: number): Promise<void> {
+    return new Promise((arrived) => {
+      if (this.calls.length >= count) arrived();
+      else this.waiters.push({ count, arrived });
+    });
+  }
+
   private async settle(answer: Answer | undefined, signal: AbortSignal): Promise<ManifestDigest> {
     if (answer === undefined) throw new Error('no answer scripted');
     if (typeof answer === 'string') return { digest: answer };
     if (answer instanceof Error) throw answer;
-    await sleep(answer.delayMs, undefined, { signal });
+    await raceAbort(answer.after, signal, (reason) => (reason instanceof Error ? reason : new Error(String(reason))));
     return this.settle(answer.then, signal);
   }
 }
+
+/** A promise the test settles when it decides: an answer held back until then. */
+function held(): { readonly promise: Promise<void>; release(): void } {
+  let release = (): void => undefined;
+  const promise = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { promise, release };
+}
+
+/** Never settles: the source has not answered when the resolution ends. */
+const NEVER = new Promise<never>(() => undefined);
 
 const IMAGE = 'registry.test/dp/app:v1';
 const unavailable = (image = IMAGE): RegistryUnavailableError => new RegistryUnavailableError(image, 'registry answered 503', { status: 503 });
@@ -111,8 +134,12 @@ describe('Resolver: cache', () => {
 
   it('shares one fetch between concurrent callers', async () => {
     const { resolve, source } = setup();
-    source.on(IMAGE, { delayMs: 50, then: digest(1) });
-    const all = await Promise.all(Array.from({ length: 20 }, () => resolve(IMAGE)));
+    const answer = held();
+    source.on(IMAGE, { after: answer.promise, then: digest(1) });
+    const pending = Promise.all(Array.from({ length: 20 }, () => resolve(IMAGE)));
+    await source.asked(1);
+    answer.release();
+    const all = await pending;
     expect(new Set(all.map((r) => r.digest))).toEqual(new Set([digest(1)]));
     expect(source.count(IMAGE)).toBe(1);
   });
@@ -266,20 +293,27 @@ describe('Resolver: stale on registry failure', () => {
 
   it("serves stale when the caller's deadline comes before the registry answers", async () => {
     const { resolve, source, clock } = setup({ staleForMs: 2 * 3_600_000 });
-    source.on(IMAGE, digest(1), { delayMs: 1_000, then: digest(2) });
+    source.on(IMAGE, digest(1), { after: NEVER, then: digest(2) });
     await resolve(IMAGE);
     clock.now += 3_600_000 + 61_000;
-    const started = Date.now();
-    const stale = await resolve(IMAGE, [], AbortSignal.timeout(50));
-    expect(Date.now() - started).toBeLessThan(500);
+    const deadline = new AbortController();
+    const pending = resolve(IMAGE, [], deadline.signal);
+    // The registry has the request and will not answer: the deadline comes first.
+    await source.asked(2);
+    deadline.abort();
+    const stale = await pending;
     expect(stale).toMatchObject({ digest: digest(1), source: 'stale' });
     expect(stale.warning).toMatch(/^pinned to a stale digest \(resolved 1h1m ago\): registry did not answer before the deadline$/);
   });
 
   it('fails at the deadline when there is nothing to serve', async () => {
     const { resolve, source } = setup();
-    source.on(IMAGE, { delayMs: 1_000, then: digest(1) });
-    const error = await rejection(resolve(IMAGE, [], AbortSignal.timeout(50)));
+    source.on(IMAGE, { after: NEVER, then: digest(1) });
+    const deadline = new AbortController();
+    const pending = rejection(resolve(IMAGE, [], deadline.signal));
+    await source.asked(1);
+    deadline.abort();
+    const error = await pending;
     expect(error).toBeInstanceOf(ResolutionDeadlineError);
     expect(error.message).toBe(`could not get digest for ${IMAGE}: deadline exceeded`);
   });
@@ -306,8 +340,12 @@ describe('Resolver: how a registry could not be reached, told only where it may 
 
   it('the deadline too', async () => {
     const { resolve, source } = setup({ discloses: () => false });
-    source.on(IMAGE, { delayMs: 1_000, then: digest(1) });
-    const error = await rejection(resolve(IMAGE, [], AbortSignal.timeout(50)));
+    source.on(IMAGE, { after: NEVER, then: digest(1) });
+    const deadline = new AbortController();
+    const pending = rejection(resolve(IMAGE, [], deadline.signal));
+    await source.asked(1);
+    deadline.abort();
+    const error = await pending;
     expect(error).toMatchObject({ code: 'DP_ERR_REGISTRY_UNREACHABLE', detail: `could not get digest for ${IMAGE}: deadline exceeded` });
   });
 
@@ -381,11 +419,11 @@ describe('Resolver: mirrors', () => {
     const down = setup(mirrorOptions());
     down.source.on(MIRRORED, unavailable(MIRRORED)).on(UPSTREAM, digest(6));
     expect(await down.resolve(UPSTREAM)).toMatchObject({ digest: digest(6) });
+    // A mirror that never answers: the registry's digest can only come after mirrorWaitMs gave up on it.
     const slow = setup(mirrorOptions({ mirrorWaitMs: 50 }));
-    slow.source.on(MIRRORED, { delayMs: 1_000, then: digest(5) }).on(UPSTREAM, digest(6));
-    const started = Date.now();
+    slow.source.on(MIRRORED, { after: NEVER, then: digest(5) }).on(UPSTREAM, digest(6));
     expect(await slow.resolve(UPSTREAM)).toMatchObject({ digest: digest(6) });
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(slow.source.calls.map((c) => c.image)).toEqual([MIRRORED, UPSTREAM]);
   });
 
   it("falls back to the mirror's stale digest only when the registry fails too", async () => {
@@ -406,13 +444,13 @@ describe('Resolver: mirrors', () => {
 });
 
 describe('Resolver: parallel images', () => {
-  it('resolves ten images in about the time of one', async () => {
+  it('asks for ten images at once: no resolution waits for another', async () => {
     const { resolve, source } = setup();
-    for (let i = 0; i < 10; i += 1) source.on(`registry.test/dp/app${i}:v1`, { delayMs: 200, then: digest(i) });
-    const started = Date.now();
+    // Each answer waits until all ten have been asked: resolutions made one after another would never finish.
+    const allAsked = source.asked(10);
+    for (let i = 0; i < 10; i += 1) source.on(`registry.test/dp/app${i}:v1`, { after: allAsked, then: digest(i) });
     const all = await Promise.all(Array.from({ length: 10 }, (_, i) => resolve(`registry.test/dp/app${i}:v1`)));
     expect(all.map((r) => r.digest)).toEqual(Array.from({ length: 10 }, (_, i) => digest(i)));
-    expect(Date.now() - started).toBeLessThan(600);
   });
 });
 

@@ -53,18 +53,41 @@ describe('retryDelay', () => {
   });
 });
 
-function budget(ms: number) {
-  return { deadline: Date.now() + ms, signal: AbortSignal.timeout(ms), now: Date.now, random: half };
+/**
+ * A fetch budget of `ms` on a clock of the test's own, starting at 0. Each wait is recorded
+ * and moves the clock on at once; with `hold`, a wait lasts until the budget is aborted.
+ */
+function budget(ms: number, options: { readonly hold?: boolean } = {}) {
+  const clock = { now: 0 };
+  const waits: number[] = [];
+  const controller = new AbortController();
+  let waiting = (): void => undefined;
+  const firstWait = new Promise<void>((resolve) => {
+    waiting = resolve;
+  });
+  const sleep = (wait: number, signal: AbortSignal): Promise<unknown> => {
+    waits.push(wait);
+    waiting();
+    if (options.hold !== true) {
+      clock.now += wait;
+      return Promise.resolve();
+    }
+    return new Promise((_resolve, reject) => {
+      signal.addEventListener('abort', () => {
+        reject(new Error('the wait was aborted', { cause: signal.reason }));
+      }, { once: true });
+    });
+  };
+  return { budget: { deadline: ms, signal: controller.signal, now: () => clock.now, random: half, sleep }, clock, waits, firstWait, abort: () => { controller.abort(); } };
 }
 
-/** An attempt that fails with the given errors in turn, then answers `ok`. */
-function scripted(errors: Error[]): { attempt: () => Promise<string>; calls: number[] } {
+/** An attempt that fails with the given errors in turn, then answers `ok`; `calls` holds the clock at each attempt. */
+function scripted(errors: Error[], clock: { readonly now: number }): { attempt: () => Promise<string>; calls: number[] } {
   const calls: number[] = [];
-  const started = Date.now();
   return {
     calls,
     attempt: () => {
-      calls.push(Date.now() - started);
+      calls.push(clock.now);
       const error = errors.shift();
       return error === undefined ? Promise.resolve('ok') : Promise.reject(error);
     },
@@ -75,57 +98,59 @@ const unavailable = (): RegistryUnavailableError => new RegistryUnavailableError
 
 describe('withRetries', () => {
   it('retries passing failures with growing waits until one attempt succeeds', async () => {
-    const { attempt, calls } = scripted([unavailable(), unavailable()]);
-    expect(await withRetries(attempt, POLICY, budget(5_000))).toBe('ok');
-    expect(calls).toHaveLength(3);
-    expect((calls[1] ?? 0) - (calls[0] ?? 0)).toBeGreaterThanOrEqual(70);
-    expect((calls[2] ?? 0) - (calls[1] ?? 0)).toBeGreaterThanOrEqual(145);
+    const { budget: fetch, clock, waits } = budget(5_000);
+    const { attempt, calls } = scripted([unavailable(), unavailable()], clock);
+    expect(await withRetries(attempt, POLICY, fetch)).toBe('ok');
+    expect(waits).toEqual([75, 150]);
+    expect(calls).toEqual([0, 75, 225]);
   });
 
   it('gives up after the last attempt with its failure', async () => {
     const last = unavailable();
-    const { attempt, calls } = scripted([unavailable(), unavailable(), last, unavailable()]);
-    await expect(withRetries(attempt, POLICY, budget(5_000))).rejects.toBe(last);
+    const { budget: fetch, clock } = budget(5_000);
+    const { attempt, calls } = scripted([unavailable(), unavailable(), last, unavailable()], clock);
+    await expect(withRetries(attempt, POLICY, fetch)).rejects.toBe(last);
     expect(calls).toHaveLength(3);
   });
 
   it('does not start a retry the budget cannot finish', async () => {
     const first = unavailable();
-    const { attempt, calls } = scripted([first]);
-    await expect(withRetries(attempt, { ...POLICY, baseDelayMs: 1_000 }, budget(400))).rejects.toBe(first);
+    // The first retry's wait alone is longer than the budget.
+    const { budget: fetch, clock, waits } = budget(400);
+    const { attempt, calls } = scripted([first], clock);
+    await expect(withRetries(attempt, { ...POLICY, baseDelayMs: 1_000 }, fetch)).rejects.toBe(first);
     expect(calls).toHaveLength(1);
+    expect(waits).toEqual([]);
   });
 
   it('honours Retry-After when it fits, and not when it does not', async () => {
-    const soon = scripted([new RegistryRateLimitedError(IMAGE, 'rate limited', { status: 429, retryAfterMs: 200 })]);
-    expect(await withRetries(soon.attempt, POLICY, budget(5_000))).toBe('ok');
-    expect(soon.calls[1]).toBeGreaterThanOrEqual(195);
+    const fits = budget(5_000);
+    const soon = scripted([new RegistryRateLimitedError(IMAGE, 'rate limited', { status: 429, retryAfterMs: 200 })], fits.clock);
+    expect(await withRetries(soon.attempt, POLICY, fits.budget)).toBe('ok');
+    expect(fits.waits).toEqual([200]);
     const late = new RegistryRateLimitedError(IMAGE, 'rate limited', { status: 429, retryAfterMs: 60_000 });
-    const later = scripted([late]);
-    await expect(withRetries(later.attempt, POLICY, budget(5_000))).rejects.toBe(late);
+    const tooLong = budget(5_000);
+    const later = scripted([late], tooLong.clock);
+    await expect(withRetries(later.attempt, POLICY, tooLong.budget)).rejects.toBe(late);
     expect(later.calls).toHaveLength(1);
+    expect(tooLong.waits).toEqual([]);
   });
 
   it('never retries what the registry said on purpose', async () => {
     const notFound = new ManifestUnknownError(IMAGE, 'registry answered 404', { status: 404 });
-    const { attempt, calls } = scripted([notFound]);
-    await expect(withRetries(attempt, DEFAULT_RETRY, budget(5_000))).rejects.toBe(notFound);
+    const { budget: fetch, clock } = budget(5_000);
+    const { attempt, calls } = scripted([notFound], clock);
+    await expect(withRetries(attempt, DEFAULT_RETRY, fetch)).rejects.toBe(notFound);
     expect(calls).toHaveLength(1);
   });
 
   it('stops waiting when the budget aborts, with the failure rather than the abort', async () => {
     const first = unavailable();
-    const { attempt } = scripted([first]);
-    const controller = new AbortController();
-    const pending = withRetries(attempt, { ...POLICY, baseDelayMs: 10_000, maxDelayMs: 10_000 }, {
-      deadline: Date.now() + 60_000,
-      signal: controller.signal,
-      now: Date.now,
-      random: half,
-    });
-    setTimeout(() => {
-      controller.abort();
-    }, 20);
+    const { budget: fetch, clock, firstWait, abort } = budget(60_000, { hold: true });
+    const { attempt } = scripted([first], clock);
+    const pending = withRetries(attempt, POLICY, fetch);
+    await firstWait;
+    abort();
     await expect(pending).rejects.toBe(first);
   });
 });

@@ -1,8 +1,9 @@
 /** The HTTPS edge: modes, bad input, de-duplication, credential isolation, health, shutdown. */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { pushImage, countRequests } from '../helpers/registry.js';
+import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
+import { requestLog } from '../support/requests.js';
 import { decodedPatch, pinnedImages, podReview as pod, startTestWebhook, type TestWebhook } from '../support/webhook.js';
 import { BODY_LIMIT_BYTES } from '../../src/server/app.js';
 import { compileRewrites, parseLocation } from '../../src/config/index.js';
@@ -70,10 +71,9 @@ describe('modes', () => {
   });
 
   it('an unreachable registry fails within the deadline with a clear reason', async () => {
-    const started = Date.now();
     const answer = await warn.review('/mutate', podReview(['127.0.0.1:1/nothing/here:v1']), '?timeout=3s');
-    expect(Date.now() - started).toBeLessThan(3_000);
-    expect(answer.response.warnings?.[0]).toMatch(/127\.0\.0\.1:1\/nothing\/here:v1" not pinned: .*(refused|reach)/i);
+    // The refusal is the reason: an answer at the deadline would say "deadline exceeded".
+    expect(answer.response.warnings?.[0]).toMatch(/127\.0\.0\.1:1\/nothing\/here:v1" not pinned: cannot reach 127\.0\.0\.1:1: connection refused/);
   });
 });
 
@@ -124,16 +124,13 @@ describe('rewrites', () => {
 describe('de-duplication and credential isolation', () => {
   it('100 concurrent admissions of one uncached image make exactly one manifest request', async () => {
     const image = await pushImage(plain, 'dedup/app', 'v1');
-    const webhook = await startTestWebhook(registries);
+    const requests = requestLog();
+    const webhook = await startTestWebhook(registries, { onRequest: requests.onRequest });
     try {
-      const before = await countRequests(plain, { method: 'HEAD', pathIncludes: '/v2/dedup/app/manifests/' });
-      const getsBefore = await countRequests(plain, { method: 'GET', pathIncludes: '/v2/dedup/app/manifests/' });
       const answers = await Promise.all(Array.from({ length: 100 }, () => webhook.review('/mutate', podReview([`${plain.host}/dedup/app:v1`]))));
       for (const answer of answers) expect(pinnedImages(answer)).toEqual([`${plain.host}/dedup/app:v1@${image.digest}`]);
-      const after = await countRequests(plain, { method: 'HEAD', pathIncludes: '/v2/dedup/app/manifests/' });
-      const gets = await countRequests(plain, { method: 'GET', pathIncludes: '/v2/dedup/app/manifests/' });
-      expect(after - before).toBe(1);
-      expect(gets - getsBefore).toBe(0);
+      // The webhook's first contact with the registry (GET /v2/), then one manifest HEAD.
+      expect(requests.to(plain.host)).toEqual(['GET 200', 'HEAD 200']);
     } finally {
       await webhook.close();
     }
@@ -144,18 +141,17 @@ describe('de-duplication and credential isolation', () => {
     const image = await pushImage(token, 'tenants/private', 'v1');
     const alice = { username: `${token.username ?? ''}-alice`, password: token.password ?? '', source: 'test alice' };
     const bob = { username: `${token.username ?? ''}-bob`, password: token.password ?? '', source: 'test bob' };
-    const a = await startTestWebhook(registries, { credentials: [alice] });
+    const requests = requestLog();
+    const a = await startTestWebhook(registries, { credentials: [alice], onRequest: requests.onRequest });
     try {
       const ref = `${token.host}/tenants/private:v1`;
-      const count = () => countRequests(token, { method: 'HEAD', pathIncludes: '/v2/tenants/private/manifests/v1', status: 200 });
-      const start = await count();
       // Same resolver, two credentials: the second must go to the registry itself.
       const first = await a.resolver.resolve(parseRef(ref), { credentials: [alice], signal: AbortSignal.timeout(5000) });
       const second = await a.resolver.resolve(parseRef(ref), { credentials: [bob], signal: AbortSignal.timeout(5000) });
       const third = await a.resolver.resolve(parseRef(ref), { credentials: [alice], signal: AbortSignal.timeout(5000) });
       expect([first.digest, second.digest, third.digest]).toEqual([image.digest, image.digest, image.digest]);
       expect([first.source, second.source, third.source]).toEqual(['registry', 'registry', 'cache']);
-      expect((await count()) - start).toBe(2);
+      expect(requests.to(token.host).filter((r) => r.startsWith('HEAD '))).toEqual(['HEAD 200', 'HEAD 200']);
       // Anonymous cannot read it, and the cached answers for alice and bob don't leak to it.
       await expect(a.resolver.resolve(parseRef(ref), { credentials: [undefined], signal: AbortSignal.timeout(5000) })).rejects.toThrow(/401 .*credentials are required/);
     } finally {

@@ -19,12 +19,11 @@ const caFile = join(workDir, 'certs', 'ca.crt');
 /** The status of GET /healthz at `host`, or the error code that came instead. */
 function healthz(host) {
   return new Promise((resolve) => {
-    const request = get({ host, port: Number(port), path: '/healthz', ca: readFileSync(caFile), timeout: 5_000 }, (response) => {
+    const request = get({ host, port: Number(port), path: '/healthz', ca: readFileSync(caFile) }, (response) => {
       response.resume();
       resolve(response.statusCode);
     });
     request.on('error', (error) => resolve(error.code ?? String(error)));
-    request.on('timeout', () => request.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
   });
 }
 
@@ -33,7 +32,8 @@ const stderr = openSync(join(workDir, 'serve.err'), 'w');
 const serve = spawn(process.execPath, [main, 'serve', '--port', port], { cwd: workDir, stdio: ['ignore', stdout, stderr] });
 const exited = once(serve, 'exit');
 let ipv4;
-for (let attempt = 0; attempt < 150 && serve.exitCode === null; attempt += 1) {
+// Until it answers or exits, however long a busy machine takes (the test bounds the whole probe).
+while (serve.exitCode === null) {
   if (existsSync(caFile)) {
     ipv4 = await healthz('127.0.0.1');
     if (ipv4 === 200) break;

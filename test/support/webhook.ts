@@ -9,7 +9,7 @@ import { skipList } from '../../src/admission/index.js';
 import type { Mode, AdmissionReviewResponse } from '../../src/admission/index.js';
 import { generateCertificates } from '../../src/certs/index.js';
 import type { Credential } from '../../src/credentials/types.js';
-import { RegistryClient } from '../../src/registry/index.js';
+import { RegistryClient, type RequestEvent } from '../../src/registry/index.js';
 import { Resolver } from '../../src/resolve/index.js';
 import type { TestRegistries } from '../helpers/registry-types.js';
 import type { ImageRef } from '../../src/reference/types.js';
@@ -34,6 +34,8 @@ export interface TestWebhookOptions {
   readonly rewrite?: (ref: ImageRef) => ImageRef;
   /** Runs inside the handler before each credential lookup (lets a test hold a review in flight). */
   readonly beforeCredentials?: () => Promise<void>;
+  /** Hears of every request the webhook's registry client makes (RegistryClientOptions.onRequest). */
+  readonly onRequest?: (event: RequestEvent) => void;
 }
 
 export async function startTestWebhook(registries: TestRegistries, options: TestWebhookOptions = {}): Promise<TestWebhook> {
@@ -46,6 +48,7 @@ export async function startTestWebhook(registries: TestRegistries, options: Test
     insecureRegistries: [registries.plain.host],
     requestTimeoutMs: 5_000,
     userAgent: 'digest-pinner-test',
+    ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
   });
   const resolver = new Resolver({ source: client, cacheTtlMs: 60_000, cacheMax: 1000, fetchTimeoutMs: 10_000 });
   const app = buildApp(
