@@ -1,6 +1,6 @@
 /**
  * `serve`'s side of a cluster: pull secrets and ServiceAccounts, the Namespace opt-in for
- * RELATED_IMAGE_*, ImageSets, the skip-list ConfigMap and Events. serve imports this module, and with it
+ * RELATED_IMAGE_*, ImageSets, the skip-list ConfigMap, the revisions' PinRecords and Events. serve imports this module, and with it
  * @kubernetes/client-node (some 60 MiB of RSS), only when kubeConfigSource finds a cluster.
  */
 import { parseSkipPatterns, PATTERN_CHARACTERS, skipList, type AdmissionRequest, type ImageFailure, type SkipList } from '../admission/index.js';
@@ -27,6 +27,8 @@ import type { CredentialLookup, OwnCredentials } from '../credentials/index.js';
 import { describeError, errorCode } from '../errors.js';
 import type { ImageRef } from '../reference/types.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
+import { RecordStore, type RecordOperation } from '../rollout/record-store.js';
+import type { RecordSession, RevisionRecords } from '../rollout/session.js';
 
 export interface ClusterOptions {
   readonly source: KubeConfigSource;
@@ -42,6 +44,9 @@ export interface ClusterOptions {
   readonly onEventRecorded: (outcome: RecordOutcome) => void;
   /** `--skip-configmap`: the skip list is this ConfigMap's `data.patterns`, the strict policy's parameter. */
   readonly skipConfigMap?: ConfigMapName | undefined;
+  /** PinRecords: every Pod of a revision gets the same digests (off: `--no-pin-records`). */
+  readonly pinRecords: boolean;
+  readonly onRecordOperation: (operation: RecordOperation, count: number) => void;
 }
 
 /** A cache kept up to date from the cluster: started, stopped, and synced once its first list is in. */
@@ -57,6 +62,7 @@ interface Running {
   readonly namespaces: Watched;
   readonly skipConfigMap: Watched;
   readonly imageSets: ImageSetWatch;
+  readonly records: RecordStore | undefined;
   readonly recorder: EventRecorder;
 }
 
@@ -70,6 +76,8 @@ export class ClusterWatch {
     lookup: (ref: ImageRef): ImageSetAnswer | undefined => this.#running?.imageSets.lookup(ref),
     authoritative: (ref: ImageRef): boolean => this.#options.authoritative.covers(ref),
   };
+  /** The revisions' records; undefined with `--no-pin-records` (each Pod is then pinned on its own). */
+  readonly records: RevisionRecords | undefined;
   /** The skip list read from `skipConfigMap` (nothing skipped until it is read, or while it is absent); undefined without one. */
   readonly skip: SkipList | undefined;
   readonly #options: ClusterOptions;
@@ -85,6 +93,9 @@ export class ClusterWatch {
     this.#options = options;
     this.#kube = kubeConfigFrom(options.source);
     this.source = this.#kube.source;
+    this.records = options.pinRecords
+      ? { open: async (pod, signal): Promise<RecordSession | undefined> => this.#running?.records?.open(pod, signal) }
+      : undefined;
     this.skip = options.skipConfigMap === undefined ? undefined : { matches: (ref) => this.#skip.matches(ref) };
     this.credentials = clusterCredentialLookup({
       cache: this.#pullSecrets,
@@ -112,6 +123,7 @@ export class ClusterWatch {
       namespaces: options.pinRelatedEverywhere ? NOT_WATCHING : new NamespaceInformer({ kubeConfig, namespaces: this.#relatedImageNamespaces, log }),
       skipConfigMap: this.#skipConfigMapInformer(kubeConfig, log),
       imageSets: new ImageSetWatch({ kubeConfig, log, authoritative: options.authoritative, lease: options.lease }),
+      records: options.pinRecords ? new RecordStore({ kubeConfig, log, onOperation: options.onRecordOperation }) : undefined,
       recorder: new EventRecorder({
         sink: apiEventSink(kubeConfig),
         reportingInstance: options.reportingInstance,
@@ -127,12 +139,13 @@ export class ClusterWatch {
     void running.namespaces.start();
     void running.skipConfigMap.start();
     void running.imageSets.start();
+    void running.records?.start();
   }
 
   /** True once every cache has its first list; false before start(). */
   ready(): boolean {
     const running = this.#running;
-    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipConfigMap.synced() && running.imageSets.synced();
+    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipConfigMap.synced() && running.imageSets.synced() && (running.records?.synced() ?? true);
   }
 
   /** Records an Event for each image an admission could not pin. Never throws. */
@@ -148,6 +161,7 @@ export class ClusterWatch {
     await running.namespaces.stop();
     await running.skipConfigMap.stop();
     await running.imageSets.stop();
+    await running.records?.stop();
     await running.recorder.drain();
   }
 
