@@ -49,7 +49,7 @@ interface Item {
 
 interface PinRecordItem {
   metadata: { name: string; uid: string; ownerReferences?: OwnerReference[] };
-  spec: { revision: { kind: string; name: string; uid: string }; pins: { field: string; image: string; digest: string; source: string; confirmedAt?: string }[] };
+  spec: { revision: { kind: string; name: string; uid: string; hash?: string }; pins: { field: string; image: string; digest: string; source: string; confirmedAt?: string }[] };
 }
 
 async function getJson<T>(args: string[]): Promise<T> {
@@ -205,6 +205,28 @@ describe('with PinRecords', () => {
     expect(digests(pods)).toEqual([pushed.digest, pushed.digest, pushed.digest]);
     const record = (await records(RECORDS)).find((item) => item.metadata.name === 'job.batch');
     expect(record?.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: 'batch', uid: job.metadata.uid, blockOwnerDeletion: false }]);
+    expect(record?.spec.pins.map((pin) => pin.digest)).toEqual([pushed.digest]);
+  });
+
+  it('gives every Pod of a StatefulSet revision the same digest, in a record owned by its ControllerRevision', async () => {
+    const pushed = await pushImage(plain, 'rollout/db', 'v1');
+    const labels = { app: 'db' };
+    await cluster.kubectlOk(['apply', '-f', '-'], {
+      stdin: stringify({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'db', namespace: RECORDS },
+        // Parallel: Pods never become ready without a kubelet, and OrderedReady would wait for each.
+        spec: { replicas: 3, serviceName: 'db', podManagementPolicy: 'Parallel', selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: `${plain.host}/rollout/db:v1` }] } } },
+      }),
+    });
+    const pods = await podsOf(RECORDS, 'app=db', 3);
+    expect(digests(pods)).toEqual([pushed.digest, pushed.digest, pushed.digest]);
+    const hash = pods[0]?.metadata.labels?.['controller-revision-hash'] ?? '';
+    const revision = await getJson<Item>(['get', 'controllerrevision', hash, '-n', RECORDS]);
+    const record = (await records(RECORDS)).find((item) => item.metadata.name === `controllerrevision.${hash}`);
+    expect(record?.metadata.ownerReferences).toEqual([{ apiVersion: 'apps/v1', kind: 'ControllerRevision', name: hash, uid: revision.metadata.uid, blockOwnerDeletion: false }]);
+    expect(record?.spec.revision).toMatchObject({ kind: 'StatefulSet', name: 'db', hash });
     expect(record?.spec.pins.map((pin) => pin.digest)).toEqual([pushed.digest]);
   });
 
