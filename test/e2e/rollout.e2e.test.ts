@@ -24,6 +24,8 @@ const { plain } = registries;
 const PODS_ONLY = `${MANIFESTS}pods-only`;
 const RECORDS = 'rollout-records';
 const NO_RECORDS = 'rollout-off';
+/** Not opted in until its workload runs: a revision with running Pods and no record. */
+const LATE = 'rollout-late';
 
 let cluster: Cluster;
 let webhook: RunningServer | undefined;
@@ -154,6 +156,9 @@ beforeAll(async () => {
   for (const ns of [RECORDS, NO_RECORDS]) {
     await cluster.kubectlOk(['create', 'namespace', ns]);
     await cluster.kubectlOk(['label', 'namespace', ns, 'digest-pinner.io/mode=warn']);
+  }
+  await cluster.kubectlOk(['create', 'namespace', LATE]);
+  for (const ns of [RECORDS, NO_RECORDS, LATE]) {
     await eventually(`the default ServiceAccount of ${ns}`, async () => ((await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0 ? true : undefined));
   }
 }, 240_000);
@@ -228,6 +233,36 @@ describe('with PinRecords', () => {
     expect(record?.metadata.ownerReferences).toEqual([{ apiVersion: 'apps/v1', kind: 'ControllerRevision', name: hash, uid: revision.metadata.uid, blockOwnerDeletion: false }]);
     expect(record?.spec.revision).toMatchObject({ kind: 'StatefulSet', name: 'db', hash });
     expect(record?.spec.pins.map((pin) => pin.digest)).toEqual([pushed.digest]);
+  });
+
+  it('adopts the digest a revision\'s running Pods agree on when it has no record (a namespace opted in late)', async () => {
+    const first = await pushImage(plain, 'rollout/late', 'v1');
+    const image = `${plain.host}/rollout/late:v1`;
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(LATE, 'late', image, 2) });
+    const running = await podsOf(LATE, 'app=late', 2);
+    expect(digests(running)).toEqual([undefined, undefined]);
+    // The kubelet's part: the runtime pulled the tag's digest then.
+    for (const pod of running) {
+      const status = { containerStatuses: [{ name: 'app', image, imageID: `${plain.host}/rollout/late@${first.digest}`, ready: true, restartCount: 0, state: { running: { startedAt: '2030-01-01T00:00:00Z' } } }] };
+      await cluster.kubectlOk(['patch', 'pod', pod.metadata.name, '-n', LATE, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+    }
+    await cluster.kubectlOk(['label', 'namespace', LATE, 'digest-pinner.io/mode=warn']);
+    // kube-apiserver calls the webhook for the namespace once it has seen the label.
+    const probe = stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe', namespace: LATE }, spec: { containers: [{ name: 'app', image }] } });
+    await eventually('the webhook to admit Pods of the namespace', async () => {
+      const out = await cluster.kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], { stdin: probe });
+      return (JSON.parse(out) as Item).spec.containers?.[0]?.image.includes('@') === true ? true : undefined;
+    });
+    const second = await pushImage(plain, 'rollout/late', 'v1');
+    expect(second.digest).not.toBe(first.digest);
+    const [set] = await replicaSets(LATE, 'late');
+    await cluster.kubectlOk(['scale', 'deployment', 'late', '-n', LATE, '--replicas', '3']);
+    const pods = await podsOf(LATE, 'app=late', 3, set?.metadata.uid);
+    expect(digests(pods).filter((digest) => digest !== undefined)).toEqual([first.digest]);
+    const [record] = await records(LATE);
+    expect(record?.metadata.name).toBe(`replicaset.${set?.metadata.name ?? ''}`);
+    expect(record?.spec.pins).toMatchObject([{ field: 'containers/app', image, digest: first.digest, source: 'siblings' }]);
+    expect(record?.spec.pins[0]?.confirmedAt).toBeDefined();
   });
 
   it('writes no record for a dry run', async () => {
