@@ -49,7 +49,7 @@ export class ImageSetInformer {
     this.#informer = new CustomInformer({
       kubeConfig: options.kubeConfig,
       log: options.log,
-      resource: { group: IMAGESET_GROUP, version: IMAGESET_VERSION, plural: IMAGESET_PLURAL, what: 'ImageSets', without: 'pinning without ImageSets' },
+      resource: { group: IMAGESET_GROUP, version: IMAGESET_VERSION, plural: IMAGESET_PLURAL, kind: 'ImageSet', what: 'ImageSets', without: 'pinning without ImageSets' },
       restartDelayMs: options.restartDelayMs,
       absentRecheckMs: options.absentRecheckMs,
       listTimeoutMs: options.listTimeoutMs,

@@ -21,6 +21,8 @@ export interface CustomResource {
   readonly group: string;
   readonly version: string;
   readonly plural: string;
+  /** Its kind, as the log names its CRD, e.g. `ImageSet`. */
+  readonly kind: string;
   /** What the log calls its objects, e.g. `ImageSets`. */
   readonly what: string;
   /** What the webhook does without them, for the log, e.g. `pinning without ImageSets`. */
@@ -169,9 +171,9 @@ export class CustomInformer {
   #absent(status: number, error: unknown): void {
     const recheckMs = this.#options.absentRecheckMs ?? DEFAULT_ABSENT_RECHECK_MS;
     if (this.#state !== 'absent') {
-      const { what, without } = this.#options.resource;
+      const { kind, what, without } = this.#options.resource;
       const why = status === 404
-        ? `the ${what} CRD (${this.#crd}) is not installed`
+        ? `the ${kind} CRD (${this.#crd}) is not installed`
         : `not allowed to list ${what} (${describeKubeError(error)}); grant get, list, watch on ${this.#crd}`;
       const log = status === 404 ? this.#options.log.warn.bind(this.#options.log) : this.#options.log.error.bind(this.#options.log);
       log({ informer: this.#options.resource.plural, recheckInMs: recheckMs }, `${why}: ${without}, looking again every ${Math.round(recheckMs / 1000)}s`);

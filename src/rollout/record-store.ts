@@ -25,7 +25,7 @@ import { isConflict, RolloutApi } from './api.js';
 import { mergePins, parseRecord, pinsPatch, recordObject, recordView, sameRevision, siblingDigests, unlistedView, type FreshPin, type RecordView } from './record.js';
 import { inRevision, podSelector, recordName, recordOwner, revisionOf } from './revision.js';
 import type { PodAdmission, RecordedPin, RecordSession, RevisionRecords, Settled } from './session.js';
-import { PIN_RECORD_PLURAL, pinKey, ROLLOUT_GROUP, ROLLOUT_VERSION, type Revision, type StoredRecord } from './types.js';
+import { PIN_RECORD_KIND, PIN_RECORD_PLURAL, pinKey, ROLLOUT_GROUP, ROLLOUT_VERSION, type Revision, type StoredRecord } from './types.js';
 
 /** What happened, for metrics: per record created, per pin otherwise. */
 export type RecordOperation = 'created' | 'conflict' | 'adopted' | 'added' | 'confirmed' | 'removed' | 'siblings' | 'failed';
@@ -77,7 +77,7 @@ export class RecordStore implements RevisionRecords {
     this.#informer = new CustomInformer({
       kubeConfig: options.kubeConfig,
       log: options.log,
-      resource: { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural: PIN_RECORD_PLURAL, what: 'PinRecords', without: 'pinning each Pod on its own' },
+      resource: { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural: PIN_RECORD_PLURAL, kind: PIN_RECORD_KIND, what: 'PinRecords', without: 'pinning each Pod on its own' },
       absentRecheckMs: options.absentRecheckMs,
       restartDelayMs: options.restartDelayMs,
       upsert: (object) => {

@@ -317,6 +317,17 @@ const COMBINATIONS: readonly Combination[] = [
     },
   },
   {
+    name: 'PinRecords off',
+    flags: ['--set', 'rollout.records=false'],
+    check: (objects) => {
+      expect(container(objects).args).toContain('--no-pin-records');
+      expect(objects.some((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'pinrecords.digest-pinner.io')).toBe(false);
+      const role = find(objects, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: { resources?: string[] }[] };
+      expect(role.rules.flatMap((rule) => rule.resources ?? [])).not.toContain('pinrecords');
+      expect(role.rules.flatMap((rule) => rule.resources ?? [])).not.toContain('controllerrevisions');
+    },
+  },
+  {
     name: 'extraArgs, pull secrets and scheduling',
     flags: ['--set-json', 'extraArgs=["--drop-tag","--log-level=debug"]', '--set-json', 'image.pullSecrets=[{"name":"regcred"}]',
       '--set', 'priorityClassName=system-cluster-critical', '--set', 'nodeSelector.kubernetes\\.io/os=linux',
