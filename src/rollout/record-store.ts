@@ -320,7 +320,7 @@ class Session implements RecordSession {
 
 /**
  * An estimate of what one record holds in memory: its strings (two bytes a character, as V8
- * may keep them) and a fixed cost per object. A record of one ordinary pin comes to about 1 KiB.
+ * may keep them) and a fixed cost per object.
  */
 export function recordBytes(record: StoredRecord): number {
   let bytes = RECORD_BYTES + 2 * (record.namespace.length + record.name.length + record.resourceVersion.length + record.revision.name.length + record.revision.uid.length);
