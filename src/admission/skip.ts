@@ -1,7 +1,8 @@
 /**
  * The skip list: images the webhook leaves alone and the strict policy lets run unpinned.
- * One list, read as the policy's CEL reads the `data.patterns` of its ConfigMap
- * (variable `skipRegexes` in charts/digest-pinner/templates/validatingadmissionpolicy.yaml):
+ * One list, held by the policy itself (its variable `skipList`, a raw string literal), and
+ * read as the policy's CEL reads it (variable `skipRegexes` in
+ * charts/digest-pinner/templates/validatingadmissionpolicy.yaml):
  *
  *   lines      `split('\n')`, each `trim()`med as Go's strings.TrimSpace trims
  *   kept       a line made only of PATTERN_CHARACTERS; any other line (a comment, a blank,
@@ -21,6 +22,8 @@ import { truncate } from '../text.js';
 /** A line the policy keeps: these characters only (its `matches('^[a-zA-Z0-9._/:@*?-]+$')`). */
 const PATTERN_LINE = /^[a-zA-Z0-9._/:@*?-]+$/;
 const NOT_PATTERN_CHARACTER = /[^a-zA-Z0-9._/:@*?-]/u;
+/** A CEL raw string literal in triple quotes, and nothing else but CEL's whitespace around it. */
+const RAW_STRING_LITERAL = /^[\t\n\f\r ]*[rR]'''([\s\S]*)'''[\t\n\f\r ]*$/;
 /** The characters a skip pattern may have, for messages. */
 export const PATTERN_CHARACTERS = 'letters, digits, . _ / : @ - and the wildcards * ?';
 
@@ -47,7 +50,7 @@ export class InvalidSkipListError extends DigestPinnerError {
   readonly code = 'DP_ERR_SKIP_LIST';
 }
 
-/** A non-blank line of `data.patterns` that is not a pattern, and so matches nothing. */
+/** A non-blank line of the skip list that is not a pattern, and so matches nothing. */
 export interface IgnoredSkipLine {
   /** 1-based. */
   readonly line: number;
@@ -62,7 +65,21 @@ export interface ParsedSkipPatterns {
   readonly ignored: readonly IgnoredSkipLine[];
 }
 
-/** Reads `data.patterns` exactly as the strict policy does: its patterns, and the non-blank lines it ignores. */
+/** The strict policy's variable that holds the skip list. */
+export const SKIP_LIST_VARIABLE = 'skipList';
+
+/**
+ * The text of the `skipList` expression when it is one CEL raw string literal
+ * (`r'''` … `'''`, whose characters CEL takes as they are, newlines included);
+ * undefined for any other expression, whose value only CEL could tell.
+ */
+export function skipListLiteral(expression: string): string | undefined {
+  const text = RAW_STRING_LITERAL.exec(expression)?.[1];
+  // CEL ends the literal at the first ''' after the opening one: that must be the last.
+  return text === undefined || `${text}'''`.indexOf("'''") !== text.length ? undefined : text;
+}
+
+/** Reads the skip list's text exactly as the strict policy does: its patterns, and the non-blank lines it ignores. */
 export function parseSkipPatterns(text: string): ParsedSkipPatterns {
   const patterns: string[] = [];
   const ignored: IgnoredSkipLine[] = [];
@@ -97,7 +114,7 @@ export interface SkipList {
 /**
  * Compiles `patterns` (from parseSkipPatterns, or `--skip` flags). Throws
  * InvalidSkipListError for a pattern the policy would ignore, so a flag never skips
- * what a ConfigMap line could not, and for more than MAX_SKIP_PATTERNS.
+ * what a line of the policy's list could not, and for more than MAX_SKIP_PATTERNS.
  */
 export function skipList(patterns: readonly string[]): SkipList {
   if (patterns.length > MAX_SKIP_PATTERNS) {

@@ -1,26 +1,34 @@
 /**
  * `serve`'s side of a cluster: pull secrets and ServiceAccounts, the Namespace opt-in for
- * RELATED_IMAGE_*, ImageSets, the skip-list ConfigMap, the revisions' PinRecords and Events. serve imports this module, and with it
+ * RELATED_IMAGE_*, ImageSets, the strict policy's skip list, the revisions' PinRecords and Events. serve imports this module, and with it
  * @kubernetes/client-node (some 60 MiB of RSS), only when kubeConfigSource finds a cluster.
  */
-import { parseSkipPatterns, PATTERN_CHARACTERS, skipList, type AdmissionRequest, type ImageFailure, type SkipList } from '../admission/index.js';
+import {
+  parseSkipPatterns,
+  PATTERN_CHARACTERS,
+  SKIP_LIST_VARIABLE,
+  skipList,
+  skipListLiteral,
+  type AdmissionRequest,
+  type ImageFailure,
+  type SkipList,
+} from '../admission/index.js';
 import { ImageSetWatch, type AuthoritativeRegistries } from '../imageset/index.js';
 import {
   apiEventSink,
   clusterCredentialLookup,
-  ConfigMapInformer,
   describeKubeError,
   EventRecorder,
   kubeConfigFrom,
   NamespaceInformer,
   PullSecretCache,
+  PolicyInformer,
   PullSecretInformers,
   RelatedImageNamespaces,
-  type ConfigMapContent,
-  type ConfigMapName,
   type KubeConfigSource,
   type KubeLogger,
   type LoadedKubeConfig,
+  type PolicyVariables,
   type RecordOutcome,
 } from '../kube/index.js';
 import type { CredentialLookup, OwnCredentials } from '../credentials/index.js';
@@ -42,8 +50,8 @@ export interface ClusterOptions {
   /** This replica in the Events it records. */
   readonly reportingInstance: string;
   readonly onEventRecorded: (outcome: RecordOutcome) => void;
-  /** `--skip-configmap`: the skip list is this ConfigMap's `data.patterns`, the strict policy's parameter. */
-  readonly skipConfigMap?: ConfigMapName | undefined;
+  /** `--skip-policy`: the skip list is the `skipList` variable of this ValidatingAdmissionPolicy, the strict policy. */
+  readonly skipPolicy?: string | undefined;
   /** PinRecords: every Pod of a revision gets the same digests (off: `--no-pin-records`). */
   readonly pinRecords: boolean;
   readonly onRecordOperation: (operation: RecordOperation, count: number) => void;
@@ -60,7 +68,7 @@ interface Watched {
 interface Running {
   readonly informers: PullSecretInformers;
   readonly namespaces: Watched;
-  readonly skipConfigMap: Watched;
+  readonly skipPolicy: Watched;
   readonly imageSets: ImageSetWatch;
   readonly records: RecordStore | undefined;
   readonly recorder: EventRecorder;
@@ -78,7 +86,7 @@ export class ClusterWatch {
   };
   /** The revisions' records; undefined with `--no-pin-records` (each Pod is then pinned on its own). */
   readonly records: RevisionRecords | undefined;
-  /** The skip list read from `skipConfigMap` (nothing skipped until it is read, or while it is absent); undefined without one. */
+  /** The skip list read from `skipPolicy` (nothing skipped until it is read, or while it is absent); undefined without one. */
   readonly skip: SkipList | undefined;
   readonly #options: ClusterOptions;
   #skip = skipList([]);
@@ -96,7 +104,7 @@ export class ClusterWatch {
     this.records = options.pinRecords
       ? { open: async (pod, signal): Promise<RecordSession | undefined> => this.#running?.records?.open(pod, signal) }
       : undefined;
-    this.skip = options.skipConfigMap === undefined ? undefined : { matches: (ref) => this.#skip.matches(ref) };
+    this.skip = options.skipPolicy === undefined ? undefined : { matches: (ref) => this.#skip.matches(ref) };
     this.credentials = clusterCredentialLookup({
       cache: this.#pullSecrets,
       ownCredentials: options.ownCredentials,
@@ -121,7 +129,7 @@ export class ClusterWatch {
     const running: Running = {
       informers: new PullSecretInformers({ kubeConfig, cache: this.#pullSecrets, log }),
       namespaces: options.pinRelatedEverywhere ? NOT_WATCHING : new NamespaceInformer({ kubeConfig, namespaces: this.#relatedImageNamespaces, log }),
-      skipConfigMap: this.#skipConfigMapInformer(kubeConfig, log),
+      skipPolicy: this.#skipPolicyInformer(kubeConfig, log),
       imageSets: new ImageSetWatch({ kubeConfig, log, authoritative: options.authoritative, lease: options.lease }),
       records: options.pinRecords ? new RecordStore({ kubeConfig, log, onOperation: options.onRecordOperation }) : undefined,
       recorder: new EventRecorder({
@@ -137,7 +145,7 @@ export class ClusterWatch {
     // Never reject; /readyz answers 503 until the caches have synced.
     void running.informers.start();
     void running.namespaces.start();
-    void running.skipConfigMap.start();
+    void running.skipPolicy.start();
     void running.imageSets.start();
     void running.records?.start();
   }
@@ -145,7 +153,7 @@ export class ClusterWatch {
   /** True once every cache has its first list; false before start(). */
   ready(): boolean {
     const running = this.#running;
-    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipConfigMap.synced() && running.imageSets.synced() && (running.records?.synced() ?? true);
+    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipPolicy.synced() && running.imageSets.synced() && (running.records?.synced() ?? true);
   }
 
   /** Records an Event for each image an admission could not pin. Never throws. */
@@ -159,53 +167,56 @@ export class ClusterWatch {
     if (running === undefined) return;
     await running.informers.stop();
     await running.namespaces.stop();
-    await running.skipConfigMap.stop();
+    await running.skipPolicy.stop();
     await running.imageSets.stop();
     await running.records?.stop();
     await running.recorder.drain();
   }
 
-  #skipConfigMapInformer(kubeConfig: LoadedKubeConfig['kubeConfig'], log: KubeLogger): Watched {
-    const configMap = this.#options.skipConfigMap;
-    if (configMap === undefined) return NOT_WATCHING;
-    return new ConfigMapInformer({
+  #skipPolicyInformer(kubeConfig: LoadedKubeConfig['kubeConfig'], log: KubeLogger): Watched {
+    const policy = this.#options.skipPolicy;
+    if (policy === undefined) return NOT_WATCHING;
+    return new PolicyInformer({
       kubeConfig,
       log,
-      configMap,
+      policy,
       onChange: (content) => {
-        this.#skip = loadSkipList(configMap, content, log);
+        this.#skip = loadSkipList(policy, content, log);
       },
     });
   }
 }
 
-/** The skip list `content` holds, parsed as the strict policy parses it; what was loaded or ignored is logged. */
-function loadSkipList(configMap: ConfigMapName, content: ConfigMapContent | undefined, log: KubeLogger): SkipList {
-  const where = `${configMap.namespace}/${configMap.name}`;
+/** The skip list the policy holds, parsed as the policy parses it; what was loaded or ignored is logged. */
+function loadSkipList(policy: string, content: PolicyVariables | undefined, log: KubeLogger): SkipList {
   if (content === undefined) {
-    log.warn({ configMap: where }, 'skip-list ConfigMap not found: no image is skipped, and the strict policy denies every Pod in strict namespaces until it exists');
+    log.warn({ policy }, 'strict policy not found: no image is skipped');
     return skipList([]);
   }
-  const { patterns, ignored } = parseSkipPatterns(content.data.get(SKIP_PATTERNS_KEY) ?? '');
+  const { resourceVersion } = content;
+  const text = skipListLiteral(content.variables.get(SKIP_LIST_VARIABLE) ?? '');
+  if (text === undefined) {
+    log.error({ policy, resourceVersion }, `skip list not used, no image is skipped: the policy's variable ${SKIP_LIST_VARIABLE} must be one raw string literal, r''' then one pattern per line then '''`);
+    return skipList([]);
+  }
+  const { patterns, ignored } = parseSkipPatterns(text);
   const invalid = ignored.filter((line) => line.reason !== 'comment');
   if (invalid.length > 0) {
     log.warn(
-      { configMap: where, resourceVersion: content.resourceVersion, ignored: invalid.slice(0, MAX_LOGGED_LINES), more: Math.max(0, invalid.length - MAX_LOGGED_LINES) },
+      { policy, resourceVersion, ignored: invalid.slice(0, MAX_LOGGED_LINES), more: Math.max(0, invalid.length - MAX_LOGGED_LINES) },
       `skip-list lines ignored, as the strict policy ignores them: a pattern has only ${PATTERN_CHARACTERS}, and a comment is a line of its own`,
     );
   }
   try {
     const loaded = skipList(patterns);
-    log.info({ configMap: where, resourceVersion: content.resourceVersion, patterns: patterns.length, ignoredLines: ignored.length }, 'skip list loaded');
+    log.info({ policy, resourceVersion, patterns: patterns.length, ignoredLines: ignored.length }, 'skip list loaded');
     return loaded;
   } catch (error) {
-    log.error({ configMap: where, resourceVersion: content.resourceVersion, code: errorCode(error) }, `skip list not used, no image is skipped: ${describeError(error)}`);
+    log.error({ policy, resourceVersion, code: errorCode(error) }, `skip list not used, no image is skipped: ${describeError(error)}`);
     return skipList([]);
   }
 }
 
-/** The key of the skip list in the ConfigMap's data, as the policy reads it (`params.data.patterns`). */
-const SKIP_PATTERNS_KEY = 'patterns';
 /** Ignored lines named in one log entry; the rest are counted. */
 const MAX_LOGGED_LINES = 20;
 

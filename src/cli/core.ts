@@ -9,7 +9,7 @@ import {
   type CredentialChain,
   type ImageName,
 } from '../credentials/index.js';
-import { RegistryAuthError, RegistryClient, type RegistryClientOptions } from '../registry/index.js';
+import { proxySettingsFromEnv, RegistryAuthError, RegistryClient, type RegistryClientOptions } from '../registry/index.js';
 import { DEFAULT_RETRY, Resolver, type Resolution, type ResolveOptions, type ResolverOptions } from '../resolve/index.js';
 import { compileRewrites, defaultConfig, loadConfig, type DigestPinnerConfig } from '../config/index.js';
 import type { ImageRef } from '../reference/types.js';
@@ -98,6 +98,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
   const config = loaded ?? defaultConfig();
   const client = new RegistryClient({
     env: options.env,
+    proxy: proxySettingsFromEnv(options.env),
     caFiles: options.caFiles,
     insecureRegistries: options.insecureRegistries,
     requestTimeoutMs: options.registryTimeoutMs,

@@ -5,7 +5,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
 import { buildCore, type Core } from './core.js';
-import { skipConfigMapFlag, skipFlags } from './skip-flags.js';
+import { skipFlags, skipPolicyFlag } from './skip-flags.js';
 import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
@@ -38,9 +38,9 @@ ${TLS_FLAGS_USAGE}
                               /mutate/strict always use their own mode
   --skip PATTERN              leave matching images alone; glob on the normalised
                               reference, e.g. 'docker.io/istio/*' (repeatable; without a cluster)
-  --skip-configmap NAMESPACE/NAME
-                              the skip list is this ConfigMap's data.patterns, watched and read
-                              as the strict policy reads it (its parameter); not with --skip
+  --skip-policy NAME          the skip list is the skipList variable of this ValidatingAdmissionPolicy
+                              (the strict policy's own list), watched and read as the policy reads
+                              it; not with --skip
   --deadline DUR              most time spent resolving one admission (default 8s; never
                               past kube-apiserver's ?timeout less 1s)
   --drop-tag                  write repository@sha256:… without the tag
@@ -86,7 +86,7 @@ const SERVE_FLAGS = {
   ...TLS_FLAGS,
   mode: { type: 'string' },
   skip: { type: 'string', multiple: true },
-  'skip-configmap': { type: 'string' },
+  'skip-policy': { type: 'string' },
   deadline: { type: 'string' },
   'log-level': { type: 'string' },
   kubeconfig: { type: 'string' },
@@ -128,7 +128,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   const options = commonOptions(values);
   const mode = parseMode(values.mode);
   const deadlineMs = durationFlag('deadline', values.deadline, DEFAULT_DEADLINE_MS);
-  const skipConfigMap = skipConfigMapFlag(values);
+  const skipPolicy = skipPolicyFlag(values);
   const skipFromFlags = skipFlags(values.skip ?? []);
   const identity = replicaIdentity(io.env);
   const selfManaged = selfManagedSettings(values, io);
@@ -157,7 +157,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     ownCredentials: core.ownCredentials,
     authoritative,
     pinRelatedEverywhere,
-    skipConfigMap,
+    skipPolicy,
     onEventRecorded: (outcome) => {
       metrics.eventRecorded(outcome);
     },
@@ -238,11 +238,11 @@ async function openCluster(
   values: { kubeconfig?: string; 'lease-namespace'?: string },
   io: CliIo,
   identity: string,
-  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipConfigMap' | 'pinRecords' | 'onRecordOperation'>,
+  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipPolicy' | 'pinRecords' | 'onRecordOperation'>,
 ): Promise<ClusterWatch | undefined> {
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
-  if (source === undefined && options.skipConfigMap !== undefined) {
-    throw new UsageError('--skip-configmap needs a cluster (--kubeconfig, $KUBECONFIG, in-cluster, or ~/.kube/config); without one, use --skip');
+  if (source === undefined && options.skipPolicy !== undefined) {
+    throw new UsageError('--skip-policy needs a cluster (--kubeconfig, $KUBECONFIG, in-cluster, or ~/.kube/config); without one, use --skip');
   }
   if (source === undefined) return undefined;
   const { ClusterWatch } = await import('./cluster.js');

@@ -1,9 +1,9 @@
-/** kube: the cluster as the webhook sees it — pull secrets, ServiceAccounts, opted-in Namespaces and the skip-list ConfigMap from watched caches, Events for failures. */
+/** kube: the cluster as the webhook sees it — pull secrets, ServiceAccounts, opted-in Namespaces and the strict policy's skip list from watched caches, Events for failures. */
 export { kubeConfigFrom, loadKubeConfig, type LoadedKubeConfig } from './config.js';
 export { kubeConfigSource, SERVICE_ACCOUNT_DIR, type KubeConfigSource, type LoadKubeConfigOptions } from './source.js';
 export { PullSecretCache, referencedNames, type CachedSecret, type CacheChange } from './cache.js';
 export { PullSecretInformers, type HeldObject, type InformerRunOptions, type KubeLogger, type PullSecretInformersOptions } from './informers.js';
-export { ConfigMapInformer, type ConfigMapContent, type ConfigMapInformerOptions, type ConfigMapName } from './configmap.js';
+export { PolicyInformer, type PolicyInformerOptions, type PolicyVariables } from './admission-policy.js';
 export { NamespaceInformer, RelatedImageNamespaces, PIN_RELATED_IMAGES_ANNOTATION, type NamespaceInformerOptions } from './namespaces.js';
 export {
   clusterCredentialLookup,

@@ -14,7 +14,7 @@
  * doubles up to a ceiling and resets once things have been quiet for a while.
  */
 import { CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1ListMeta, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { Configuration, KubeConfig, KubernetesListObject, KubernetesObject, V1ListMeta, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { apiClient } from './api.js';
 import type { PullSecretCache } from './cache.js';
 import { describeKubeError } from './describe.js';
@@ -56,13 +56,16 @@ export interface HeldObject {
   readonly fields: readonly string[];
 }
 
+/** A client of one client-node API group (CoreV1Api, AdmissionregistrationV1Api) whose requests share one deadline. */
+export type ClientOf = <A>(Api: new (configuration: Configuration) => A) => A;
+
 /** What one informer watches and what it does with each change. */
 export interface InformerSpec<T extends KubernetesObject> {
   readonly name: string;
-  readonly kind: 'Secret' | 'ServiceAccount' | 'Namespace' | 'ConfigMap';
+  readonly kind: 'Secret' | 'ServiceAccount' | 'Namespace' | 'ValidatingAdmissionPolicy';
   readonly path: string;
   readonly fieldSelector: string | undefined;
-  readonly listPage: (api: CoreV1Api, continueToken: string | undefined) => Promise<KubernetesListObject<T>>;
+  readonly listPage: (clientOf: ClientOf, continueToken: string | undefined) => Promise<KubernetesListObject<T>>;
   readonly upsert: (object: T) => void;
   readonly remove: (object: T) => void;
 }
@@ -84,8 +87,8 @@ export class PullSecretInformers {
       kind: 'Secret',
       path: '/api/v1/secrets',
       fieldSelector: `type=${type}`,
-      listPage: (api, continueToken) =>
-        api.listSecretForAllNamespaces({ fieldSelector: `type=${type}`, limit: options.pageSize ?? DEFAULT_PAGE_SIZE, _continue: continueToken }),
+      listPage: (clientOf, continueToken) =>
+        clientOf(CoreV1Api).listSecretForAllNamespaces({ fieldSelector: `type=${type}`, limit: options.pageSize ?? DEFAULT_PAGE_SIZE, _continue: continueToken }),
       upsert: (secret) => {
         logProblems(cache.upsertSecret(secret));
         stripSecret(secret);
@@ -97,8 +100,8 @@ export class PullSecretInformers {
       kind: 'ServiceAccount',
       path: '/api/v1/serviceaccounts',
       fieldSelector: undefined,
-      listPage: (api, continueToken) =>
-        api.listServiceAccountForAllNamespaces({ limit: options.pageSize ?? DEFAULT_PAGE_SIZE, _continue: continueToken }),
+      listPage: (clientOf, continueToken) =>
+        clientOf(CoreV1Api).listServiceAccountForAllNamespaces({ limit: options.pageSize ?? DEFAULT_PAGE_SIZE, _continue: continueToken }),
       upsert: (account) => {
         cache.upsertServiceAccount(account);
         stripServiceAccount(account);
@@ -242,7 +245,8 @@ export class ManagedInformer<T extends KubernetesObject> implements RunningInfor
   async #list(): Promise<KubernetesListObject<T>> {
     const timeoutMs = this.#options.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS;
     const { items, resourceVersion } = await listAllPages(async (continueToken) => {
-      const page = await this.#spec.listPage(apiClient(this.#options.kubeConfig, CoreV1Api, AbortSignal.timeout(timeoutMs)), continueToken);
+      const signal = AbortSignal.timeout(timeoutMs);
+      const page = await this.#spec.listPage((Api) => apiClient(this.#options.kubeConfig, Api, signal), continueToken);
       return { items: page.items, resourceVersion: page.metadata?.resourceVersion ?? '', next: page.metadata?._continue };
     });
     this.#lists += 1;

@@ -6,7 +6,7 @@
  * informers) feeds a set of names; only names whose annotation is exactly "true" are kept.
  * The informer's own store keeps each Namespace's name, uid and resourceVersion only.
  */
-import type { KubernetesObject, V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, type KubernetesObject, type V1Namespace } from '@kubernetes/client-node';
 import { member } from '../json.js';
 import { ManagedInformer, stripMetadata, type HeldObject, type InformerRunOptions } from './informers.js';
 import { DEFAULT_PAGE_SIZE } from './restarts.js';
@@ -64,7 +64,7 @@ export class NamespaceInformer {
         kind: 'Namespace',
         path: '/api/v1/namespaces',
         fieldSelector: undefined,
-        listPage: (api, continueToken) => api.listNamespace({ limit: options.pageSize ?? DEFAULT_PAGE_SIZE, _continue: continueToken }),
+        listPage: (clientOf, continueToken) => clientOf(CoreV1Api).listNamespace({ limit: options.pageSize ?? DEFAULT_PAGE_SIZE, _continue: continueToken }),
         upsert: (namespace) => {
           namespaces.upsert(namespace);
           stripNamespace(namespace);

@@ -101,7 +101,7 @@ export class SelfManagedCertificates {
         kind: 'Secret',
         path: `/api/v1/namespaces/${namespace}/secrets`,
         fieldSelector,
-        listPage: (api, continueToken) => api.listNamespacedSecret({ namespace, fieldSelector, _continue: continueToken }),
+        listPage: (clientOf, continueToken) => clientOf(CoreV1Api).listNamespacedSecret({ namespace, fieldSelector, _continue: continueToken }),
         upsert: (secret) => { this.#seen(secret); },
         remove: () => {
           options.log.warn({ secret: `${namespace}/${name}` }, 'certificate Secret deleted: serving the certificate held until it is back');

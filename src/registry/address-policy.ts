@@ -223,6 +223,18 @@ export interface GuardedConnectorOptions {
 }
 
 /**
+ * Why a connection to `hostname` (no port) is refused before any DNS lookup: a host
+ * name no DNS name can be, or a blocked IP literal; undefined when it may go on.
+ */
+export function refusalBeforeLookup(policy: AddressPolicy, hostname: string): InvalidHostNameError | AddressBlockedError | undefined {
+  const problem = hostNameProblem(hostname);
+  if (problem !== undefined) return new InvalidHostNameError(hostname, problem);
+  const why = policy.blocked(hostname);
+  if (why !== undefined) return new AddressBlockedError(hostname, hostname, why);
+  return undefined;
+}
+
+/**
  * undici's connector with the address policy in front: a host name no DNS name can
  * be and an IP literal are refused before any socket exists, a name is checked on
  * every address its lookup returns.
@@ -231,14 +243,9 @@ export function guardedConnector(options: GuardedConnectorOptions): buildConnect
   const lookup = guardedLookup(options.policy, options.lookup);
   const connectors = new Map<buildConnector.BuildOptions, buildConnector.connector>();
   return (connect, callback) => {
-    const problem = hostNameProblem(connect.hostname);
-    if (problem !== undefined) {
-      callback(new InvalidHostNameError(connect.hostname, problem), null);
-      return;
-    }
-    const why = options.policy.blocked(connect.hostname);
-    if (why !== undefined) {
-      callback(new AddressBlockedError(connect.hostname, connect.hostname, why), null);
+    const refusal = refusalBeforeLookup(options.policy, connect.hostname);
+    if (refusal !== undefined) {
+      callback(refusal, null);
       return;
     }
     const connectOptions = options.connectOptionsFor((connect.host ?? connect.hostname).toLowerCase());
@@ -248,5 +255,31 @@ export function guardedConnector(options: GuardedConnectorOptions): buildConnect
       connectors.set(connectOptions, connector);
     }
     connector(connect, callback);
+  };
+}
+
+/**
+ * The address policy in front of a connector that tunnels through a proxy (`tunnel`
+ * sends the CONNECT), where the proxy, not this process, resolves the name. Refused
+ * before any CONNECT: what refusalBeforeLookup refuses, and a name that resolves here
+ * to a blocked address. A name that does not resolve here is forwarded: only the
+ * proxy can resolve it, and it resolves it again for itself in any case.
+ */
+export function guardedTunnel(policy: AddressPolicy, lookup: LookupFunction | undefined, tunnel: buildConnector.connector): buildConnector.connector {
+  const guarded = guardedLookup(policy, lookup);
+  return (connect, callback) => {
+    const refusal = refusalBeforeLookup(policy, connect.hostname);
+    if (refusal !== undefined) {
+      callback(refusal, null);
+      return;
+    }
+    if (isIP(unbracketed(connect.hostname)) !== 0) {
+      tunnel(connect, callback);
+      return;
+    }
+    guarded(connect.hostname, { all: true }, (error) => {
+      if (error instanceof AddressBlockedError) callback(error, null);
+      else tunnel(connect, callback);
+    });
   };
 }

@@ -5,7 +5,6 @@
  */
 import type { LookupFunction } from 'node:net';
 import * as tls from 'node:tls';
-import { Agent } from 'undici';
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
 import { raceAbort } from '../timeout.js';
@@ -21,13 +20,15 @@ import {
   tokenScopes,
   type AuthScheme,
 } from './auth-scheme.js';
-import { AddressBlockedError, AddressPolicy, guardedConnector, hostNameProblem, InvalidHostNameError } from './address-policy.js';
+import { AddressPolicy, refusalBeforeLookup } from './address-policy.js';
 import { credentialKey } from './credential-key.js';
+import { Egress } from './egress.js';
 import type { RegistryEndpoint } from './endpoint.js';
 import { abortedWhile, RegistryFailure, toRegistryError } from './failure.js';
 import { DEFAULT_BREAKER, HostHealth, type BreakerOptions, type BreakerState } from './host-health.js';
 import { RegistryHosts, type ContactPurpose, type RegistryHostOptions } from './host-policy.js';
 import { MANIFEST_ACCEPT, sha256Digest, shownValue } from './manifest.js';
+import { DIRECT, type ProxySettings } from './proxy-settings.js';
 import { RequestSlots } from './request-slots.js';
 import { authProblem, failureForStatus } from './status.js';
 import { TokenService, type TokenLease, type WarningLog } from './token.js';
@@ -56,6 +57,8 @@ export interface RegistryClientOptions {
   readonly onRequest?: (event: RequestEvent) => void;
   /** DNS lookup for connections (default dns.lookup); every address it returns is checked against the address policy. */
   readonly lookup?: LookupFunction;
+  /** The proxies requests go through (proxySettingsFromEnv; default: none, every request direct). */
+  readonly proxy?: ProxySettings;
   /** Where the client logs what it refuses beyond the failure it returns (an oversized token). */
   readonly warn?: WarningLog;
   /** Clock of token lifetimes, the circuit breaker and Retry-After (default Date.now). */
@@ -97,7 +100,7 @@ interface Authorization {
 
 /** Resolves tags to digests against real registries (DigestSource). */
 export class RegistryClient implements DigestSource {
-  private readonly agent: Agent;
+  private readonly egress: Egress;
   private readonly transport: Transport;
   private readonly tokens: TokenService;
   private readonly schemes: LRUCache<string, AuthScheme, DigestLookup>;
@@ -107,8 +110,9 @@ export class RegistryClient implements DigestSource {
   private readonly now: () => number;
 
   /**
-   * Builds one keep-alive Agent trusting Node's roots, the system store,
-   * NODE_EXTRA_CA_CERTS (read from `options.env`) and `options.caFiles`. Reads
+   * Builds one keep-alive egress (direct, or through `options.proxy`) trusting
+   * Node's roots, the system store, NODE_EXTRA_CA_CERTS (read from `options.env`)
+   * and `options.caFiles`. Reads
    * the CA files synchronously, so a bad one fails at startup with
    * RegistryCaFileError.
    */
@@ -120,8 +124,8 @@ export class RegistryClient implements DigestSource {
       allowed: options.allowedRegistries,
     });
     this.health = new HostHealth(options.breaker ?? DEFAULT_BREAKER, this.now);
-    this.agent = createAgent(options, this.hosts, this.addresses);
-    this.transport = new Transport(this.agent, {
+    this.egress = createEgress(options, this.hosts, this.addresses);
+    this.transport = new Transport(this.egress.dispatcher, {
       timeoutMs: options.requestTimeoutMs,
       userAgent: options.userAgent,
       health: this.health,
@@ -180,7 +184,7 @@ export class RegistryClient implements DigestSource {
 
   /** Closes the client's connections. */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.egress.close();
   }
 
   private async resolve(r: DigestLookup): Promise<ManifestDigest> {
@@ -289,10 +293,8 @@ export class RegistryClient implements DigestSource {
 
   /** Throws a `policy` RegistryFailure for a host name no DNS name can be, a blocked address literal, or a host the allow-list leaves out. */
   private policyCheck(url: URL, purpose: ContactPurpose): void {
-    const problem = hostNameProblem(url.hostname);
-    if (problem !== undefined) throw new RegistryFailure('policy', new InvalidHostNameError(url.hostname, problem).message);
-    const why = this.addresses.blocked(url.hostname);
-    if (why !== undefined) throw new RegistryFailure('policy', new AddressBlockedError(url.hostname, url.hostname, why).message);
+    const refused = refusalBeforeLookup(this.addresses, url.hostname);
+    if (refused !== undefined) throw new RegistryFailure('policy', refused.message);
     const refusal = this.hosts.refusal(url, purpose);
     if (refusal !== undefined) throw new RegistryFailure('policy', refusal);
   }
@@ -310,11 +312,11 @@ function worthRetrying(used: Authorization, challenged: AuthScheme, credential: 
 }
 
 /**
- * One keep-alive Agent for every registry, connecting through the address
- * policy, with one TLS context for the default trust and one per registry that
- * configures its own CA or client certificate.
+ * The egress for every registry, connecting through the address policy (directly or
+ * through the environment's proxy), with one TLS context for the default trust and
+ * one per registry that configures its own CA or client certificate.
  */
-function createAgent(options: RegistryClientOptions, hosts: RegistryHosts, policy: AddressPolicy): Agent {
+function createEgress(options: RegistryClientOptions, hosts: RegistryHosts, policy: AddressPolicy): Egress {
   const certificates = loadTrustedCertificates(options.caFiles, trustSourcesFromEnv(options.env));
   const defaults = { secureContext: createTrustContext(certificates) };
   const perHost = new Map(
@@ -323,17 +325,16 @@ function createAgent(options: RegistryClientOptions, hosts: RegistryHosts, polic
       .filter(([, s]) => s.ca !== undefined || s.clientCert !== undefined)
       .map(([host, settings]) => [host, { secureContext: hostContext(certificates, settings) }] as const),
   );
-  return new Agent({
-    connect: guardedConnector({
-      policy,
-      ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-      timeoutMs: options.requestTimeoutMs,
-      connectOptionsFor: (host) => perHost.get(host) ?? defaults,
-    }),
-    headersTimeout: options.requestTimeoutMs,
-    bodyTimeout: options.requestTimeoutMs,
-    connections: MAX_REQUESTS_PER_ORIGIN,
-    keepAliveMaxTimeout: MAX_IDLE_CONNECTION_MS,
+  return new Egress({
+    policy,
+    lookup: options.lookup,
+    proxy: options.proxy ?? DIRECT,
+    timeoutMs: options.requestTimeoutMs,
+    connectionsPerOrigin: MAX_REQUESTS_PER_ORIGIN,
+    connectionsToProxy: MAX_REQUESTS,
+    keepAliveMaxTimeoutMs: MAX_IDLE_CONNECTION_MS,
+    connectOptionsFor: (host) => perHost.get(host) ?? defaults,
+    proxyTls: defaults,
   });
 }
 

@@ -23,3 +23,4 @@ export { invalidRegistryHost, InvalidHostNameError } from './address-policy.js';
 export type { BreakerState } from './host-health.js';
 export type { RegistryHostOptions } from './host-policy.js';
 export type { RequestEvent } from './transport.js';
+export { proxySettingsFromEnv, ProxyConfigError, type ProxySettings } from './proxy-settings.js';

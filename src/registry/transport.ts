@@ -11,8 +11,8 @@ import type { HostHealth, OutcomeReport, RequestOutcome } from './host-health.js
 import type { ReleaseSlot, RequestSlots } from './request-slots.js';
 import { parseRetryAfter } from './retry-after.js';
 
-/** Codes of the connector's refusals (address-policy.ts), as they arrive from undici: policy, not the network. */
-const REFUSED_BY_POLICY_CODES: ReadonlySet<string> = new Set(['DP_ERR_ADDRESS_BLOCKED', 'DP_ERR_INVALID_HOST_NAME']);
+/** Codes of the connector's refusals (address-policy.ts, egress.ts), as they arrive from undici: policy, not the network. */
+const REFUSED_BY_POLICY_CODES: ReadonlySet<string> = new Set(['DP_ERR_ADDRESS_BLOCKED', 'DP_ERR_INVALID_HOST_NAME', 'DP_ERR_PROXY_REFUSED']);
 
 /** A request to send. `signal` is the caller's; the transport adds its own timeout. */
 export interface OutgoingRequest {

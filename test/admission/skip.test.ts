@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidSkipListError, MAX_SKIP_PATTERNS, parseSkipPatterns, skipList } from '../../src/admission/index.js';
+import { InvalidSkipListError, MAX_SKIP_PATTERNS, parseSkipPatterns, SKIP_LIST_VARIABLE, skipList, skipListLiteral } from '../../src/admission/index.js';
 import { skipGlobMatches, trimSpace } from '../../src/admission/skip.js';
 import { compileGlob } from '../../src/glob.js';
 import { parseImage } from '../../src/reference/index.js';
@@ -12,8 +12,7 @@ import { SKIP_TABLE } from './skip-table.js';
  * The strict policy's `skipRegexes` as rendered into manifests/. skip.ts implements
  * exactly this; when the CEL changes, this test fails until skip.ts (and CEL_REGEX below) follow.
  */
-const CEL_SKIP_REGEXES = `params == null || !has(params.data) || !has(params.data.patterns) ? [] :
-params.data.patterns.split('\\n')
+const CEL_SKIP_REGEXES = `variables.skipList.split('\\n')
   .map(p, p.trim())
   .filter(p, p.matches('^[a-zA-Z0-9._/:@*?-]+$'))
   .map(p, '^' + p.replace('.', '\\\\.').replace('**', '#').replace('*', '[^/]*').replace('#', '.*').replace('?', '[^/]')
@@ -26,9 +25,33 @@ function celRegex(pattern: string): RegExp {
 }
 
 describe('the strict policy', () => {
+  const policy = readOne(join(MANIFESTS_DIR, 'validatingadmissionpolicy.yaml')) as { spec: { variables: { name: string; expression: string }[] } };
+  const expression = (name: string): string | undefined => policy.spec.variables.find((variable) => variable.name === name)?.expression;
+
   it('builds its skip list with the CEL skip.ts implements', () => {
-    const policy = readOne(join(MANIFESTS_DIR, 'validatingadmissionpolicy.yaml')) as { spec: { variables: { name: string; expression: string }[] } };
-    expect(policy.spec.variables.find((variable) => variable.name === 'skipRegexes')?.expression).toBe(CEL_SKIP_REGEXES);
+    expect(expression('skipRegexes')).toBe(CEL_SKIP_REGEXES);
+  });
+
+  it(`holds the list in its variable ${SKIP_LIST_VARIABLE}, a raw string literal the webhook reads`, () => {
+    expect(skipListLiteral(expression(SKIP_LIST_VARIABLE) ?? '')).toBe('\n# none: every image in a strict namespace must be pinned\n');
+  });
+});
+
+describe('skipListLiteral', () => {
+  it("reads the characters of r''' … ''' as CEL takes them, newlines, backslashes and quotes included", () => {
+    expect(skipListLiteral("r'''\ndocker.io/istio/*\r\n\\n'x\"\n'''")).toBe("\ndocker.io/istio/*\r\n\\n'x\"\n");
+    expect(skipListLiteral("  R''''''\n")).toBe('');
+  });
+
+  it.each([
+    ["'''docker.io/istio/*'''", 'a string with escapes (no r)'],
+    ["r'docker.io/istio/*'", 'single quotes'],
+    ["r'''a''' + r'''b'''", 'an expression around literals'],
+    ["r'''a''''", "three quotes inside the text"],
+    ["\u00a0r'''a'''", "a space CEL does not take for one"],
+    ['', 'nothing'],
+  ])('takes no other expression: %j (%s)', (expression) => {
+    expect(skipListLiteral(expression)).toBeUndefined();
   });
 });
 

@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { find, type KubeObject } from '../manifests/load.js';
 import { run } from '../harness/exec.js';
-import { parseSkipPatterns } from '../../src/admission/index.js';
+import { parseSkipPatterns, SKIP_LIST_VARIABLE, skipListLiteral } from '../../src/admission/index.js';
 import { CHART_DIR, HELM_BUILD_TIMEOUT_MS, helmBinary, REPO_DIR, runHelm, type HelmMajor, type HelmResult } from '../harness/helm.js';
 
 const NAMESPACE = 'digest-pinner';
@@ -91,16 +91,20 @@ const nodeOptions = (objects: KubeObject[]): (string | undefined)[] =>
   (container(objects).env ?? []).filter((env) => env.name === 'NODE_OPTIONS').map((env) => env.value);
 const flagValues = (objects: KubeObject[], name: string): string[] =>
   container(objects).args.filter((arg) => arg.startsWith(`--${name}=`)).map((arg) => arg.slice(name.length + 3));
-const skipPatterns = (objects: KubeObject[]): readonly string[] =>
-  parseSkipPatterns((find(objects, 'ConfigMap', 'digest-pinner-skip') as KubeObject & { data: { patterns: string } }).data.patterns).patterns;
+const skipPatterns = (objects: KubeObject[]): readonly string[] => {
+  const policy = find(objects, 'ValidatingAdmissionPolicy', 'digest-pinner-strict') as KubeObject & { spec: { variables: { name: string; expression: string }[] } };
+  const list = policy.spec.variables.find((variable) => variable.name === SKIP_LIST_VARIABLE)?.expression ?? '';
+  return parseSkipPatterns(skipListLiteral(list) ?? 'not a raw string literal').patterns;
+};
 
 /** What every rendering holds whatever the values. */
-const ALWAYS = ['ClusterRole/digest-pinner', 'ClusterRoleBinding/digest-pinner', 'ConfigMap/digest-pinner-skip', 'Deployment/digest-pinner',
-  'MutatingWebhookConfiguration/digest-pinner', 'Role/digest-pinner-lease', 'Role/digest-pinner-skip', 'RoleBinding/digest-pinner-lease',
-  'RoleBinding/digest-pinner-skip', 'Service/digest-pinner',
+const ALWAYS = ['ClusterRole/digest-pinner', 'ClusterRoleBinding/digest-pinner', 'Deployment/digest-pinner',
+  'MutatingWebhookConfiguration/digest-pinner', 'Role/digest-pinner-lease', 'RoleBinding/digest-pinner-lease', 'Service/digest-pinner',
+  // Bound or not, it holds the skip list.
+  'ValidatingAdmissionPolicy/digest-pinner-strict',
   'ServiceAccount/digest-pinner'];
-const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'PodDisruptionBudget/digest-pinner',
-  'ValidatingAdmissionPolicy/digest-pinner-strict', 'ValidatingAdmissionPolicyBinding/digest-pinner-strict'].sort();
+const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'CustomResourceDefinition/pinrecords.digest-pinner.io', 'PodDisruptionBudget/digest-pinner',
+  'ValidatingAdmissionPolicyBinding/digest-pinner-strict'].sort();
 const CERT_MANAGER = ['Certificate/digest-pinner-ca', 'Certificate/digest-pinner-tls', 'Issuer/digest-pinner-ca', 'Issuer/digest-pinner-selfsigned'];
 const TEMPLATE_RULES = ['pods', 'pods/ephemeralcontainers', 'podtemplates,replicationcontrollers', 'deployments,statefulsets,daemonsets,replicasets',
   'jobs,cronjobs'];
@@ -164,10 +168,11 @@ const COMBINATIONS: readonly Combination[] = [
     },
   },
   {
-    name: 'validating policy off',
-    flags: ['--set', 'validatingPolicy.enabled=false'],
+    name: 'validating policy off (and the strict entry failing closed, which it then requires)',
+    flags: ['--set', 'validatingPolicy.enabled=false', '--set', 'webhook.strict.failurePolicy=Fail'],
     check: (objects) => {
-      expect(kinds(objects)).toEqual(DEFAULTS.filter((key) => !key.startsWith('ValidatingAdmissionPolicy')));
+      expect(kinds(objects)).toEqual(DEFAULTS.filter((key) => key !== 'ValidatingAdmissionPolicyBinding/digest-pinner-strict'));
+      expect(webhooks(objects).map((w) => w.failurePolicy)).toEqual(['Ignore', 'Fail']);
     },
   },
   {
@@ -176,7 +181,7 @@ const COMBINATIONS: readonly Combination[] = [
     check: (objects) => {
       expect(skipPatterns(objects)).toEqual(['docker.io/istio/*', 'registry.example.com/team/**']);
       expect(flagValues(objects, 'skip')).toEqual([]);
-      expect(flagValues(objects, 'skip-configmap')).toEqual([`${NAMESPACE}/digest-pinner-skip`]);
+      expect(flagValues(objects, 'skip-policy')).toEqual(['digest-pinner-strict']);
     },
   },
   {
@@ -280,6 +285,7 @@ const COMBINATIONS: readonly Combination[] = [
     flags: ['--set', 'crds.keep=false'],
     check: (objects) => {
       expect(find(objects, 'CustomResourceDefinition', 'imagesets.digest-pinner.io').metadata.annotations).toBeUndefined();
+      expect(find(objects, 'CustomResourceDefinition', 'pinrecords.digest-pinner.io').metadata.annotations).toBeUndefined();
     },
   },
   {
@@ -291,7 +297,8 @@ const COMBINATIONS: readonly Combination[] = [
   },
   {
     name: 'other timeouts and failure policies',
-    flags: ['--set', 'webhook.strict.timeoutSeconds=20', '--set', 'webhook.warn.timeoutSeconds=5', '--set', 'webhook.warn.failurePolicy=Fail'],
+    flags: ['--set', 'webhook.strict.timeoutSeconds=20', '--set', 'webhook.warn.timeoutSeconds=5', '--set', 'webhook.warn.failurePolicy=Fail',
+      '--set', 'webhook.strict.failurePolicy=Fail'],
     check: (objects) => {
       expect(webhooks(objects).map((w) => [w.name, w.failurePolicy, w.timeoutSeconds]))
         .toEqual([['warn.digest-pinner.io', 'Fail', 5], ['strict.digest-pinner.io', 'Fail', 20]]);
@@ -387,6 +394,11 @@ describe('values.schema.json', () => {
     expect(await refused(major, ['--set', 'image.digest=sha256:abc'])).toMatch(/at '\/image\/digest'/);
     expect(await refused(major, ['--set-json', 'skip=["not a glob"]'])).toMatch(/at '\/skip\/0'/);
     expect(await refused(major, ['--set', 'webhook.strict.timeoutSeconds=60'])).toMatch(/at '\/webhook\/strict\/timeoutSeconds'/);
+  });
+
+  it.each([4, 3] as const)('Helm %i refuses a strict entry failing open without the policy that denies what it lets through', async (major) => {
+    expect(await refused(major, ['--set', 'validatingPolicy.enabled=false'])).toContain(
+      'webhook.strict.failurePolicy Ignore needs validatingPolicy.enabled: without the strict policy, nothing denies unpinned images while the webhook is unreachable. Set webhook.strict.failurePolicy=Fail');
   });
 });
 

@@ -66,13 +66,13 @@ describe('serve --kubeconfig', () => {
   });
 });
 
-describe('serve --skip-configmap', () => {
+describe('serve --skip-policy', () => {
   it('is a usage error without a cluster, and beside --skip', async () => {
-    const alone = await runCommand(['serve', '--port', '0', '--host', '127.0.0.1', '--skip-configmap', 'digest-pinner/digest-pinner-skip'], { cwd: workDir });
+    const alone = await runCommand(['serve', '--port', '0', '--host', '127.0.0.1', '--skip-policy', 'digest-pinner-strict'], { cwd: workDir });
     expect(alone.code).toBe(2);
-    expect(alone.stderr).toContain('--skip-configmap needs a cluster (--kubeconfig, $KUBECONFIG, in-cluster, or ~/.kube/config); without one, use --skip');
-    const both = await runCommand(['serve', '--port', '0', '--skip', 'docker.io/istio/*', '--skip-configmap', 'a/b'], { cwd: workDir });
+    expect(alone.stderr).toContain('--skip-policy needs a cluster (--kubeconfig, $KUBECONFIG, in-cluster, or ~/.kube/config); without one, use --skip');
+    const both = await runCommand(['serve', '--port', '0', '--skip', 'docker.io/istio/*', '--skip-policy', 'a'], { cwd: workDir });
     expect(both.code).toBe(2);
-    expect(both.stderr).toContain('--skip and --skip-configmap are exclusive');
+    expect(both.stderr).toContain('--skip and --skip-policy are exclusive');
   });
 });

@@ -1,25 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { skipConfigMapFlag, skipFlags } from '../../src/cli/skip-flags.js';
+import { skipFlags, skipPolicyFlag } from '../../src/cli/skip-flags.js';
 import { UsageError } from '../../src/cli/options.js';
 import { parseImage } from '../../src/reference/index.js';
 
-describe('skipConfigMapFlag', () => {
-  it('reads NAMESPACE/NAME, and nothing without the flag', () => {
-    expect(skipConfigMapFlag({ 'skip-configmap': 'digest-pinner/digest-pinner-skip' })).toEqual({ namespace: 'digest-pinner', name: 'digest-pinner-skip' });
-    expect(skipConfigMapFlag({ skip: ['docker.io/istio/*'] })).toBeUndefined();
+describe('skipPolicyFlag', () => {
+  it('reads the policy name, and nothing without the flag', () => {
+    expect(skipPolicyFlag({ 'skip-policy': 'digest-pinner-strict' })).toBe('digest-pinner-strict');
+    expect(skipPolicyFlag({ skip: ['docker.io/istio/*'] })).toBeUndefined();
   });
 
-  it.each(['digest-pinner-skip', 'a/b/c', '/name', 'ns/', 'NS/name', 'ns/name_x', 'ns/-name'])('refuses %j, saying what it wants', (flag) => {
-    expect(() => skipConfigMapFlag({ 'skip-configmap': flag })).toThrow(new UsageError(`--skip-configmap ${JSON.stringify(flag)} is not NAMESPACE/NAME (e.g. digest-pinner/digest-pinner-skip)`));
+  it.each(['', 'ns/name', 'Name', 'name_x', '-name', 'name-'])('refuses %j, saying what it wants', (flag) => {
+    expect(() => skipPolicyFlag({ 'skip-policy': flag })).toThrow(new UsageError(`--skip-policy ${JSON.stringify(flag)} is not the name of a ValidatingAdmissionPolicy (e.g. digest-pinner-strict)`));
   });
 
   it('refuses it beside --skip: the list comes from one place', () => {
-    expect(() => skipConfigMapFlag({ skip: ['docker.io/istio/*'], 'skip-configmap': 'a/b' })).toThrow('--skip and --skip-configmap are exclusive');
+    expect(() => skipPolicyFlag({ skip: ['docker.io/istio/*'], 'skip-policy': 'a' })).toThrow('--skip and --skip-policy are exclusive');
   });
 });
 
 describe('skipFlags', () => {
-  it('compiles the patterns as the ConfigMap lines', () => {
+  it("compiles the patterns as the policy's lines", () => {
     const skip = skipFlags(['docker.io/istio/*']);
     expect(skip.matches(parseImage('istio/proxyv2:1.20'))).toBe(true);
     expect(skip.matches(parseImage('istio/a/b:1'))).toBe(false);

@@ -31,6 +31,13 @@ export interface StartClusterOptions {
   /** Start kube-controller-manager with the cluster (default true). */
   readonly controllerManager?: boolean;
   readonly extraApiServerArgs?: readonly string[];
+  /**
+   * Where Service ClusterIPs come from (default 10.96.0.0/16, which nothing on the host
+   * routes). A range in 127.0.0.0/8 makes every ClusterIP a local address: a process
+   * listening on a Service's ClusterIP and port is what kube-apiserver reaches when a
+   * webhook configuration names that Service.
+   */
+  readonly serviceClusterIpRange?: string;
   readonly extraControllerManagerArgs?: readonly string[];
   /** Give up waiting for a component after this long (default 60 s). */
   readonly readyTimeoutMs?: number;
@@ -274,7 +281,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       '--service-account-issuer', SERVICE_ACCOUNT_ISSUER,
       '--service-account-key-file', pki.serviceAccountPublicKeyFile,
       '--service-account-signing-key-file', pki.serviceAccountKeyFile,
-      '--service-cluster-ip-range', SERVICE_CLUSTER_IP_RANGE,
+      '--service-cluster-ip-range', options.serviceClusterIpRange ?? SERVICE_CLUSTER_IP_RANGE,
       // Required with a loopback advertise address: the default (lease) reconciler refuses to start
       // ("cannot use public IP 127.0.0.1 with endpoint reconciler"). The webhook is reached by URL anyway.
       '--endpoint-reconciler-type', 'none',

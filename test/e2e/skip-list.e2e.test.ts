@@ -1,10 +1,10 @@
 /**
- * One skip list: the webhook (serve --skip-configmap, as the chart runs it) and the strict
- * ValidatingAdmissionPolicy read the same ConfigMap, and answer every row of
- * test/admission/skip-table.ts alike, on a real kube-apiserver.
+ * One skip list: the webhook (serve --skip-policy, as the chart runs it) reads the list the
+ * strict ValidatingAdmissionPolicy holds (its variable skipList), and the two answer every
+ * row of test/admission/skip-table.ts alike, on a real kube-apiserver.
  *
  * manifests/ is applied as shipped (RBAC included: the webhook runs on the host with the
- * ServiceAccount's token, so the Role granting the one ConfigMap by name is what lets it
+ * ServiceAccount's token, so the ClusterRole granting the one policy by name is what lets it
  * list and watch). Every registry of the table is --imageset-authoritative, so an image
  * the webhook does not skip fails at once, without a network request. Per row:
  *
@@ -15,7 +15,7 @@
  *   strict    a Pod in a strict namespace, where both apply: admitted, or denied by the
  *             webhook; never denied by the policy after the webhook skipped the image
  *
- * A ConfigMap change reaches the webhook and kube-apiserver's policy through their own
+ * A change of the list reaches the webhook and kube-apiserver's policy through their own
  * watches: each row's list starts with a sentinel pattern of its own, and both are asked
  * about the sentinel's image until they skip it.
  */
@@ -28,7 +28,7 @@ import { startCluster, type Cluster } from './cluster.js';
 import { issueCertificate } from './pki.js';
 import { applyManifests, eventually as poll, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
-import { MAX_SKIP_PATTERNS } from '../../src/admission/index.js';
+import { MAX_SKIP_PATTERNS, SKIP_LIST_VARIABLE } from '../../src/admission/index.js';
 import { SKIP_TABLE, type SkipCase } from '../admission/skip-table.js';
 import { testLog, type TestLog } from '../support/log.js';
 import { readOne } from '../manifests/load.js';
@@ -37,7 +37,8 @@ const WARN = 'skip-warn';
 const STRICT = 'skip-strict';
 const POLICY_ONLY = 'skip-policy';
 const POLICY_ONLY_LABEL = 'digest-pinner.io/e2e-skip-table';
-const CONFIGMAP = { namespace: 'digest-pinner', name: 'digest-pinner-skip' };
+const POLICY = 'digest-pinner-strict';
+const POLICY_PATH = `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/${POLICY}`;
 /** Every registry the table's images name, and the sentinels'. */
 const REGISTRIES = ['docker.io', 'ghcr.io', 'quay.io', 'localhost:5000', 'localhost:5001', 'Upper.example.com', 'registry.example.com', 'sentinel.invalid'];
 const NOT_IN_IMAGESET = 'not in any ImageSet, and ImageSets are authoritative for';
@@ -60,11 +61,12 @@ interface ApiAnswer {
 }
 
 /** One request to kube-apiserver as the admin (the client certificate of cluster.ts). */
-async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<ApiAnswer> {
+async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<ApiAnswer> {
   const response = await request(`${cluster.server}${path}`, {
     method,
     dispatcher: api ?? new Agent(),
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    // PATCH: a JSON patch, which names no resourceVersion (kube-controller-manager writes the policy's status meanwhile).
+    headers: { 'content-type': method === 'PATCH' ? 'application/json-patch+json' : 'application/json', accept: 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const header = response.headers['warning'];
@@ -119,23 +121,47 @@ async function strictOutcome(image: string): Promise<StrictOutcome> {
   throw new Error(`strict namespace: ${show(answer)}`);
 }
 
-/** Writes the ConfigMap with `patterns` (creating it if need be); resolves to its resourceVersion. */
+interface Policy {
+  metadata: { resourceVersion?: string };
+  spec: { variables: { name: string; expression: string }[] };
+}
+
+/** Writes `patterns` as the policy's list, a raw string literal as the chart renders it; resolves to the policy's resourceVersion. */
 async function putSkipList(patterns: string): Promise<string> {
-  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { ...CONFIGMAP, labels: { 'app.kubernetes.io/name': 'digest-pinner' } }, data: { patterns } };
-  const collection = `/api/v1/namespaces/${CONFIGMAP.namespace}/configmaps`;
-  let answer = await call('PUT', `${collection}/${CONFIGMAP.name}`, configMap);
-  if (answer.status === 404) answer = await call('POST', collection, configMap);
-  if (answer.status !== 200 && answer.status !== 201) throw new Error(`ConfigMap not written: ${show(answer)}`);
+  const read = await call('GET', POLICY_PATH);
+  if (read.status !== 200) throw new Error(`policy not read: ${show(read)}`);
+  const index = (read.body as unknown as Policy).spec.variables.findIndex((variable) => variable.name === SKIP_LIST_VARIABLE);
+  if (index === -1) throw new Error(`policy has no variable ${SKIP_LIST_VARIABLE}`);
+  const answer = await call('PATCH', POLICY_PATH, [{ op: 'replace', path: `/spec/variables/${index}/expression`, value: `r'''${patterns}'''` }]);
+  if (answer.status !== 200) throw new Error(`policy not written: ${show(answer)}`);
   return String((answer.body['metadata'] as { resourceVersion?: unknown } | undefined)?.resourceVersion);
 }
 
-/** Replaces the ConfigMap's patterns with `patterns` after a sentinel line, and waits until the webhook and the policy both read them. */
+/** The sentinel line of the list useSkipList wrote last. */
+let lastSentinel: string | undefined;
+
+/** Waits until the webhook and the policy both skip `sentinel`'s image, and no longer skip `gone`'s. */
+async function bothRead(sentinel: string, gone: string | undefined): Promise<void> {
+  const reads = async (skips: (image: string) => Promise<boolean>): Promise<true | undefined> =>
+    (await skips(`${sentinel}:1`)) && (gone === undefined || !(await skips(`${gone}:1`))) ? true : undefined;
+  await eventually(`the webhook to read the list of ${sentinel}`, () => reads(webhookSkips));
+  await eventually(`the policy to read the list of ${sentinel}`, () => reads(policySkips));
+}
+
+/**
+ * Replaces the policy's list with `patterns` after a sentinel line, and waits until the webhook and the
+ * policy both read them. kube-apiserver applies a policy change on its next refresh, about a second
+ * later, and a list with `**` skips any sentinel: so first a list of a fresh sentinel alone, read once
+ * the last sentinel is no longer skipped; after it, only the new list can skip the new sentinel.
+ */
 async function useSkipList(patterns: string): Promise<void> {
-  step += 1;
-  const sentinel = `sentinel.invalid/step-${step}`;
+  const [reset, sentinel] = [1, 2].map((offset) => `sentinel.invalid/step-${step + offset}`) as [string, string];
+  step += 2;
+  await putSkipList(reset);
+  await bothRead(reset, lastSentinel);
   await putSkipList(`${sentinel}\n${patterns}`);
-  await eventually(`the webhook to read skip list ${step}`, async () => ((await webhookSkips(`${sentinel}:1`)) ? true : undefined));
-  await eventually(`the policy to read skip list ${step}`, async () => ((await policySkips(`${sentinel}:1`)) ? true : undefined));
+  await bothRead(sentinel, undefined);
+  lastSentinel = sentinel;
 }
 
 beforeAll(async () => {
@@ -155,7 +181,7 @@ beforeAll(async () => {
       '--tls-cert', serving.certFile,
       '--tls-key', serving.keyFile,
       '--kubeconfig', kubeconfig,
-      '--skip-configmap', `${CONFIGMAP.namespace}/${CONFIGMAP.name}`,
+      '--skip-policy', POLICY,
       ...REGISTRIES.flatMap((registry) => ['--imageset-authoritative', registry]),
     ],
     poll: { timeoutMs: 60_000, context: () => log.text().slice(-3000) },
@@ -197,11 +223,11 @@ describe('the skip table, through the webhook and through the strict policy', ()
   });
 });
 
-describe('the skip-list ConfigMap', () => {
+describe("the strict policy's list", () => {
   it('has the lines both ignore named in the webhook log', async () => {
     await useSkipList('# Istio\nquay.io/team/app # ours\nghcr.io/x/[ab]\nquay.io/kept');
     const entry = log.lines().findLast((line) => line['msg'] === 'skip list loaded' && line['patterns'] === 2 && line['ignoredLines'] === 3);
-    expect(entry).toMatchObject({ level: 'info', configMap: `${CONFIGMAP.namespace}/${CONFIGMAP.name}` });
+    expect(entry).toMatchObject({ level: 'info', policy: POLICY });
     const warning = log.lines().filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('skip-list lines ignored')).at(-1);
     expect(warning?.['ignored']).toEqual([
       { line: 3, text: 'quay.io/team/app # ours', reason: 'has " "' },
@@ -219,24 +245,33 @@ describe('the skip-list ConfigMap', () => {
     expect(await webhookSkips('quay.io/team/app:v2')).toBe(false);
   });
 
-  it('may be read by the webhook, alone in its namespace (the Role names it)', async () => {
-    const as = ['--as', 'system:serviceaccount:digest-pinner:digest-pinner', '-n', CONFIGMAP.namespace];
+  it('may be read by the webhook, and no other policy (the ClusterRole names it)', async () => {
+    const as = ['--as', 'system:serviceaccount:digest-pinner:digest-pinner'];
     for (const verb of ['get', 'list', 'watch']) {
-      expect((await cluster.kubectl(['auth', 'can-i', verb, `configmaps/${CONFIGMAP.name}`, ...as])).stdout.trim()).toBe('yes');
-      expect((await cluster.kubectl(['auth', 'can-i', verb, 'configmaps/other', ...as])).stdout.trim()).toBe('no');
+      expect((await cluster.kubectl(['auth', 'can-i', verb, `validatingadmissionpolicies/${POLICY}`, ...as])).stdout.trim()).toBe('yes');
+      expect((await cluster.kubectl(['auth', 'can-i', verb, 'validatingadmissionpolicies/other', ...as])).stdout.trim()).toBe('no');
     }
-    expect((await cluster.kubectl(['auth', 'can-i', 'update', `configmaps/${CONFIGMAP.name}`, ...as])).stdout.trim()).toBe('no');
+    expect((await cluster.kubectl(['auth', 'can-i', 'update', `validatingadmissionpolicies/${POLICY}`, ...as])).stdout.trim()).toBe('no');
   });
 
-  it('once deleted, skips nothing in the webhook while the policy denies every Pod; once back, skips again', async () => {
+  it('is not read as a list unless it is one raw string literal, which the webhook says', async () => {
     await useSkipList('quay.io/team/app');
-    expect(await call('DELETE', `/api/v1/namespaces/${CONFIGMAP.namespace}/configmaps/${CONFIGMAP.name}`).then((answer) => answer.status)).toBe(200);
+    const written = await putSkipList("quay.io/team/app''' + r'''ghcr.io/x");
+    const refused = await eventually('the webhook to refuse the list', () => Promise.resolve(log.lines().find((line) => line['resourceVersion'] === written && line['level'] === 'error')));
+    expect(refused['msg']).toBe(`skip list not used, no image is skipped: the policy's variable ${SKIP_LIST_VARIABLE} must be one raw string literal, r''' then one pattern per line then '''`);
+    expect(await webhookSkips('quay.io/team/app:v2')).toBe(false);
+  });
+
+  it('once the policy is deleted, skips nothing in the webhook; once back, skips again', async () => {
+    await useSkipList('quay.io/team/app');
+    const policy = (await call('GET', POLICY_PATH)).body as unknown as Policy & { metadata: Record<string, unknown> };
+    expect(await call('DELETE', POLICY_PATH).then((answer) => answer.status)).toBe(200);
     await eventually('the webhook to skip nothing', async () => ((await webhookSkips('quay.io/team/app:v2')) ? undefined : true));
-    const pinned = `quay.io/team/app@sha256:${'a'.repeat(64)}`;
-    await eventually('the policy to deny a pinned image', async () => ((await createPod(POLICY_ONLY, pinned)).status === 201 ? undefined : true));
     expect(await strictOutcome('quay.io/team/app:v2')).toBe('denied by the webhook');
-    expect(log.lines().some((line) => line['msg'] === 'skip-list ConfigMap not found: no image is skipped, and the strict policy denies every Pod in strict namespaces until it exists'))
-      .toBe(true);
+    expect(log.lines().some((line) => line['msg'] === 'strict policy not found: no image is skipped')).toBe(true);
+    const { name, labels } = policy.metadata;
+    expect(await call('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { ...policy, metadata: { name, labels } })
+      .then((answer) => answer.status)).toBe(201);
     await useSkipList('quay.io/team/app');
     expect(await webhookSkips('quay.io/team/app:v2')).toBe(true);
     expect(await strictOutcome('quay.io/team/app:v2')).toBe('admitted');

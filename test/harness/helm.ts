@@ -58,3 +58,21 @@ const HELM_ENV: NodeJS.ProcessEnv = { ...process.env, ...HELM_FOLDERS, KUBECONFI
 export function runHelm(binary: string, args: readonly string[], timeoutMs = 120_000): Promise<HelmResult> {
   return exec(binary, args, HELM_ENV, timeoutMs);
 }
+
+/** Helm against one cluster: `binaries` maps each major to its path (helmBinary), filled before the first call. */
+export function helmCommands(binaries: ReadonlyMap<HelmMajor, string>, kubeconfigPath: () => string): {
+  helm: (major: HelmMajor, args: readonly string[]) => Promise<HelmResult>;
+  helmOk: (major: HelmMajor, args: readonly string[]) => Promise<string>;
+} {
+  const helm = (major: HelmMajor, args: readonly string[]): Promise<HelmResult> => {
+    const binary = binaries.get(major);
+    if (binary === undefined) throw new Error(`helm ${major} not built`);
+    return runHelm(binary, [...args, '--kubeconfig', kubeconfigPath()]);
+  };
+  const helmOk = async (major: HelmMajor, args: readonly string[]): Promise<string> => {
+    const result = await helm(major, args);
+    if (result.code !== 0) throw new Error(`helm ${major} ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    return result.stdout;
+  };
+  return { helm, helmOk };
+}

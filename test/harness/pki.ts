@@ -1,6 +1,7 @@
 /**
  * A throwaway PKI made with the openssl CLI, all EC P-256: a CA, a serving
- * certificate for 127.0.0.1/localhost (IP SAN, so Go and Node verify it), and a
+ * certificate for 127.0.0.1/localhost (IP SAN, so Go and Node verify it) and for
+ * the names under digest-pinner.test (the names a proxy test gives a registry), and a
  * token-signing certificate whose chain (x5c) Distribution checks against the
  * CA named in `auth.token.rootcertbundle`.
  */
@@ -31,7 +32,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:*.digest-pinner.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [signer]

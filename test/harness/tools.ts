@@ -1,9 +1,9 @@
 /**
  * Makes sure the programs the harness drives are installed: Debian's
- * `docker-registry` (CNCF Distribution) and `skopeo`, plus `openssl` (PKI) and
- * `perl` (bcrypt through libxcrypt's crypt(3), for htpasswd). As root, missing
- * packages are installed with apt-get; otherwise setup fails at once with the
- * one command to run.
+ * `docker-registry` (CNCF Distribution) and `skopeo`, `squid` (the egress proxy of
+ * the proxy tests), plus `openssl` (PKI) and `perl` (bcrypt through libxcrypt's
+ * crypt(3), for htpasswd). As root, missing packages are installed with apt-get;
+ * otherwise setup fails at once with the one command to run.
  */
 import { onPath, run } from './exec.js';
 
@@ -11,6 +11,7 @@ import { onPath, run } from './exec.js';
 const REQUIRED_TOOLS: ReadonlyMap<string, string> = new Map([
   ['docker-registry', 'docker-registry'],
   ['skopeo', 'skopeo'],
+  ['squid', 'squid'],
   ['openssl', 'openssl'],
   ['perl', 'perl-base'],
 ]);

@@ -3,8 +3,10 @@
  * kustomization, and a real kube-apiserver (test/e2e/cluster.ts) validates the
  * objects and evaluates their CEL: the webhook's matchConditions and the strict
  * ValidatingAdmissionPolicy with its skip list. No webhook server runs: the
- * Service has no endpoints, so a call to the webhook fails, which is how the
- * tests see whether kube-apiserver called it (strict: denied; warn: admitted).
+ * Service has no endpoints, so a call to the webhook fails; both entries let
+ * the request through (failurePolicy Ignore) and kube-apiserver counts the call
+ * in apiserver_admission_webhook_fail_open_count, which is how the tests see
+ * whether it called the webhook.
  *
  * One control plane, about 25 s. Tests of a field the cluster's Kubernetes minor
  * lacks (image volumes before 1.35) are skipped there as not applicable.
@@ -17,6 +19,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from '../e2e/cluster.js';
 import { needsFeature } from '../e2e/kube-features.js';
+import { failOpenCount } from '../e2e/apiserver-metrics.js';
 import { find, MANIFESTS_DIR, objectsOf, type KubeObject } from './load.js';
 import { DIGEST_VECTORS } from '../reference/digest-vectors.js';
 
@@ -88,6 +91,12 @@ describe('kube-apiserver', () => {
     return { ok: result.code === 0, stderr: result.stderr };
   };
   const admitted = async (object: object): Promise<boolean> => (await dryRun(object)).ok;
+  /** Whether kube-apiserver called the strict entry for `object` (a dry run): the call fails, and is counted. */
+  const callsStrict = async (object: object): Promise<boolean> => {
+    const before = await failOpenCount(cluster, 'strict.digest-pinner.io');
+    await dryRun(object);
+    return (await failOpenCount(cluster, 'strict.digest-pinner.io')) > before;
+  };
   const eventually = async (what: string, probe: () => Promise<boolean>): Promise<void> => {
     const deadline = Date.now() + 30_000;
     while (!(await probe())) {
@@ -153,23 +162,32 @@ describe('kube-apiserver', () => {
   describe('webhook matchConditions and selectors', () => {
     it('calls the strict webhook (and fails, as it is not running) for a Pod and for a template nobody controls', async () => {
       for (const object of [pod(STRICT, { containers: ['nginx:1.27'] }), replicaSet(STRICT), replicaSet(STRICT, { ...OWNER, controller: false })]) {
-        const { ok, stderr } = await dryRun(object);
-        expect(ok).toBe(false);
-        expect(stderr).toContain('failed calling webhook "strict.digest-pinner.io"');
+        expect(await callsStrict(object)).toBe(true);
       }
     });
 
     it('does not call it for a template a controller owns', async () => {
+      expect(await callsStrict(replicaSet(STRICT, { ...OWNER, controller: true }))).toBe(false);
       expect(await admitted(replicaSet(STRICT, { ...OWNER, controller: true }))).toBe(true);
     });
 
     it('does not call it for an object labelled digest-pinner.io/skip: "true", nor in kube-system', async () => {
-      expect(await admitted(pod(STRICT, { containers: ['nginx:1.27'] }, { 'digest-pinner.io/skip': 'true' }))).toBe(true);
+      const optedOut = pod(STRICT, { containers: ['nginx:1.27'] }, { 'digest-pinner.io/skip': 'true' });
+      expect(await callsStrict(optedOut)).toBe(false);
+      expect(await admitted(optedOut)).toBe(true);
+      expect(await callsStrict(pod('kube-system', { containers: ['nginx:1.27'] }))).toBe(false);
       expect(await admitted(pod('kube-system', { containers: ['nginx:1.27'] }))).toBe(true);
     });
 
     it('admits in a warn namespace although the webhook cannot be reached (failurePolicy: Ignore)', async () => {
       expect(await admitted(pod(WARN, { containers: ['nginx:1.27'] }))).toBe(true);
+    });
+
+    it('admits a pinned Pod in a strict namespace although the webhook cannot be reached, and leaves unpinned ones to the policy', async () => {
+      expect(await admitted(pod(STRICT, { containers: [PINNED] }))).toBe(true);
+      const { ok, stderr } = await dryRun(pod(STRICT, { containers: ['nginx:1.27'] }));
+      expect(ok).toBe(false);
+      expect(stderr).toContain('digest-pinner: images not pinned to a digest (namespace mode strict): nginx:1.27');
     });
   });
 
@@ -224,11 +242,14 @@ describe('kube-apiserver', () => {
     it('admits what the skip list matches, with the glob semantics of --skip on normalised references', async () => {
       const patterns = ['# a comment', '', '  docker.io/library/nginx  ', 'docker.io/istio/*', 'registry.example.com/team/**',
         'localhost:5000/app', 'docker.io/library/busybox:1.36', 'ghcr.io/o?g/tool', 'not[a(regex', 'Upper.example.com/x'].join('\n');
-      const configMap = await cluster.kubectlOk(['create', 'configmap', 'digest-pinner-skip', '-n', 'digest-pinner',
-        `--from-literal=patterns=${patterns}`, '--dry-run=client', '-o', 'json']);
-      await cluster.kubectlOk(['apply', '-f', '-'], { stdin: configMap });
+      // The list as the chart renders it: a raw string literal in the policy's variable skipList.
+      const policy = JSON.parse(await cluster.kubectlOk(['get', 'validatingadmissionpolicy', 'digest-pinner-strict', '-o', 'json'])) as
+        { spec: { variables: { name: string; expression: string }[] } };
+      const index = policy.spec.variables.findIndex((variable) => variable.name === 'skipList');
+      await cluster.kubectlOk(['patch', 'validatingadmissionpolicy', 'digest-pinner-strict', '--type=json', '-p',
+        JSON.stringify([{ op: 'replace', path: `/spec/variables/${index}/expression`, value: `r'''\n${patterns}\n'''` }])]);
       const skipped = (image: string): Promise<boolean> => admitted(pod(STRICT, { containers: [image] }));
-      await eventually('kube-apiserver to see the new parameter', () => skipped('nginx:1.27'));
+      await eventually('kube-apiserver to see the new list', () => skipped('nginx:1.27'));
       const cases: Record<string, boolean> = {
         'nginx': true, 'docker.io/nginx:1': true, 'index.docker.io/library/nginx:1': true, 'docker.io/library/nginx:1': true,
         'nginx-other:1': false, 'library/nginxx:1': false,
@@ -244,10 +265,49 @@ describe('kube-apiserver', () => {
       expect(actual).toEqual(cases);
     });
 
-    it('denies every Pod in a strict namespace once its parameter ConfigMap is gone (parameterNotFoundAction: Deny)', async () => {
-      await cluster.kubectlOk(['delete', 'configmap', 'digest-pinner-skip', '-n', 'digest-pinner']);
-      await eventually('the missing parameter to deny', async () => !(await admitted(pod(STRICT, { containers: [PINNED] }))));
-      expect(await admitted(pod(WARN, { containers: ['nginx:1.27'] }))).toBe(true);
+    describe('on an UPDATE, images the Pod did not have', () => {
+      /** Creates a Pod (stored: updates need one) and resolves to its name. */
+      const stored = async (images: PodImages, labels: Record<string, string> = {}): Promise<string> =>
+        (await cluster.kubectlOk(['create', '-o', 'jsonpath={.metadata.name}', '-f', '-'], { stdin: JSON.stringify(pod(STRICT, images, labels)) })).trim();
+      /** A JSON patch of Pod `name` in a server-side dry run. */
+      const patch = (name: string, operations: object[]): Promise<{ code: number; stderr: string }> =>
+        cluster.kubectl(['patch', 'pod', name, '-n', STRICT, '--dry-run=server', '--type=json', '-p', JSON.stringify(operations)]);
+      /** `kubectl debug` as the API sees it: an UPDATE of pods/ephemeralcontainers, in a server-side dry run. */
+      const debug = async (name: string, image: string): Promise<{ code: number; stderr: string }> => {
+        const current = JSON.parse(await cluster.kubectlOk(['get', 'pod', name, '-n', STRICT, '-o', 'json'])) as { spec: Record<string, unknown> };
+        current.spec['ephemeralContainers'] = [{ name: 'debug', image }];
+        return cluster.kubectl(['replace', '--raw', `/api/v1/namespaces/${STRICT}/pods/${name}/ephemeralcontainers?dryRun=All`, '-f', '-'],
+          { stdin: JSON.stringify(current) });
+      };
+
+      it('denies a container image changed to one not pinned, and admits one changed to a pinned image', async () => {
+        const name = await stored({ containers: [PINNED] });
+        // Images off the skip list the test above left in place.
+        const unpinned = await patch(name, [{ op: 'replace', path: '/spec/containers/0/image', value: 'quay.io/team/app:2' }]);
+        expect(unpinned.code).not.toBe(0);
+        expect(unpinned.stderr).toContain('digest-pinner: images not pinned to a digest (namespace mode strict): quay.io/team/app:2');
+        const pinned = await patch(name, [{ op: 'replace', path: '/spec/containers/0/image', value: `quay.io/team/app:2@sha256:${'b'.repeat(64)}` }]);
+        expect(pinned.code, pinned.stderr).toBe(0);
+      });
+
+      it('denies an ephemeral container (kubectl debug) not pinned, and admits a pinned one', async () => {
+        const name = await stored({ containers: [PINNED] });
+        const unpinned = await debug(name, 'quay.io/team/debug:1');
+        expect(unpinned.code).not.toBe(0);
+        expect(unpinned.stderr).toContain('digest-pinner: images not pinned to a digest (namespace mode strict): quay.io/team/debug:1');
+        const pinned = await debug(name, PINNED);
+        expect(pinned.code, pinned.stderr).toBe(0);
+      });
+
+      it('admits an edit that changes no image (a label, a finalizer), whatever the Pod runs', async () => {
+        // Created opted out, so its image was never checked; the edit brings it under the policy.
+        const name = await stored({ containers: ['quay.io/team/app:2'] }, { 'digest-pinner.io/skip': 'true' });
+        const edited = await patch(name, [
+          { op: 'remove', path: '/metadata/labels/digest-pinner.io~1skip' },
+          { op: 'add', path: '/metadata/finalizers', value: ['example.com/hold'] },
+        ]);
+        expect(edited.code, edited.stderr).toBe(0);
+      });
     });
   });
 
@@ -263,10 +323,9 @@ describe('kube-apiserver', () => {
   });
 
   it('pods-only, applied over the default rendering, stops sending templates nobody controls', async () => {
-    await eventually('the default webhook configuration', async () => !(await admitted(replicaSet(STRICT))));
+    await eventually('the default webhook configuration', () => callsStrict(replicaSet(STRICT)));
     await cluster.kubectlOk(['apply', '-k', join(MANIFESTS_DIR, 'pods-only')]);
-    await eventually('the pods-only webhook configuration', () => admitted(replicaSet(STRICT)));
-    const { stderr } = await dryRun(pod(STRICT, { containers: ['nginx:1.27'] }));
-    expect(stderr).toContain('failed calling webhook "strict.digest-pinner.io"');
+    await eventually('the pods-only webhook configuration', async () => !(await callsStrict(replicaSet(STRICT))));
+    expect(await callsStrict(pod(STRICT, { containers: ['nginx:1.27'] }))).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ import { parseDuration } from '../../src/duration.js';
 import { RESPONSE_MARGIN_MS } from '../../src/server/deadline.js';
 import { DEFAULT_DEADLINE_MS } from '../../src/cli/serve.js';
 import { DIGEST_VECTORS } from '../reference/digest-vectors.js';
-import { parseSkipPatterns } from '../../src/admission/index.js';
+import { parseSkipPatterns, SKIP_LIST_VARIABLE, skipListLiteral } from '../../src/admission/index.js';
 import {
   allFiles, find, kustomizationDirs, MANIFESTS_DIR, objectsOf, readDocuments, readKustomization, referencedPaths, type KubeObject,
 } from './load.js';
@@ -215,7 +215,8 @@ describe('Namespace', () => {
 describe('MutatingWebhookConfiguration', () => {
   const entries = [
     { name: 'warn.digest-pinner.io', mode: 'warn', path: '/mutate/warn', failurePolicy: 'Ignore' },
-    { name: 'strict.digest-pinner.io', mode: 'strict', path: '/mutate/strict', failurePolicy: 'Fail' },
+    // Fails open: the strict policy denies what is not pinned (docs/upgrade.md: uninstalling with Helm 3).
+    { name: 'strict.digest-pinner.io', mode: 'strict', path: '/mutate/strict', failurePolicy: 'Ignore' },
   ];
 
   it('has exactly the warn and strict entries', () => {
@@ -305,7 +306,7 @@ describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
   interface Policy extends KubeObject {
     spec: {
       failurePolicy: string;
-      paramKind: { apiVersion: string; kind: string };
+      paramKind?: unknown;
       matchConstraints: { matchPolicy: string; resourceRules: Rule[] };
       variables: { name: string; expression: string }[];
       validations: { expression: string; messageExpression?: string; message?: string; reason?: string }[];
@@ -315,7 +316,7 @@ describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
     spec: {
       policyName: string;
       validationActions: string[];
-      paramRef: { name: string; namespace: string; parameterNotFoundAction: string };
+      paramRef?: unknown;
       matchResources: { namespaceSelector: LabelSelector; objectSelector: LabelSelector };
     };
   }
@@ -323,9 +324,16 @@ describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
   const binding = find(base, 'ValidatingAdmissionPolicyBinding', 'digest-pinner-strict') as Binding;
   const cel = policy.spec.variables.map((v) => v.expression).join('\n');
 
-  it('checks Pod CREATE only (denying an UPDATE could block finalizer removal)', () => {
-    expect(selected(policy.spec.matchConstraints.resourceRules)).toEqual(['/pods CREATE']);
+  it('checks Pod CREATE, and the UPDATEs that can bring an image in (of the Pod, of its ephemeral containers)', () => {
+    expect(selected(policy.spec.matchConstraints.resourceRules)).toEqual(['/pods CREATE', '/pods UPDATE', '/pods/ephemeralcontainers UPDATE']);
     expect(policy.spec.matchConstraints.matchPolicy).toBe('Equivalent');
+  });
+
+  it('checks on an UPDATE only the images the old Pod did not have (an edit of labels or finalizers is never denied)', () => {
+    for (const field of ['oldObject.spec.containers', 'oldObject.spec.initContainers', 'oldObject.spec.ephemeralContainers', 'oldObject.spec.volumes']) {
+      expect(cel).toContain(field);
+    }
+    expect(policy.spec.variables.find((v) => v.name === 'unpinned')?.expression).toContain('!(i in variables.previousImages)');
   });
 
   it('denies when it cannot evaluate, and through its binding', () => {
@@ -343,7 +351,7 @@ describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
   describe('counts as pinned exactly the images whose digest the one digest rule accepts (its regular expression run here)', () => {
     const unpinned = policy.spec.variables.find((v) => v.name === 'unpinned')?.expression ?? '';
     // CEL's matches() is RE2, which reads this pattern (no flags, no lookaround) as RegExp does.
-    const pinned = new RegExp(/^variables\.images\.filter\(i, !i\.matches\('([^']+)'\)\)$/.exec(unpinned)?.[1] ?? '(?!)');
+    const pinned = new RegExp(/!i\.matches\('([^']+)'\)\)$/.exec(unpinned)?.[1] ?? '(?!)');
 
     it.each(DIGEST_VECTORS)('%s: pinned is %s', (_label, digest, valid) => {
       expect(pinned.test(`nginx:1.27@${digest}`)).toBe(valid);
@@ -368,22 +376,18 @@ describe('ValidatingAdmissionPolicy (strict namespaces)', () => {
     expect(binding.spec.matchResources.objectSelector).toEqual(strict.objectSelector);
   });
 
-  it('takes its skip list from the ConfigMap in the base, and denies if that is missing', () => {
-    expect(policy.spec.paramKind).toEqual({ apiVersion: 'v1', kind: 'ConfigMap' });
-    const { name, namespace, parameterNotFoundAction } = binding.spec.paramRef;
-    expect(parameterNotFoundAction).toBe('Deny');
-    const configMap = find(base, 'ConfigMap', name) as KubeObject & { data: Record<string, string> };
-    expect(configMap.metadata.namespace).toBe(namespace);
-    expect(Object.keys(configMap.data)).toEqual(['patterns']);
-    expect(cel).toContain('params.data.patterns');
+  it('holds its skip list itself, with no parameter (kube-apiserver can freeze a ConfigMap parameter for good)', () => {
+    expect(policy.spec.paramKind).toBeUndefined();
+    expect(binding.spec.paramRef).toBeUndefined();
+    expect(base.filter((object) => object.kind === 'ConfigMap')).toEqual([]);
+    expect(cel).toContain(`variables.${SKIP_LIST_VARIABLE}.split`);
   });
 
-  it('ships an empty skip list, which the Deployment reads from the same ConfigMap (no --skip)', () => {
-    const configMap = find(base, 'ConfigMap', 'digest-pinner-skip') as KubeObject & { data: { patterns: string } };
-    expect(parseSkipPatterns(configMap.data.patterns).patterns).toEqual([]);
+  it('ships an empty skip list, which the Deployment reads from the policy (no --skip)', () => {
+    const list = policy.spec.variables.find((variable) => variable.name === SKIP_LIST_VARIABLE)?.expression ?? '';
+    expect(parseSkipPatterns(skipListLiteral(list) ?? 'not a raw string literal').patterns).toEqual([]);
     expect(flag(container.args, 'skip')).toBeUndefined();
-    const { name, namespace } = binding.spec.paramRef;
-    expect(flag(container.args, 'skip-configmap')).toBe(`${namespace}/${name}`);
+    expect(flag(container.args, 'skip-policy')).toBe(policy.metadata.name);
   });
 });
 
@@ -459,8 +463,7 @@ describe('RBAC', () => {
   const role = find(base, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
 
   it('grants exactly: Secrets, ServiceAccounts, Namespaces and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create, PinRecords, Pods list, ControllerRevisions get', () => {
-    const grants = role.rules.flatMap((rule) => {
-      expect(rule.resourceNames).toBeUndefined();
+    const grants = role.rules.filter((rule) => rule.resourceNames === undefined).flatMap((rule) => {
       expect(rule.nonResourceURLs).toBeUndefined();
       return (rule.apiGroups ?? []).flatMap((group) =>
         (rule.resources ?? []).flatMap((resource) => rule.verbs.map((verb) => `${group}/${resource}:${verb}`)));
@@ -491,21 +494,17 @@ describe('RBAC', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
   });
 
-  it('grants the skip-list ConfigMap only, by name: get, list and watch (the webhook lists with metadata.name)', () => {
-    const role = find(base, 'Role', 'digest-pinner-skip') as KubeObject & { rules: PolicyRule[] };
-    expect(role.metadata.namespace).toBe(NAMESPACE);
-    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['digest-pinner-skip'], verbs: ['get', 'list', 'watch'] }]);
-    const binding = find(base, 'RoleBinding', 'digest-pinner-skip') as KubeObject & { roleRef: unknown; subjects: unknown[] };
-    expect(binding.metadata.namespace).toBe(NAMESPACE);
-    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'digest-pinner-skip' });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
+  it('grants the strict policy only, by name: get, list and watch (the webhook lists with metadata.name), for its skip list', () => {
+    expect(role.rules.filter((rule) => rule.resourceNames !== undefined)).toEqual([
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingadmissionpolicies'], resourceNames: ['digest-pinner-strict'], verbs: ['get', 'list', 'watch'] },
+    ]);
   });
 
   it('binds it to the ServiceAccount and nothing else', () => {
     const binding = find(base, 'ClusterRoleBinding', 'digest-pinner') as KubeObject & { roleRef: unknown; subjects: unknown[] };
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'digest-pinner' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'digest-pinner', namespace: NAMESPACE }]);
-    expect(base.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('RoleBinding'))).toHaveLength(6);
+    expect(base.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('RoleBinding'))).toHaveLength(4);
   });
 });
 

@@ -7,11 +7,10 @@
  * node:http servers where a behaviour (a hostile realm, a redirect) is needed.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { LookupAddress } from 'node:dns';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, LookupFunction, Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -30,6 +29,7 @@ import {
 import { createPki, type TestPki } from '../harness/pki.js';
 import { run } from '../harness/exec.js';
 import '../helpers/registry-types.js';
+import { fakeDns } from '../support/fake-dns.js';
 import { rejection } from '../support/rejection.js';
 
 const registries = inject('registries');
@@ -54,29 +54,6 @@ function getDigest(client: RegistryClient, image: string, credential?: Credentia
   return client.getDigest(ref, ref.tag ?? 'latest', credential, AbortSignal.timeout(10_000));
 }
 
-/** A DNS answering from a table; a list of answers is served one per call (DNS rebinding), the last repeating. */
-function fakeDns(table: Record<string, readonly string[]>): LookupFunction & { calls: string[] } {
-  const served = new Map<string, number>();
-  const calls: string[] = [];
-  const lookup = ((hostname, options, callback) => {
-    calls.push(hostname);
-    const answers = table[hostname];
-    if (answers === undefined) {
-      const error: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-      error.code = 'ENOTFOUND';
-      callback(error, '', 0);
-      return;
-    }
-    const n = served.get(hostname) ?? 0;
-    served.set(hostname, n + 1);
-    const address = answers[Math.min(n, answers.length - 1)] ?? '';
-    const entry: LookupAddress = { address, family: address.includes(':') ? 6 : 4 };
-    if (options.all === true) callback(null, [entry]);
-    else callback(null, entry.address, entry.family);
-  }) as LookupFunction & { calls: string[] };
-  lookup.calls = calls;
-  return lookup;
-}
 
 /**
  * Every TCP connection attempt this process makes, as `ip:port`, from Node's own
