@@ -141,11 +141,16 @@ export function flagProblem(config: ParseArgsConfig): string | undefined {
   return undefined;
 }
 
+/** `--NAME N` as a positive whole number, `fallback` when absent. */
+export function wholeNumberFlag(name: string, value: string | undefined, fallback: number): number {
+  const count = Number(value ?? fallback);
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--${name} must be a positive whole number`);
+  return count;
+}
+
 /** `--concurrency` as a positive whole number (default 8). */
 export function concurrencyFlag(value: string | undefined): number {
-  const concurrency = Number(value ?? '8');
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
-  return concurrency;
+  return wholeNumberFlag('concurrency', value, 8);
 }
 
 export function parseMode(value: string | undefined): Mode {

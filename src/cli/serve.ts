@@ -3,13 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError, wholeNumberFlag } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { skipFlags, skipPolicyFlag } from './skip-flags.js';
 import { writeLine, type CliIo } from './io.js';
 import type { ClusterOptions, ClusterWatch } from './cluster.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
+import { SERVER_LIMITS } from '../server/limits.js';
 import { warmUpWhenSynced } from '../server/warm-up.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
@@ -45,6 +46,9 @@ ${TLS_FLAGS_USAGE}
                               past kube-apiserver's ?timeout less 1s)
   --drop-tag                  write repository@sha256:… without the tag
   --cache-ttl DUR             how long a resolved digest is reused (default 15m)
+  --max-connections N         connections open at once on the port (default ${SERVER_LIMITS.maxConnections}); at the
+                              cap a new one closes the oldest with no review in flight. Keep it
+                              below the file-descriptor limit; raise it for many kube-apiservers
 ${COMMON_FLAGS_USAGE}
   --kubeconfig FILE           cluster to read pull secrets, ImageSets and Namespace annotations from
                               and record Events in
@@ -94,6 +98,7 @@ const SERVE_FLAGS = {
   'pin-related-images': { type: 'boolean' },
   'no-pin-records': { type: 'boolean' },
   'lease-namespace': { type: 'string' },
+  'max-connections': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type ServeFlags = ReturnType<typeof parseFlags<{ args: string[]; options: typeof SERVE_FLAGS }>>['values'];
@@ -132,6 +137,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   const skipFromFlags = skipFlags(values.skip ?? []);
   const identity = replicaIdentity(io.env);
   const selfManaged = selfManagedSettings(values, io);
+  const maxConnections = wholeNumberFlag('max-connections', values['max-connections'], SERVER_LIMITS.maxConnections);
   // Registry requests are counted from the first one on; `metrics` needs the loaded allow-list, and
   // buildCore sends no request, so it is built just below.
   const core = await buildCore({
@@ -184,7 +190,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     },
     metrics,
   };
-  const app = buildApp(appDeps, { https: tls.initial, logger: log });
+  const app = buildApp(appDeps, { https: tls.initial, logger: log, limits: { ...SERVER_LIMITS, maxConnections } });
   let address: string;
   try {
     address = await listenWebhook(app, port, values.host);

@@ -2,16 +2,17 @@
  * The HTTPS edge: routes, body limits, error answers. Built by a function so tests can
  * `inject()` and also listen on real HTTPS; `listen()` happens in main.ts.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ServerOptions } from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
-import { admit, decodeReview, reviewUid, InvalidReviewError, ADMISSION_API_VERSION } from '../admission/index.js';
+import { admit, decodeReview, reviewUid, ADMISSION_API_VERSION } from '../admission/index.js';
 import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewResponse, Mode, AdmitResult } from '../admission/index.js';
-import { describeError } from '../errors.js';
+import { describeError, DigestPinnerError } from '../errors.js';
 import type { Deadline } from '../timeout.js';
+import { BodyBudgets, BodyHolding, readJsonBody } from './body.js';
+import { ConnectionTable } from './connections.js';
 import { AdmissionDeadline, resolutionDeadlineMs } from './deadline.js';
-
-/** Largest AdmissionReview accepted: an object and its oldObject of up to ~1.5 MiB each, in JSON. */
-export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
+import { SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 export interface AppDeps extends AdmitDeps {
   /** Mode of `POST /mutate`. */
@@ -38,6 +39,8 @@ export interface AppOptions {
   readonly https?: SecureContextOptions;
   /** Where the app logs (server/log.ts's webhookLogger); none by default. */
   readonly logger?: FastifyBaseLogger;
+  /** The listener's bounds: SERVER_LIMITS unless given (`--max-connections`; tests shorten timeouts). */
+  readonly limits?: ServerLimits;
 }
 
 const MUTATE_ROUTES: readonly { readonly url: string; readonly mode: Mode | undefined }[] = [
@@ -46,25 +49,38 @@ const MUTATE_ROUTES: readonly { readonly url: string; readonly mode: Mode | unde
   { url: '/mutate/strict', mode: 'strict' },
 ];
 
-interface MutateQuery {
-  readonly timeout?: string;
-}
-
-/** The webhook's fastify server without its routes, and whether it has begun closing. */
+/** The webhook's fastify server without its routes, whether it has begun closing, and each request's deadline. */
 interface WebhookServer {
   readonly app: FastifyInstance;
   readonly closing: () => boolean;
+  /** When the review `request` carries must be answered by (epoch ms): its resolution deadline, counted from its arrival. */
+  readonly deadlineAt: (request: FastifyRequest) => number;
+}
+
+/** What each request holds from its arrival until its response ends. */
+interface Arrival {
+  readonly deadlineAt: number;
+  readonly holding: BodyHolding;
 }
 
 /**
- * The fastify server every route of the webhook runs in: options, shutdown behaviour,
- * body parsing and error answers. buildApp adds the routes.
+ * The fastify server every route of the webhook runs in: options, bounds (server/limits.ts),
+ * shutdown behaviour, body parsing and error answers. buildApp adds the routes. `deadlineMs`
+ * is the webhook's own cap on a review's resolution time.
  */
-function webhookServer(options: AppOptions = {}): WebhookServer {
+function webhookServer(options: AppOptions, deadlineMs: number): WebhookServer {
+  const limits = options.limits ?? SERVER_LIMITS;
+  const timeouts: ServerOptions = {
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+  };
   const app = Fastify({
-    ...(options.https === undefined ? {} : { https: options.https }),
+    ...(options.https === undefined ? { http: timeouts } : { https: { ...options.https, ...timeouts } }),
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
-    bodyLimit: BODY_LIMIT_BYTES,
+    bodyLimit: limits.bodyBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     // A review is read as data and never merged into other objects: `member()` reads own keys
     // only, so a `__proto__` or `constructor` key is just an unknown field, and a valid
     // review may carry one (kube-apiserver sends objects it has already decoded).
@@ -74,15 +90,16 @@ function webhookServer(options: AppOptions = {}): WebhookServer {
     // no per-request child logger (and no `reqId` counter) for it.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger) => logger,
-    // kube-apiserver keeps connections open (Go's idle timeout is 90 s): outlive it so a
-    // request never races the server closing an idle socket.
-    keepAliveTimeout: 120_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  const connections = new ConnectionTable(limits.maxConnections);
+  connections.attach(app.server);
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
+    // Also connections that sent nothing, or not all of a request, which Node would wait for.
+    connections.closeIdle();
     done();
   });
   // While closing, answer in-flight reviews with `Connection: close`: otherwise their
@@ -92,31 +109,67 @@ function webhookServer(options: AppOptions = {}): WebhookServer {
     done(null, payload);
   });
 
+  const budgets = new BodyBudgets(limits);
+  const arrivals = new WeakMap<FastifyRequest, Arrival>();
+  app.addHook('onRequest', (request, reply, done) => {
+    const arrivedAt = Date.now();
+    const resolutionMs = resolutionDeadlineMs(timeoutParam(request.query), deadlineMs);
+    const deadlineAt = arrivedAt + resolutionMs;
+    const holding = new BodyHolding(budgets, arrivedAt + resolutionMs * limits.bodyWaitShare);
+    arrivals.set(request, { deadlineAt, holding });
+    reply.raw.once('close', () => {
+      holding.release();
+    });
+    done();
+  });
+  const arrivalOf = (request: FastifyRequest): Arrival => {
+    const arrival = arrivals.get(request);
+    if (arrival === undefined) throw new Error('a request reached its body or handler without its onRequest hook');
+    return arrival;
+  };
+
   // kube-apiserver sends application/json; anything else is still read as JSON so a wrong
   // content type gets the same clear 400 as a malformed body, not a 415.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, JSON.parse(String(body)) as unknown);
-    } catch {
-      done(new InvalidReviewError('body is not valid JSON'), undefined);
-    }
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (request, payload, done) => {
+    readJsonBody(payload, request.headers['content-length'], arrivalOf(request).holding, limits).then(
+      (body) => {
+        done(null, body);
+      },
+      (error: unknown) => {
+        done(error instanceof Error ? error : new Error(String(error)), undefined);
+      },
+    );
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const status = answerStatus(error);
     if (status === 500) request.log.error({ err: error }, 'unexpected error');
-    const message = status === 500 ? 'internal error' : bodyErrorMessage(error);
+    else if (error instanceof DigestPinnerError) request.log.warn({ code: error.code, remote: request.ip }, `request refused: ${error.message}`);
+    const message = status === 500 ? 'internal error' : bodyErrorMessage(error, limits);
     void reply.code(status).send({ message });
   });
-  return { app, closing: () => closing };
+  return { app, closing: () => closing, deadlineAt: (request) => arrivalOf(request).deadlineAt };
+}
+
+/** kube-apiserver's `?timeout=` on a request, when it has one. */
+function timeoutParam(query: unknown): string | undefined {
+  if (typeof query !== 'object' || query === null || !('timeout' in query)) return undefined;
+  return typeof query.timeout === 'string' ? query.timeout : undefined;
+}
+
+/** A client error's own status (4xx), a busy server's 503, anything else 500. */
+function answerStatus(error: FastifyError): number {
+  const status = error.statusCode;
+  if (typeof status !== 'number') return 500;
+  return (status >= 400 && status < 500) || status === 503 ? status : 500;
 }
 
 /** Builds the webhook's fastify app. */
 export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstance {
-  const { app, closing } = webhookServer(options);
+  const { app, closing, deadlineAt } = webhookServer(options, deps.deadlineMs);
   for (const route of MUTATE_ROUTES) {
-    app.post<{ Querystring: MutateQuery }>(route.url, async (request, reply) => {
+    app.post(route.url, async (request, reply) => {
       const started = process.hrtime.bigint();
       const body: unknown = request.body;
       const mode = route.mode ?? deps.mode;
@@ -126,7 +179,8 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       } catch (error) {
         return reply.code(400).send({ message: describeError(error), uid: reviewUid(body) });
       }
-      const deadline = new AdmissionDeadline(resolutionDeadlineMs(request.query.timeout, deps.deadlineMs));
+      // Counted from the review's arrival: time spent waiting for room to read its body is spent.
+      const deadline = new AdmissionDeadline(deadlineAt(request) - Date.now());
       let result: AdmitResult;
       try {
         result = await admitSafely(review, mode, deps, deadline);
@@ -194,10 +248,10 @@ function internalError(uid: string, mode: Mode, error: unknown): AdmitResult {
   return { response, outcome: mode === 'strict' ? 'denied' : 'warned', resolutions: [], failures: [] };
 }
 
-function bodyErrorMessage(error: { code?: string; message: string }): string {
+function bodyErrorMessage(error: { code?: string; message: string }, limits: ServerLimits): string {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return `request body is larger than ${BODY_LIMIT_BYTES} bytes`;
+      return `request body is larger than ${limits.bodyBytes} bytes`;
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return 'invalid AdmissionReview: body is empty';
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

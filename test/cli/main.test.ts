@@ -84,6 +84,7 @@ describe('usage errors: stderr, exit 2, and where to read the flags', () => {
     [['resolve', '--concurrency', '0', 'x'], '--concurrency must be a positive whole number (see digest-pinner resolve --help)'],
     [['resolve', '--insecure-registry', 'http://x', 'x'], '--insecure-registry "http://x" must be HOST or HOST:PORT, without a scheme or path (see digest-pinner resolve --help)'],
     [['serve', '--cache-ttl', 'soon'], '--cache-ttl "soon" is not a duration (examples: 30s, 5m, 1h, or seconds) (see digest-pinner serve --help)'],
+    [['serve', '--max-connections', '0'], '--max-connections must be a positive whole number (see digest-pinner serve --help)'],
   ])('%j', async (args, message) => {
     expect(await run(args)).toMatchObject({ code: 2, stdout: '', stderr: `digest-pinner: ${message}\n` });
   });

@@ -24,6 +24,8 @@ export interface RegistrySpec {
   readonly dir: string;
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly caFile: string } | undefined;
   readonly auth: RegistryAuth;
+  /** Listen on this port (e.g. to start a stopped registry again at the same address); default a free one. */
+  readonly port?: number;
   /** Called with each process's pid as soon as it is spawned (e.g. to arm a watchdog). */
   readonly onSpawn?: (pid: number) => void;
 }
@@ -146,7 +148,7 @@ export async function startRegistry(spec: RegistrySpec): Promise<RunningRegistry
   const logFile = join(spec.dir, 'registry.log');
   const configFile = join(spec.dir, 'config.yml');
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt += 1) {
-    const host = `127.0.0.1:${await freePort()}`;
+    const host = `127.0.0.1:${spec.port ?? (await freePort())}`;
     await writeFile(configFile, JSON.stringify(registryConfig(spec, host), null, 2));
     const fd = openSync(logFile, 'w');
     const child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', fd, fd], env: registryEnv() });

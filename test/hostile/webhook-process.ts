@@ -16,10 +16,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
@@ -56,7 +56,18 @@ export function latencyBound(baselineMs: readonly number[]): number {
 /** Node 24, where .ci/run installs it (npm's `node` package); the image runs Node 24. */
 export const NODE24 = join(process.env['HOME'] ?? '', '.cache/digest-pinner/node24/node_modules/node/bin/node');
 
-const REPO = new URL('../../', import.meta.url).pathname;
+/**
+ * The repository: the nearest directory above this file with a package.json, so that bench/'s
+ * compiled copy of this file (under node_modules/.cache) reads the same Dockerfile and manifests.
+ */
+function repositoryDir(): string {
+  for (let dir = dirname(new URL(import.meta.url).pathname); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${import.meta.url}`);
+  }
+}
+
+const REPO = repositoryDir();
 
 /** How the image and the default install run the process: node flags, environment, memory limit. */
 export interface ProductionRuntime {
@@ -97,6 +108,8 @@ export interface WebhookProcessOptions {
   readonly node?: string;
   /** Files written into the process's directory before it starts, by relative path (e.g. a config file). */
   readonly files?: Readonly<Record<string, string>>;
+  /** The program (default: the bundle under test, bundleMain(); outside vitest, say which). */
+  readonly main?: string;
 }
 
 /** A review's answer as the client saw it. */
@@ -182,7 +195,7 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
   for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
   const port = await freePort();
   const args = [
-    bundleMain(), 'serve', '--port', String(port), '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
+    options.main ?? bundleMain(), 'serve', '--port', String(port), '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
     '--ca-file', registries.caFile, '--insecure-registry', registries.plain.host, '--docker-config', join(dir, 'docker'), ...(options.args ?? []),
   ];
   const logFile = join(dir, 'webhook.log');

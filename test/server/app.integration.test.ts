@@ -5,7 +5,7 @@ import '../helpers/registry-types.js';
 import type { PushedImage } from '../helpers/registry-types.js';
 import { requestLog } from '../support/requests.js';
 import { decodedPatch, pinnedImages, podReview as pod, startTestWebhook, type TestWebhook } from '../support/webhook.js';
-import { BODY_LIMIT_BYTES } from '../../src/server/app.js';
+import { SERVER_LIMITS } from '../../src/server/limits.js';
 import { compileRewrites, parseLocation } from '../../src/config/index.js';
 
 const registries = inject('registries');
@@ -197,7 +197,7 @@ describe('bad input gets a clear 400, never a 500', () => {
   });
 
   it('a body over the limit gets 413', async () => {
-    const { status, json } = await webhook.post('/mutate', `{"x":"${'a'.repeat(BODY_LIMIT_BYTES)}"}`);
+    const { status, json } = await webhook.post('/mutate', `{"x":"${'a'.repeat(SERVER_LIMITS.bodyBytes)}"}`);
     expect(status).toBe(413);
     expect((json as { message: string }).message).toContain('larger than');
   });
