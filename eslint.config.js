@@ -6,8 +6,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * The layers of src/, top to bottom. Data flows server → admission → imageset/resolve →
- * registry, with kube, credentials and config beside it. A folder imports only from
+ * The layers of src/, top to bottom. Data flows server → admission → rollout (the records of
+ * revisions) → imageset/resolve → registry, with kube, credentials and config beside it. A folder imports only from
  * folders in rows below its own, never from its own row or above; every folder of src/
  * imports the root modules (src/*.ts: errors, timeout, json, duration, glob, pem, text), which
  * import no folder. main.ts alone stands above cli/.
@@ -16,6 +16,7 @@ const LAYERS = [
   ['cli'],
   ['server', 'metrics'],
   ['admission'],
+  ['rollout'],
   ['imageset', 'resolve'],
   ['kube', 'registry', 'config'],
   ['credentials', 'manifest', 'patch'],

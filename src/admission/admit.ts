@@ -1,10 +1,11 @@
 /**
  * The admission handler, as a straight line: filter → find images → parse → ImageSets →
- * resolve → patch → respond. Pure except for the resolver and credential lookup it is given.
+ * the revision's record → resolve → record what was resolved → patch → respond. Pure
+ * except for the resolver, the credential lookup and the records it is given.
  */
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { describeError, DigestPinnerError } from '../errors.js';
-import { parseImage, pinnedReference } from '../reference/index.js';
+import { parseImage, pinnedReference, taggedName } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
 import { failureDetail, failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
@@ -17,12 +18,22 @@ import { denialMessage, failureWarnings, tooManyImagesMessage, type ImageFailure
 import { boundedFanOut, MAX_IMAGES_PER_ADMISSION, withinImageLimit } from './fan-out.js';
 import type { AdmissionRequest, AdmissionResponse, Mode } from './types.js';
 import type { Deadline } from '../timeout.js';
+import { pinKey } from '../rollout/types.js';
+import type { FreshPin, RecordSession, RevisionRecords } from '../rollout/session.js';
 
 /** Resolves one reference; the webhook's Resolver satisfies it. */
 export interface ImageResolver {
-  resolve(ref: ImageRef, options: { credentials: CredentialChain; signal: AbortSignal }): Promise<Resolution>;
+  resolve(ref: ImageRef, options: ResolveRequest): Promise<Resolution>;
   /** The answer `resolve` would give at once from the cache, when it has one; undefined when it would have to wait. */
   cached?(ref: ImageRef, credentials: CredentialChain): Resolution | undefined;
+}
+
+/** What an admission tells the resolver (the resolver's ResolveOptions). */
+export interface ResolveRequest {
+  readonly credentials: CredentialChain;
+  readonly signal: AbortSignal;
+  /** A revision's image its record does not hold yet: ask the registry. */
+  readonly fresh?: boolean | undefined;
 }
 
 /** The ImageSets the webhook watches: asked before any cache or registry, with no network. */
@@ -46,10 +57,12 @@ export interface AdmitDeps {
   readonly relatedImagesIn?: ((namespace: string | undefined) => boolean) | undefined;
   /** Moves an image to another registry or path before it is pinned (--config rewrites); throws on a bad result. */
   readonly rewrite?: ((ref: ImageRef) => ImageRef) | undefined;
+  /** Records of revisions (PinRecords): every Pod of a revision gets the same digests. Absent: each Pod on its own. */
+  readonly records?: RevisionRecords | undefined;
 }
 
-/** Where an admission's digest came from: the resolver's sources, or an ImageSet. */
-export type AdmissionSource = ResolutionSource | 'imageset';
+/** Where an admission's digest came from: the resolver's sources, an ImageSet, the revision's record, or its running Pods. */
+export type AdmissionSource = ResolutionSource | 'imageset' | 'record' | 'siblings';
 
 /** A resolved image as the admission reports it. */
 export interface AdmissionResolution extends Omit<Resolution, 'source'> {
@@ -105,27 +118,64 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     relatedImages: deps.pinRelatedImages === true || deps.relatedImagesIn?.(request.namespace) === true,
   });
   const podSpec = valueAt(request.object, location.specPointer);
-  const context: CredentialContext = { namespace: request.namespace, kind, podSpec, deadline };
+  const credentials: CredentialContext = { namespace: request.namespace, kind, podSpec, deadline };
   const { admitted, beyond, distinct } = withinImageLimit(fields);
   const unattempted: Unattempted = { kind, fields: beyond.length, distinctImages: distinct, maxImages: MAX_IMAGES_PER_ADMISSION };
   if (beyond.length > 0 && mode === 'strict') return { ...denied(request.uid, tooManyImagesMessage(unattempted), [], []), notAttempted: fields.length };
-  const run = await boundedFanOut(admitted, (field) => pinField(field, deps, context, deadline), deadline.signal);
+  const session = await openRecord(request, deps, deadline);
+  const context: FieldContext = { credentials, deadline, session };
+  const run = await boundedFanOut(admitted, (field) => pinField(field, deps, context), deadline.signal);
   const notAttempted: Unattempted = { ...unattempted, fields: beyond.length + run.notStarted };
 
-  const { pins, failures, resolutions, notes } = gather(run.outcomes);
-
-  if ((failures.length > 0 || notAttempted.fields > 0) && mode === 'strict') {
-    return { ...denied(request.uid, denialMessage(failures, notAttempted), resolutions, failures), ...notAttemptedField(notAttempted) };
+  const resolved = gather(run.outcomes);
+  if ((resolved.failures.length > 0 || notAttempted.fields > 0) && mode === 'strict') {
+    return { ...denied(request.uid, denialMessage(resolved.failures, notAttempted), resolved.resolutions, resolved.failures), ...notAttemptedField(notAttempted) };
   }
+  const { pins, failures, resolutions, notes, revisionNotes } = await recorded(run.outcomes, session, deps, deadline);
   const ops = buildPatch({ object: request.object, kind, pins });
   const response: AdmissionResponse = {
     uid: request.uid,
     allowed: true,
     ...patchFields(ops),
-    ...(failures.length + notes.length + notAttempted.fields > 0 ? { warnings: failureWarnings(failures, notes, notAttempted) } : {}),
+    ...(failures.length + notes.length + revisionNotes.length + notAttempted.fields > 0 ? { warnings: failureWarnings(failures, notes, notAttempted, revisionNotes) } : {}),
   };
   const outcome: AdmissionOutcome = failures.length + notAttempted.fields > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
   return { response, outcome, resolutions, failures, ...notAttemptedField(notAttempted) };
+}
+
+/**
+ * The outcomes once the revision's record holds them: what this admission resolved afresh is
+ * written, and where another replica recorded a digest first, it wins. Unchanged without a record.
+ */
+async function recorded(
+  outcomes: readonly (FieldOutcome | undefined)[],
+  session: RecordSession | undefined,
+  deps: AdmitDeps,
+  deadline: Deadline,
+): Promise<Gathered & { readonly revisionNotes: readonly string[] }> {
+  const resolved = gather(outcomes);
+  if (session === undefined) return { ...resolved, revisionNotes: [] };
+  const settled = await session.settle(resolved.fresh, deadline.signal);
+  const final = settled.winners.size === 0 ? resolved : gather(outcomes.map((outcome) => withWinner(outcome, settled.winners, deps)));
+  return { ...final, revisionNotes: [...session.notes(), ...settled.notes] };
+}
+
+/** The record of a Pod's revision, when records are on and this is a Pod's creation. */
+async function openRecord(request: AdmissionRequest, deps: AdmitDeps, deadline: Deadline): Promise<RecordSession | undefined> {
+  if (deps.records === undefined || request.kind.kind !== 'Pod' || request.operation !== 'CREATE' || request.subResource !== undefined) return undefined;
+  return deps.records.open({ object: request.object, namespace: request.namespace, dryRun: request.dryRun }, deadline.signal);
+}
+
+/** An outcome with the digest another replica recorded first for its field and image, when there is one: the record wins, so every Pod of the revision agrees. */
+function withWinner(outcome: FieldOutcome | undefined, winners: ReadonlyMap<string, string>, deps: AdmitDeps): FieldOutcome | undefined {
+  const fresh = outcome?.fresh;
+  const digest = fresh === undefined ? undefined : winners.get(pinKey(fresh.field, fresh.image));
+  if (outcome?.pin === undefined || outcome.resolution === undefined || digest === undefined) return outcome;
+  const { ref } = outcome.resolution;
+  return {
+    pin: { field: outcome.pin.field, pinned: pinnedReference(ref, digest, { dropTag: deps.dropTag }) },
+    resolution: { ref, digest, source: 'record', credential: undefined },
+  };
 }
 
 function notAttemptedField(unattempted: Unattempted): Pick<AdmitResult, 'notAttempted'> {
@@ -143,16 +193,26 @@ function patchFields(ops: readonly PatchOperation[]): Pick<AdmissionResponse, 'p
 }
 
 /** The fields' outcomes, sorted by kind, in field order. */
-function gather(settled: readonly (FieldOutcome | undefined)[]): { pins: Pin[]; failures: ImageFailure[]; resolutions: AdmissionResolution[]; notes: ImageNote[] } {
-  const gathered = { pins: [] as Pin[], failures: [] as ImageFailure[], resolutions: [] as AdmissionResolution[], notes: [] as ImageNote[] };
+function gather(settled: readonly (FieldOutcome | undefined)[]): Gathered {
+  const gathered = { pins: [] as Pin[], failures: [] as ImageFailure[], resolutions: [] as AdmissionResolution[], notes: [] as ImageNote[], fresh: [] as FreshPin[] };
   for (const outcome of settled) {
     if (outcome === undefined) continue;
     if (outcome.pin !== undefined) gathered.pins.push(outcome.pin);
     if (outcome.failure !== undefined) gathered.failures.push(outcome.failure);
     if (outcome.resolution !== undefined) gathered.resolutions.push(outcome.resolution);
     if (outcome.note !== undefined) gathered.notes.push(outcome.note);
+    if (outcome.fresh !== undefined) gathered.fresh.push(outcome.fresh);
   }
   return gathered;
+}
+
+interface Gathered {
+  readonly pins: Pin[];
+  readonly failures: ImageFailure[];
+  readonly resolutions: AdmissionResolution[];
+  readonly notes: ImageNote[];
+  /** Digests found for the revision that its record does not hold yet. */
+  readonly fresh: FreshPin[];
 }
 
 interface FieldOutcome {
@@ -161,9 +221,19 @@ interface FieldOutcome {
   /** Pinned, with a warning for the user (a stale digest). */
   readonly note?: ImageNote;
   readonly failure?: ImageFailure;
+  /** A digest for the revision's record: resolved, or what the revision's running Pods agree on. */
+  readonly fresh?: FreshPin;
 }
 
-async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialContext, deadline: Deadline): Promise<FieldOutcome> {
+/** What every field of one admission shares. */
+interface FieldContext {
+  readonly credentials: CredentialContext;
+  readonly deadline: Deadline;
+  /** The revision's record; undefined for a Pod of no recorded revision. */
+  readonly session: RecordSession | undefined;
+}
+
+async function pinField(field: ImageField, deps: AdmitDeps, context: FieldContext): Promise<FieldOutcome> {
   const where = `${field.location}/${field.name}`;
   let ref: ImageRef;
   try {
@@ -186,18 +256,40 @@ async function pinField(field: ImageField, deps: AdmitDeps, context: CredentialC
   // (and is no registry, so its failure names none).
   const badHost = invalidRegistryHost(target.domain);
   if (badHost !== undefined) return { failure: { where, image: field.image, reason: badHost.message, code: badHost.code } };
+  return recordedOutcome(field, target, context.session, deps) ?? (await resolveField(field, target, deps, context));
+}
+
+/** Resolves one field's image: from the cache when it can, afresh from the registry for a revision's record. */
+async function resolveField(field: ImageField, target: ImageRef, deps: AdmitDeps, context: FieldContext): Promise<FieldOutcome> {
+  const where = `${field.location}/${field.name}`;
   try {
     // Credentials for the registry actually contacted: the rewritten one.
-    const credentials = await deps.credentials(target, context);
-    // Answered from the cache when it can: no deadline signal, timer or promise chain for a cache hit.
-    const resolution = deps.resolver.cached?.(target, credentials) ?? (await deps.resolver.resolve(target, { credentials, signal: deadline.signal }));
+    const credentials = await deps.credentials(target, context.credentials);
+    // A revision's image its record lacks asks the registry; any other is answered from the cache when it can
+    // (no deadline signal, timer or promise chain for a cache hit).
+    const fresh = context.session !== undefined;
+    const resolution = (fresh ? undefined : deps.resolver.cached?.(target, credentials))
+      ?? (await deps.resolver.resolve(target, { credentials, signal: context.deadline.signal, fresh }));
     const pin = { field, pinned: pinnedReference(target, resolution.digest, { dropTag: deps.dropTag }) };
-    if (resolution.warning === undefined) return { resolution, pin };
-    return { resolution, pin, note: { where, image: field.image, text: resolution.warning } };
+    const recordAs = fresh && resolution.source !== 'pinned' ? { fresh: { field: where, image: taggedName(target), digest: resolution.digest, source: resolution.source } } : {};
+    if (resolution.warning === undefined) return { resolution, pin, ...recordAs };
+    return { resolution, pin, note: { where, image: field.image, text: resolution.warning }, ...recordAs };
   } catch (error) {
     const code = error instanceof DigestPinnerError ? error.code : REASONS.unknown;
     return { failure: { where, image: field.image, reason: failureReason(error), code, detail: failureDetail(error), registry: target.domain } };
   }
+}
+
+/** The digest the revision's record (or its running Pods) gives this field and image; undefined: resolve it. */
+function recordedOutcome(field: ImageField, target: ImageRef, session: RecordSession | undefined, deps: AdmitDeps): FieldOutcome | undefined {
+  const where = `${field.location}/${field.name}`;
+  const image = taggedName(target);
+  const recorded = session?.recorded(where, image);
+  if (recorded === undefined) return undefined;
+  const pin = { field, pinned: pinnedReference(target, recorded.digest, { dropTag: deps.dropTag }) };
+  const resolution: AdmissionResolution = { ref: target, digest: recorded.digest, source: recorded.source, credential: undefined };
+  // Running siblings' digest goes into the record; a recorded one is there already.
+  return recorded.source === 'siblings' ? { pin, resolution, fresh: { field: where, image, digest: recorded.digest, source: 'siblings' } } : { pin, resolution };
 }
 
 /** A reference that carries its digest: nothing to resolve; moved only when a rewrite applies. */

@@ -81,12 +81,13 @@ export function tooManyImagesMessage(unattempted: Unattempted): string {
 }
 
 /**
- * Warnings for what was not looked up, then `notes`, then `failures`, each and all within
- * kube-apiserver's limits. What was not looked up is one warning, first, whatever its count.
+ * Warnings for what was not looked up, then what concerns the Pod's revision (its record, its
+ * running Pods), then `notes`, then `failures`, each and all within kube-apiserver's limits.
+ * What was not looked up is one warning, first, whatever its count.
  */
-export function failureWarnings(failures: readonly ImageFailure[], notes: readonly ImageNote[] = [], unattempted?: Unattempted): string[] {
+export function failureWarnings(failures: readonly ImageFailure[], notes: readonly ImageNote[] = [], unattempted?: Unattempted, revisionNotes: readonly string[] = []): string[] {
   const skipped = unattempted === undefined || unattempted.fields === 0 ? [] : [describeUnattempted(unattempted)];
-  const lines = [...skipped, ...notes.map(describeNote), ...failures.map(describeFailure)];
+  const lines = [...skipped, ...revisionNotes, ...notes.map(describeNote), ...failures.map(describeFailure)];
   const warnings: string[] = [];
   let bytes = 0;
   for (const [index, line] of lines.entries()) {

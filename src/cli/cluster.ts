@@ -1,6 +1,6 @@
 /**
  * `serve`'s side of a cluster: pull secrets and ServiceAccounts, the Namespace opt-in for
- * RELATED_IMAGE_*, ImageSets, the strict policy's skip list and Events. serve imports this module, and with it
+ * RELATED_IMAGE_*, ImageSets, the strict policy's skip list, the revisions' PinRecords and Events. serve imports this module, and with it
  * @kubernetes/client-node (some 60 MiB of RSS), only when kubeConfigSource finds a cluster.
  */
 import {
@@ -36,6 +36,8 @@ import type { CredentialLookup, OwnCredentials } from '../credentials/index.js';
 import { describeError, errorCode } from '../errors.js';
 import type { ImageRef } from '../reference/types.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
+import { RecordStore, type RecordOperation } from '../rollout/record-store.js';
+import type { RecordSession, RevisionRecords } from '../rollout/session.js';
 
 export interface ClusterOptions {
   readonly source: KubeConfigSource;
@@ -51,6 +53,9 @@ export interface ClusterOptions {
   readonly onEventRecorded: (outcome: RecordOutcome) => void;
   /** `--skip-policy`: the skip list is the `skipList` variable of this ValidatingAdmissionPolicy, the strict policy. */
   readonly skipPolicy?: string | undefined;
+  /** PinRecords: every Pod of a revision gets the same digests (off: `--no-pin-records`). */
+  readonly pinRecords: boolean;
+  readonly onRecordOperation: (operation: RecordOperation, count: number) => void;
 }
 
 /** A cache kept up to date from the cluster: started, stopped, and synced once its first list is in. */
@@ -66,6 +71,7 @@ interface Running {
   readonly namespaces: Watched;
   readonly skipPolicy: Watched;
   readonly imageSets: ImageSetWatch;
+  readonly records: RecordStore | undefined;
   readonly recorder: EventRecorder;
 }
 
@@ -79,6 +85,8 @@ export class ClusterWatch {
     lookup: (ref: ImageRef): ImageSetAnswer | undefined => this.#running?.imageSets.lookup(ref),
     authoritative: (ref: ImageRef): boolean => this.#options.authoritative.covers(ref),
   };
+  /** The revisions' records; undefined with `--no-pin-records` (each Pod is then pinned on its own). */
+  readonly records: RevisionRecords | undefined;
   /** The skip list read from `skipPolicy` (nothing skipped until it is read, or while it is absent); undefined without one. */
   readonly skip: SkipList | undefined;
   readonly #options: ClusterOptions;
@@ -94,6 +102,9 @@ export class ClusterWatch {
     this.#options = options;
     this.#kube = kubeConfigFrom(options.source);
     this.source = this.#kube.source;
+    this.records = options.pinRecords
+      ? { open: async (pod, signal): Promise<RecordSession | undefined> => this.#running?.records?.open(pod, signal) }
+      : undefined;
     this.skip = options.skipPolicy === undefined ? undefined : { matches: (ref) => this.#skip.matches(ref) };
     this.credentials = clusterCredentialLookup({
       cache: this.#pullSecrets,
@@ -121,6 +132,7 @@ export class ClusterWatch {
       namespaces: options.pinRelatedEverywhere ? NOT_WATCHING : new NamespaceInformer({ kubeConfig, namespaces: this.#relatedImageNamespaces, log }),
       skipPolicy: this.#skipPolicyInformer(kubeConfig, log),
       imageSets: new ImageSetWatch({ kubeConfig, log, authoritative: options.authoritative, lease: options.lease }),
+      records: options.pinRecords ? new RecordStore({ kubeConfig, log, onOperation: options.onRecordOperation }) : undefined,
       recorder: new EventRecorder({
         sink: apiEventSink(kubeConfig),
         reportingInstance: options.reportingInstance,
@@ -136,12 +148,13 @@ export class ClusterWatch {
     void running.namespaces.start();
     void running.skipPolicy.start();
     void running.imageSets.start();
+    void running.records?.start();
   }
 
   /** True once every cache has its first list; false before start(). */
   ready(): boolean {
     const running = this.#running;
-    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipPolicy.synced() && running.imageSets.synced();
+    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipPolicy.synced() && running.imageSets.synced() && (running.records?.synced() ?? true);
   }
 
   /**
@@ -178,6 +191,7 @@ export class ClusterWatch {
     await running.namespaces.stop();
     await running.skipPolicy.stop();
     await running.imageSets.stop();
+    await running.records?.stop();
     await running.recorder.drain();
   }
 

@@ -65,6 +65,9 @@ ${COMMON_FLAGS_USAGE}
   --pin-related-images        also pin the RELATED_IMAGE_* env values of containers (operator-sdk), in
                               every namespace; without it, only in namespaces annotated
                               digest-pinner.io/pin-related-images: "true" (read with --kubeconfig)
+  --no-pin-records            pin each Pod on its own: no PinRecords, so Pods of one ReplicaSet, Job,
+                              StatefulSet or DaemonSet revision may get different digests when a tag
+                              moves (docs/rollouts.md)
   --lease-namespace NS        namespace of the Lease electing the replica that writes ImageSet
                               status (default: the pod's own namespace in a cluster, else digest-pinner)
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)`;
@@ -100,6 +103,7 @@ const SERVE_FLAGS = {
   kubeconfig: { type: 'string' },
   'imageset-authoritative': { type: 'string', multiple: true },
   'pin-related-images': { type: 'boolean' },
+  'no-pin-records': { type: 'boolean' },
   'lease-namespace': { type: 'string' },
   'max-connections': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
@@ -169,6 +173,10 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     skipPolicy,
     onEventRecorded: (outcome) => {
       metrics.eventRecorded(outcome);
+    },
+    pinRecords: values['no-pin-records'] !== true,
+    onRecordOperation: (operation, count) => {
+      metrics.recordOperation(operation, count);
     },
   });
   if (cluster !== undefined) {
@@ -264,7 +272,7 @@ async function openCluster(
   values: { kubeconfig?: string; 'lease-namespace'?: string },
   io: CliIo,
   identity: string,
-  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipPolicy'>,
+  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipPolicy' | 'pinRecords' | 'onRecordOperation'>,
 ): Promise<ClusterWatch | undefined> {
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
   if (source === undefined && options.skipPolicy !== undefined) {
@@ -281,13 +289,14 @@ function clusterDeps(
   core: Core,
   authoritative: AuthoritativeRegistries,
   tls: ServingTls,
-): Pick<AppDeps, 'credentials' | 'imageSets' | 'relatedImagesIn' | 'ready' | 'onAdmitted'> {
+): Pick<AppDeps, 'credentials' | 'imageSets' | 'relatedImagesIn' | 'ready' | 'onAdmitted' | 'records'> {
   if (cluster === undefined) {
     return { credentials: (ref, context) => core.credentialsFor(ref, context.deadline), imageSets: withoutImageSets(authoritative), relatedImagesIn: () => false, ready: () => tls.ready() };
   }
   return {
     credentials: cluster.credentials,
     imageSets: cluster.imageSets,
+    records: cluster.records,
     relatedImagesIn: (namespace) => cluster.relatedImagesIn(namespace),
     ready: () => cluster.ready() && tls.ready(),
     onAdmitted: (review, result) => {

@@ -8,16 +8,13 @@
  * ImageSets, and looks again every `absentRecheckMs`: readiness must not wait for
  * a resource that may never exist, or strict namespaces would stop creating Pods.
  */
-import { ApiException, CustomObjectsApi, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { apiClient } from '../kube/api.js';
-import { describeKubeError } from '../kube/describe.js';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { CustomInformer, type CustomInformerState } from '../kube/custom-informer.js';
 import type { KubeLogger } from '../kube/informers.js';
-import { DEFAULT_LIST_TIMEOUT_MS, DEFAULT_PAGE_SIZE, listAllPages, Restarts, type ListPage, type RestartDelays } from '../kube/restarts.js';
-import { arrayOf, isRecord, member } from '../json.js';
+import type { RestartDelays } from '../kube/restarts.js';
 import { ImageSetCatalog } from './catalog.js';
 import { parseImageSet } from './parse.js';
-import { IMAGESET_CRD, IMAGESET_GROUP, IMAGESET_PLURAL, IMAGESET_VERSION, type ImageSetConflict } from './types.js';
+import { IMAGESET_GROUP, IMAGESET_PLURAL, IMAGESET_VERSION, type ImageSetConflict } from './types.js';
 
 export interface ImageSetInformerOptions {
   readonly kubeConfig: KubeConfig;
@@ -35,38 +32,41 @@ export interface ImageSetInformerOptions {
 }
 
 /** Where the informer is: not yet listed, listed (and watching), or running without ImageSets. */
-export type ImageSetInformerState = 'starting' | 'synced' | 'absent';
-
-const PATH = `/apis/${IMAGESET_GROUP}/${IMAGESET_VERSION}/${IMAGESET_PLURAL}`;
-const DEFAULT_ABSENT_RECHECK_MS = 30_000;
-/** List answers that mean "no ImageSets here", rather than "try again soon". */
-const ABSENT_STATUS: ReadonlySet<number> = new Set([403, 404]);
+export type ImageSetInformerState = CustomInformerState;
 
 /** The informer behind the webhook's ImageSet lookups. */
 export class ImageSetInformer {
   readonly #options: ImageSetInformerOptions;
-  #informer: ListWatch<KubernetesObject>;
-  #state: ImageSetInformerState = 'starting';
+  readonly #informer: CustomInformer;
   #catalog = ImageSetCatalog.empty();
   #dirty = false;
   #notify: NodeJS.Immediate | undefined;
   #loggedConflicts = new Set<string>();
-  #stopped = true;
-  readonly #restarts: Restarts;
 
   constructor(options: ImageSetInformerOptions) {
     this.#options = options;
-    this.#restarts = new Restarts(options.restartDelayMs);
-    this.#informer = this.#newInformer();
+    const changed = (): void => { this.#changed(); };
+    this.#informer = new CustomInformer({
+      kubeConfig: options.kubeConfig,
+      log: options.log,
+      resource: { group: IMAGESET_GROUP, version: IMAGESET_VERSION, plural: IMAGESET_PLURAL, kind: 'ImageSet', what: 'ImageSets', without: 'pinning without ImageSets' },
+      restartDelayMs: options.restartDelayMs,
+      absentRecheckMs: options.absentRecheckMs,
+      listTimeoutMs: options.listTimeoutMs,
+      pageSize: options.pageSize,
+      upsert: changed,
+      remove: changed,
+      reset: changed,
+    });
   }
 
   get state(): ImageSetInformerState {
-    return this.#state;
+    return this.#informer.state;
   }
 
   /** True once ImageSets have been listed, or found not to be there (and stays true). */
   synced(): boolean {
-    return this.#state !== 'starting';
+    return this.#informer.synced();
   }
 
   /** The current catalog: empty until synced and while the CRD is absent. */
@@ -77,75 +77,21 @@ export class ImageSetInformer {
 
   /** The ImageSet objects as stored (with resourceVersion and status), for the status writer. */
   objects(): KubernetesObject[] {
-    return this.#state === 'synced' ? [...this.#informer.list()] : [];
+    return this.#informer.objects();
   }
 
   /** Starts the informer; resolves after its first attempt (synced or not). Never rejects. */
   async start(): Promise<void> {
-    this.#stopped = false;
-    await this.#run();
+    await this.#informer.start();
+    // A first list that found none, or the CRD absent: the catalog is empty, and listeners are told.
+    this.#changed();
   }
 
   /** Stops the informer and any pending restart. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#restarts.cancel();
     if (this.#notify !== undefined) clearImmediate(this.#notify);
     this.#notify = undefined;
     await this.#informer.stop();
-  }
-
-  /** A ListWatch with an empty store: the first start lists. */
-  #newInformer(): ListWatch<KubernetesObject> {
-    const informer = new ListWatch<KubernetesObject>(PATH, new Watch(this.#options.kubeConfig), () => this.#list(), false);
-    const changed = (): void => { this.#changed(); };
-    informer.on('add', changed);
-    informer.on('update', changed);
-    informer.on('delete', changed);
-    informer.on('error', (error?: unknown) => {
-      if (informer === this.#informer) this.#failed(error);
-    });
-    return informer;
-  }
-
-  async #run(): Promise<void> {
-    if (this.#stopped) return;
-    try {
-      // Resolves after the list (when one was needed) is in the store and the watch is open;
-      // a failed list is reported through 'error', not by rejecting.
-      await this.#informer.start();
-    } catch (error) {
-      this.#failed(error);
-    }
-  }
-
-  /** The list (and any relist), page by page, as one list at the first page's resourceVersion. */
-  async #list(): Promise<KubernetesListObject<KubernetesObject>> {
-    const timeoutMs = this.#options.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS;
-    const limit = this.#options.pageSize ?? DEFAULT_PAGE_SIZE;
-    const page = async (continueToken: string | undefined): Promise<ListPage<KubernetesObject>> => {
-      const api = apiClient(this.#options.kubeConfig, CustomObjectsApi, AbortSignal.timeout(timeoutMs));
-      const body: unknown = await api.listClusterCustomObject({ group: IMAGESET_GROUP, version: IMAGESET_VERSION, plural: IMAGESET_PLURAL, limit, _continue: continueToken });
-      const metadata = member(body, 'metadata');
-      const resourceVersion = member(metadata, 'resourceVersion');
-      const next = member(metadata, 'continue');
-      return {
-        items: arrayOf(member(body, 'items')).filter(isKubernetesObject),
-        resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
-        next: typeof next === 'string' && next !== '' ? next : undefined,
-      };
-    };
-    const { items, resourceVersion } = await listAllPages(page);
-    this.#listed(items.length);
-    return { metadata: { resourceVersion }, items };
-  }
-
-  #listed(count: number): void {
-    const before = this.#state;
-    this.#state = 'synced';
-    this.#changed();
-    if (before === 'synced') return;
-    this.#options.log.info({ informer: IMAGESET_PLURAL, objects: count }, before === 'absent' ? `ImageSets found (${IMAGESET_CRD}): using them from now on` : 'informer synced');
   }
 
   #changed(): void {
@@ -178,45 +124,4 @@ export class ImageSetInformer {
     }
     this.#loggedConflicts = current;
   }
-
-  #failed(error: unknown): void {
-    // Stopping aborts the watch, which client-node reports as an error too.
-    if (this.#stopped || this.#restarts.pending) return;
-    const status = httpStatus(error);
-    if (status !== undefined && ABSENT_STATUS.has(status)) {
-      this.#absent(status, error);
-      return;
-    }
-    const delayMs = this.#restarts.backoff();
-    this.#options.log.warn({ informer: IMAGESET_PLURAL, err: describeKubeError(error), retryInMs: delayMs, synced: this.synced() }, 'informer failed; restarting');
-    this.#restarts.after(delayMs, () => void this.#run());
-  }
-
-  #absent(status: number, error: unknown): void {
-    const recheckMs = this.#options.absentRecheckMs ?? DEFAULT_ABSENT_RECHECK_MS;
-    if (this.#state !== 'absent') {
-      const why = status === 404
-        ? `the ImageSet CRD (${IMAGESET_CRD}) is not installed`
-        : `not allowed to list ImageSets (${describeKubeError(error)}); grant get, list, watch on ${IMAGESET_CRD}`;
-      const log = status === 404 ? this.#options.log.warn.bind(this.#options.log) : this.#options.log.error.bind(this.#options.log);
-      log({ informer: IMAGESET_PLURAL, recheckInMs: recheckMs }, `${why}: pinning without ImageSets, looking again every ${Math.round(recheckMs / 1000)}s`);
-      this.#state = 'absent';
-      this.#changed();
-      // The CRD may have been removed while watched: start over with a list, not a watch from an old resourceVersion.
-      const previous = this.#informer;
-      this.#informer = this.#newInformer();
-      void previous.stop();
-    }
-    this.#restarts.after(recheckMs, () => void this.#run());
-  }
-}
-
-function httpStatus(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
-  const status = member(error, 'statusCode');
-  return typeof status === 'number' ? status : undefined;
-}
-
-function isKubernetesObject(value: unknown): value is KubernetesObject {
-  return isRecord(member(value, 'metadata'));
 }

@@ -36,9 +36,10 @@ const ADMISSION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 
 const REGISTRY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const OPERATIONS: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
-const SOURCES: ReadonlySet<string> = new Set(['pinned', 'imageset', 'cache', 'registry', 'stale']);
+const SOURCES: ReadonlySet<string> = new Set(['pinned', 'imageset', 'record', 'siblings', 'cache', 'registry', 'stale']);
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
 const EVENT_OUTCOMES: ReadonlySet<string> = new Set(['created', 'deduplicated', 'failed', 'dry-run']);
+const RECORD_OPERATIONS: ReadonlySet<string> = new Set(['created', 'conflict', 'adopted', 'added', 'confirmed', 'removed', 'siblings', 'failed']);
 /** Failure codes are constants in our code (`DP_ERR_…`); anything else is a bug, counted as `other`. */
 const FAILURE_CODE = /^DP_ERR_[A-Z0-9_]{1,64}$/;
 const OTHER = 'other';
@@ -57,6 +58,7 @@ export class Metrics {
   readonly #registryRequests: Counter<'host' | 'method' | 'status'>;
   readonly #registrySeconds: Histogram<'host' | 'method'>;
   readonly #events: Counter<'outcome'>;
+  readonly #recordOperations: Counter<'operation'>;
   readonly #certificateExpiry: Gauge;
   readonly #certificateSteps: Counter<'step'>;
   readonly #certificateFailures: Counter;
@@ -96,7 +98,7 @@ export class Metrics {
     });
     this.#resolutions = new Counter({
       name: 'digest_pinner_resolutions_total',
-      help: 'Images pinned during admissions, by where the digest came from (pinned, imageset, cache, registry, stale); failures are digest_pinner_resolution_failures_total.',
+      help: 'Images pinned during admissions, by where the digest came from (pinned, imageset, record, siblings, cache, registry, stale); failures are digest_pinner_resolution_failures_total.',
       labelNames: ['source'],
       registers,
     });
@@ -123,6 +125,12 @@ export class Metrics {
       name: 'digest_pinner_events_total',
       help: 'Kubernetes Events about unpinned images, by outcome (created, deduplicated, failed, dry-run).',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.#recordOperations = new Counter({
+      name: 'digest_pinner_record_operations_total',
+      help: 'PinRecords (docs/rollouts.md): records created, conflicts (another replica created it first), pins adopted from a record or running siblings, added, confirmed, removed, and writes that failed.',
+      labelNames: ['operation'],
       registers,
     });
     this.#certificateExpiry = new Gauge({
@@ -239,6 +247,11 @@ export class Metrics {
   /** Records one Kubernetes Event attempt; the shape of the EventRecorder's `onRecorded` hook. */
   eventRecorded(outcome: string): void {
     this.#events.inc({ outcome: EVENT_OUTCOMES.has(outcome) ? outcome : OTHER });
+  }
+
+  /** Counts PinRecord operations; the shape of the RecordStore's `onOperation` hook. */
+  recordOperation(operation: string, count: number): void {
+    this.#recordOperations.inc({ operation: RECORD_OPERATIONS.has(operation) ? operation : OTHER }, count);
   }
 
   /** Records the expiry (ms since the epoch) of the serving certificate now in use. */

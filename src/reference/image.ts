@@ -1,7 +1,7 @@
 /** The image references of workloads: parsed once, normalised, and written back pinned. */
 import { InvalidReferenceError, ReferenceRuleError } from './errors.js';
 import { validateDigest } from './digest.js';
-import { parseNormalizedNamed } from './normalize.js';
+import { DEFAULT_TAG, parseNormalizedNamed } from './normalize.js';
 import type { NamedReference } from './reference.js';
 import type { ImageRef } from './types.js';
 
@@ -25,6 +25,11 @@ export function normalizedString(ref: ImageRef): string {
   const tag = ref.tag === undefined ? '' : `:${ref.tag}`;
   const digest = ref.digest === undefined ? '' : `@${ref.digest}`;
   return ref.name + tag + digest;
+}
+
+/** `name:tag`, the tag defaulting to `latest` as a registry resolves it: what a tag's digest is known under. */
+export function taggedName(ref: ImageRef): string {
+  return `${ref.name}:${ref.tag ?? DEFAULT_TAG}`;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * Resolver pipeline: already pinned → in-memory cache (with in-flight
- * de-duplication) → the registry's mirrors → the registry. Everything cached is
+ * de-duplication) → the registry's mirrors → the registry. A `fresh` lookup (a
+ * revision's first Pod) skips the cache's fresh answer and asks the registry; the cache
+ * answers it only when the registry cannot (as stale). Everything cached is
  * keyed by the credential as well as the reference, so a digest obtained with one
  * tenant's secret never answers another tenant's request.
  *
@@ -63,6 +65,8 @@ export interface ResolveOptions {
   readonly credentials: CredentialChain;
   /** The caller's deadline. Aborting it gives up waiting; it never cancels a shared fetch. */
   readonly signal: AbortSignal;
+  /** Ask the registry even when the cache could answer; the cache answers only when the registry cannot. */
+  readonly fresh?: boolean | undefined;
 }
 
 export interface ResolverOptions {
@@ -173,15 +177,16 @@ export class Resolver {
   /** Resolves `ref` to a digest: its mirrors first, then its registry, trying each credential in order. */
   async resolve(ref: ImageRef, options: ResolveOptions): Promise<Resolution> {
     if (ref.digest !== undefined) return pinnedResolution(ref, ref.digest);
+    const fresh = options.fresh === true;
     let mirrorStale: Resolution | undefined;
     for (const mirror of this.#mirrorsOf(ref)) {
       if (options.signal.aborted) break;
-      const answer = await this.#askMirror(mirror, options.signal);
+      const answer = await this.#askMirror(mirror, options.signal, fresh);
       if (answer !== undefined && answer.source !== 'stale') return { ...answer, ref, mirror: mirror.name };
       if (answer !== undefined) mirrorStale ??= { ...answer, ref, mirror: mirror.name };
     }
     try {
-      return await this.#resolveChain(ref, options.credentials, options.signal);
+      return await this.#resolveChain(ref, options.credentials, options.signal, fresh);
     } catch (error) {
       if (mirrorStale !== undefined && allowsStale(error)) return mirrorStale;
       throw this.#toldAs(ref, error);
@@ -210,21 +215,21 @@ export class Resolver {
   }
 
   /** A mirror's answer, or undefined when it has none in time (then the next mirror or the registry is asked). */
-  async #askMirror(mirror: { readonly name: string; readonly ref: ImageRef }, signal: AbortSignal): Promise<Resolution | undefined> {
+  async #askMirror(mirror: { readonly name: string; readonly ref: ImageRef }, signal: AbortSignal, fresh: boolean): Promise<Resolution | undefined> {
     const wait = AbortSignal.any([signal, AbortSignal.timeout(this.#settings.mirrorWaitMs)]);
     try {
-      return await this.#resolveChain(mirror.ref, this.#settings.mirrorCredentials(mirror.ref.domain), wait);
+      return await this.#resolveChain(mirror.ref, this.#settings.mirrorCredentials(mirror.ref.domain), wait, fresh);
     } catch {
       return undefined;
     }
   }
 
-  async #resolveChain(ref: ImageRef, credentials: CredentialChain, signal: AbortSignal): Promise<Resolution> {
+  async #resolveChain(ref: ImageRef, credentials: CredentialChain, signal: AbortSignal, fresh: boolean): Promise<Resolution> {
     const chain = credentials.length > 0 ? credentials : [undefined];
     let lastError: unknown;
     for (const credential of chain) {
       try {
-        return await this.#resolveWith(ref, credential, signal);
+        return await this.#resolveWith(ref, credential, signal, fresh);
       } catch (error) {
         lastError = error;
         if (error instanceof ResolutionDeadlineError || !this.#settings.tryNext(error)) break;
@@ -233,11 +238,12 @@ export class Resolver {
     throw lastError;
   }
 
-  async #resolveWith(ref: ImageRef, credential: Credential | undefined, signal: AbortSignal): Promise<Resolution> {
+  async #resolveWith(ref: ImageRef, credential: Credential | undefined, signal: AbortSignal, fresh: boolean): Promise<Resolution> {
     const tag = ref.tag ?? DEFAULT_TAG;
     const key = cacheKey(ref, credential);
     const previous = this.#cache.get(key, RECENT_USE);
-    if (previous !== undefined && this.#fresh(previous)) return this.#answer(previous, 'cache', ref, credential);
+    // A fresh lookup still takes a remembered "manifest unknown": the registry said so lately.
+    if (previous !== undefined && this.#fresh(previous) && (!fresh || previous.kind === 'unknown')) return this.#answer(previous, 'cache', ref, credential);
     const fetched = this.#cache.fetch(key, { forceRefresh: previous !== undefined, context: { ref, tag, credential } });
     let entry: CacheEntry | undefined;
     try {

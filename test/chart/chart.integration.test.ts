@@ -103,7 +103,7 @@ const ALWAYS = ['ClusterRole/digest-pinner', 'ClusterRoleBinding/digest-pinner',
   // Bound or not, it holds the skip list.
   'ValidatingAdmissionPolicy/digest-pinner-strict',
   'ServiceAccount/digest-pinner'];
-const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'PodDisruptionBudget/digest-pinner',
+const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'CustomResourceDefinition/pinrecords.digest-pinner.io', 'PodDisruptionBudget/digest-pinner',
   'ValidatingAdmissionPolicyBinding/digest-pinner-strict'].sort();
 const CERT_MANAGER = ['Certificate/digest-pinner-ca', 'Certificate/digest-pinner-tls', 'Issuer/digest-pinner-ca', 'Issuer/digest-pinner-selfsigned'];
 const TEMPLATE_RULES = ['pods', 'pods/ephemeralcontainers', 'podtemplates,replicationcontrollers', 'deployments,statefulsets,daemonsets,replicasets',
@@ -301,6 +301,7 @@ const COMBINATIONS: readonly Combination[] = [
     flags: ['--set', 'crds.keep=false'],
     check: (objects) => {
       expect(find(objects, 'CustomResourceDefinition', 'imagesets.digest-pinner.io').metadata.annotations).toBeUndefined();
+      expect(find(objects, 'CustomResourceDefinition', 'pinrecords.digest-pinner.io').metadata.annotations).toBeUndefined();
     },
   },
   {
@@ -336,6 +337,17 @@ const COMBINATIONS: readonly Combination[] = [
         expect(selector).toEqual({ matchExpressions: [{ key: 'digest-pinner.io/skip', operator: 'NotIn', values: ['true'] },
           { key: 'pin', operator: 'Exists' }] });
       }
+    },
+  },
+  {
+    name: 'PinRecords off',
+    flags: ['--set', 'rollout.records=false'],
+    check: (objects) => {
+      expect(container(objects).args).toContain('--no-pin-records');
+      expect(objects.some((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'pinrecords.digest-pinner.io')).toBe(false);
+      const role = find(objects, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: { resources?: string[] }[] };
+      expect(role.rules.flatMap((rule) => rule.resources ?? [])).not.toContain('pinrecords');
+      expect(role.rules.flatMap((rule) => rule.resources ?? [])).not.toContain('controllerrevisions');
     },
   },
   {

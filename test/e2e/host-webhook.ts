@@ -38,10 +38,13 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   throw new Error(`timed out waiting for ${what}${context === '' ? '' : `; webhook log:\n${context}`}`);
 }
 
-/** manifests/ as rendered by kustomize, webhook entries pointed at `https://127.0.0.1:<port>`; `keep` chooses the objects. */
-export async function applyManifests(cluster: Cluster, port: number, keep: (doc: ManifestDoc) => boolean = () => true): Promise<void> {
+/**
+ * manifests/ (or another of its installs, e.g. `${MANIFESTS}pods-only`) as rendered by kustomize,
+ * webhook entries pointed at `https://127.0.0.1:<port>`; `keep` chooses the objects.
+ */
+export async function applyManifests(cluster: Cluster, port: number, keep: (doc: ManifestDoc) => boolean = () => true, directory = MANIFESTS): Promise<void> {
   const caBundle = Buffer.from(await readFile(cluster.caFile)).toString('base64');
-  const docs = parseAllDocuments(await cluster.kubectlOk(['kustomize', MANIFESTS])).map((doc) => doc.toJS() as ManifestDoc).filter(keep);
+  const docs = parseAllDocuments(await cluster.kubectlOk(['kustomize', directory])).map((doc) => doc.toJS() as ManifestDoc).filter(keep);
   for (const doc of docs) {
     for (const entry of doc.webhooks ?? []) {
       const path = (entry.clientConfig['service'] as { path: string }).path;

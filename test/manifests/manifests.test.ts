@@ -463,7 +463,7 @@ describe('Deployment', () => {
 describe('RBAC', () => {
   const role = find(base, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
 
-  it('grants exactly: Secrets, ServiceAccounts, Namespaces and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create', () => {
+  it('grants exactly: Secrets, ServiceAccounts, Namespaces and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create, PinRecords, Pods list, ControllerRevisions get', () => {
     const grants = role.rules.filter((rule) => rule.resourceNames === undefined).flatMap((rule) => {
       expect(rule.nonResourceURLs).toBeUndefined();
       return (rule.apiGroups ?? []).flatMap((group) =>
@@ -476,6 +476,9 @@ describe('RBAC', () => {
       'events.k8s.io/events:create',
       'digest-pinner.io/imagesets:get', 'digest-pinner.io/imagesets:list', 'digest-pinner.io/imagesets:watch',
       'digest-pinner.io/imagesets/status:update', 'digest-pinner.io/imagesets/status:patch',
+      'digest-pinner.io/pinrecords:get', 'digest-pinner.io/pinrecords:list', 'digest-pinner.io/pinrecords:watch',
+      'digest-pinner.io/pinrecords:create', 'digest-pinner.io/pinrecords:patch', 'digest-pinner.io/pinrecords:delete',
+      '/pods:list', 'apps/controllerrevisions:get',
     ].sort());
   });
 

@@ -153,6 +153,37 @@ describe('Resolver: cache', () => {
   });
 });
 
+describe('Resolver: fresh lookups (a revision\'s first Pod)', () => {
+  const fresh = (resolver: Resolver, image: string) => resolver.resolve(parseImage(image), { credentials: [], signal: AbortSignal.timeout(5_000), fresh: true });
+
+  it('asks the registry even while the cache holds a fresh digest, and caches its answer', async () => {
+    const { resolver, resolve, source } = setup();
+    source.on(IMAGE, digest(1), digest(2));
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(1), source: 'registry' });
+    expect(await fresh(resolver, IMAGE)).toMatchObject({ digest: digest(2), source: 'registry' });
+    expect(await resolve(IMAGE)).toMatchObject({ digest: digest(2), source: 'cache' });
+    expect(source.count(IMAGE)).toBe(2);
+  });
+
+  it('falls back to the cached digest, stale with a warning, when the registry cannot answer', async () => {
+    const { resolver, resolve, source, clock } = setup();
+    source.on(IMAGE, digest(1), unavailable());
+    await resolve(IMAGE);
+    clock.now += 5 * 60_000;
+    const answer = await fresh(resolver, IMAGE);
+    expect(answer).toMatchObject({ digest: digest(1), source: 'stale' });
+    expect(answer.warning).toBe('pinned to a stale digest (resolved 5m ago): registry answered 503');
+  });
+
+  it('still takes a remembered "manifest unknown" from the cache', async () => {
+    const { resolver, resolve, source } = setup();
+    source.on(IMAGE, new ManifestUnknownError(IMAGE, 'registry answered 404 MANIFEST_UNKNOWN', { status: 404 }), digest(1));
+    await expect(resolve(IMAGE)).rejects.toBeInstanceOf(ManifestUnknownError);
+    await expect(fresh(resolver, IMAGE)).rejects.toBeInstanceOf(ManifestUnknownError);
+    expect(source.count(IMAGE)).toBe(1);
+  });
+});
+
 describe('Resolver: cache bounded by bytes', () => {
   /** A reference of about `length` characters: a host of 63-character labels, then a long path. */
   const longImage = (n: number) => `${'h'.repeat(63)}.${'i'.repeat(63)}.${'j'.repeat(63)}.test/${String(n).padStart(4, '0')}/${'p'.repeat(240)}:v1`;
