@@ -74,7 +74,7 @@ describe('admit with ImageSets', () => {
     const result = await admit(podRequest([{ name: 'app', image: `${AIRGAP}/airgap/missing:v1` }]), 'strict', d, deadline());
     expect(d.resolver.asked).toEqual([]);
     expect(result.outcome).toBe('denied');
-    expect(result.failures).toEqual([{ where: 'containers/app', image: `${AIRGAP}/airgap/missing:v1`, code: REASONS.notInImageSet, reason: expect.stringContaining('not in any ImageSet') as string }]);
+    expect(result.failures).toEqual([{ where: 'containers/app', image: `${AIRGAP}/airgap/missing:v1`, code: REASONS.notInImageSet, registry: AIRGAP, reason: expect.stringContaining('not in any ImageSet') as string }]);
     expect(result.response.status?.message).toContain(`containers/app image "${AIRGAP}/airgap/missing:v1" not pinned: not in any ImageSet`);
   });
 
