@@ -314,11 +314,12 @@ async function pointWebhookAt(cluster, port) {
  */
 async function startWebhook({ port, certs, kubeconfig, caFile, name }) {
   const logFile = join(workDir, `${name}.log`);
+  const metricsPort = await freePort();
   const out = openSync(logFile, 'w');
   // BENCH_CPU_PROF=dir: each webhook writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF];
   const args = [
-    ...IMAGE_NODE_FLAGS, ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1',
+    ...IMAGE_NODE_FLAGS, ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1',
     '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--kubeconfig', kubeconfig, '--ca-file', caFile,
   ];
   // Only --kubeconfig and --ca-file say where things are: none of the caller's own settings.
@@ -342,7 +343,7 @@ async function startWebhook({ port, certs, kubeconfig, caFile, name }) {
     await sleep(READY_POLL_MS);
   }
   const readyMs = performance.now() - spawned;
-  return { child, origin, agent, readyMs, logFile, port };
+  return { child, origin, metricsOrigin: `http://127.0.0.1:${metricsPort}`, agent, readyMs, logFile, port };
 }
 
 /**
@@ -564,7 +565,7 @@ async function podPhaseOnce(api, namespaces, images) {
  * event loop's longest delay since the previous scrape (prom-client resets it at each one).
  */
 async function ownHistogram(webhook) {
-  const res = await request(`${webhook.origin}/metrics`, { dispatcher: webhook.agent });
+  const res = await request(`${webhook.metricsOrigin}/metrics`);
   const text = await res.body.text();
   const lagMax = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
   return { ...webhookHistogram(text, 'digest_pinner_admission_duration_seconds', {}), lagMaxMs: lagMax * 1000 };

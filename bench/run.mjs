@@ -77,6 +77,7 @@ function spawnPinned(pin, args, options) {
 /** The webhook as production runs it: `digest-pinner serve`, JSON logs to a file. */
 async function startWebhook(pin, { workDir, certs, registries }) {
   const port = await freePort();
+  const metricsPort = await freePort();
   const dockerDir = join(workDir, 'docker');
   await mkdir(dockerDir);
   const { token } = registries;
@@ -86,7 +87,7 @@ async function startWebhook(pin, { workDir, certs, registries }) {
   // BENCH_CPU_PROF=dir: the webhook writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF];
   const args = [
-    ...IMAGE_NODE_FLAGS, ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1',
+    ...IMAGE_NODE_FLAGS, ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1',
     '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--ca-file', registries.caFile,
     '--insecure-registry', registries.plain.host, '--docker-config', dockerDir,
   ];
@@ -109,7 +110,7 @@ async function startWebhook(pin, { workDir, certs, registries }) {
       if (Date.now() - started > 15_000) throw error;
     }
   }
-  return { child, origin, agent };
+  return { child, origin, metricsOrigin: `http://127.0.0.1:${metricsPort}`, agent };
 }
 
 /** The bare baseline (bench/baseline.mjs), without the image's flags. */
@@ -165,7 +166,7 @@ async function throughput(servers, body, webhookBody, ca) {
  * counted when its answer arrives, so an answered admission's requests are all in.
  */
 async function requestsTo(webhook, host, method) {
-  const response = await request(`${webhook.origin}/metrics`, { dispatcher: webhook.agent });
+  const response = await request(`${webhook.metricsOrigin}/metrics`);
   let count = 0;
   for (const [, labels, value] of (await response.body.text()).matchAll(/^digest_pinner_registry_requests_total\{([^}]*)\} (\d+)$/gm)) {
     if (labels.includes(`host="${host}"`) && labels.includes(`method="${method}"`)) count += Number(value);

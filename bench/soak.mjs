@@ -23,7 +23,7 @@ import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URL, fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { parse } from 'yaml';
 import { compileTests, startRegistries } from './harness.mjs';
 import { cpuSeconds, residentMiB } from './load.mjs';
@@ -163,10 +163,10 @@ function flap(startRegistry, flapping, stop, clock) {
   return { state: () => state, events, restartFailures: () => restartFailures, done };
 }
 
-/** The webhook's own figures from GET /metrics, as Prometheus would scrape them: its heap and its cache. */
-async function scrape(webhook, dispatcher) {
+/** The webhook's own figures from GET /metrics on its metrics port, as Prometheus would scrape them: its heap and its cache. */
+async function scrape(webhook) {
   try {
-    const response = await request(`${webhook.url}/metrics`, { dispatcher, signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+    const response = await request(`${webhook.metricsUrl}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
     const text = await response.body.text();
     const value = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
     return { heapUsedMiB: value('nodejs_heap_size_used_bytes') / 2 ** 20, cacheEntries: value('digest_pinner_cache_entries') };
@@ -181,22 +181,19 @@ async function scrape(webhook, dispatcher) {
  */
 async function sampler(webhook, stop, clock, onCrash) {
   const samples = [];
-  // The scrape does not check the webhook's certificate: the review clients do.
-  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   for (let tick = 1; !stop.aborted; tick += 1) {
     await sleep(Math.max(0, tick * SAMPLE_MS - clock() * 1000), undefined, { signal: stop }).catch(() => undefined);
     if (stop.aborted) break;
     try {
       if (!webhook.alive()) throw new Error('exited');
       const [memory, cpu, fds] = await Promise.all([residentMiB(webhook.pid), cpuSeconds(webhook.pid), readdir(`/proc/${webhook.pid}/fd`)]);
-      const metrics = tick % SCRAPE_EVERY === 0 ? await scrape(webhook, dispatcher) : undefined;
+      const metrics = tick % SCRAPE_EVERY === 0 ? await scrape(webhook) : undefined;
       samples.push({ t: clock(), rssMiB: memory.rss, peakMiB: memory.peak, cpuSeconds: cpu, fds: fds.length, load: os.loadavg()[0], metrics });
     } catch {
       onCrash(clock());
       break;
     }
   }
-  await dispatcher.close();
   return samples;
 }
 

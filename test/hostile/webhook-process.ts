@@ -149,6 +149,8 @@ export interface ReviewClient {
 export interface WebhookProcess extends ReviewClient {
   /** `https://127.0.0.1:PORT`. */
   readonly url: string;
+  /** `http://127.0.0.1:PORT` of its metrics port (`/metrics`, `/healthz`, `/readyz`). */
+  readonly metricsUrl: string;
   readonly pid: number;
   /** The directory the process runs in (its certificates, docker config, `files`). */
   readonly dir: string;
@@ -193,9 +195,9 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
   await Promise.all([writeFile(join(dir, 'tls.crt'), certs.cert), writeFile(join(dir, 'tls.key'), certs.key), mkdir(join(dir, 'docker'))]);
   await writeFile(join(dir, 'docker/config.json'), JSON.stringify({ auths: registryAuths(registries) }));
   for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
-  const port = await freePort();
+  const [port, metricsPort] = [await freePort(), await freePort()];
   const args = [
-    options.main ?? bundleMain(), 'serve', '--port', String(port), '--metrics-port', '0', '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
+    options.main ?? bundleMain(), 'serve', '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
     '--ca-file', registries.caFile, '--insecure-registry', registries.plain.host, '--docker-config', join(dir, 'docker'), ...(options.args ?? []),
   ];
   const logFile = join(dir, 'webhook.log');
@@ -231,6 +233,7 @@ export async function startWebhookProcess(registries: TestRegistries, options: W
   let stopped: Promise<StoppedWebhook> | undefined;
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     pid,
     dir,
     review: (body, reviewOptions) => main.review(body, reviewOptions),
