@@ -3,6 +3,8 @@
 /** A deadline as waits see it: `signal` aborts when it passes (an implementation may create it only when first read). */
 export interface Deadline {
   readonly signal: AbortSignal;
+  /** Whether it has passed, read without creating the signal. */
+  passed(): boolean;
 }
 
 /** A deadline whose timer can be cleared before it fires. */
@@ -23,10 +25,10 @@ export function cancellableTimeout(ms: number, message: string): CancellableTime
   };
   if (ms <= 0) {
     expire();
-    return { signal: controller.signal, cancel: () => undefined };
+    return { signal: controller.signal, passed: () => true, cancel: () => undefined };
   }
   const timer = setTimeout(expire, ms).unref();
-  return { signal: controller.signal, cancel: () => { clearTimeout(timer); } };
+  return { signal: controller.signal, passed: () => controller.signal.aborted, cancel: () => { clearTimeout(timer); } };
 }
 
 /**

@@ -124,7 +124,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
   if (beyond.length > 0 && mode === 'strict') return { ...denied(request.uid, tooManyImagesMessage(unattempted), [], []), notAttempted: fields.length };
   const session = await openRecord(request, deps, deadline);
   const context: FieldContext = { credentials, deadline, session };
-  const run = await boundedFanOut(admitted, (field) => pinField(field, deps, context), deadline.signal);
+  const run = await boundedFanOut(admitted, (field) => pinField(field, deps, context), deadline);
   const notAttempted: Unattempted = { ...unattempted, fields: beyond.length + run.notStarted };
 
   const resolved = gather(run.outcomes);
@@ -163,7 +163,7 @@ async function recorded(
 /** The record of a Pod's revision, when records are on and this is a Pod's creation. */
 async function openRecord(request: AdmissionRequest, deps: AdmitDeps, deadline: Deadline): Promise<RecordSession | undefined> {
   if (deps.records === undefined || request.kind.kind !== 'Pod' || request.operation !== 'CREATE' || request.subResource !== undefined) return undefined;
-  return deps.records.open({ object: request.object, namespace: request.namespace, dryRun: request.dryRun }, deadline.signal);
+  return deps.records.open({ object: request.object, namespace: request.namespace, dryRun: request.dryRun }, deadline);
 }
 
 /** An outcome with the digest another replica recorded first for its field and image, when there is one: the record wins, so every Pod of the revision agrees. */

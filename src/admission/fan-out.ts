@@ -6,6 +6,7 @@
  * requests one admission has waiting for a registry are few, and an ordinary review
  * waits behind a few of each other admission's, never behind all of a large one's.
  */
+import type { Deadline } from '../timeout.js';
 
 /** Distinct images (as written) looked up per admission; a review naming more is not pinned beyond them. */
 export const MAX_IMAGES_PER_ADMISSION = 256;
@@ -45,20 +46,21 @@ export interface FanOutResult<R> {
 }
 
 /**
- * Runs `work` over `items`, at most `limit` at a time, in order; once `signal` has
- * aborted, nothing more is started (what runs finishes on its own terms).
+ * Runs `work` over `items`, at most `limit` at a time, in order; once `deadline` has
+ * passed, nothing more is started (what runs finishes on its own terms). Reads
+ * `passed()`, not the signal, so an admission answered from the cache arms no timer.
  */
 export async function boundedFanOut<T, R>(
   items: readonly T[],
   work: (item: T) => Promise<R>,
-  signal: AbortSignal,
+  deadline: Deadline,
   limit: number = FIELDS_AT_ONCE,
 ): Promise<FanOutResult<R>> {
   const outcomes: (R | undefined)[] = new Array<R | undefined>(items.length).fill(undefined);
   let next = 0;
   let started = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length && !signal.aborted) {
+    while (next < items.length && !deadline.passed()) {
       const index = next;
       next += 1;
       started += 1;

@@ -21,6 +21,7 @@ import { describeKubeError } from '../kube/describe.js';
 import { stripMetadata, type KubeLogger } from '../kube/informers.js';
 import type { RestartDelays } from '../kube/restarts.js';
 import { member } from '../json.js';
+import type { Deadline } from '../timeout.js';
 import { isConflict, RolloutApi } from './api.js';
 import { mergePins, parseRecord, pinsPatch, recordObject, recordView, sameRevision, siblingDigests, unlistedView, type FreshPin, type RecordView } from './record.js';
 import { inRevision, podSelector, recordName, recordOwner, revisionOf } from './revision.js';
@@ -120,7 +121,7 @@ export class RecordStore implements RevisionRecords {
     await this.#informer.stop();
   }
 
-  async open(pod: PodAdmission, signal: AbortSignal): Promise<RecordSession | undefined> {
+  async open(pod: PodAdmission, deadline: Deadline): Promise<RecordSession | undefined> {
     if (this.#informer.state !== 'synced') return undefined;
     const revision = revisionOf(pod.object, pod.namespace);
     if (revision === undefined) return undefined;
@@ -130,7 +131,7 @@ export class RecordStore implements RevisionRecords {
     const stored = held !== undefined && sameRevision(held, revision) ? held : undefined;
     const selector = podSelector(revision, member(member(pod.object, 'metadata'), 'labels'));
     const pending = stored === undefined || [...stored.pins.values()].some((pin) => pin.confirmedAt === undefined);
-    const pods = pending && selector !== undefined ? await this.#revisionPods(revision, selector, signal) : undefined;
+    const pods = pending && selector !== undefined ? await this.#revisionPods(revision, selector, deadline.signal) : undefined;
     const view = pods === undefined ? unlistedView(stored) : recordView(stored, pods, this.#now(), this.#graceMs());
     return new Session(this, { revision, name, selector, stored, view, pods: pods ?? [], dryRun: pod.dryRun });
   }

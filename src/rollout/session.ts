@@ -1,4 +1,5 @@
 /** What an admission asks of the records of revisions (the admission stage uses these; record-store.ts answers them). */
+import type { Deadline } from '../timeout.js';
 import type { FreshPin } from './record.js';
 
 export type { FreshPin } from './record.js';
@@ -39,5 +40,5 @@ export interface PodAdmission {
 /** Records of revisions, as the admission reads and writes them. */
 export interface RevisionRecords {
   /** The session of the Pod's revision; undefined for a Pod of no recorded revision, or while records are unavailable. Never throws. */
-  open(pod: PodAdmission, signal: AbortSignal): Promise<RecordSession | undefined>;
+  open(pod: PodAdmission, deadline: Deadline): Promise<RecordSession | undefined>;
 }

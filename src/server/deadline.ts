@@ -39,6 +39,10 @@ export class AdmissionDeadline implements Deadline {
     return this.#timeout.signal;
   }
 
+  passed(): boolean {
+    return this.#timeout?.signal.aborted ?? Date.now() >= this.#at;
+  }
+
   dispose(): void {
     this.#timeout?.cancel();
   }

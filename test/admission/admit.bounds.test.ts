@@ -10,6 +10,8 @@ import { podRequest } from './requests.js';
 import type { ImageRef } from '../../src/reference/types.js';
 import type { Resolution } from '../../src/resolve/index.js';
 import { decodedPatch } from '../support/webhook.js';
+import { deadlineOf } from '../support/deadline.js';
+import type { Deadline } from '../../src/timeout.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
 
@@ -39,7 +41,7 @@ function podOf(images: readonly string[]) {
 }
 
 const images = (count: number) => Array.from({ length: count }, (_, i) => `registry.example/app:v${i}`);
-const never = { signal: new AbortController().signal };
+const never = deadlineOf(new AbortController().signal);
 
 describe('admit with more distinct images than one admission looks up', () => {
   const named = MAX_IMAGES_PER_ADMISSION + 44;
@@ -96,7 +98,7 @@ describe('admit resolving many fields', () => {
       const waiting: (() => void)[] = [];
       // The first fields are held until the deadline has passed; then they answer.
       const resolver = new CountingResolver(() => new Promise((resolve) => waiting.push(resolve)));
-      const admitted = admit(podOf(images(40)), mode, deps(resolver), deadline);
+      const admitted = admit(podOf(images(40)), mode, deps(resolver), deadlineOf(deadline.signal));
       while (waiting.length < FIELDS_AT_ONCE) await new Promise((resolve) => setImmediate(resolve));
       deadline.abort();
       for (const go of waiting) go();
@@ -110,6 +112,24 @@ describe('admit resolving many fields', () => {
         expect(result.response.status?.message).toBe(`digest-pinner: ${40 - FIELDS_AT_ONCE} images could not be pinned to a digest (namespace mode strict): ${line}`);
       }
     }
+  });
+});
+
+describe('admit answered from the cache', () => {
+  it('never reads the deadline signal, so it arms no timer', async () => {
+    const resolver: ImageResolver = {
+      resolve: () => Promise.reject(new Error('a cached image asked the registry')),
+      cached: (ref) => ({ ref, digest: DIGEST, source: 'cache', credential: undefined }),
+    };
+    const unread: Deadline = {
+      get signal(): AbortSignal {
+        throw new Error('the deadline signal was read');
+      },
+      passed: () => false,
+    };
+    const result = await admit(podOf(images(5)), 'strict', deps(resolver), unread);
+    expect(result.outcome).toBe('pinned');
+    expect(result.failures).toEqual([]);
   });
 });
 

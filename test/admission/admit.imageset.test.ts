@@ -9,6 +9,7 @@ import { ImageSetCatalog } from '../../src/imageset/catalog.js';
 import { parseImageSet } from '../../src/imageset/parse.js';
 import type { ImageRef } from '../../src/reference/types.js';
 import type { Resolution } from '../../src/resolve/index.js';
+import { deadlineOf } from '../support/deadline.js';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
@@ -50,7 +51,7 @@ function patchOf(response: { patch?: string }): { op: string; path: string; valu
   return response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string; value?: unknown }[]);
 }
 
-const deadline = (): Deadline => ({ signal: AbortSignal.timeout(5_000) });
+const deadline = (): Deadline => deadlineOf(AbortSignal.timeout(5_000));
 
 describe('admit with ImageSets', () => {
   it('pins from an ImageSet without asking the resolver, and reports source imageset', async () => {

@@ -15,6 +15,7 @@ import type { ImageRef } from '../../src/reference/types.js';
 import type { Resolution } from '../../src/resolve/index.js';
 import type { FreshPin, RecordedPin, RecordSession, RevisionRecords, Settled } from '../../src/rollout/session.js';
 import { pinKey } from '../../src/rollout/types.js';
+import { deadlineOf } from '../support/deadline.js';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const R = `sha256:${'e'.repeat(64)}`;
@@ -60,7 +61,7 @@ function deps(records: RevisionRecords, imageSets: { image: string; digest: stri
   };
 }
 
-const deadline = (): Deadline => ({ signal: AbortSignal.timeout(5_000) });
+const deadline = (): Deadline => deadlineOf(AbortSignal.timeout(5_000));
 
 function imageOf(response: { patch?: string }): unknown {
   const ops = response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string; value?: unknown }[]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { boundedFanOut, withinImageLimit } from '../../src/admission/fan-out.js';
+import { deadlineOf } from '../support/deadline.js';
 
 const field = (image: string, n: number) => ({ image, n });
 
@@ -44,7 +45,7 @@ function heldWork() {
 describe('boundedFanOut', () => {
   it('runs at most `limit` at once, starting items in order, and keeps outcomes in item order', async () => {
     const held = heldWork();
-    const run = boundedFanOut([0, 1, 2, 3, 4, 5, 6], held.work, new AbortController().signal, 3);
+    const run = boundedFanOut([0, 1, 2, 3, 4, 5, 6], held.work, deadlineOf(new AbortController().signal), 3);
     await new Promise((resolve) => setImmediate(resolve));
     expect(held.started).toEqual([0, 1, 2]);
     await held.finishAll();
@@ -58,7 +59,7 @@ describe('boundedFanOut', () => {
   it('starts nothing once the signal has aborted; what runs finishes', async () => {
     const held = heldWork();
     const deadline = new AbortController();
-    const run = boundedFanOut([0, 1, 2, 3, 4], held.work, deadline.signal, 2);
+    const run = boundedFanOut([0, 1, 2, 3, 4], held.work, deadlineOf(deadline.signal), 2);
     await new Promise((resolve) => setImmediate(resolve));
     deadline.abort();
     await held.finishAll();
@@ -69,6 +70,6 @@ describe('boundedFanOut', () => {
   });
 
   it('does nothing for no items', async () => {
-    expect(await boundedFanOut([], () => Promise.resolve(1), new AbortController().signal)).toEqual({ outcomes: [], notStarted: 0 });
+    expect(await boundedFanOut([], () => Promise.resolve(1), deadlineOf(new AbortController().signal))).toEqual({ outcomes: [], notStarted: 0 });
   });
 });

@@ -7,6 +7,7 @@ import { DockerCredentialHelpers } from '../../src/credentials/helpers.js';
 import { parseDockerConfig } from '../../src/credentials/docker-config.js';
 import { OwnCredentials } from '../../src/credentials/own.js';
 import { PATH_WITH_FIXTURES, makeExecutable, runs } from './fixtures.js';
+import { deadlineOf } from '../support/deadline.js';
 
 const REGISTRY = 'registry.test.example:5000';
 const IMAGE = { domain: REGISTRY, name: `${REGISTRY}/team/app` };
@@ -35,7 +36,7 @@ describe('OwnCredentials.forImage with a deadline', () => {
     const answerFile = join(dir, 'late-answer');
     // The helper answers only once the test lets it, so only the deadline can end the first lookup.
     const own = credentialsWith('test', countFile, { DP_TEST_ANSWER_AFTER: answerFile });
-    const found = await own.forImage(IMAGE, { signal: AbortSignal.timeout(100) });
+    const found = await own.forImage(IMAGE, deadlineOf(AbortSignal.timeout(100)));
     expect(found.map((c) => c.username)).toEqual(['config-user']);
     await writeFile(answerFile, '');
     // The run the deadline left behind goes on; its answer serves the next lookup.
@@ -46,7 +47,7 @@ describe('OwnCredentials.forImage with a deadline', () => {
   it('waits for a helper that answers in time: its credential first, then the config auths', async () => {
     const countFile = join(dir, 'test-count');
     const own = credentialsWith('test', countFile);
-    const found = await own.forImage(IMAGE, { signal: AbortSignal.timeout(5_000) });
+    const found = await own.forImage(IMAGE, deadlineOf(AbortSignal.timeout(5_000)));
     expect(found.map((c) => c.username)).toEqual(['robot', 'config-user']);
     expect(await runs(countFile)).toBe(1);
   });
