@@ -103,7 +103,7 @@ const ALWAYS = ['ClusterRole/digest-pinner', 'ClusterRoleBinding/digest-pinner',
   // Bound or not, it holds the skip list.
   'ValidatingAdmissionPolicy/digest-pinner-strict',
   'ServiceAccount/digest-pinner'];
-const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'CustomResourceDefinition/pinrecords.digest-pinner.io', 'PodDisruptionBudget/digest-pinner',
+const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'CustomResourceDefinition/pinrecords.digest-pinner.io', 'NetworkPolicy/digest-pinner', 'PodDisruptionBudget/digest-pinner',
   'ValidatingAdmissionPolicyBinding/digest-pinner-strict'].sort();
 const CERT_MANAGER = ['Certificate/digest-pinner-ca', 'Certificate/digest-pinner-tls', 'Issuer/digest-pinner-ca', 'Issuer/digest-pinner-selfsigned'];
 const TEMPLATE_RULES = ['pods', 'pods/ephemeralcontainers', 'podtemplates,replicationcontrollers', 'deployments,statefulsets,daemonsets,replicasets',
@@ -268,12 +268,19 @@ const COMBINATIONS: readonly Combination[] = [
     },
   },
   {
-    name: 'a NetworkPolicy',
-    flags: ['--set', 'networkPolicy.enabled=true'],
+    name: 'the default NetworkPolicy: the webhook port from any source, nothing else',
+    flags: [],
     check: (objects) => {
       const policy = find(objects, 'NetworkPolicy', 'digest-pinner') as KubeObject & { spec: { ingress: unknown[]; policyTypes: string[] } };
       expect(policy.spec.policyTypes).toEqual(['Ingress']);
       expect(policy.spec.ingress).toEqual([{ ports: [{ port: 'https', protocol: 'TCP' }] }]);
+    },
+  },
+  {
+    name: 'no NetworkPolicy',
+    flags: ['--set', 'networkPolicy.enabled=false'],
+    check: (objects) => {
+      expect(kinds(objects)).toEqual(DEFAULTS.filter((key) => key !== 'NetworkPolicy/digest-pinner'));
     },
   },
   {

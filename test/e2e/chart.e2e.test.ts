@@ -26,6 +26,9 @@ const NAMESPACE = 'digest-pinner';
 const RELEASE = 'digest-pinner';
 const STRICT = 'strict-ns';
 const CRD = 'imagesets.digest-pinner.io';
+const RECORDS_CRD = 'pinrecords.digest-pinner.io';
+/** The CRDs kept on uninstall (crds.keep), as `kubectl get -o name` names them. */
+const KEPT = [CRD, RECORDS_CRD].map((name) => `customresourcedefinition.apiextensions.k8s.io/${name}`);
 const PINNED = `registry.example.com/app@sha256:${'a'.repeat(64)}`;
 const STEP_TIMEOUT_MS = 300_000;
 const GENERATE_CRDS = join(import.meta.dirname, 'generate-crds.sh');
@@ -155,8 +158,9 @@ describe('Helm 4', () => {
     await helmOk(4, ['install', RELEASE, CHART_DIR, '--namespace', NAMESPACE, '--create-namespace']);
     expect(await remaining()).toEqual([
       'clusterrole.rbac.authorization.k8s.io/digest-pinner', 'clusterrolebinding.rbac.authorization.k8s.io/digest-pinner',
-      `customresourcedefinition.apiextensions.k8s.io/${CRD}`, 'deployment.apps/digest-pinner',
-      'mutatingwebhookconfiguration.admissionregistration.k8s.io/digest-pinner', 'poddisruptionbudget.policy/digest-pinner',
+      ...KEPT, 'deployment.apps/digest-pinner',
+      'mutatingwebhookconfiguration.admissionregistration.k8s.io/digest-pinner', 'networkpolicy.networking.k8s.io/digest-pinner',
+      'poddisruptionbudget.policy/digest-pinner',
       'role.rbac.authorization.k8s.io/digest-pinner-lease', 'rolebinding.rbac.authorization.k8s.io/digest-pinner-lease',
       'service/digest-pinner', 'serviceaccount/digest-pinner',
       'validatingadmissionpolicy.admissionregistration.k8s.io/digest-pinner-strict',
@@ -175,11 +179,13 @@ describe('Helm 4', () => {
     const mark = await auditMark();
     const output = await helmOk(4, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
     expect(output).toContain(`[CustomResourceDefinition] ${CRD}`);
+    expect(output).toContain(`[CustomResourceDefinition] ${RECORDS_CRD}`);
     const deleted = await deletions(mark);
     expect(deleted[0]).toBe('mutatingwebhookconfigurations/digest-pinner');
     expect(deleted.at(-1)).toBe('validatingadmissionpolicybindings/digest-pinner-strict');
     expect(deleted).not.toContain(`customresourcedefinitions/${CRD}`);
-    expect(await remaining()).toEqual([`customresourcedefinition.apiextensions.k8s.io/${CRD}`]);
+    expect(deleted).not.toContain(`customresourcedefinitions/${RECORDS_CRD}`);
+    expect(await remaining()).toEqual(KEPT);
     expect(await cluster.kubectlOk(['get', 'imagesets', '-o', 'name'])).toBe('imageset.digest-pinner.io/kept\n');
     await eventually('nothing to check Pods in the strict namespace', async () => (await admitPod('nginx:1.27')).ok);
   }, STEP_TIMEOUT_MS);
@@ -201,7 +207,7 @@ describe('Helm 3', () => {
     expect(indexOf(deleted, 'services/digest-pinner')).toBeLessThan(webhookConfiguration);
     expect(indexOf(deleted, 'deployments/digest-pinner')).toBeLessThan(webhookConfiguration);
     expect(deleted.at(-1)).toBe('validatingadmissionpolicybindings/digest-pinner-strict');
-    expect(await remaining()).toEqual([`customresourcedefinition.apiextensions.k8s.io/${CRD}`]);
+    expect(await remaining()).toEqual(KEPT);
     expect(await cluster.kubectlOk(['get', 'imagesets', '-o', 'name'])).toBe('imageset.digest-pinner.io/kept\n');
   }, STEP_TIMEOUT_MS);
 
@@ -210,7 +216,7 @@ describe('Helm 3', () => {
     await eventually('the strict entry to be called', callsStrictEntry);
     const mark = await auditMark();
     await helmOk(3, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
-    expect(await deletions(mark)).toContain(`customresourcedefinitions/${CRD}`);
+    expect(await deletions(mark)).toEqual(expect.arrayContaining([`customresourcedefinitions/${CRD}`, `customresourcedefinitions/${RECORDS_CRD}`]));
     expect(await remaining()).toEqual([]);
     await eventually('nothing to check Pods in the strict namespace', async () => (await admitPod('nginx:1.27')).ok);
   }, STEP_TIMEOUT_MS);
