@@ -46,6 +46,8 @@ const DIGEST = `sha256:${'c'.repeat(64)}`;
 const PINNED = `${IMAGE}@${DIGEST}`;
 const PINNED_BY_HAND = `${REGISTRY}/other@sha256:${'d'.repeat(64)}`;
 const SKIPPED = `${REGISTRY}/skipped/tool:2`;
+/** The CRDs every uninstall keeps (crds.keep), as `kubectl get -o name` names them. */
+const KEPT_CRDS = ['imagesets', 'pinrecords'].map((plural) => `customresourcedefinition.apiextensions.k8s.io/${plural}.digest-pinner.io`);
 /** Skipped by Helm 3's list only. */
 const SKIPPED_DEEP = `${REGISTRY}/skipped/deep/tool:2`;
 /** The chart value `skip` each major installs with. */
@@ -313,7 +315,7 @@ describe.each([4, 3] as const)('Helm %i', (major) => {
     expect(strict.ends()).toEqual({ first: [PINNED, PINNED_BY_HAND, SKIPPED], last: [IMAGE, PINNED_BY_HAND, SKIPPED] });
     expect(warn.ends()).toEqual({ first: [PINNED], last: [IMAGE] });
     expect(during.every((count) => count > 0), 'Pods created while helm uninstall ran').toBe(true);
-    expect(await remaining()).toEqual(['customresourcedefinition.apiextensions.k8s.io/imagesets.digest-pinner.io']);
+    expect(await remaining()).toEqual(KEPT_CRDS);
   }, STEP_TIMEOUT_MS);
 });
 
@@ -340,7 +342,7 @@ describe('the release namespace deleted first', () => {
     expect(uninstall.stderr).toContain('not found');
     expect(await remaining()).toEqual([
       'clusterrole.rbac.authorization.k8s.io/digest-pinner', 'clusterrolebinding.rbac.authorization.k8s.io/digest-pinner',
-      'customresourcedefinition.apiextensions.k8s.io/imagesets.digest-pinner.io',
+      ...KEPT_CRDS,
       'mutatingwebhookconfiguration.admissionregistration.k8s.io/digest-pinner',
       'validatingadmissionpolicy.admissionregistration.k8s.io/digest-pinner-strict',
       'validatingadmissionpolicybinding.admissionregistration.k8s.io/digest-pinner-strict',
@@ -354,7 +356,7 @@ describe('the release namespace deleted first', () => {
     // A new install takes over the objects left behind (same release name and namespace).
     await helmOk(4, ['install', RELEASE, CHART_DIR, '--namespace', NAMESPACE, '--create-namespace']);
     await helmOk(4, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
-    expect(await remaining()).toEqual(['customresourcedefinition.apiextensions.k8s.io/imagesets.digest-pinner.io']);
+    expect(await remaining()).toEqual(KEPT_CRDS);
     await eventually('an unpinned strict Pod admitted', admittedAsWritten);
   }, STEP_TIMEOUT_MS);
 });
