@@ -326,6 +326,9 @@ describe('the release namespace deleted first', () => {
 
   it('then admits what strict mode admits while the webhook is down, and every Pod in warn namespaces', async () => {
     await cluster.kubectlOk(['delete', 'namespace', NAMESPACE, '--wait=true', '--timeout=120s']);
+    // Its Pods went with the namespace: the host process stands in for them, and a kube-apiserver
+    // connection kept alive to it would otherwise outlive the Service it was opened through.
+    await stopWebhook();
     // The Service went with the namespace: the webhook configuration left behind fails open.
     const refused = await eventually('the webhook to be out of the path', async () => {
       const answer = await createPod(STRICT, IMAGE);
