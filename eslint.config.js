@@ -14,7 +14,7 @@ import tseslint from 'typescript-eslint';
  */
 const LAYERS = [
   ['cli'],
-  ['server', 'metrics'],
+  ['server', 'metrics', 'audit'],
   ['admission'],
   ['rollout'],
   ['imageset', 'resolve'],

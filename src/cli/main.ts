@@ -19,6 +19,7 @@ Commands:
   check      list the images in manifest files that are not pinned (text, JSON, SARIF)
   imageset   resolve references into an ImageSet manifest
   krm        pin the images of a ResourceList as a KRM function (kustomize, kpt)
+  audit      find unpinned images, moved tags and split revisions in a live cluster
   version    print the version (also --version)
 
 Run 'digest-pinner <command> --help' for a command's flags.`;
@@ -33,6 +34,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
   ['check', async () => (await import('./check.js')).checkCommand],
   ['imageset', async () => (await import('./imageset.js')).imagesetCommand],
   ['krm', async () => (await import('./krm.js')).krmCommand],
+  ['audit', async () => (await import('./audit.js')).auditCommand],
 ]);
 
 const HELP = new Set(['help', '--help', '-h']);
