@@ -55,7 +55,7 @@ function staticGraph(entry: string): { files: Set<string>; packages: Set<string>
   return { files, packages };
 }
 
-const OTHER_COMMANDS = ['cli/resolve.ts', 'cli/certs.ts', 'cli/pin.ts', 'cli/check.ts', 'cli/imageset.ts', 'cli/krm.ts'];
+const OTHER_COMMANDS = ['cli/resolve.ts', 'cli/certs.ts', 'cli/pin.ts', 'cli/check.ts', 'cli/imageset.ts', 'cli/krm.ts', 'cli/audit.ts'];
 
 describe('main.ts', () => {
   it('loads no command before it knows which one runs', () => {

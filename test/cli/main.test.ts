@@ -19,7 +19,7 @@ afterAll(async () => {
 
 const run = (args: readonly string[], stdin?: string): Promise<Run> => runCommand(args, { cwd: workDir, stdin });
 
-const COMMANDS = ['serve', 'resolve', 'certs', 'pin', 'check', 'imageset', 'krm'] as const;
+const COMMANDS = ['serve', 'resolve', 'certs', 'pin', 'check', 'imageset', 'krm', 'audit'] as const;
 const REGISTRY_FLAGS = ['--config', '--docker-config', '--ca-file', '--insecure-registry', '--registry-timeout', '--image-credential-provider-config'];
 
 describe('version', () => {
@@ -85,6 +85,9 @@ describe('usage errors: stderr, exit 2, and where to read the flags', () => {
     [['resolve', '--insecure-registry', 'http://x', 'x'], '--insecure-registry "http://x" must be HOST or HOST:PORT, without a scheme or path (see digest-pinner resolve --help)'],
     [['serve', '--cache-ttl', 'soon'], '--cache-ttl "soon" is not a duration (examples: 30s, 5m, 1h, or seconds) (see digest-pinner serve --help)'],
     [['serve', '--max-connections', '0'], '--max-connections must be a positive whole number (see digest-pinner serve --help)'],
+    [['audit', '--output', 'yaml'], '--output "yaml" must be text, json or sarif (see digest-pinner audit --help)'],
+    [['audit', 'extra'], 'unexpected argument "extra": this command takes flags only (see digest-pinner audit --help)'],
+    [['audit'], 'audit needs a cluster: pass --kubeconfig FILE, set KUBECONFIG, or run in a cluster (see digest-pinner audit --help)'],
   ])('%j', async (args, message) => {
     expect(await run(args)).toMatchObject({ code: 2, stdout: '', stderr: `digest-pinner: ${message}\n` });
   });
@@ -111,7 +114,7 @@ describe('each command takes the flags it uses', () => {
     expect((await run(['imageset', '--name', 'x', '--drop-tag', 'nginx:1'])).stderr).toBe('digest-pinner: unknown flag --drop-tag (see digest-pinner imageset --help)\n');
   });
 
-  it.each(['serve', 'resolve', 'pin', 'imageset', 'krm'])('%s lists every registry flag it takes', async (command) => {
+  it.each(['serve', 'resolve', 'pin', 'imageset', 'krm', 'audit'])('%s lists every registry flag it takes', async (command) => {
     const help = (await run([command, '--help'])).stdout;
     for (const flag of REGISTRY_FLAGS) expect(help).toContain(`  ${flag} `);
   });
