@@ -2,18 +2,10 @@
  * An audit's findings as text, JSON and SARIF; the SARIF log validated against the SARIF
  * 2.1.0 JSON schema (the OASIS standard's schema, rtm.5, as @microsoft/jest-sarif ships it).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import AjvDraft04 from 'ajv-draft-04';
-import ajvFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { FINDING_KINDS, jsonFindings, RULES, sarifLog, textLines, type Finding } from '../../src/audit/index.js';
+import { sarifSchemaErrors as validate } from '../support/sarif.js';
 
-// CommonJS modules: Node's default import is module.exports, whose `default` is the export itself.
-const Ajv = AjvDraft04.default;
-const addFormats = ajvFormats.default;
-const require = createRequire(import.meta.url);
-const SCHEMA = JSON.parse(readFileSync(require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8')) as Record<string, unknown>;
 const OLD = `sha256:${'a'.repeat(64)}`;
 const NEW = `sha256:${'b'.repeat(64)}`;
 
@@ -30,14 +22,6 @@ const FINDINGS: Finding[] = [
   { kind: 'revision-split', object: { apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: 'shop', name: 'web-5d8f', uid: 'u2' }, field: 'containers/app', image: '', message: 'split', properties: { digests: `${OLD} (2 Pods: a, b)` } },
   { kind: 'digest-gone', object: { apiVersion: 'digest-pinner.io/v1alpha1', kind: 'PinRecord', namespace: 'shop', name: 'replicaset.web-5d8f', uid: 'u3' }, field: 'containers/app', image: 'docker.io/library/web:1', message: 'gone', properties: { digest: OLD } },
 ];
-
-function validate(log: unknown): string[] {
-  // unicodeRegExp off: the schema's `language` pattern has a lone `]`, which only a non-unicode RegExp accepts.
-  const ajv = new Ajv({ allErrors: true, unicodeRegExp: false });
-  addFormats(ajv);
-  const check = ajv.compile(SCHEMA);
-  return check(log) ? [] : (check.errors ?? []).map((error: { instancePath: string; message?: string }) => `${error.instancePath} ${error.message ?? ''}`);
-}
 
 describe('textLines', () => {
   it('writes KIND/NAMESPACE/NAME FIELD: MESSAGE (RULE), one line per finding', () => {
