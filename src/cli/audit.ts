@@ -5,7 +5,7 @@
  * PolicyReports where their CRDs are installed. Loads @kubernetes/client-node: only `audit` imports this module.
  */
 import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, concurrencyFlag, parseFlags, UsageError } from './options.js';
-import { buildCore, type Core } from './core.js';
+import { buildCore, TRY_NEXT_CODES, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { mapBounded } from './pinning.js';
 import { kubeConfigFrom, describeKubeError } from '../kube/index.js';
@@ -98,8 +98,8 @@ async function serves(core: Core, recorded: RecordedDigest): Promise<boolean> {
       await core.client.getDigest(recorded.ref, recorded.digest, credential, signal);
       return true;
     } catch (error) {
-      // Unknown to one credential may be visible to the next; refused likewise.
-      if (!(error instanceof DigestPinnerError) || (error.code !== 'DP_ERR_MANIFEST_UNKNOWN' && error.code !== 'DP_ERR_REGISTRY_AUTH')) throw error;
+      // Unknown to one credential may be visible to the next; refused likewise (as the resolver tries them).
+      if (!(error instanceof DigestPinnerError) || !TRY_NEXT_CODES.has(error.code)) throw error;
       unknown = error;
     }
   }

@@ -37,7 +37,7 @@ export interface Core {
 }
 
 /** Errors after which the next credential may still succeed: refused, or not visible to this one. */
-const TRY_NEXT_CODES: ReadonlySet<string> = new Set(['DP_ERR_REGISTRY_AUTH', 'DP_ERR_MANIFEST_UNKNOWN']);
+export const TRY_NEXT_CODES: ReadonlySet<string> = new Set(['DP_ERR_REGISTRY_AUTH', 'DP_ERR_MANIFEST_UNKNOWN']);
 
 export interface CoreOptions extends CommonOptions {
   readonly homeDir: string;
