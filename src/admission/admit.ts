@@ -81,6 +81,8 @@ export interface AdmitResult {
   readonly failures: readonly ImageFailure[];
   /** Image fields not looked up at all (beyond the image limit, or after the deadline), when there were any. */
   readonly notAttempted?: number;
+  /** The name of the Pod's revision's record (e.g. `replicaset.web-5d8f7c9b4`), when it has one. */
+  readonly record?: string;
 }
 
 /** Reasons operators and tests can rely on. */
@@ -140,7 +142,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     ...(failures.length + notes.length + revisionNotes.length + notAttempted.fields > 0 ? { warnings: failureWarnings(failures, notes, notAttempted, revisionNotes) } : {}),
   };
   const outcome: AdmissionOutcome = failures.length + notAttempted.fields > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
-  return { response, outcome, resolutions, failures, ...notAttemptedField(notAttempted) };
+  return { response, outcome, resolutions, failures, ...notAttemptedField(notAttempted), ...(session === undefined ? {} : { record: session.name }) };
 }
 
 /**

@@ -55,6 +55,8 @@ export interface ClusterOptions {
   readonly skipPolicy?: string | undefined;
   /** PinRecords: every Pod of a revision gets the same digests (off: `--no-pin-records`). */
   readonly pinRecords: boolean;
+  /** `--pin-grace`: how long a provisional pin no stored Pod carries binds the revision's later Pods. */
+  readonly pinGraceMs: number;
   readonly onRecordOperation: (operation: RecordOperation, count: number) => void;
 }
 
@@ -132,7 +134,7 @@ export class ClusterWatch {
       namespaces: options.pinRelatedEverywhere ? NOT_WATCHING : new NamespaceInformer({ kubeConfig, namespaces: this.#relatedImageNamespaces, log }),
       skipPolicy: this.#skipPolicyInformer(kubeConfig, log),
       imageSets: new ImageSetWatch({ kubeConfig, log, authoritative: options.authoritative, lease: options.lease }),
-      records: options.pinRecords ? new RecordStore({ kubeConfig, log, onOperation: options.onRecordOperation }) : undefined,
+      records: options.pinRecords ? new RecordStore({ kubeConfig, log, graceMs: options.pinGraceMs, onOperation: options.onRecordOperation }) : undefined,
       recorder: new EventRecorder({
         sink: apiEventSink(kubeConfig),
         reportingInstance: options.reportingInstance,

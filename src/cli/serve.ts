@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { kubeConfigSource, SERVICE_ACCOUNT_DIR } from '../kube/source.js';
 import { AuthoritativeRegistries, withoutImageSets } from '../imageset/authoritative.js';
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_GRACE_MS } from '../rollout/types.js';
 import { readFileSync } from 'node:fs';
 
 export const SERVE_USAGE = `Usage: digest-pinner serve [flags]
@@ -68,6 +69,9 @@ ${COMMON_FLAGS_USAGE}
   --no-pin-records            pin each Pod on its own: no PinRecords, so Pods of one ReplicaSet, Job,
                               StatefulSet or DaemonSet revision may get different digests when a tag
                               moves (docs/rollouts.md)
+  --pin-grace DUR             how long a record's provisional pin, one no stored Pod carries yet,
+                              still binds its revision's later Pods (default 60s; longer than a
+                              Pod's creation takes, or Pods admitted together may disagree)
   --lease-namespace NS        namespace of the Lease electing the replica that writes ImageSet
                               status (default: the pod's own namespace in a cluster, else digest-pinner)
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)`;
@@ -104,6 +108,7 @@ const SERVE_FLAGS = {
   'imageset-authoritative': { type: 'string', multiple: true },
   'pin-related-images': { type: 'boolean' },
   'no-pin-records': { type: 'boolean' },
+  'pin-grace': { type: 'string' },
   'lease-namespace': { type: 'string' },
   'max-connections': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
@@ -175,6 +180,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
       metrics.eventRecorded(outcome);
     },
     pinRecords: values['no-pin-records'] !== true,
+    pinGraceMs: durationFlag('pin-grace', values['pin-grace'], DEFAULT_GRACE_MS),
     onRecordOperation: (operation, count) => {
       metrics.recordOperation(operation, count);
     },
@@ -272,7 +278,7 @@ async function openCluster(
   values: { kubeconfig?: string; 'lease-namespace'?: string },
   io: CliIo,
   identity: string,
-  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipPolicy' | 'pinRecords' | 'onRecordOperation'>,
+  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipPolicy' | 'pinRecords' | 'pinGraceMs' | 'onRecordOperation'>,
 ): Promise<ClusterWatch | undefined> {
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
   if (source === undefined && options.skipPolicy !== undefined) {

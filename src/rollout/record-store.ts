@@ -26,7 +26,7 @@ import { isConflict, RolloutApi } from './api.js';
 import { mergePins, parseRecord, pinsPatch, recordObject, recordView, sameRevision, siblingDigests, unlistedView, type FreshPin, type RecordView } from './record.js';
 import { inRevision, podSelector, recordName, recordOwner, revisionOf } from './revision.js';
 import type { PodAdmission, RecordedPin, RecordSession, RevisionRecords, Settled } from './session.js';
-import { PIN_RECORD_KIND, PIN_RECORD_PLURAL, pinKey, ROLLOUT_GROUP, ROLLOUT_VERSION, type Revision, type StoredRecord } from './types.js';
+import { DEFAULT_GRACE_MS, PIN_RECORD_KIND, PIN_RECORD_PLURAL, pinKey, ROLLOUT_GROUP, ROLLOUT_VERSION, type Revision, type StoredRecord } from './types.js';
 
 /** What happened, for metrics: per record created, per pin otherwise. */
 export type RecordOperation = 'created' | 'conflict' | 'adopted' | 'added' | 'confirmed' | 'removed' | 'siblings' | 'failed';
@@ -48,7 +48,6 @@ export interface RecordStoreOptions {
   readonly restartDelayMs?: RestartDelays | undefined;
 }
 
-export const DEFAULT_GRACE_MS = 60_000;
 const DEFAULT_CONFIRM_DELAY_MS = 5_000;
 export const DEFAULT_RECORD_CACHE_BYTES = 64 * 1024 * 1024;
 /** Checks pending at once; past it, later Pods of the revision confirm its pins instead. */

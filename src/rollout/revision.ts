@@ -13,7 +13,7 @@ interface Controller {
   readonly apiVersion: string;
   /** Revisions are the controller and this label's value (its ControllerRevision). */
   readonly hashed: boolean;
-  /** Labels the controller gives its Pods that select them, most specific first; none: every label of the Pod. */
+  /** Labels the controller gives its Pods that select them, most specific first; without them, every label of the Pod. */
   readonly selectBy: readonly string[];
 }
 
@@ -85,8 +85,9 @@ export function recordName(revision: Revision): string {
 
 /**
  * A label selector for the revision's Pods (the controller's own label, else every label the
- * Pod has); undefined when the Pod's labels cannot make one. Pods it selects are still
- * checked for the revision's owner reference: labels alone may select another's Pods.
+ * Pod has: a ReplicaSet made without a Deployment gives its Pods no `pod-template-hash`);
+ * undefined when the Pod's labels cannot make one. Pods it selects are still checked for the
+ * revision's owner reference: labels alone may select another's Pods.
  */
 export function podSelector(revision: Revision, podLabels: unknown): string | undefined {
   const controller = CONTROLLERS.get(revision.kind);
@@ -99,7 +100,6 @@ export function podSelector(revision: Revision, podLabels: unknown): string | un
     const term = usable(key);
     if (term !== undefined) return term;
   }
-  if (controller.selectBy.length > 0) return undefined;
   const terms = Object.keys(podLabels).sort().map(usable);
   if (terms.length === 0 || terms.some((term) => term === undefined)) return undefined;
   return terms.join(',');

@@ -10,6 +10,9 @@ export const PIN_RECORD_PLURAL = 'pinrecords';
 /** The label every object the webhook writes carries. */
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'digest-pinner' } as const;
 
+/** How long a provisional pin no stored Pod carries is still adopted: longer than kube-apiserver lets one request take. */
+export const DEFAULT_GRACE_MS = 60_000;
+
 /** Most pins one record holds: as many as one admission looks up images. */
 export const MAX_PINS = 256;
 

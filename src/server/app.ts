@@ -204,6 +204,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
           pinned: result.resolutions.filter((r) => r.source !== 'pinned').length,
           failures: result.failures.map(({ where, image, code, reason, detail }) => ({ where, image, code, reason, detail })),
           notAttempted: result.notAttempted,
+          record: result.record,
           ms: Math.round(seconds * 1000),
         },
         'admission',

@@ -70,8 +70,11 @@ describe('podSelector and inRevision', () => {
     expect(podSelector({ ...replicaSet, kind: 'ReplicationController' }, { tier: 'b', app: 'a' })).toBe('app=a,tier=b');
   });
 
+  it('selects a ReplicaSet made without a Deployment (no pod-template-hash) by every label of the Pod', () => {
+    expect(podSelector(replicaSet, { app: 'web', tier: 'front' })).toBe('app=web,tier=front');
+  });
+
   it('has no selector when the labels cannot make one', () => {
-    expect(podSelector(replicaSet, { app: 'web' })).toBeUndefined();
     expect(podSelector(replicaSet, { 'pod-template-hash': 'bad value,x=y' })).toBeUndefined();
     expect(podSelector({ ...replicaSet, kind: 'ReplicationController' }, {})).toBeUndefined();
   });
