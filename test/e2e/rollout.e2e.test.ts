@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
-import { deploymentCaughtUp } from './deployments.js';
 import { issueCertificate } from './pki.js';
 import { pushImage, registryDigest } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
-import { applyManifests, eventually as poll, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
+import { applyManifests, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
+import { deploymentYaml, digests, pushAndScale, rolloutReads, type Item, type PushedAndScaled } from './rollouts.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { testLog, type TestLog } from '../support/log.js';
 
@@ -35,42 +35,8 @@ let log: TestLog | undefined;
 let logs = 0;
 const logText = (): string => log?.text() ?? '';
 
-interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-interface Item {
-  metadata: { name: string; uid: string; ownerReferences?: OwnerReference[]; labels?: Record<string, string> };
-  spec: { containers?: { image: string }[] };
-}
-
-interface PinRecordItem {
-  metadata: { name: string; uid: string; ownerReferences?: OwnerReference[] };
-  spec: { revision: { kind: string; name: string; uid: string; hash?: string }; pins: { field: string; image: string; digest: string; source: string; confirmedAt?: string }[] };
-}
-
-async function getJson<T>(args: string[]): Promise<T> {
-  return JSON.parse(await cluster.kubectlOk([...args, '-o', 'json'])) as T;
-}
-
-const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
-  poll(what, probe, { timeoutMs, context: () => logText().slice(-3000) });
-
-function deploymentYaml(namespace: string, name: string, image: string, replicas: number): string {
-  const labels = { app: name };
-  return stringify({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace },
-    // Recreate: Pods never become ready without a kubelet, so a rolling update would stall.
-    spec: { replicas, strategy: { type: 'Recreate' }, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image }] } } },
-  });
-}
+const reads = rolloutReads({ kubectlOk: (args, options) => cluster.kubectlOk(args, options) }, () => logText().slice(-3000));
+const { getJson, eventually, podsOf, replicaSets, records } = reads;
 
 function jobYaml(namespace: string, name: string, image: string, parallelism: number): string {
   return stringify({
@@ -79,30 +45,6 @@ function jobYaml(namespace: string, name: string, image: string, parallelism: nu
     metadata: { name, namespace },
     spec: { parallelism, completions: parallelism, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'app', image }] } } },
   });
-}
-
-/** The digest each Pod's `app` container is pinned to (undefined: not pinned). */
-function digests(pods: readonly Item[]): (string | undefined)[] {
-  return pods.map((pod) => pod.spec.containers?.[0]?.image.split('@')[1]);
-}
-
-/** The Pods of `selector` once there are `count` of them, for `ownedBy` (a ReplicaSet's uid) when given. */
-async function podsOf(namespace: string, selector: string, count: number, ownedBy?: string): Promise<Item[]> {
-  return eventually(`${count} pods of ${selector}${ownedBy === undefined ? '' : ` owned by ${ownedBy}`}`, async () => {
-    const list = await getJson<{ items: Item[] }>(['get', 'pods', '-n', namespace, '-l', selector]);
-    const pods = list.items.filter((pod) => ownedBy === undefined || pod.metadata.ownerReferences?.some((owner) => owner.uid === ownedBy) === true);
-    return pods.length === count ? pods : undefined;
-  });
-}
-
-/** The Deployment's ReplicaSets, once the Deployment controller has caught up with it. */
-async function replicaSets(namespace: string, name: string): Promise<Item[]> {
-  await eventually(`deployment/${name} to catch up`, async () => ((await deploymentCaughtUp(cluster, namespace, name)) ? true : undefined));
-  return (await getJson<{ items: Item[] }>(['get', 'replicasets', '-n', namespace, '-l', `app=${name}`])).items;
-}
-
-async function records(namespace: string): Promise<PinRecordItem[]> {
-  return (await getJson<{ items: PinRecordItem[] }>(['get', 'pinrecords', '-n', namespace])).items;
 }
 
 async function startWebhook(extra: readonly string[] = []): Promise<void> {
@@ -117,24 +59,7 @@ async function stopWebhook(): Promise<void> {
   webhook = undefined;
 }
 
-/**
- * Deploys 3 replicas of `repository:v1`, pushes the tag again, scales to 6: the digests the
- * 6 Pods carry, and the two digests the tag pointed to.
- */
-async function deployPushScale(namespace: string, repository: string): Promise<{ first: string; second: string; pods: Item[] }> {
-  const first = await pushImage(plain, repository, 'v1');
-  const image = `${plain.host}/${repository}:v1`;
-  await cluster.kubectlOk(['apply', '-f', '-'], { stdin: deploymentYaml(namespace, 'web', image, 3) });
-  const [set] = await replicaSets(namespace, 'web');
-  if (set === undefined) throw new Error('no ReplicaSet for deployment/web');
-  const before = await podsOf(namespace, 'app=web', 3);
-  expect(digests(before)).toEqual([first.digest, first.digest, first.digest]);
-  const second = await pushImage(plain, repository, 'v1');
-  expect(second.digest).not.toBe(first.digest);
-  await cluster.kubectlOk(['scale', 'deployment', 'web', '-n', namespace, '--replicas', '6']);
-  const pods = await podsOf(namespace, 'app=web', 6, set.metadata.uid);
-  return { first: first.digest, second: second.digest, pods };
-}
+const deployPushScale = (namespace: string, repository: string): Promise<PushedAndScaled> => pushAndScale(reads, plain, { namespace, repository });
 
 beforeAll(async () => {
   cluster = await startCluster();
