@@ -77,6 +77,8 @@ describe('admit with the records of revisions', () => {
     expect(result.resolutions).toMatchObject([{ digest: A, source: 'record' }]);
     expect(imageOf(result.response)).toBe(`${IMAGE}@${A}`);
     expect(records.written).toEqual([[]]);
+    // The admission log names the record, so each replica's log shows the revisions it admitted Pods of.
+    expect(result.record).toBe('replicaset.web-1');
   });
 
   it('lets an ImageSet entry win over the record (an administrator\'s fix applies)', async () => {
