@@ -142,7 +142,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
     ...(failures.length + notes.length + revisionNotes.length + notAttempted.fields > 0 ? { warnings: failureWarnings(failures, notes, notAttempted, revisionNotes) } : {}),
   };
   const outcome: AdmissionOutcome = failures.length + notAttempted.fields > 0 ? 'warned' : ops.length > 0 ? 'pinned' : 'unchanged';
-  return { response, outcome, resolutions, failures, ...notAttemptedField(notAttempted), ...(session === undefined ? {} : { record: session.name }) };
+  return { response, outcome, resolutions, failures, ...notAttemptedField(notAttempted), ...recordField(session) };
 }
 
 /**
@@ -160,6 +160,11 @@ async function recorded(
   const settled = await session.settle(resolved.fresh, deadline.signal);
   const final = settled.winners.size === 0 ? resolved : gather(outcomes.map((outcome) => withWinner(outcome, settled.winners, deps)));
   return { ...final, revisionNotes: [...session.notes(), ...settled.notes] };
+}
+
+/** AdmitResult's `record`, when the Pod has a revision's record. */
+function recordField(session: RecordSession | undefined): Pick<AdmitResult, 'record'> {
+  return session === undefined ? {} : { record: session.name };
 }
 
 /** The record of a Pod's revision, when records are on and this is a Pod's creation. */
