@@ -8,7 +8,7 @@ import { describeError, DigestPinnerError } from '../errors.js';
 import { parseImage, pinnedReference, taggedName } from '../reference/index.js';
 import type { ImageRef } from '../reference/types.js';
 import type { CredentialChain, CredentialContext, CredentialLookup } from '../credentials/types.js';
-import { failureDetail, failureReason, type Resolution, type ResolutionSource } from '../resolve/index.js';
+import { failureDetail, failureReason, type Resolution, type ResolutionSource, type ResolveScope } from '../resolve/index.js';
 import { invalidRegistryHost } from '../registry/index.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 import { imagesToPin, skipsControlledTemplate, podSpecLocation, valueAt, type ImageField } from '../workload/index.js';
@@ -34,6 +34,8 @@ export interface ResolveRequest {
   readonly signal: AbortSignal;
   /** A revision's image its record does not hold yet: ask the registry. */
   readonly fresh?: boolean | undefined;
+  /** The Pod's namespace and dryRun, for the tag ledger. */
+  readonly scope?: ResolveScope | undefined;
 }
 
 /** The ImageSets the webhook watches: asked before any cache or registry, with no network. */
@@ -125,7 +127,7 @@ export async function admit(request: AdmissionRequest, mode: Mode, deps: AdmitDe
   const unattempted: Unattempted = { kind, fields: beyond.length, distinctImages: distinct, maxImages: MAX_IMAGES_PER_ADMISSION };
   if (beyond.length > 0 && mode === 'strict') return { ...denied(request.uid, tooManyImagesMessage(unattempted), [], []), notAttempted: fields.length };
   const session = await openRecord(request, deps, deadline);
-  const context: FieldContext = { credentials, deadline, session };
+  const context: FieldContext = { credentials, deadline, session, scope: { namespace: request.namespace, dryRun: request.dryRun } };
   const run = await boundedFanOut(admitted, (field) => pinField(field, deps, context), deadline);
   const notAttempted: Unattempted = { ...unattempted, fields: beyond.length + run.notStarted };
 
@@ -238,6 +240,8 @@ interface FieldContext {
   readonly deadline: Deadline;
   /** The revision's record; undefined for a Pod of no recorded revision. */
   readonly session: RecordSession | undefined;
+  /** Who asks, for the tag ledger. */
+  readonly scope: ResolveScope;
 }
 
 async function pinField(field: ImageField, deps: AdmitDeps, context: FieldContext): Promise<FieldOutcome> {
@@ -276,9 +280,10 @@ async function resolveField(field: ImageField, target: ImageRef, deps: AdmitDeps
     // (no deadline signal, timer or promise chain for a cache hit).
     const fresh = context.session !== undefined;
     const resolution = (fresh ? undefined : deps.resolver.cached?.(target, credentials))
-      ?? (await deps.resolver.resolve(target, { credentials, signal: context.deadline.signal, fresh }));
+      ?? (await deps.resolver.resolve(target, { credentials, signal: context.deadline.signal, fresh, scope: context.scope }));
     const pin = { field, pinned: pinnedReference(target, resolution.digest, { dropTag: deps.dropTag }) };
-    const recordAs = fresh && resolution.source !== 'pinned' ? { fresh: { field: where, image: taggedName(target), digest: resolution.digest, source: resolution.source } } : {};
+    // A fresh lookup never takes the ledger's answer.
+    const recordAs = fresh && resolution.source !== 'pinned' && resolution.source !== 'ledger' ? { fresh: { field: where, image: taggedName(target), digest: resolution.digest, source: resolution.source } } : {};
     if (resolution.warning === undefined) return { resolution, pin, ...recordAs };
     return { resolution, pin, note: { where, image: field.image, text: resolution.warning }, ...recordAs };
   } catch (error) {

@@ -38,6 +38,24 @@ import type { ImageRef } from '../reference/types.js';
 import type { ImageSetAnswer } from '../imageset/types.js';
 import { RecordStore, type RecordOperation } from '../rollout/record-store.js';
 import type { RecordSession, RevisionRecords } from '../rollout/session.js';
+import { LedgerStore, type LedgerOperation } from '../rollout/ledger-store.js';
+import type { ExpectedMoves } from '../rollout/ledger.js';
+import type { LedgerObservation, TagLedger } from '../resolve/index.js';
+
+/** The tag ledger's settings (docs/rollouts.md): where, for how long, how big, which moves are expected. */
+export interface LedgerSettings {
+  /** `--ledger-namespace`: where cluster-wide entries live. */
+  readonly namespace: string;
+  readonly cacheTtlMs: number;
+  readonly verifyIntervalMs: number;
+  readonly maxEntries: number;
+  readonly expectedMoves: ExpectedMoves;
+  readonly onWrite: (operation: LedgerOperation) => void;
+  readonly onMove: (domain: string, expected: boolean) => void;
+}
+
+/** Workloads a TagMoved note names at most (the note is cut to 1 KiB anyway). */
+const MAX_MOVED_WORKLOADS = 20;
 
 export interface ClusterOptions {
   readonly source: KubeConfigSource;
@@ -58,6 +76,8 @@ export interface ClusterOptions {
   /** `--pin-grace`: how long a provisional pin no stored Pod carries binds the revision's later Pods. */
   readonly pinGraceMs: number;
   readonly onRecordOperation: (operation: RecordOperation, count: number) => void;
+  /** The tag ledger; undefined with `--no-tag-ledger`. */
+  readonly ledger: LedgerSettings | undefined;
 }
 
 /** A cache kept up to date from the cluster: started, stopped, and synced once its first list is in. */
@@ -74,6 +94,7 @@ interface Running {
   readonly skipPolicy: Watched;
   readonly imageSets: ImageSetWatch;
   readonly records: RecordStore | undefined;
+  readonly ledger: LedgerStore | undefined;
   readonly recorder: EventRecorder;
 }
 
@@ -89,6 +110,8 @@ export class ClusterWatch {
   };
   /** The revisions' records; undefined with `--no-pin-records` (each Pod is then pinned on its own). */
   readonly records: RevisionRecords | undefined;
+  /** The tag ledger shared by replicas (none before start); undefined with `--no-tag-ledger`. */
+  readonly ledger: TagLedger | undefined;
   /** The skip list read from `skipPolicy` (nothing skipped until it is read, or while it is absent); undefined without one. */
   readonly skip: SkipList | undefined;
   readonly #options: ClusterOptions;
@@ -107,6 +130,12 @@ export class ClusterWatch {
     this.records = options.pinRecords
       ? { open: async (pod, signal): Promise<RecordSession | undefined> => this.#running?.records?.open(pod, signal) }
       : undefined;
+    this.ledger = options.ledger === undefined
+      ? undefined
+      : {
+        answer: (image: string, namespace: string | undefined): string | undefined => this.#running?.ledger?.answer(image, namespace),
+        observe: (observation: LedgerObservation): void => { this.#running?.ledger?.observe(observation); },
+      };
     this.skip = options.skipPolicy === undefined ? undefined : { matches: (ref) => this.#skip.matches(ref) };
     this.credentials = clusterCredentialLookup({
       cache: this.#pullSecrets,
@@ -129,12 +158,14 @@ export class ClusterWatch {
     const { kubeConfig } = this.#kube;
     const options = this.#options;
     this.#log = log;
+    const records = options.pinRecords ? new RecordStore({ kubeConfig, log, graceMs: options.pinGraceMs, onOperation: options.onRecordOperation }) : undefined;
     const running: Running = {
       informers: new PullSecretInformers({ kubeConfig, cache: this.#pullSecrets, log }),
       namespaces: options.pinRelatedEverywhere ? NOT_WATCHING : new NamespaceInformer({ kubeConfig, namespaces: this.#relatedImageNamespaces, log }),
       skipPolicy: this.#skipPolicyInformer(kubeConfig, log),
       imageSets: new ImageSetWatch({ kubeConfig, log, authoritative: options.authoritative, lease: options.lease }),
-      records: options.pinRecords ? new RecordStore({ kubeConfig, log, graceMs: options.pinGraceMs, onOperation: options.onRecordOperation }) : undefined,
+      records,
+      ledger: this.#ledgerStore(log, records),
       recorder: new EventRecorder({
         sink: apiEventSink(kubeConfig),
         reportingInstance: options.reportingInstance,
@@ -151,12 +182,13 @@ export class ClusterWatch {
     void running.skipPolicy.start();
     void running.imageSets.start();
     void running.records?.start();
+    void running.ledger?.start();
   }
 
   /** True once every cache has its first list; false before start(). */
   ready(): boolean {
     const running = this.#running;
-    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipPolicy.synced() && running.imageSets.synced() && (running.records?.synced() ?? true);
+    return running !== undefined && running.informers.synced() && running.namespaces.synced() && running.skipPolicy.synced() && running.imageSets.synced() && (running.records?.synced() ?? true) && (running.ledger?.synced() ?? true);
   }
 
   /**
@@ -194,7 +226,28 @@ export class ClusterWatch {
     await running.skipPolicy.stop();
     await running.imageSets.stop();
     await running.records?.stop();
+    await running.ledger?.stop();
     await running.recorder.drain();
+  }
+
+  #ledgerStore(log: KubeLogger, records: RecordStore | undefined): LedgerStore | undefined {
+    const settings = this.#options.ledger;
+    if (settings === undefined) return undefined;
+    const { kubeConfig } = this.#kube;
+    return new LedgerStore({
+      kubeConfig,
+      log,
+      clusterNamespace: settings.namespace,
+      cacheTtlMs: settings.cacheTtlMs,
+      verifyIntervalMs: settings.verifyIntervalMs,
+      maxEntries: settings.maxEntries,
+      expectedMoves: settings.expectedMoves,
+      events: apiEventSink(kubeConfig),
+      reportingInstance: this.#options.reportingInstance,
+      pinnedBy: (namespace, image, digest) => records?.revisionsPinning(namespace, image, digest, MAX_MOVED_WORKLOADS) ?? [],
+      onWrite: settings.onWrite,
+      onMove: settings.onMove,
+    });
   }
 
   #skipPolicyInformer(kubeConfig: LoadedKubeConfig['kubeConfig'], log: KubeLogger): Watched {

@@ -10,7 +10,7 @@ import {
   type ImageName,
 } from '../credentials/index.js';
 import { proxySettingsFromEnv, RegistryAuthError, RegistryClient, type RegistryClientOptions } from '../registry/index.js';
-import { DEFAULT_RETRY, Resolver, type Resolution, type ResolveOptions, type ResolverOptions } from '../resolve/index.js';
+import { DEFAULT_RETRY, Resolver, type Resolution, type ResolveOptions, type ResolverOptions, type TagLedger } from '../resolve/index.js';
 import { compileRewrites, defaultConfig, loadConfig, type DigestPinnerConfig } from '../config/index.js';
 import type { ImageRef } from '../reference/types.js';
 import { DigestPinnerError } from '../errors.js';
@@ -55,6 +55,8 @@ export interface CoreOptions extends CommonOptions {
    * reached is said to be so without saying how (RegistryUnreachableError).
    */
   readonly forTenants?: boolean;
+  /** The tag ledger shared by the webhook's replicas (serve, with a cluster). */
+  readonly ledger?: TagLedger | undefined;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function buildCore(options: CoreOptions): Promise<Core> {
     mirrorCredentials: anonymousAfter,
     mirrorWaitMs: options.registryTimeoutMs,
     ...(options.forTenants === true ? { discloses: (domain: string) => client.allowListed(domain) } : {}),
+    ledger: options.ledger,
   };
   const resolver = new ExplainingResolver(resolverOptions, (image) => ownCredentials.explain(image));
   return {

@@ -7,7 +7,9 @@ import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, duratio
 import { buildCore, type Core } from './core.js';
 import { skipFlags, skipPolicyFlag } from './skip-flags.js';
 import { writeLine, type CliIo } from './io.js';
-import type { ClusterOptions, ClusterWatch } from './cluster.js';
+import type { ClusterOptions, ClusterWatch, LedgerSettings } from './cluster.js';
+import { DEFAULT_LEDGER_MAX_ENTRIES, DEFAULT_TAG_MOVES_IGNORE, ExpectedMoves } from '../rollout/ledger.js';
+import type { TagLedger } from '../resolve/index.js';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
 import { buildMetricsApp, DEFAULT_METRICS_PORT } from '../server/metrics-listener.js';
@@ -72,6 +74,16 @@ ${COMMON_FLAGS_USAGE}
   --pin-grace DUR             how long a record's provisional pin, one no stored Pod carries yet,
                               still binds its revision's later Pods (default 60s; longer than a
                               Pod's creation takes, or Pods admitted together may disagree)
+  --no-tag-ledger             no tag ledger: each replica asks registries on its own, and tags that
+                              move are not reported (docs/rollouts.md)
+  --ledger-namespace NS       namespace of the cluster-wide ledger entries (default: the Lease's)
+  --ledger-verify-interval DUR
+                              rewrite an entry whose digest a registry gave again only once it was
+                              verified this long ago (default: --cache-ttl)
+  --ledger-max-entries N      most ledger entries over all namespaces; past it the least recently
+                              verified are deleted (default ${DEFAULT_LEDGER_MAX_ENTRIES})
+  --tag-moves-ignore PATTERN  tags expected to move: recorded and counted, no TagMoved Event; glob on
+                              the tag (repeatable; default ${DEFAULT_TAG_MOVES_IGNORE.join(', ')})
   --lease-namespace NS        namespace of the Lease electing the replica that writes ImageSet
                               status (default: the pod's own namespace in a cluster, else digest-pinner)
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)`;
@@ -110,6 +122,11 @@ const SERVE_FLAGS = {
   'no-pin-records': { type: 'boolean' },
   'pin-grace': { type: 'string' },
   'lease-namespace': { type: 'string' },
+  'no-tag-ledger': { type: 'boolean' },
+  'ledger-namespace': { type: 'string' },
+  'ledger-verify-interval': { type: 'string' },
+  'ledger-max-entries': { type: 'string' },
+  'tag-moves-ignore': { type: 'string', multiple: true },
   'max-connections': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -150,6 +167,8 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   const identity = replicaIdentity(io.env);
   const selfManaged = selfManagedSettings(values, io);
   const maxConnections = wholeNumberFlag('max-connections', values['max-connections'], SERVER_LIMITS.maxConnections);
+  // The resolver asks the ledger, which the cluster (opened below, once metrics exist) holds.
+  const clusterLedger: { ledger?: TagLedger | undefined } = {};
   // Registry requests are counted from the first one on; `metrics` needs the loaded allow-list, and
   // buildCore sends no request, so it is built just below.
   const core = await buildCore({
@@ -163,6 +182,10 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     },
     warn: (fields, message) => {
       app.log.warn(fields, message);
+    },
+    ledger: {
+      answer: (image, namespace) => clusterLedger.ledger?.answer(image, namespace),
+      observe: (observation) => { clusterLedger.ledger?.observe(observation); },
     },
   });
   const authoritative = authoritativeRegistries(values['imageset-authoritative'] ?? []);
@@ -184,7 +207,9 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     onRecordOperation: (operation, count) => {
       metrics.recordOperation(operation, count);
     },
+    ledger: ledgerSettings(values, io, options.cacheTtlMs, metrics),
   });
+  clusterLedger.ledger = cluster?.ledger;
   if (cluster !== undefined) {
     metrics.trackInformers(() => cluster.informers());
     metrics.trackImageSets(() => cluster.imageSetState());
@@ -278,7 +303,7 @@ async function openCluster(
   values: { kubeconfig?: string; 'lease-namespace'?: string },
   io: CliIo,
   identity: string,
-  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipPolicy' | 'pinRecords' | 'pinGraceMs' | 'onRecordOperation'>,
+  options: Pick<ClusterOptions, 'ownCredentials' | 'authoritative' | 'pinRelatedEverywhere' | 'onEventRecorded' | 'skipPolicy' | 'pinRecords' | 'pinGraceMs' | 'onRecordOperation' | 'ledger'>,
 ): Promise<ClusterWatch | undefined> {
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
   if (source === undefined && options.skipPolicy !== undefined) {
@@ -322,6 +347,27 @@ function authoritativeRegistries(registries: readonly string[]): AuthoritativeRe
 /** Who this replica is, in the status Lease and the self-managed Secret: host name and a random suffix, unique across restarts. */
 function replicaIdentity(env: Readonly<Record<string, string | undefined>>): string {
   return `${env['HOSTNAME'] ?? hostname()}_${randomBytes(4).toString('hex')}`;
+}
+
+/** The tag ledger's flags; undefined with --no-tag-ledger. */
+function ledgerSettings(values: ServeFlags, io: CliIo, cacheTtlMs: number, metrics: Metrics): LedgerSettings | undefined {
+  if (values['no-tag-ledger'] === true) return undefined;
+  const maxEntries = wholeNumberFlag('ledger-max-entries', values['ledger-max-entries'], DEFAULT_LEDGER_MAX_ENTRIES);
+  if (maxEntries < 1) throw new UsageError('--ledger-max-entries must be at least 1');
+  const flagged = values['ledger-namespace'];
+  return {
+    namespace: flagged !== undefined && flagged !== '' ? flagged : leaseNamespace(values['lease-namespace'], io.env),
+    cacheTtlMs,
+    verifyIntervalMs: durationFlag('ledger-verify-interval', values['ledger-verify-interval'], cacheTtlMs),
+    maxEntries,
+    expectedMoves: new ExpectedMoves(values['tag-moves-ignore'] ?? DEFAULT_TAG_MOVES_IGNORE),
+    onWrite: (operation) => {
+      metrics.ledgerWrite(operation);
+    },
+    onMove: (domain, expected) => {
+      metrics.tagMoved(domain, expected);
+    },
+  };
 }
 
 /** `--lease-namespace`, else the pod's own namespace in a cluster, else the manifests' namespace. */

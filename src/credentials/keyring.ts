@@ -105,9 +105,10 @@ export function mergeKeyrings(keyrings: readonly Keyring[]): Keyring {
 
 /**
  * Parses the `data` of a pull secret (values base64, as the API serves them).
- * `source` names the secret in credentials and messages, e.g. `secret team-a/regcred`.
+ * `source` names the secret in credentials and messages, e.g. `secret team-a/regcred`;
+ * `tenant` is the namespace of a Secret read from the cluster (Credential.tenant).
  */
-export function parsePullSecret(type: string, data: unknown, source: string): ParsedPullSecret {
+export function parsePullSecret(type: string, data: unknown, source: string, tenant?: string): ParsedPullSecret {
   const dataKey = DATA_KEYS.get(type);
   if (dataKey === undefined) return unusable(`${source}: type ${JSON.stringify(type)} is not a pull-secret type`);
   const encoded = member(data, dataKey);
@@ -116,22 +117,22 @@ export function parsePullSecret(type: string, data: unknown, source: string): Pa
   // parseJson drops the parser's message: V8 quotes the text around the error, which may be a password.
   const parsed = parseJson(text);
   if (parsed === undefined) return unusable(`${source}: ${dataKey} is not valid JSON`);
-  return type === PULL_SECRET_TYPES.dockerConfigJson ? parseDockerConfigJson(parsed, source) : parseDockercfg(parsed, source);
+  return type === PULL_SECRET_TYPES.dockerConfigJson ? parseDockerConfigJson(parsed, source, tenant) : parseDockercfg(parsed, source, tenant);
 }
 
 /** Parses a `.dockerconfigjson` document (`{"auths": {...}}`). */
-export function parseDockerConfigJson(config: unknown, source: string): ParsedPullSecret {
+export function parseDockerConfigJson(config: unknown, source: string, tenant?: string): ParsedPullSecret {
   if (!isRecord(config)) return unusable(`${source}: .dockerconfigjson is not a JSON object`);
   const auths = member(config, 'auths');
   if (auths === undefined) return unusable(`${source}: .dockerconfigjson has no "auths"`);
   if (!isRecord(auths)) return unusable(`${source}: .dockerconfigjson "auths" is not an object`);
-  return parseAuths(auths, source, 'auths');
+  return parseAuths(auths, source, 'auths', tenant);
 }
 
 /** Parses a legacy `.dockercfg` document (the map of keys to entries itself). */
-export function parseDockercfg(config: unknown, source: string): ParsedPullSecret {
+export function parseDockercfg(config: unknown, source: string, tenant?: string): ParsedPullSecret {
   if (!isRecord(config)) return unusable(`${source}: .dockercfg is not a JSON object`);
-  return parseAuths(config, source, '');
+  return parseAuths(config, source, '', tenant);
 }
 
 /** Parses a key (`https://quay.io/v1/`, `*.example.com:5000/team`) or an image name (`quay.io/team/app`). */
@@ -202,7 +203,7 @@ function compareReverse(a: string, b: string): number {
   return a < b ? 1 : -1;
 }
 
-function parseAuths(auths: Readonly<Record<string, unknown>>, source: string, field: string): ParsedPullSecret {
+function parseAuths(auths: Readonly<Record<string, unknown>>, source: string, field: string, tenant: string | undefined): ParsedPullSecret {
   const entries: KeyringEntry[] = [];
   const problems: string[] = [];
   for (const [key, value] of Object.entries(auths)) {
@@ -212,7 +213,7 @@ function parseAuths(auths: Readonly<Record<string, unknown>>, source: string, fi
       problems.push(`${source}: ${where} skipped: key ${pattern}`);
       continue;
     }
-    const credential = readCredential(value, source);
+    const credential = readCredential(value, source, tenant);
     if (typeof credential === 'string') {
       problems.push(`${source}: ${where} skipped: ${credential}`);
       continue;
@@ -228,9 +229,9 @@ function normalizedKey(pattern: RegistryPattern): string {
 }
 
 /** The credential of one entry, or why it has none. */
-function readCredential(value: unknown, source: string): Credential | string {
+function readCredential(value: unknown, source: string, tenant: string | undefined): Credential | string {
   const entry = readAuthEntry(value);
-  if (entry.kind === 'credential') return { username: entry.username, password: entry.password, source };
+  if (entry.kind === 'credential') return { username: entry.username, password: entry.password, source, ...(tenant === undefined ? {} : { tenant }) };
   if (entry.kind === 'none') return entry.reason;
   return `${entry.field === undefined ? 'entry' : JSON.stringify(entry.field)} ${entry.problem}`;
 }

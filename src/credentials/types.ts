@@ -8,6 +8,8 @@ export interface Credential {
   readonly password: string;
   /** Human-readable origin, e.g. `docker config /root/.docker/config.json` or `secret ns/name`. */
   readonly source: string;
+  /** The namespace of the pull secret it came from; undefined for the webhook's own credentials (docs/rollouts.md, the tag ledger). */
+  readonly tenant?: string | undefined;
 }
 
 /** Credentials to try, in order; `undefined` stands for an anonymous attempt. */

@@ -78,7 +78,7 @@ export class PullSecretCache {
       return { object: id, problems: [`secret ${id}: type ${JSON.stringify(type)} is not a pull-secret type, ignored`] };
     }
     const data = member(object, 'data');
-    const parsed = parsePullSecret(type, data, `secret ${id}`);
+    const parsed = parsePullSecret(type, data, `secret ${id}`, meta.namespace);
     this.#secrets.set(id, { ...meta, type, keyring: parsed.keyring, problems: parsed.problems });
     return { object: id, problems: parsed.problems };
   }

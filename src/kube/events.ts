@@ -189,20 +189,39 @@ export function regardingObject(admitted: AdmittedObject): ObjectReference | und
 }
 
 /** The events.k8s.io/v1 Event for one failure. */
-export function eventBody(event: FailureEvent, context: { readonly reportingInstance: string; readonly now: Date }): EventsV1Event {
-  const { regarding, failure } = event;
+export function eventBody(event: FailureEvent, context: EventContext): EventsV1Event {
+  return warningEvent({ regarding: event.regarding, reason: EVENT_REASON, action: EVENT_ACTION, note: failureNote(event.failure) }, context);
+}
+
+/** Who reports an Event, and when. */
+export interface EventContext {
+  readonly reportingInstance: string;
+  readonly now: Date;
+}
+
+/** What a Warning Event says: about what, why, what the webhook was doing, and a note (cut to MAX_NOTE_BYTES). */
+export interface WarningEvent {
+  readonly regarding: ObjectReference;
+  readonly reason: string;
+  readonly action: string;
+  readonly note: string;
+}
+
+/** A Warning Event of the webhook (events.k8s.io/v1), e.g. ImageNotPinned or TagMoved. */
+export function warningEvent(event: WarningEvent, context: EventContext): EventsV1Event {
+  const { regarding } = event;
   return {
     apiVersion: 'events.k8s.io/v1',
     kind: 'Event',
     metadata: { name: eventName(regarding.name, context.now), namespace: regarding.namespace },
     eventTime: new V1MicroTime(context.now.getTime()),
     reportingController: REPORTING_CONTROLLER,
-    reportingInstance: context.reportingInstance,
-    action: EVENT_ACTION,
-    reason: EVENT_REASON,
+    reportingInstance: context.reportingInstance.slice(0, MAX_REPORTING_INSTANCE) || 'unknown',
+    action: event.action,
+    reason: event.reason,
     type: EVENT_TYPE,
     regarding: { ...regarding },
-    note: failureNote(failure),
+    note: truncateBytes(event.note, MAX_NOTE_BYTES),
   };
 }
 

@@ -36,10 +36,11 @@ const ADMISSION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 
 const REGISTRY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const OPERATIONS: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
-const SOURCES: ReadonlySet<string> = new Set(['pinned', 'imageset', 'record', 'siblings', 'cache', 'registry', 'stale']);
+const SOURCES: ReadonlySet<string> = new Set(['pinned', 'imageset', 'record', 'siblings', 'cache', 'ledger', 'registry', 'stale']);
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
 const EVENT_OUTCOMES: ReadonlySet<string> = new Set(['created', 'deduplicated', 'failed', 'dry-run']);
 const RECORD_OPERATIONS: ReadonlySet<string> = new Set(['created', 'conflict', 'adopted', 'added', 'confirmed', 'removed', 'siblings', 'failed']);
+const LEDGER_OPERATIONS: ReadonlySet<string> = new Set(['created', 'verified', 'moved', 'evicted', 'conflict', 'failed']);
 /** Failure codes are constants in our code (`DP_ERR_…`); anything else is a bug, counted as `other`. */
 const FAILURE_CODE = /^DP_ERR_[A-Z0-9_]{1,64}$/;
 const OTHER = 'other';
@@ -59,6 +60,8 @@ export class Metrics {
   readonly #registrySeconds: Histogram<'host' | 'method'>;
   readonly #events: Counter<'outcome'>;
   readonly #recordOperations: Counter<'operation'>;
+  readonly #ledgerWrites: Counter<'operation'>;
+  readonly #tagMoves: Counter<'host' | 'expected'>;
   readonly #certificateExpiry: Gauge;
   readonly #certificateSteps: Counter<'step'>;
   readonly #certificateFailures: Counter;
@@ -131,6 +134,18 @@ export class Metrics {
       name: 'digest_pinner_record_operations_total',
       help: 'PinRecords (docs/rollouts.md): records created, conflicts (another replica created it first), pins adopted from a record or running siblings, added, confirmed, removed, and writes that failed.',
       labelNames: ['operation'],
+      registers,
+    });
+    this.#ledgerWrites = new Counter({
+      name: 'digest_pinner_ledger_writes_total',
+      help: 'Tag ledger writes of this replica (docs/rollouts.md): entries created, verified, moved, evicted, conflicts (another replica wrote first; dropped) and failures.',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.#tagMoves = new Counter({
+      name: 'digest_pinner_tag_moves_total',
+      help: 'Tags seen pointing to another digest than the ledger\'s, counted by the one replica whose ledger update succeeded; by registry host (labelled as in digest_pinner_registry_requests_total) and whether the tag is expected to move (--tag-moves-ignore).',
+      labelNames: ['host', 'expected'],
       registers,
     });
     this.#certificateExpiry = new Gauge({
@@ -252,6 +267,16 @@ export class Metrics {
   /** Counts PinRecord operations; the shape of the RecordStore's `onOperation` hook. */
   recordOperation(operation: string, count: number): void {
     this.#recordOperations.inc({ operation: RECORD_OPERATIONS.has(operation) ? operation : OTHER }, count);
+  }
+
+  /** Counts a tag ledger write; the shape of the LedgerStore's `onWrite` hook. */
+  ledgerWrite(operation: string): void {
+    this.#ledgerWrites.inc({ operation: LEDGER_OPERATIONS.has(operation) ? operation : OTHER });
+  }
+
+  /** Counts a tag move this replica wrote to the ledger; the shape of the LedgerStore's `onMove` hook. */
+  tagMoved(domain: string, expected: boolean): void {
+    this.#tagMoves.inc({ host: this.#registryLabel(domain), expected: String(expected) });
   }
 
   /** Records the expiry (ms since the epoch) of the serving certificate now in use. */

@@ -1,7 +1,9 @@
 /**
  * Resolver pipeline: already pinned → in-memory cache (with in-flight
- * de-duplication) → the registry's mirrors → the registry. A `fresh` lookup (a
- * revision's first Pod) skips the cache's fresh answer and asks the registry; the cache
+ * de-duplication) → the tag ledger shared by replicas (admissions only) → the
+ * registry's mirrors → the registry; the registry's answers are told to the ledger.
+ * A `fresh` lookup (a revision's first Pod) skips the cache's and the ledger's fresh
+ * answers and asks the registry; the cache
  * answers it only when the registry cannot (as stale). Everything cached is
  * keyed by the credential as well as the reference, so a digest obtained with one
  * tenant's secret never answers another tenant's request.
@@ -20,7 +22,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
-import { DEFAULT_TAG, parseImage } from '../reference/index.js';
+import { DEFAULT_TAG, parseImage, taggedName } from '../reference/index.js';
 import type { Credential, CredentialChain } from '../credentials/types.js';
 import type { DigestSource, ManifestDigest } from '../registry/types.js';
 import {
@@ -42,7 +44,7 @@ import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { cancellableTimeout, raceAbort } from '../timeout.js';
 
 /** Where a digest came from. */
-export type ResolutionSource = 'pinned' | 'cache' | 'registry' | 'stale';
+export type ResolutionSource = 'pinned' | 'cache' | 'ledger' | 'registry' | 'stale';
 
 /** A resolved image: the digest to pin and how it was obtained. */
 export interface Resolution {
@@ -52,6 +54,8 @@ export interface Resolution {
   readonly source: ResolutionSource;
   /** Which credential answered (`source` of the credential), undefined when anonymous or pinned. */
   readonly credential: string | undefined;
+  /** The namespace of the pull secret that answered (Credential.tenant); undefined for the webhook's own credentials or none. */
+  readonly tenant?: string | undefined;
   /** The mirror that answered, as configured (e.g. `mirror.internal/quay`); undefined when the image's own registry did. */
   readonly mirror?: string | undefined;
   /**
@@ -65,8 +69,38 @@ export interface ResolveOptions {
   readonly credentials: CredentialChain;
   /** The caller's deadline. Aborting it gives up waiting; it never cancels a shared fetch. */
   readonly signal: AbortSignal;
-  /** Ask the registry even when the cache could answer; the cache answers only when the registry cannot. */
+  /** Ask the registry even when the cache or the ledger could answer; the cache answers only when the registry cannot. */
   readonly fresh?: boolean | undefined;
+  /** The admission asking: the ledger answers and records only with it. */
+  readonly scope?: ResolveScope | undefined;
+}
+
+/** Who asks, as the tag ledger needs it: the Pod's namespace, and whether it is a dry run (then nothing is written). */
+export interface ResolveScope {
+  readonly namespace: string | undefined;
+  readonly dryRun: boolean;
+}
+
+/** A registry's answer for a tag, as the ledger records it. */
+export interface LedgerObservation {
+  /** The normalised `repository:tag`. */
+  readonly image: string;
+  readonly digest: string;
+  /** The registry's host[:port], for the bounded `host` label. */
+  readonly domain: string;
+  /** The namespace whose pull secret answered; undefined: anonymous or the webhook's own credentials. */
+  readonly tenant: string | undefined;
+}
+
+/**
+ * The tag ledger shared by the webhook's replicas (rollout/ledger-store.ts, docs/rollouts.md):
+ * asked after the cache and before the registry, told every registry answer.
+ */
+export interface TagLedger {
+  /** The digest a replica verified within the cache TTL for `image`, as Pods of `namespace` may see it; undefined: ask the registry. */
+  answer(image: string, namespace: string | undefined): string | undefined;
+  /** A registry's answer; written when the ledger's rules say so, in the background. Never throws. */
+  observe(observation: LedgerObservation): void;
 }
 
 export interface ResolverOptions {
@@ -98,6 +132,8 @@ export interface ResolverOptions {
    * it. Default: always (the CLI's user is the operator).
    */
   readonly discloses?: (domain: string) => boolean;
+  /** The tag ledger shared by replicas (the webhook's); asked only for admissions (ResolveOptions.scope). */
+  readonly ledger?: TagLedger | undefined;
   /** Clock and randomness, for tests. */
   readonly now?: () => number;
   readonly random?: () => number;
@@ -132,6 +168,7 @@ interface Settings {
   readonly mirrorCredentials: (domain: string) => CredentialChain;
   readonly mirrorWaitMs: number;
   readonly discloses: (domain: string) => boolean;
+  readonly ledger: TagLedger | undefined;
   readonly now: () => number;
   readonly random: () => number;
 }
@@ -154,6 +191,7 @@ export class Resolver {
       mirrorCredentials: options.mirrorCredentials ?? (() => [undefined]),
       mirrorWaitMs: options.mirrorWaitMs ?? options.fetchTimeoutMs / 2,
       discloses: options.discloses ?? (() => true),
+      ledger: options.ledger,
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
     };
@@ -178,6 +216,9 @@ export class Resolver {
   async resolve(ref: ImageRef, options: ResolveOptions): Promise<Resolution> {
     if (ref.digest !== undefined) return pinnedResolution(ref, ref.digest);
     const fresh = options.fresh === true;
+    // The cache before the ledger: a replica's own fresh answer costs nothing.
+    const known = fresh ? undefined : (this.cached(ref, options.credentials) ?? this.#fromLedger(ref, options.scope));
+    if (known !== undefined) return known;
     let mirrorStale: Resolution | undefined;
     for (const mirror of this.#mirrorsOf(ref)) {
       if (options.signal.aborted) break;
@@ -186,11 +227,26 @@ export class Resolver {
       if (answer !== undefined) mirrorStale ??= { ...answer, ref, mirror: mirror.name };
     }
     try {
-      return await this.#resolveChain(ref, options.credentials, options.signal, fresh);
+      const resolution = await this.#resolveChain(ref, options.credentials, options.signal, fresh);
+      this.#tellLedger(resolution, options.scope);
+      return resolution;
     } catch (error) {
       if (mirrorStale !== undefined && allowsStale(error)) return mirrorStale;
       throw this.#toldAs(ref, error);
     }
+  }
+
+  /** The ledger's answer for an admission's tag, when a replica verified it within the cache TTL. */
+  #fromLedger(ref: ImageRef, scope: ResolveScope | undefined): Resolution | undefined {
+    const digest = scope === undefined ? undefined : this.#settings.ledger?.answer(taggedName(ref), scope.namespace);
+    return digest === undefined ? undefined : { ref, digest, source: 'ledger', credential: undefined };
+  }
+
+  /** Tells the ledger a registry's answer for an admission (not a dry run's). A mirror may lag its registry: only the registry's own answer says where the tag points. */
+  #tellLedger(resolution: Resolution, scope: ResolveScope | undefined): void {
+    if (resolution.source !== 'registry' || resolution.mirror !== undefined || scope === undefined || scope.dryRun) return;
+    const { ref } = resolution;
+    this.#settings.ledger?.observe({ image: taggedName(ref), digest: resolution.digest, domain: ref.domain, tenant: resolution.tenant });
   }
 
   /** The failure as the caller may learn it: how a registry could not be reached only when it may say so. */
@@ -261,7 +317,7 @@ export class Resolver {
   #answer(entry: CacheEntry, source: 'cache' | 'registry', ref: ImageRef, credential: Credential | undefined): Resolution {
     if (entry.kind === 'unknown') throw entry.error;
     const { digest } = entry;
-    if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source };
+    if (entry.failure === undefined) return { ref, digest, source, credential: credential?.source, ...(credential?.tenant === undefined ? {} : { tenant: credential.tenant }) };
     return { ref, digest, source: 'stale', credential: credential?.source, warning: staleWarning(entry, this.#settings.now()) };
   }
 

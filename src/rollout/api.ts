@@ -1,14 +1,15 @@
 /**
  * The requests rollout/ makes to kube-apiserver: PinRecords (create, read, patch,
- * delete), the Pods of one revision, one ControllerRevision. Each is bounded by its own
+ * delete), LedgerEntries (create, update, delete), the Pods of one revision, one ControllerRevision. Each is bounded by its own
  * timeout and by the caller's signal (an admission's deadline).
  */
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { apiClient, DEFAULT_REQUEST_TIMEOUT_MS } from '../kube/api.js';
 import { arrayOf, member } from '../json.js';
-import { PIN_RECORD_PLURAL, ROLLOUT_GROUP, ROLLOUT_VERSION } from './types.js';
+import { LEDGER_ENTRY_PLURAL, PIN_RECORD_PLURAL, ROLLOUT_GROUP, ROLLOUT_VERSION } from './types.js';
 
 const RECORDS = { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural: PIN_RECORD_PLURAL } as const;
+const LEDGER = { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural: LEDGER_ENTRY_PLURAL } as const;
 
 /** Pods read per revision: enough to see a sibling carry a digest, or to see them agree. */
 const POD_LIST_LIMIT = 500;
@@ -58,6 +59,26 @@ export class RolloutApi {
   async delete({ namespace, name }: ObjectName, preconditions: Preconditions, signal: AbortSignal): Promise<void> {
     try {
       await this.#custom(signal).deleteNamespacedCustomObject({ ...RECORDS, namespace, name, body: { preconditions } });
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return;
+      throw error;
+    }
+  }
+
+  /** Creates a LedgerEntry; a name taken is a 409 (isConflict). */
+  async createEntry(namespace: string, body: object, signal: AbortSignal): Promise<unknown> {
+    return this.#custom(signal).createNamespacedCustomObject({ ...LEDGER, namespace, body });
+  }
+
+  /** Replaces a LedgerEntry; `body` carries the resourceVersion read, so a lost race is a 409 (isConflict). */
+  async replaceEntry({ namespace, name }: ObjectName, body: object, signal: AbortSignal): Promise<unknown> {
+    return this.#custom(signal).replaceNamespacedCustomObject({ ...LEDGER, namespace, name, body });
+  }
+
+  /** Deletes a LedgerEntry when it is still at `resourceVersion`; gone already is fine. */
+  async deleteEntry({ namespace, name }: ObjectName, resourceVersion: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#custom(signal).deleteNamespacedCustomObject({ ...LEDGER, namespace, name, body: { preconditions: { resourceVersion } } });
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return;
       throw error;

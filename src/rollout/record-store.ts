@@ -108,6 +108,20 @@ export class RecordStore implements RevisionRecords {
     return this.#index.calculatedSize;
   }
 
+  /**
+   * The revisions whose records pin `digest` for `image`, in `namespace` (undefined: every
+   * namespace), as `ReplicaSet shop/web-5d8f7c9b4`; at most `limit`.
+   */
+  revisionsPinning(namespace: string | undefined, image: string, digest: string, limit: number): string[] {
+    const found: string[] = [];
+    for (const record of this.#index.values()) {
+      if (found.length >= limit) break;
+      if (namespace !== undefined && record.namespace !== namespace) continue;
+      if ([...record.pins.values()].some((pin) => pin.image === image && pin.digest === digest)) found.push(`${record.revision.kind} ${record.namespace}/${record.revision.name}`);
+    }
+    return found;
+  }
+
   async start(): Promise<void> {
     this.#stopped = false;
     await this.#informer.start();

@@ -47,7 +47,8 @@ function parsePin(value: unknown): RecordPin | undefined {
   return { field, image, digest, source: PIN_SOURCES.has(source) ? (source as PinSource) : 'registry', pinnedAt, confirmedAt: timeOf(stringAt(value, 'confirmedAt')) };
 }
 
-function timeOf(text: string | undefined): number | undefined {
+/** An RFC 3339 time in epoch milliseconds; undefined when absent or not a time. */
+export function timeOf(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;

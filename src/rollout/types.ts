@@ -1,4 +1,4 @@
-/** The rollout objects (digest-pinner.io/v1alpha1, namespaced): PinRecord, as docs/rollouts.md lays it out. */
+/** The rollout objects (digest-pinner.io/v1alpha1, namespaced): PinRecord and LedgerEntry, as docs/rollouts.md lays them out. */
 
 export const ROLLOUT_GROUP = 'digest-pinner.io';
 export const ROLLOUT_VERSION = 'v1alpha1';
@@ -6,6 +6,9 @@ export const ROLLOUT_API_VERSION = `${ROLLOUT_GROUP}/${ROLLOUT_VERSION}`;
 
 export const PIN_RECORD_KIND = 'PinRecord';
 export const PIN_RECORD_PLURAL = 'pinrecords';
+
+export const LEDGER_ENTRY_KIND = 'LedgerEntry';
+export const LEDGER_ENTRY_PLURAL = 'ledgerentries';
 
 /** The label every object the webhook writes carries. */
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'digest-pinner' } as const;

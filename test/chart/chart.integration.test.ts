@@ -103,7 +103,7 @@ const ALWAYS = ['ClusterRole/digest-pinner', 'ClusterRoleBinding/digest-pinner',
   // Bound or not, it holds the skip list.
   'ValidatingAdmissionPolicy/digest-pinner-strict',
   'ServiceAccount/digest-pinner'];
-const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'CustomResourceDefinition/pinrecords.digest-pinner.io', 'NetworkPolicy/digest-pinner', 'PodDisruptionBudget/digest-pinner',
+const DEFAULTS = [...ALWAYS, 'CustomResourceDefinition/imagesets.digest-pinner.io', 'CustomResourceDefinition/ledgerentries.digest-pinner.io', 'CustomResourceDefinition/pinrecords.digest-pinner.io', 'NetworkPolicy/digest-pinner', 'PodDisruptionBudget/digest-pinner',
   'ValidatingAdmissionPolicyBinding/digest-pinner-strict'].sort();
 const CERT_MANAGER = ['Certificate/digest-pinner-ca', 'Certificate/digest-pinner-tls', 'Issuer/digest-pinner-ca', 'Issuer/digest-pinner-selfsigned'];
 const TEMPLATE_RULES = ['pods', 'pods/ephemeralcontainers', 'podtemplates,replicationcontrollers', 'deployments,statefulsets,daemonsets,replicasets',
@@ -309,6 +309,7 @@ const COMBINATIONS: readonly Combination[] = [
     check: (objects) => {
       expect(find(objects, 'CustomResourceDefinition', 'imagesets.digest-pinner.io').metadata.annotations).toBeUndefined();
       expect(find(objects, 'CustomResourceDefinition', 'pinrecords.digest-pinner.io').metadata.annotations).toBeUndefined();
+      expect(find(objects, 'CustomResourceDefinition', 'ledgerentries.digest-pinner.io').metadata.annotations).toBeUndefined();
     },
   },
   {
@@ -355,6 +356,26 @@ const COMBINATIONS: readonly Combination[] = [
       const role = find(objects, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: { resources?: string[] }[] };
       expect(role.rules.flatMap((rule) => rule.resources ?? [])).not.toContain('pinrecords');
       expect(role.rules.flatMap((rule) => rule.resources ?? [])).not.toContain('controllerrevisions');
+    },
+  },
+  {
+    name: 'tag ledger off',
+    flags: ['--set', 'rollout.ledger=false'],
+    check: (objects) => {
+      expect(container(objects).args).toContain('--no-tag-ledger');
+      expect(flagValues(objects, 'tag-moves-ignore')).toEqual([]);
+      expect(objects.some((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'ledgerentries.digest-pinner.io')).toBe(false);
+      const role = find(objects, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: { resources?: string[] }[] };
+      expect(role.rules.flatMap((rule) => rule.resources ?? [])).not.toContain('ledgerentries');
+    },
+  },
+  {
+    name: 'tag ledger settings',
+    flags: ['--set', 'rollout.verifyInterval=1h', '--set', 'rollout.ledgerMaxEntries=200', '--set-json', 'rollout.tagMovesIgnore=["nightly","*-rc*"]'],
+    check: (objects) => {
+      expect(flagValues(objects, 'ledger-verify-interval')).toEqual(['1h']);
+      expect(flagValues(objects, 'ledger-max-entries')).toEqual(['200']);
+      expect(flagValues(objects, 'tag-moves-ignore')).toEqual(['nightly', '*-rc*']);
     },
   },
   {

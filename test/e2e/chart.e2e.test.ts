@@ -27,8 +27,9 @@ const RELEASE = 'digest-pinner';
 const STRICT = 'strict-ns';
 const CRD = 'imagesets.digest-pinner.io';
 const RECORDS_CRD = 'pinrecords.digest-pinner.io';
-/** The CRDs kept on uninstall (crds.keep), as `kubectl get -o name` names them. */
-const KEPT = [CRD, RECORDS_CRD].map((name) => `customresourcedefinition.apiextensions.k8s.io/${name}`);
+const LEDGER_CRD = 'ledgerentries.digest-pinner.io';
+/** The CRDs kept on uninstall (crds.keep), as `kubectl get -o name` names them, sorted. */
+const KEPT = [CRD, LEDGER_CRD, RECORDS_CRD].map((name) => `customresourcedefinition.apiextensions.k8s.io/${name}`);
 const PINNED = `registry.example.com/app@sha256:${'a'.repeat(64)}`;
 const STEP_TIMEOUT_MS = 300_000;
 const GENERATE_CRDS = join(import.meta.dirname, 'generate-crds.sh');
@@ -180,11 +181,13 @@ describe('Helm 4', () => {
     const output = await helmOk(4, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
     expect(output).toContain(`[CustomResourceDefinition] ${CRD}`);
     expect(output).toContain(`[CustomResourceDefinition] ${RECORDS_CRD}`);
+    expect(output).toContain(`[CustomResourceDefinition] ${LEDGER_CRD}`);
     const deleted = await deletions(mark);
     expect(deleted[0]).toBe('mutatingwebhookconfigurations/digest-pinner');
     expect(deleted.at(-1)).toBe('validatingadmissionpolicybindings/digest-pinner-strict');
     expect(deleted).not.toContain(`customresourcedefinitions/${CRD}`);
     expect(deleted).not.toContain(`customresourcedefinitions/${RECORDS_CRD}`);
+    expect(deleted).not.toContain(`customresourcedefinitions/${LEDGER_CRD}`);
     expect(await remaining()).toEqual(KEPT);
     expect(await cluster.kubectlOk(['get', 'imagesets', '-o', 'name'])).toBe('imageset.digest-pinner.io/kept\n');
     await eventually('nothing to check Pods in the strict namespace', async () => (await admitPod('nginx:1.27')).ok);
@@ -216,7 +219,7 @@ describe('Helm 3', () => {
     await eventually('the strict entry to be called', callsStrictEntry);
     const mark = await auditMark();
     await helmOk(3, ['uninstall', RELEASE, '--namespace', NAMESPACE]);
-    expect(await deletions(mark)).toEqual(expect.arrayContaining([`customresourcedefinitions/${CRD}`, `customresourcedefinitions/${RECORDS_CRD}`]));
+    expect(await deletions(mark)).toEqual(expect.arrayContaining([`customresourcedefinitions/${CRD}`, `customresourcedefinitions/${RECORDS_CRD}`, `customresourcedefinitions/${LEDGER_CRD}`]));
     expect(await remaining()).toEqual([]);
     await eventually('nothing to check Pods in the strict namespace', async () => (await admitPod('nginx:1.27')).ok);
   }, STEP_TIMEOUT_MS);

@@ -47,7 +47,7 @@ const PINNED = `${IMAGE}@${DIGEST}`;
 const PINNED_BY_HAND = `${REGISTRY}/other@sha256:${'d'.repeat(64)}`;
 const SKIPPED = `${REGISTRY}/skipped/tool:2`;
 /** The CRDs every uninstall keeps (crds.keep), as `kubectl get -o name` names them. */
-const KEPT_CRDS = ['imagesets', 'pinrecords'].map((plural) => `customresourcedefinition.apiextensions.k8s.io/${plural}.digest-pinner.io`);
+const KEPT_CRDS = ['imagesets', 'ledgerentries', 'pinrecords'].map((plural) => `customresourcedefinition.apiextensions.k8s.io/${plural}.digest-pinner.io`);
 /** Skipped by Helm 3's list only. */
 const SKIPPED_DEEP = `${REGISTRY}/skipped/deep/tool:2`;
 /** The chart value `skip` each major installs with. */

@@ -463,7 +463,7 @@ describe('Deployment', () => {
 describe('RBAC', () => {
   const role = find(base, 'ClusterRole', 'digest-pinner') as KubeObject & { rules: PolicyRule[] };
 
-  it('grants exactly: Secrets, ServiceAccounts, Namespaces and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create, PinRecords, Pods list, ControllerRevisions get', () => {
+  it('grants exactly: Secrets, ServiceAccounts, Namespaces and ImageSets get/list/watch, ImageSet status update/patch, events.k8s.io Events create, PinRecords, Pods list, ControllerRevisions get, LedgerEntries', () => {
     const grants = role.rules.filter((rule) => rule.resourceNames === undefined).flatMap((rule) => {
       expect(rule.nonResourceURLs).toBeUndefined();
       return (rule.apiGroups ?? []).flatMap((group) =>
@@ -479,6 +479,8 @@ describe('RBAC', () => {
       'digest-pinner.io/pinrecords:get', 'digest-pinner.io/pinrecords:list', 'digest-pinner.io/pinrecords:watch',
       'digest-pinner.io/pinrecords:create', 'digest-pinner.io/pinrecords:patch', 'digest-pinner.io/pinrecords:delete',
       '/pods:list', 'apps/controllerrevisions:get',
+      'digest-pinner.io/ledgerentries:get', 'digest-pinner.io/ledgerentries:list', 'digest-pinner.io/ledgerentries:watch',
+      'digest-pinner.io/ledgerentries:create', 'digest-pinner.io/ledgerentries:update', 'digest-pinner.io/ledgerentries:delete',
     ].sort());
   });
 

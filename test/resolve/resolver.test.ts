@@ -21,7 +21,7 @@ import {
   type DigestSource,
   type ManifestDigest,
 } from '../../src/registry/index.js';
-import { ResolutionDeadlineError, Resolver, type ResolverOptions } from '../../src/resolve/index.js';
+import { ResolutionDeadlineError, Resolver, type LedgerObservation, type ResolverOptions, type ResolveScope, type TagLedger } from '../../src/resolve/index.js';
 import { entryBytes, formatAge } from '../../src/resolve/cache-entry.js';
 import { DEFAULT_CACHE_MAX_BYTES } from '../../src/resolve/resolver.js';
 import { raceAbort } from '../../src/timeout.js';
@@ -482,6 +482,90 @@ describe('Resolver: parallel images', () => {
     for (let i = 0; i < 10; i += 1) source.on(`registry.test/dp/app${i}:v1`, { after: allAsked, then: digest(i) });
     const all = await Promise.all(Array.from({ length: 10 }, (_, i) => resolve(`registry.test/dp/app${i}:v1`)));
     expect(all.map((r) => r.digest)).toEqual(Array.from({ length: 10 }, (_, i) => digest(i)));
+  });
+});
+
+/** A ledger holding digests by (namespace, image), recording what it is told. */
+class HeldLedger implements TagLedger {
+  readonly held = new Map<string, string>();
+  readonly told: LedgerObservation[] = [];
+  readonly asked: string[] = [];
+
+  answer(image: string, namespace: string | undefined): string | undefined {
+    this.asked.push(`${namespace ?? ''} ${image}`);
+    return this.held.get(`${namespace ?? ''} ${image}`);
+  }
+
+  observe(observation: LedgerObservation): void {
+    this.told.push(observation);
+  }
+}
+
+describe('Resolver: the tag ledger', () => {
+  const POD: ResolveScope = { namespace: 'team-a', dryRun: false };
+  const ledgered = (options: Partial<ResolverOptions> = {}) => {
+    const ledger = new HeldLedger();
+    const context = setup({ ledger, ...options });
+    const admit = (image: string, scope: ResolveScope = POD, more: { fresh?: boolean; credentials?: readonly (Credential | undefined)[] } = {}) =>
+      context.resolver.resolve(parseImage(image), { credentials: more.credentials ?? [], signal: AbortSignal.timeout(5_000), scope, fresh: more.fresh });
+    return { ...context, ledger, admit };
+  };
+
+  it('answers from the ledger, as source ledger, without asking the registry', async () => {
+    const { admit, ledger, source } = ledgered();
+    ledger.held.set(`team-a ${IMAGE}`, digest(4));
+    expect(await admit(IMAGE)).toMatchObject({ digest: digest(4), source: 'ledger' });
+    expect(source.calls).toEqual([]);
+  });
+
+  it('asks the cache first: a digest it holds fresh is not looked up in the ledger', async () => {
+    const { admit, ledger, source } = ledgered();
+    source.on(IMAGE, digest(1));
+    await admit(IMAGE);
+    ledger.held.set(`team-a ${IMAGE}`, digest(4));
+    ledger.asked.length = 0;
+    expect(await admit(IMAGE)).toMatchObject({ digest: digest(1), source: 'cache' });
+    expect(ledger.asked).toEqual([]);
+  });
+
+  it('skips the ledger for a revision\'s first Pod (fresh): the registry answers', async () => {
+    const { admit, ledger, source } = ledgered();
+    ledger.held.set(`team-a ${IMAGE}`, digest(4));
+    source.on(IMAGE, digest(5));
+    expect(await admit(IMAGE, POD, { fresh: true })).toMatchObject({ digest: digest(5), source: 'registry' });
+    expect(ledger.asked).toEqual([]);
+  });
+
+  it('tells the ledger what the registry answered, with the tenant whose pull secret answered', async () => {
+    const { admit, ledger, source } = ledgered();
+    source.on(IMAGE, digest(1));
+    source.on('registry.test/dp/public:v1', digest(2));
+    await admit(IMAGE, POD, { credentials: [{ ...ALICE, tenant: 'team-a' }] });
+    await admit('registry.test/dp/public:v1');
+    expect(ledger.told).toEqual([
+      { image: IMAGE, digest: digest(1), domain: 'registry.test', tenant: 'team-a' },
+      { image: 'registry.test/dp/public:v1', digest: digest(2), domain: 'registry.test', tenant: undefined },
+    ]);
+  });
+
+  it('tells it nothing for a dry run, for the cache\'s answers, or without an admission (the CLI)', async () => {
+    const { admit, ledger, source, resolve } = ledgered();
+    source.on(IMAGE, digest(1));
+    await admit(IMAGE, { namespace: 'team-a', dryRun: true });
+    await admit(IMAGE);
+    await resolve('registry.test/dp/other:v1').catch(() => undefined);
+    source.on('registry.test/dp/cli:v1', digest(3));
+    await resolve('registry.test/dp/cli:v1');
+    expect(ledger.told).toEqual([]);
+    // A dry run reads the ledger (it shows what a real request would pin); the second admission found the cache.
+    expect(ledger.asked).toEqual(['team-a registry.test/dp/app:v1']);
+  });
+
+  it('tells it nothing a mirror answered: a mirror may lag its registry', async () => {
+    const { admit, ledger, source } = ledgered({ mirrors: new Map([['registry.test', ['mirror.internal/rt']]]) });
+    source.on('mirror.internal/rt/dp/app:v1', digest(6));
+    expect(await admit(IMAGE)).toMatchObject({ digest: digest(6), mirror: 'mirror.internal/rt' });
+    expect(ledger.told).toEqual([]);
   });
 });
 
