@@ -158,7 +158,7 @@ describe('PullSecretInformers against kube-apiserver', () => {
       `${TEAM_A}/regcred kubernetes.io/dockerconfigjson`,
       `${TEAM_B}/regcred kubernetes.io/dockerconfigjson`,
     ]);
-    expect(cache.keyring(TEAM_A, 'legacy')?.credentialsFor('quay.io/x/y')).toEqual([{ username: 'legacy', password: 'pw-legacy', source: `secret ${TEAM_A}/legacy` }]);
+    expect(cache.keyring(TEAM_A, 'legacy')?.credentialsFor('quay.io/x/y')).toEqual([{ username: 'legacy', password: 'pw-legacy', source: `secret ${TEAM_A}/legacy`, tenant: TEAM_A }]);
     expect(cache.serviceAccountPullSecrets(TEAM_A, 'builder')).toEqual(['legacy', 'regcred']);
   });
 

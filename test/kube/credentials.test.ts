@@ -190,6 +190,14 @@ describe('PullSecretCache fed by informer events', () => {
     expect(cache.serviceAccountPullSecrets(NS, 'default')).toBeUndefined();
   });
 
+  it('marks a secret\'s credentials with its namespace (the tag ledger\'s tenant), both secret types', () => {
+    const cache = new PullSecretCache();
+    cache.upsertSecret(dockerConfigJsonSecret(NS, 'regcred', { 'quay.io': auth('json') }));
+    cache.upsertSecret(dockercfgSecret('team-b', 'legacy', { 'quay.io': auth('cfg') }));
+    expect(cache.keyring(NS, 'regcred')?.credentialsFor('quay.io/app').map((c) => c.tenant)).toEqual([NS]);
+    expect(cache.keyring('team-b', 'legacy')?.credentialsFor('quay.io/app').map((c) => c.tenant)).toEqual(['team-b']);
+  });
+
   it('keeps a re-created secret when the old one deletion arrives late (other uid)', () => {
     const cache = new PullSecretCache();
     const old = dockerConfigJsonSecret(NS, 'regcred', { 'quay.io': auth('old') }, { uid: 'uid-old' });
