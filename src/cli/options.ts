@@ -5,6 +5,9 @@ import type { Mode } from '../admission/index.js';
 import { parseDuration } from '../duration.js';
 
 /** A command line the CLI cannot act on; exits 2 with this message. */
+/** Where manifests/ installs the webhook: its status Lease and the cluster-wide tag ledger, outside a cluster. */
+export const DEFAULT_WEBHOOK_NAMESPACE = 'digest-pinner';
+
 export class UsageError extends DigestPinnerError {
   readonly code = 'DP_ERR_USAGE';
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError, wholeNumberFlag } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, DEFAULT_WEBHOOK_NAMESPACE, DROP_TAG_FLAG, durationFlag, parseFlags, parseMode, UsageError, wholeNumberFlag } from './options.js';
 import { buildCore, type Core } from './core.js';
 import { skipFlags, skipPolicyFlag } from './skip-flags.js';
 import { writeLine, type CliIo } from './io.js';
@@ -89,8 +89,6 @@ ${COMMON_FLAGS_USAGE}
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)`;
 
 export const DEFAULT_DEADLINE_MS = 8_000;
-/** Where manifests/ installs the webhook, and so its status Lease. */
-export const DEFAULT_LEASE_NAMESPACE = 'digest-pinner';
 
 /** A running webhook, for main.ts and tests. */
 export interface RunningServer {
@@ -380,5 +378,5 @@ function leaseNamespace(flag: string | undefined, env: Readonly<Record<string, s
       // Not mounted: fall back to the namespace manifests/ installs into.
     }
   }
-  return DEFAULT_LEASE_NAMESPACE;
+  return DEFAULT_WEBHOOK_NAMESPACE;
 }

@@ -5,6 +5,7 @@
  */
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { apiClient, DEFAULT_REQUEST_TIMEOUT_MS } from '../kube/api.js';
+import { DEFAULT_PAGE_SIZE, listAllPages } from '../kube/restarts.js';
 import { arrayOf, member } from '../json.js';
 import { LEDGER_ENTRY_PLURAL, PIN_RECORD_PLURAL, ROLLOUT_GROUP, ROLLOUT_VERSION } from './types.js';
 
@@ -83,6 +84,16 @@ export class RolloutApi {
       if (error instanceof ApiException && error.code === 404) return;
       throw error;
     }
+  }
+
+  /** Every LedgerEntry of `namespace`, listed page by page, as plain JSON. */
+  async listEntries(namespace: string, signal: AbortSignal): Promise<readonly unknown[]> {
+    const { items } = await listAllPages(async (continueToken) => {
+      const list: unknown = await this.#custom(signal).listNamespacedCustomObject({ ...LEDGER, namespace, limit: DEFAULT_PAGE_SIZE, _continue: continueToken });
+      const next = member(member(list, 'metadata'), 'continue');
+      return { items: arrayOf(member(list, 'items')), resourceVersion: '', next: typeof next === 'string' && next !== '' ? next : undefined };
+    });
+    return items;
   }
 
   /** Up to POD_LIST_LIMIT Pods of `namespace` matching `labelSelector`, as plain JSON. */

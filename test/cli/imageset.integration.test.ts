@@ -92,7 +92,9 @@ describe('imageset', () => {
   it.each([
     [['imageset', 'x:1'], /imageset needs --name NAME/],
     [['imageset', '--name', 'Not_A_Name', 'x:1'], /--name "Not_A_Name" must be a DNS subdomain/],
-    [['imageset', '--name', 'ok'], /needs image references or --from FILE/],
+    [['imageset', '--name', 'ok'], /needs image references, --from FILE or --from-ledger/],
+    [['imageset', '--name', 'ok', '--from-ledger', 'x:1'], /--from-ledger takes no image references and no --from/],
+    [['imageset', '--name', 'ok', '--namespace', 'team-a', 'x:1'], /--namespace goes with --from-ledger/],
   ])('usage error %j exits 2', async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

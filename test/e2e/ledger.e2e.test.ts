@@ -12,10 +12,12 @@
  *   answered from the ledger for namespace B (B asks the registry with B's own account, as
  *   the token service counts it), while a public image resolved anonymously is answered
  *   for B from the cluster-wide entry with no registry request.
+ * - `imageset --from-ledger` prints the cluster-wide entries, and a tenant's only when asked.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { PassThrough } from 'node:stream';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { issueCertificate } from './pki.js';
@@ -23,6 +25,7 @@ import { pushImage, tokenStats } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
 import { applyManifests, eventually as poll, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
+import { runCli } from '../../src/cli/main.js';
 import { testLog, type TestLog } from '../support/log.js';
 
 const registries = inject('registries');
@@ -275,6 +278,42 @@ describe('the tenant rule', () => {
     expect(await manifestRequests(token.logFile, token.publicImage.repository, token.publicImage.tag)).toBe(publicBefore);
   });
 });
+
+describe('imageset --from-ledger', () => {
+  const moving = `${plain.host}/${MOVING}:v1`;
+  const privateImage = `${token.host}/${token.images.single.repository}:${token.images.single.tag}`;
+  const publicImage = `${token.host}/${token.publicImage.repository}:${token.publicImage.tag}`;
+
+  it('prints the cluster-wide ledger as an ImageSet, without tenant entries', async () => {
+    const { code, stdout, stderr } = await cli(['imageset', '--from-ledger', '--name', 'frozen', '--kubeconfig', cluster.kubeconfigPath]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const images = (parse(stdout) as { spec: { images: { image: string; digest: string }[] } }).spec.images;
+    const stored = await entryFor(LEDGER_NS, moving);
+    expect(images).toEqual(expect.arrayContaining([{ image: moving, digest: stored?.spec.digest }, { image: publicImage, digest: token.publicImage.digest }]));
+    expect(images.map((entry) => entry.image)).not.toContain(privateImage);
+    expect(parse(stdout)).toMatchObject({ apiVersion: 'digest-pinner.io/v1alpha1', kind: 'ImageSet', metadata: { name: 'frozen' } });
+  });
+
+  it('adds a tenant\'s entries with --namespace, and warns that an ImageSet answers every namespace', async () => {
+    const { code, stdout, stderr } = await cli(['imageset', '--from-ledger', '--name', 'frozen', '--namespace', TENANT_A, '--kubeconfig', cluster.kubeconfigPath]);
+    expect(code).toBe(0);
+    expect(stderr).toContain(`warning: the entries of namespace ${TENANT_A} were learnt with its pull secrets`);
+    const images = (parse(stdout) as { spec: { images: { image: string; digest: string }[] } }).spec.images;
+    expect(images).toEqual(expect.arrayContaining([{ image: privateImage, digest: token.images.single.digest }, { image: publicImage, digest: token.publicImage.digest }]));
+  });
+});
+
+/** Runs the CLI in this process; its exit code and output. */
+async function cli(argv: readonly string[]): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  err.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await runCli(argv, { stdout: out, stderr: err, stdin: new PassThrough(), env: {}, cwd: cluster.workDir, homeDir: cluster.workDir, version: 'e2e', logDestination: () => { throw new Error('no log'); } });
+  return { code, stdout, stderr };
+}
 
 /** Every registry and token request a webhook counted. */
 async function registryRequests(server: RunningServer): Promise<number> {
