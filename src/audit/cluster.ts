@@ -7,14 +7,12 @@ import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type 
 import { apiClient, DEFAULT_REQUEST_TIMEOUT_MS } from '../kube/api.js';
 import { arrayOf, member, stringAt } from '../json.js';
 import { parseRecord } from '../rollout/record.js';
-import { PIN_RECORD_PLURAL, ROLLOUT_GROUP, ROLLOUT_VERSION, type StoredRecord } from '../rollout/types.js';
+import { LEDGER_ENTRY_PLURAL, PIN_RECORD_PLURAL, ROLLOUT_GROUP, ROLLOUT_VERSION, type StoredRecord } from '../rollout/types.js';
 import type { ListedObject } from './types.js';
 import type { ReportKind } from './policy-report.js';
 
 /** Objects per list request: pages keep each answer small in a large cluster. */
 const PAGE_SIZE = 500;
-/** The ledger's plural (docs/rollouts.md, "The tag ledger"). */
-const LEDGER_PLURAL = 'ledgerentries';
 
 interface Page {
   readonly items: readonly unknown[];
@@ -55,10 +53,8 @@ export interface ClusterState {
   readonly records: readonly StoredRecord[];
   /** False when the PinRecord CRD is not installed. */
   readonly recordsInstalled: boolean;
-  /** LedgerEntry objects, as JSON. */
+  /** LedgerEntry objects, as JSON: the audited namespace's, then the cluster-wide namespace's. */
   readonly ledger: readonly unknown[];
-  /** False when the LedgerEntry CRD is not installed. */
-  readonly ledgerInstalled: boolean;
 }
 
 /** kube-apiserver, as audit uses it. */
@@ -71,21 +67,25 @@ export class AuditApi {
     this.#timeoutMs = requestTimeoutMs;
   }
 
-  /** Everything an audit of `namespace` (undefined: all namespaces) looks at. Throws the API's error for a list refused. */
-  async read(namespace: string | undefined, signal: AbortSignal): Promise<ClusterState> {
+  /**
+   * Everything an audit of `namespace` (undefined: all namespaces) looks at; the ledger's
+   * cluster-wide entries (in `ledgerNamespace`) too. Throws the API's error for a list refused.
+   */
+  async read(namespace: string | undefined, ledgerNamespace: string, signal: AbortSignal): Promise<ClusterState> {
     const objects: ListedObject[] = [];
     for (const { apiVersion, kind, list } of KINDS) {
       const items = await this.#all((page, pageSignal) => list(this.#clients(pageSignal), namespace, page), signal);
       for (const object of items) objects.push({ apiVersion, kind, object });
     }
     const records = await this.#custom(PIN_RECORD_PLURAL, namespace, signal);
-    const ledger = await this.#custom(LEDGER_PLURAL, namespace, signal);
+    const ledger = await this.#custom(LEDGER_ENTRY_PLURAL, namespace, signal);
+    // A tenant's entries answer its own Pods, the cluster-wide ones everybody's (the webhook's tenant rule).
+    const clusterWide = namespace === undefined || namespace === ledgerNamespace || ledger === undefined ? [] : await this.#custom(LEDGER_ENTRY_PLURAL, ledgerNamespace, signal);
     return {
       objects,
       records: (records ?? []).flatMap((item) => parseRecord(item) ?? []),
       recordsInstalled: records !== undefined,
-      ledger: ledger ?? [],
-      ledgerInstalled: ledger !== undefined,
+      ledger: [...(ledger ?? []), ...(clusterWide ?? [])],
     };
   }
 

@@ -4,7 +4,7 @@
  * PinRecords whose digest the registry no longer serves — as text, JSON or SARIF, and as
  * PolicyReports where their CRDs are installed. Loads @kubernetes/client-node: only `audit` imports this module.
  */
-import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, concurrencyFlag, parseFlags, UsageError } from './options.js';
+import { COMMON_FLAGS, COMMON_FLAGS_USAGE, commonOptions, concurrencyFlag, DEFAULT_WEBHOOK_NAMESPACE, parseFlags, UsageError } from './options.js';
 import { buildCore, TRY_NEXT_CODES, type Core } from './core.js';
 import { writeLine, type CliIo } from './io.js';
 import { mapBounded } from './pinning.js';
@@ -59,6 +59,8 @@ completed (the cluster or a registry could not be read: each problem is named on
 Flags:
   --kubeconfig FILE           the cluster (default: $KUBECONFIG, in-cluster, ~/.kube/config)
   --namespace NS, -n NS       audit one namespace (default: all namespaces)
+  --ledger-namespace NS       where the webhook keeps its cluster-wide tag ledger entries, read
+                              for when a tag moved (default ${DEFAULT_WEBHOOK_NAMESPACE}; serve's --ledger-namespace)
   --output text|json|sarif    text (default): KIND/NAMESPACE/NAME FIELD: MESSAGE (RULE);
                               json: an array of findings; sarif: SARIF 2.1.0
   --policy-reports            also write a PolicyReport (wgpolicyk8s.io/v1alpha2) and a Report
@@ -177,6 +179,7 @@ export async function auditCommand(argv: readonly string[], io: CliIo): Promise<
       ...COMMON_FLAGS,
       kubeconfig: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
+      'ledger-namespace': { type: 'string' },
       output: { type: 'string' },
       'policy-reports': { type: 'boolean' },
       concurrency: { type: 'string' },
@@ -190,20 +193,22 @@ export async function auditCommand(argv: readonly string[], io: CliIo): Promise<
   const concurrency = concurrencyFlag(values.concurrency);
   const namespace = values.namespace;
   if (namespace === '') throw new UsageError('--namespace needs a namespace name');
+  const ledgerNamespace = values['ledger-namespace'] ?? DEFAULT_WEBHOOK_NAMESPACE;
+  if (ledgerNamespace === '') throw new UsageError('--ledger-namespace needs a namespace name');
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
   if (source === undefined) throw new UsageError('audit needs a cluster: pass --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
   const common = commonOptions(values);
   let core: Core | undefined;
   try {
     const api = new AuditApi(kubeConfigFrom(source).kubeConfig);
-    const state = await api.read(namespace, AbortSignal.timeout(CLUSTER_DEADLINE_MS));
+    const state = await api.read(namespace, ledgerNamespace, AbortSignal.timeout(CLUSTER_DEADLINE_MS));
     core = await buildCore({ ...common, homeDir: io.homeDir, env: io.env, version: io.version });
     const answers = await askRegistries(core, state, concurrency);
     const audited = auditedObjects(state.objects);
     const pods = state.objects.filter((listed) => listed.kind === 'Pod').map((listed) => listed.object);
     const findings = [
       ...unpinnedFindings(audited),
-      ...movedFindings(audited, answers.current, ledgerMovedAt(state.ledger)),
+      ...movedFindings(audited, answers.current, ledgerMovedAt(state.ledger, ledgerNamespace)),
       ...splitFindings(pods),
       ...goneFindings(state.records, answers.gone),
     ];

@@ -87,6 +87,7 @@ describe('usage errors: stderr, exit 2, and where to read the flags', () => {
     [['serve', '--max-connections', '0'], '--max-connections must be a positive whole number (see digest-pinner serve --help)'],
     [['audit', '--output', 'yaml'], '--output "yaml" must be text, json or sarif (see digest-pinner audit --help)'],
     [['audit', 'extra'], 'unexpected argument "extra": this command takes flags only (see digest-pinner audit --help)'],
+    [['audit', '--ledger-namespace', ''], '--ledger-namespace needs a namespace name (see digest-pinner audit --help)'],
     [['audit'], 'audit needs a cluster: pass --kubeconfig FILE, set KUBECONFIG, or run in a cluster (see digest-pinner audit --help)'],
   ])('%j', async (args, message) => {
     expect(await run(args)).toMatchObject({ code: 2, stdout: '', stderr: `digest-pinner: ${message}\n` });

@@ -2,7 +2,8 @@
  * `digest-pinner audit` against a real kube-apiserver and kube-controller-manager (no kubelet:
  * Pods stay Pending) and a real registry, with the webhook's pods-only install on the host and
  * `--cache-ttl 1ms`. What it must find is made the way it happens: a Deployment whose template
- * names a tag (pods-only leaves templates alone); Pods pinned before the tag was pushed again;
+ * names a tag (pods-only leaves templates alone); Pods pinned before the tag was pushed again
+ * (when it moved read from the ledger entry the webhook wrote when it saw the move);
  * a ReplicaSet split by a scale-up after that push with `--no-pin-records`; a PinRecord whose
  * digest was then deleted from the registry. A namespace of pinned workloads gives nothing.
  * PolicyReports are written once their CRDs (generate-crds.sh, controller-gen) are installed.
@@ -31,6 +32,8 @@ const FOUND = 'audit-found';
 const GONE = 'audit-gone';
 /** Pinned workloads whose tag did not move. */
 const CLEAN = 'audit-clean';
+/** Where the webhook keeps cluster-wide ledger entries: its Lease's namespace, the one manifests/ installs into. */
+const LEDGER_NAMESPACE = 'digest-pinner';
 
 let cluster: Cluster;
 let webhook: RunningServer | undefined;
@@ -114,7 +117,11 @@ async function deleteManifest(repository: string, digest: string): Promise<void>
   expect(response.status).toBe(202);
 }
 
-let found: { first: string; second: string; pods: Item[] };
+interface LedgerEntryItem {
+  spec: { image: string; digest: string; history?: { digest: string; movedAt: string }[] };
+}
+
+let found: { first: string; second: string; pods: Item[]; movedAt: string };
 let gone: { first: string; second: string; record: string; pod: string };
 
 beforeAll(async () => {
@@ -157,8 +164,15 @@ beforeAll(async () => {
   const second = await pushImage(plain, 'audit/web', 'v1');
   await cluster.kubectlOk(['scale', 'deployment', 'web', '-n', FOUND, '--replicas', '4']);
   const pods = await podsOf(FOUND, 'web', 4);
-  found = { first: first.digest, second: second.digest, pods };
   expect(pods.map(digestOf).sort()).toEqual([first.digest, first.digest, second.digest, second.digest].sort());
+  // The webhook's ledger (on by default) saw the move: its cluster-wide entry, in the webhook's namespace, says when.
+  const image = `${plain.host}/audit/web:v1`;
+  const entry = await eventually('the ledger entry of audit/web:v1 to move', async () => {
+    const items = (await getJson<{ items: LedgerEntryItem[] }>(['get', 'ledgerentries', '-n', LEDGER_NAMESPACE])).items;
+    return items.find((item) => item.spec.image === image && item.spec.digest === second.digest);
+  });
+  expect(entry.spec.history?.map((item) => item.digest)).toEqual([first.digest]);
+  found = { first: first.digest, second: second.digest, pods, movedAt: entry.spec.history?.[0]?.movedAt ?? '' };
 
   const clean = await pushImage(plain, 'audit/clean', 'v1');
   await deploy(CLEAN, 'clean', `${plain.host}/audit/clean:v1@${clean.digest}`, 2);
@@ -182,7 +196,8 @@ describe('digest-pinner audit', () => {
     ]);
     const moved = findings.filter((finding) => finding.ruleId === 'DP003');
     expect(moved.map((finding) => `${finding.object.kind}/${finding.object.name}`).sort()).toEqual(behind.map((name) => `Pod/${name}`));
-    expect(moved[0]?.properties).toEqual({ tag: `${plain.host}/audit/web:v1`, pinned: found.first, current: found.second });
+    // When it moved comes from the webhook's cluster-wide ledger entry, read beside the tenant's namespace.
+    for (const finding of moved) expect(finding.properties).toEqual({ tag: `${plain.host}/audit/web:v1`, pinned: found.first, current: found.second, movedAt: found.movedAt });
     const split = findings.filter((finding) => finding.ruleId === 'DP004');
     expect(split).toHaveLength(1);
     expect(split[0]).toMatchObject({ object: { kind: 'ReplicaSet', name: set?.metadata.name, uid: set?.metadata.uid }, field: 'containers/app' });
@@ -190,6 +205,14 @@ describe('digest-pinner audit', () => {
     expect(split[0]?.properties['digests']).toContain(`${found.second} (2 Pods`);
     expect(findings).toHaveLength(1 + behind.length + 1);
     expect(result.stderr).toBe('');
+  });
+
+  it('reads the cluster-wide ledger entries from --ledger-namespace: elsewhere, when the tag moved is not known', async () => {
+    const result = await audit(['--namespace', FOUND, '--ledger-namespace', CLEAN, '--output', 'json']);
+    expect(result.code).toBe(1);
+    const moved = findingsOf(result).filter((finding) => finding.ruleId === 'DP003');
+    expect(moved).not.toEqual([]);
+    for (const finding of moved) expect(finding.properties['movedAt']).toBeUndefined();
   });
 
   it('finds a PinRecord whose digest the registry no longer serves', async () => {
