@@ -40,7 +40,7 @@ import { RecordStore, type RecordOperation } from '../rollout/record-store.js';
 import type { RecordSession, RevisionRecords } from '../rollout/session.js';
 import { LedgerStore, type LedgerOperation } from '../rollout/ledger-store.js';
 import type { ExpectedMoves } from '../rollout/ledger.js';
-import type { LedgerObservation, TagLedger } from '../resolve/index.js';
+import type { LedgerAnswer, LedgerObservation, TagLedger } from '../resolve/index.js';
 
 /** The tag ledger's settings (docs/rollouts.md): where, for how long, how big, which moves are expected. */
 export interface LedgerSettings {
@@ -134,6 +134,7 @@ export class ClusterWatch {
       ? undefined
       : {
         answer: (image: string, namespace: string | undefined): string | undefined => this.#running?.ledger?.answer(image, namespace),
+        fallback: (image: string, namespace: string | undefined, withinMs: number): LedgerAnswer | undefined => this.#running?.ledger?.fallback(image, namespace, withinMs),
         observe: (observation: LedgerObservation): void => { this.#running?.ledger?.observe(observation); },
       };
     this.skip = options.skipPolicy === undefined ? undefined : { matches: (ref) => this.#skip.matches(ref) };

@@ -183,6 +183,7 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
     },
     ledger: {
       answer: (image, namespace) => clusterLedger.ledger?.answer(image, namespace),
+      fallback: (image, namespace, withinMs) => clusterLedger.ledger?.fallback(image, namespace, withinMs),
       observe: (observation) => { clusterLedger.ledger?.observe(observation); },
     },
   });

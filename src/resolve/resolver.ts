@@ -3,8 +3,8 @@
  * de-duplication) → the tag ledger shared by replicas (admissions only) → the
  * registry's mirrors → the registry; the registry's answers are told to the ledger.
  * A `fresh` lookup (a revision's first Pod) skips the cache's and the ledger's fresh
- * answers and asks the registry; the cache
- * answers it only when the registry cannot (as stale). Everything cached is
+ * answers and asks the registry; the cache, then the ledger, answer it only when the
+ * registry cannot (as stale). Everything cached is
  * keyed by the credential as well as the reference, so a digest obtained with one
  * tenant's secret never answers another tenant's request.
  *
@@ -12,7 +12,8 @@
  * unknown" is remembered for `negativeTtlMs`; when the registry cannot answer
  * (unreachable, 5xx, timeout, rate limit, breaker open, or the caller's deadline
  * comes first) a digest it gave no more than `staleForMs` ago is served as
- * `stale`, with a warning.
+ * `stale`, with a warning; failing that, one a replica verified in the ledger within
+ * `staleForMs` (admissions only), with the same warning.
  *
  * Mirrors: a mirror `mirror.internal/quay` of `quay.io` is asked for
  * `mirror.internal/quay/<path>:<tag>` first, with its own credentials; its digest
@@ -92,13 +93,22 @@ export interface LedgerObservation {
   readonly tenant: string | undefined;
 }
 
+/** A ledger entry's digest and when a replica last verified it (epoch milliseconds). */
+export interface LedgerAnswer {
+  readonly digest: string;
+  readonly verifiedAt: number;
+}
+
 /**
  * The tag ledger shared by the webhook's replicas (rollout/ledger-store.ts, docs/rollouts.md):
- * asked after the cache and before the registry, told every registry answer.
+ * asked after the cache and before the registry, told every registry answer, and the last
+ * fallback when the registry cannot answer.
  */
 export interface TagLedger {
   /** The digest a replica verified within the cache TTL for `image`, as Pods of `namespace` may see it; undefined: ask the registry. */
   answer(image: string, namespace: string | undefined): string | undefined;
+  /** The entry for `image` Pods of `namespace` may see, verified within `withinMs` (`cache.staleFor`); undefined: none. */
+  fallback(image: string, namespace: string | undefined, withinMs: number): LedgerAnswer | undefined;
   /** A registry's answer; written when the ledger's rules say so, in the background. Never throws. */
   observe(observation: LedgerObservation): void;
 }
@@ -232,8 +242,23 @@ export class Resolver {
       return resolution;
     } catch (error) {
       if (mirrorStale !== undefined && allowsStale(error)) return mirrorStale;
+      const held = this.#ledgerFallback(ref, options.scope, error);
+      if (held !== undefined) return held;
       throw this.#toldAs(ref, error);
     }
+  }
+
+  /**
+   * After the cache, the last fallback when the registry cannot answer: the ledger's digest for
+   * an admission's tag, verified by a replica within `staleForMs`, stale with the cache's warning.
+   */
+  #ledgerFallback(ref: ImageRef, scope: ResolveScope | undefined, error: unknown): Resolution | undefined {
+    if (scope === undefined || !allowsStale(error)) return undefined;
+    const { ledger, staleForMs, now } = this.#settings;
+    const held = ledger?.fallback(taggedName(ref), scope.namespace, staleForMs);
+    if (held === undefined) return undefined;
+    const warning = staleWarning({ kind: 'digest', digest: held.digest, fetchedAt: held.verifiedAt, failure: error }, now());
+    return { ref, digest: held.digest, source: 'stale', credential: undefined, warning };
   }
 
   /** The ledger's answer for an admission's tag, when a replica verified it within the cache TTL. */

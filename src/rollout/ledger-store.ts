@@ -13,11 +13,10 @@ import { describeKubeError } from '../kube/describe.js';
 import { warningEvent, type EventSink } from '../kube/events.js';
 import { stripMetadata, type KubeLogger } from '../kube/informers.js';
 import type { RestartDelays } from '../kube/restarts.js';
-import type { LedgerObservation, TagLedger } from '../resolve/index.js';
+import type { LedgerAnswer, LedgerObservation, TagLedger } from '../resolve/index.js';
 import { isConflict, RolloutApi } from './api.js';
 import {
-  answeringNamespaces,
-  answers,
+  answeringEntry,
   entryNamespace,
   entryObject,
   ExpectedMoves,
@@ -141,12 +140,16 @@ export class LedgerStore implements TagLedger {
   }
 
   answer(image: string, namespace: string | undefined): string | undefined {
-    const now = this.#now();
-    for (const candidate of answeringNamespaces(namespace, this.#options.clusterNamespace)) {
-      const held = this.entry(candidate, image);
-      if (held !== undefined && answers(held, now, this.#options.cacheTtlMs)) return held.digest;
-    }
-    return undefined;
+    return this.#answering(image, namespace, this.#options.cacheTtlMs)?.digest;
+  }
+
+  fallback(image: string, namespace: string | undefined, withinMs: number): LedgerAnswer | undefined {
+    const entry = this.#answering(image, namespace, withinMs);
+    return entry === undefined ? undefined : { digest: entry.digest, verifiedAt: entry.verifiedAt };
+  }
+
+  #answering(image: string, namespace: string | undefined, withinMs: number): StoredEntry | undefined {
+    return answeringEntry((candidate) => this.entry(candidate, image), namespace, this.#options.clusterNamespace, { now: this.#now(), withinMs });
   }
 
   observe(observation: LedgerObservation): void {

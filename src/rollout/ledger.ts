@@ -136,6 +136,18 @@ export function answers(entry: LedgerSpec, now: number, ttlMs: number): boolean 
   return age >= 0 && age < ttlMs;
 }
 
+/**
+ * The entry that answers a Pod of `namespace` at `now`: the first, in answeringNamespaces'
+ * order, that `held` has and that was verified within `withinMs`; undefined when none.
+ */
+export function answeringEntry<T extends LedgerSpec>(held: (namespace: string) => T | undefined, namespace: string | undefined, clusterNamespace: string, at: { readonly now: number; readonly withinMs: number }): T | undefined {
+  for (const candidate of answeringNamespaces(namespace, clusterNamespace)) {
+    const entry = held(candidate);
+    if (entry !== undefined && answers(entry, at.now, at.withinMs)) return entry;
+  }
+  return undefined;
+}
+
 /** The `--tag-moves-ignore` globs, matched against an image's tag. */
 export class ExpectedMoves {
   readonly #globs: readonly Glob[];

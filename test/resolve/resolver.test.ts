@@ -21,7 +21,7 @@ import {
   type DigestSource,
   type ManifestDigest,
 } from '../../src/registry/index.js';
-import { ResolutionDeadlineError, Resolver, type LedgerObservation, type ResolverOptions, type ResolveScope, type TagLedger } from '../../src/resolve/index.js';
+import { ResolutionDeadlineError, Resolver, type LedgerAnswer, type LedgerObservation, type ResolverOptions, type ResolveScope, type TagLedger } from '../../src/resolve/index.js';
 import { entryBytes, formatAge } from '../../src/resolve/cache-entry.js';
 import { DEFAULT_CACHE_MAX_BYTES } from '../../src/resolve/resolver.js';
 import { raceAbort } from '../../src/timeout.js';
@@ -485,15 +485,22 @@ describe('Resolver: parallel images', () => {
   });
 });
 
-/** A ledger holding digests by (namespace, image), recording what it is told. */
+/** A ledger holding digests by (namespace, image), and older entries for the fallback, recording what it is told. */
 class HeldLedger implements TagLedger {
   readonly held = new Map<string, string>();
+  readonly older = new Map<string, LedgerAnswer>();
   readonly told: LedgerObservation[] = [];
   readonly asked: string[] = [];
+  readonly fallbacks: string[] = [];
 
   answer(image: string, namespace: string | undefined): string | undefined {
     this.asked.push(`${namespace ?? ''} ${image}`);
     return this.held.get(`${namespace ?? ''} ${image}`);
+  }
+
+  fallback(image: string, namespace: string | undefined, withinMs: number): LedgerAnswer | undefined {
+    this.fallbacks.push(`${namespace ?? ''} ${image} within ${withinMs}`);
+    return this.older.get(`${namespace ?? ''} ${image}`);
   }
 
   observe(observation: LedgerObservation): void {
@@ -566,6 +573,65 @@ describe('Resolver: the tag ledger', () => {
     source.on('mirror.internal/rt/dp/app:v1', digest(6));
     expect(await admit(IMAGE)).toMatchObject({ digest: digest(6), mirror: 'mirror.internal/rt' });
     expect(ledger.told).toEqual([]);
+  });
+});
+
+describe('Resolver: the ledger as the last fallback', () => {
+  const POD: ResolveScope = { namespace: 'team-a', dryRun: false };
+  const ledgered = () => {
+    const ledger = new HeldLedger();
+    const context = setup({ ledger });
+    const admit = (image: string, more: { fresh?: boolean; scope?: ResolveScope } = {}) =>
+      context.resolver.resolve(parseImage(image), { credentials: [], signal: AbortSignal.timeout(5_000), scope: 'scope' in more ? more.scope : POD, fresh: more.fresh });
+    return { ...context, ledger, admit };
+  };
+
+  it('answers a revision\'s first Pod (fresh) from the ledger when the registry cannot answer and the cache holds nothing, stale with the cache\'s warning', async () => {
+    const { admit, ledger, source, clock } = ledgered();
+    source.on(IMAGE, unavailable());
+    ledger.older.set(`team-a ${IMAGE}`, { digest: digest(7), verifiedAt: clock.now - 20 * 60_000 });
+    const answer = await admit(IMAGE, { fresh: true });
+    expect(answer).toMatchObject({ digest: digest(7), source: 'stale', credential: undefined });
+    expect(answer.warning).toBe('pinned to a stale digest (resolved 20m ago): registry answered 503');
+    // Within cache.staleFor, for the Pod's namespace (the ledger applies the tenant rule).
+    expect(ledger.fallbacks).toEqual([`team-a ${IMAGE} within 3600000`]);
+    expect(ledger.told).toEqual([]);
+  });
+
+  it('falls back the same for a Pod that is not a revision\'s first', async () => {
+    const { admit, ledger, source, clock } = ledgered();
+    source.on(IMAGE, unavailable());
+    ledger.older.set(`team-a ${IMAGE}`, { digest: digest(7), verifiedAt: clock.now - 20 * 60_000 });
+    expect(await admit(IMAGE)).toMatchObject({ digest: digest(7), source: 'stale' });
+  });
+
+  it('asks the cache first: its stale digest answers and the ledger is not asked', async () => {
+    const { admit, ledger, source, clock } = ledgered();
+    source.on(IMAGE, digest(1), unavailable());
+    await admit(IMAGE);
+    ledger.older.set(`team-a ${IMAGE}`, { digest: digest(7), verifiedAt: clock.now });
+    clock.now += 5 * 60_000;
+    expect(await admit(IMAGE, { fresh: true })).toMatchObject({ digest: digest(1), source: 'stale' });
+    expect(ledger.fallbacks).toEqual([]);
+  });
+
+  it('is not a fallback when the registry answered (no such manifest, credentials refused)', async () => {
+    const { admit, ledger, source, clock } = ledgered();
+    source.on(IMAGE, new RegistryAuthError(IMAGE, 'registry answered 401', { status: 401 }));
+    ledger.older.set(`team-a ${IMAGE}`, { digest: digest(7), verifiedAt: clock.now });
+    await expect(admit(IMAGE, { fresh: true })).rejects.toBeInstanceOf(RegistryAuthError);
+    await expect(admit('registry.test/dp/missing:v1', { fresh: true })).rejects.toBeInstanceOf(ManifestUnknownError);
+    expect(ledger.fallbacks).toEqual([]);
+  });
+
+  it('is asked only for an admission (not the CLI), and the failure stands when it holds nothing', async () => {
+    const { admit, ledger, source, clock } = ledgered();
+    source.on(IMAGE, unavailable());
+    ledger.older.set(` ${IMAGE}`, { digest: digest(7), verifiedAt: clock.now });
+    await expect(admit(IMAGE, { fresh: true, scope: undefined })).rejects.toBeInstanceOf(RegistryUnavailableError);
+    expect(ledger.fallbacks).toEqual([]);
+    await expect(admit(IMAGE, { fresh: true })).rejects.toBeInstanceOf(RegistryUnavailableError);
+    expect(ledger.fallbacks).toEqual([`team-a ${IMAGE} within 3600000`]);
   });
 });
 

@@ -1,6 +1,7 @@
 /** The tag ledger's rules as data: names, parsing, when a registry answer is written, history, tenants, eviction, expected moves. */
 import { describe, expect, it } from 'vitest';
 import {
+  answeringEntry,
   answeringNamespaces,
   answers,
   DEFAULT_TAG_MOVES_IGNORE,
@@ -120,6 +121,27 @@ describe('answers', () => {
 
   it('does not answer from an entry verified in the future (another replica\'s clock)', () => {
     expect(answers(seen(1, T0 + MINUTE), T0, 15 * MINUTE)).toBe(false);
+  });
+});
+
+describe('answeringEntry (the tenant rule, within an age)', () => {
+  const held = (entries: Record<string, LedgerSpec>) => (namespace: string): LedgerSpec | undefined => entries[namespace];
+
+  it('answers with the Pod\'s own namespace\'s entry first, then the cluster-wide one', () => {
+    const both = held({ 'team-a': seen(1, T0), [CLUSTER]: seen(2, T0) });
+    expect(answeringEntry(both, 'team-a', CLUSTER, { now: T0 + MINUTE, withinMs: 15 * MINUTE })?.digest).toBe(digest(1));
+    expect(answeringEntry(both, 'team-b', CLUSTER, { now: T0 + MINUTE, withinMs: 15 * MINUTE })?.digest).toBe(digest(2));
+  });
+
+  it('never answers a Pod of another namespace with a tenant\'s entry', () => {
+    expect(answeringEntry(held({ 'team-a': seen(1, T0) }), 'team-b', CLUSTER, { now: T0 + MINUTE, withinMs: 15 * MINUTE })).toBeUndefined();
+  });
+
+  it('passes over an entry verified too long ago for the next one', () => {
+    const entries = held({ 'team-a': seen(1, T0), [CLUSTER]: seen(2, T0 + 30 * MINUTE) });
+    expect(answeringEntry(entries, 'team-a', CLUSTER, { now: T0 + 40 * MINUTE, withinMs: 15 * MINUTE })?.digest).toBe(digest(2));
+    expect(answeringEntry(entries, 'team-a', CLUSTER, { now: T0 + 40 * MINUTE, withinMs: 60 * MINUTE })?.digest).toBe(digest(1));
+    expect(answeringEntry(entries, 'team-a', CLUSTER, { now: T0 + 50 * MINUTE, withinMs: 15 * MINUTE })).toBeUndefined();
   });
 });
 
