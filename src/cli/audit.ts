@@ -59,8 +59,9 @@ completed (the cluster or a registry could not be read: each problem is named on
 Flags:
   --kubeconfig FILE           the cluster (default: $KUBECONFIG, in-cluster, ~/.kube/config)
   --namespace NS, -n NS       audit one namespace (default: all namespaces)
-  --ledger-namespace NS       where the webhook keeps its cluster-wide tag ledger entries, read
-                              for when a tag moved (default ${DEFAULT_WEBHOOK_NAMESPACE}; serve's --ledger-namespace)
+  --ledger-namespace NS       namespace of the webhook's cluster-wide tag ledger entries, read
+                              (with a tenant's own) for when a tag moved; serve's --ledger-namespace
+                              (default ${DEFAULT_WEBHOOK_NAMESPACE})
   --output text|json|sarif    text (default): KIND/NAMESPACE/NAME FIELD: MESSAGE (RULE);
                               json: an array of findings; sarif: SARIF 2.1.0
   --policy-reports            also write a PolicyReport (wgpolicyk8s.io/v1alpha2) and a Report
