@@ -73,6 +73,12 @@ const WEBHOOK_CONFIGURATION = 'digest-pinner';
 const READY_POLL_MS = 10;
 const READY_TIMEOUT_MS = 120_000;
 const TIME_LIMIT_MS = env('BENCH_TIME_LIMIT_S', 2400) * 1000;
+/**
+ * BENCH_FIRST_ADMISSION_ONLY=1: only the fresh starts (ready time, first admission against warm
+ * ones), printed and not written to bench/cluster-results.md; with BENCH_NAMESPACES, a smaller
+ * cluster for a quicker look.
+ */
+const FIRST_ADMISSION_ONLY = process.env.BENCH_FIRST_ADMISSION_ONLY === '1';
 const TARGETS = { rssMB: 200, readySeconds: 15, p50Ms: 2, p99Ms: 10, firstOverWarm: 1.25 };
 
 const BENCH_BUNDLE = join(REPO, 'dist/bench-cluster');
@@ -316,8 +322,10 @@ async function startWebhook({ port, certs, kubeconfig, caFile, name }) {
   const logFile = join(workDir, `${name}.log`);
   const metricsPort = await freePort();
   const out = openSync(logFile, 'w');
-  // BENCH_CPU_PROF=dir: each webhook writes a V8 CPU profile there when it stops.
-  const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF];
+  // BENCH_CPU_PROF=dir: each webhook writes a V8 CPU profile there when it stops (sampled every BENCH_CPU_PROF_INTERVAL_US µs).
+  const profile = process.env.BENCH_CPU_PROF === undefined
+    ? []
+    : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-interval', String(env('BENCH_CPU_PROF_INTERVAL_US', 1000))];
   const args = [
     ...IMAGE_NODE_FLAGS, ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1',
     '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--kubeconfig', kubeconfig, '--ca-file', caFile,
@@ -589,6 +597,16 @@ function median(values) {
   return quantile([...values].sort((a, b) => a - b), 0.5);
 }
 
+/** The fresh starts, a row each: ready time, RSS, the first admission against warm ones (wall time, and CPU in brackets). */
+function startsTable(starts) {
+  const row = (s, i) => `| ${i + 1} | ${fmt(s.readyMs / 1000, 2)} | ${s.readyLoad} | ${fmt(s.atReady.rss * MB, 0)} | ${fmt(s.firstMs, 1)} (${fmt(s.firstCpuMs, 1)}) | ${fmt(median(s.newHostMs), 1)} (${fmt(median(s.newHostCpuMs), 1)}) | ${fmt(s.firstMs / median(s.newHostMs), 2)} (${fmt(s.firstCpuMs / median(s.newHostCpuMs), 2)}) | ${fmt(median(s.warmMs), 1)} (${fmt(median(s.warmCpuMs), 1)}) | ${fmt(median(s.cachedMs), 2)} (${fmt(median(s.cachedCpuMs), 2)}) | ${s.load} |`;
+  return [
+    '| start | ready (s) | load | RSS at ready (MB) | first | new registry, warm, median | first / warm | new tag, known registry, median | cached, median | load after |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...starts.map(row),
+  ];
+}
+
 function report(m, r) {
   const starts = r.starts;
   const readyWorst = Math.max(...starts.map((s) => s.readyMs)) / 1000;
@@ -609,7 +627,6 @@ function report(m, r) {
   const endToEnd = (name, q) => median(arm(name).map((p) => p[q]));
   const verdict = (ok) => (ok ? 'met' : '**missed**');
   const shareText = (h) => `mean ${fmt(h.meanMs, 2)} ms, ${fmt(h.shareUnderFirst * 100, 1)}% ≤ ${firstBound * 1000} ms`;
-  const row = (s, i) => `| ${i + 1} | ${fmt(s.readyMs / 1000, 2)} | ${s.readyLoad} | ${fmt(s.atReady.rss * MB, 0)} | ${fmt(s.firstMs, 1)} (${fmt(s.firstCpuMs, 1)}) | ${fmt(median(s.newHostMs), 1)} (${fmt(median(s.newHostCpuMs), 1)}) | ${fmt(s.firstMs / median(s.newHostMs), 2)} (${fmt(s.firstCpuMs / median(s.newHostCpuMs), 2)}) | ${fmt(median(s.warmMs), 1)} (${fmt(median(s.warmCpuMs), 1)}) | ${fmt(median(s.cachedMs), 2)} (${fmt(median(s.cachedCpuMs), 2)}) | ${s.load} |`;
   const expectedPinned = (p) => (p.phase === 'without' ? `${p.pinned} (none expected)` : `${p.pinned}/${p.pods}`);
   const mean = (h) => (h.count === 0 ? '–' : fmt((h.sum / h.count) * 1000, 2));
   const phaseRow = (p) => `| ${p.phase} | ${p.pods} | ${fmt(p.achievedRate, 1)} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${expectedPinned(p)} | ${p.apiserver.count} | ${mean(p.apiserver)} | ${p.phase === 'with' ? `${mean(p.own)} / ${fmt(p.lagMaxMs, 0)}` : '–'} | ${p.load} |`;
@@ -645,9 +662,7 @@ function report(m, r) {
     '',
     'Each admission as wall time (ms), and in brackets the CPU time of the webhook\'s JavaScript thread meanwhile (ms, from /proc/<pid>/schedstat: what the admission cost, hardly moved by the machine\'s load).',
     '',
-    '| start | ready (s) | load | RSS at ready (MB) | first | new registry, warm, median | first / warm | new tag, known registry, median | cached, median | load after |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...starts.map(row),
+    ...startsTable(starts),
     '',
     `The same webhook in the cluster before any benchmark object existed: ready in ${fmt(r.empty.readyMs / 1000, 2)} s (load ${r.empty.readyLoad}), RSS ${fmt(r.empty.atReady.rss * MB, 0)} MB.`,
     '',
@@ -725,21 +740,25 @@ async function main() {
     const webhookOptions = { port, certs, kubeconfig, caFile: registries.caFile, registryHost: registry.host };
 
     const results = { kube, images };
-    log('a webhook in the cluster before the benchmark objects exist');
-    const empty = await startWebhook({ ...webhookOptions, name: 'webhook-empty' });
-    results.empty = { readyMs: empty.readyMs, readyLoad: load(), atReady: await residentMiB(empty.child.pid) };
-    await empty.agent.close();
-    await stopChild(empty.child);
-    log(`empty cluster: ${JSON.stringify(results.empty)}`);
+    if (!FIRST_ADMISSION_ONLY) {
+      log('a webhook in the cluster before the benchmark objects exist');
+      const empty = await startWebhook({ ...webhookOptions, name: 'webhook-empty' });
+      results.empty = { readyMs: empty.readyMs, readyLoad: load(), atReady: await residentMiB(empty.child.pid) };
+      await empty.agent.close();
+      await stopChild(empty.child);
+      log(`empty cluster: ${JSON.stringify(results.empty)}`);
+    }
 
     log(`creating ${NAMESPACES} namespaces, ${NAMESPACES * SERVICE_ACCOUNTS} ServiceAccounts, ${NAMESPACES} pull secrets`);
     results.populate = await populate(api, registry, [registry.host, ...mirrors.map((mirror) => mirror.host)]);
     results.objects = await clusterObjects(api);
     log(`cluster populated in ${fmt(results.populate.seconds, 0)} s: ${JSON.stringify(results.objects)}`);
 
-    log('informers\' memory');
-    results.informers = await informerMemory(kubeconfig);
-    log(`informers: ${JSON.stringify(results.informers)}`);
+    if (!FIRST_ADMISSION_ONLY) {
+      log('informers\' memory');
+      results.informers = await informerMemory(kubeconfig);
+      log(`informers: ${JSON.stringify(results.informers)}`);
+    }
 
     results.starts = [];
     let webhook;
@@ -755,6 +774,10 @@ async function main() {
       } else webhook = start.webhook;
     }
     cleanups.push(() => webhook.agent.close(), () => stopChild(webhook.child));
+    if (FIRST_ADMISSION_ONLY) {
+      console.log([`${NAMESPACES.toLocaleString('en')} namespaces; load average (1 min) ${m.loadBefore} at the start.`, '', ...startsTable(results.starts)].join('\n'));
+      return;
+    }
 
     const bare = await startBareWebhook(cluster, certs, await barePatch(api, images));
     cleanups.push(() => stopChild(bare));

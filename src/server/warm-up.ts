@@ -1,11 +1,14 @@
 /**
  * The admission path run once before the webhook reports ready. V8 compiles a function
  * the first time it is called, so without this a fresh process's first admission also
- * pays for compiling the admission path, the HTTPS client and the TLS code (several
- * times a warm admission's CPU; bench/README.md). Nothing it does is seen outside the
- * process: the review is a built-in Pod whose tags a Resolver of its own answers from
- * memory (no registry is asked, the webhook's cache is not touched), credentials are
- * anonymous (no credential helper runs), and no metric, log line or Event is written.
+ * pays for compiling the admission path, the route's body reader, the registry client
+ * (undici's pools behind the guarded connector, the auth challenge, the token, the HEAD)
+ * and the TLS code (bench/README.md). Nothing it does is seen outside the process: the
+ * review is a built-in Pod whose images a RegistryClient of its own resolves from a registry
+ * of its own on 127.0.0.1 (warm-up-registry.ts) with a credential of its own; the webhook's
+ * registry client, cache and credentials are not touched, and no metric, log line or Event
+ * is written. The request to its own HTTPS port is a review the route refuses (400) before
+ * admitting it.
  *
  * It runs once the caches have synced, not while they list: V8 drops the bytecode of a
  * function that has not run across several full collections, and listing a large
@@ -13,25 +16,25 @@
  */
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
-import { admit, decodeReview, type AdmitDeps } from '../admission/index.js';
-import type { ManifestDigest } from '../registry/types.js';
+import { admit, decodeReview, type AdmitDeps, type AdmitResult } from '../admission/index.js';
+import { RegistryClient } from '../registry/index.js';
 import { Resolver } from '../resolve/index.js';
 import { AdmissionDeadline } from './deadline.js';
 import { reviewResponse } from './app.js';
+import { startWarmUpRegistry, WARM_UP_REGISTRY_HOST, type WarmUpRegistry } from './warm-up-registry.js';
 
-/** A registry name that can never be reached (RFC 2606), for the built-in Pod's images. */
-const WARM_UP_REGISTRY = 'warm-up.invalid';
-const WARM_UP_DIGEST: ManifestDigest = { digest: `sha256:${'0'.repeat(64)}` };
 const WARM_UP_DEADLINE_MS = 5_000;
 const WARM_UP_CACHE = { cacheTtlMs: 60_000, cacheMax: 16, fetchTimeoutMs: WARM_UP_DEADLINE_MS } as const;
+/** Images of the built-in Pod. */
+const WARM_UP_IMAGES = 3;
 /** How often `synced` is asked before the warm-up. */
 const SYNC_POLL_MS = 100;
 
 /** What the warm-up did, for the startup log. */
 export interface WarmUpResult {
-  /** Images the built-in admission pinned (0 when it failed). */
+  /** Images the built-in admission pinned, each resolved by a registry client from the warm-up's registry (0 when it failed). */
   readonly pinned: number;
-  /** Whether the request to the webhook's own HTTPS port was answered. */
+  /** Whether the webhook's own HTTPS port answered the refused review as the route does (400). */
   readonly selfRequest: boolean;
   /** Why a step failed; the webhook serves anyway, its first admission only slower. */
   readonly problems: readonly string[];
@@ -79,28 +82,58 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** One admission of the built-in Pod, decoded from JSON and answered as JSON as the route does; returns the images pinned. */
+/**
+ * One admission of the built-in Pod, decoded from JSON and answered as JSON as the route does,
+ * its images resolved through a RegistryClient from the warm-up's registry; returns the images
+ * pinned. The webhook's rewrites are left out: they could send the images elsewhere.
+ */
 async function warmAdmission(deps: AdmitDeps): Promise<number> {
-  const resolver = new Resolver({ source: { getDigest: () => Promise.resolve(WARM_UP_DIGEST) }, ...WARM_UP_CACHE });
-  const review = decodeReview(JSON.parse(JSON.stringify(warmUpReview())));
+  const registry = await startWarmUpRegistry();
+  const client = new RegistryClient({
+    env: {},
+    caFiles: [],
+    insecureRegistries: [registry.domain],
+    requestTimeoutMs: WARM_UP_DEADLINE_MS,
+    userAgent: 'digest-pinner (warm-up)',
+    lookup: registry.lookup,
+  });
+  const resolver = new Resolver({ source: client, ...WARM_UP_CACHE });
+  const review = decodeReview(JSON.parse(JSON.stringify(warmUpReview(registry.domain))));
   const deadline = new AdmissionDeadline(WARM_UP_DEADLINE_MS);
+  const { rewrite: _rewrite, ...own } = deps;
   try {
-    const result = await admit(review, 'warn', { ...deps, resolver, credentials: () => Promise.resolve([undefined]) }, deadline);
+    const result = await admit(review, 'warn', { ...own, resolver, credentials: () => Promise.resolve([registry.credential]) }, deadline);
     JSON.stringify(reviewResponse(result.response));
-    return result.resolutions.filter((resolution) => resolution.source !== 'pinned').length;
+    return pinnedFromRegistry(result, registry);
   } finally {
     deadline.dispose();
+    await client.close();
+    await registry.close();
   }
 }
 
-/** GET /healthz on the webhook's own port: the TLS handshake (both ends), undici, fastify's routing. */
+/** The images pinned from the warm-up's registry; throws unless every image was. */
+function pinnedFromRegistry(result: AdmitResult, registry: WarmUpRegistry): number {
+  const pinned = result.resolutions.filter((resolution) => resolution.source === 'registry').length;
+  if (pinned === WARM_UP_IMAGES) return pinned;
+  const reasons = result.failures.map((failure) => `${failure.image}: ${failure.reason}`);
+  throw new Error(`${pinned} of ${WARM_UP_IMAGES} images pinned from ${registry.domain}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
+}
+
+/** POST /mutate on the webhook's own port: the TLS handshake (both ends), undici, fastify's routing and body reader. */
 async function warmRequest(address: AddressInfo): Promise<boolean> {
   // Its own certificate: whatever signed it, this request only warms code.
   const agent = new Agent({ connect: { rejectUnauthorized: false }, connections: 1 });
   try {
-    const response = await request(`https://${loopbackFor(address)}:${address.port}/healthz`, { dispatcher: agent, signal: AbortSignal.timeout(WARM_UP_DEADLINE_MS) });
+    const response = await request(`https://${loopbackFor(address)}:${address.port}/mutate`, {
+      dispatcher: agent,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(warmUpReview(WARM_UP_REGISTRY_HOST, 'WARM-UP')),
+      signal: AbortSignal.timeout(WARM_UP_DEADLINE_MS),
+    });
     await response.body.dump();
-    return response.statusCode === 200;
+    return response.statusCode === 400;
   } finally {
     await agent.close();
   }
@@ -113,19 +146,23 @@ function loopbackFor(address: AddressInfo): string {
   return address.family === 'IPv6' ? `[${address.address}]` : address.address;
 }
 
-/** A Deployment-made Pod as kube-apiserver sends it: init and app containers, tags to pin. */
-function warmUpReview(): object {
+/**
+ * A Deployment-made Pod as kube-apiserver sends it: init and app containers, tags to pin from
+ * `registry` (`host:port`); with another `operation`, a review the route refuses once it has read it.
+ */
+function warmUpReview(registry: string, operation = 'CREATE'): object {
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'warm-up', namespace: 'warm-up', labels: { app: 'warm-up' } },
     spec: {
-      initContainers: [{ name: 'init', image: `${WARM_UP_REGISTRY}/team/init:v1` }],
+      initContainers: [{ name: 'init', image: `${registry}/team/init:v1` }],
       containers: [
-        { name: 'app', image: `${WARM_UP_REGISTRY}/team/app:v1`, env: [{ name: 'MODE', value: 'warm-up' }] },
-        { name: 'sidecar', image: `${WARM_UP_REGISTRY}/team/sidecar:v1` },
+        { name: 'app', image: `${registry}/team/app:v1`, env: [{ name: 'MODE', value: 'warm-up' }] },
+        { name: 'sidecar', image: `${registry}/team/sidecar:v1` },
       ],
       serviceAccountName: 'default',
+      imagePullSecrets: [{ name: 'warm-up' }],
     },
   };
   return {
@@ -137,7 +174,7 @@ function warmUpReview(): object {
       resource: { group: '', version: 'v1', resource: 'pods' },
       namespace: 'warm-up',
       name: 'warm-up',
-      operation: 'CREATE',
+      operation,
       dryRun: false,
       userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
       object: pod,
@@ -145,3 +182,4 @@ function warmUpReview(): object {
     },
   };
 }
+

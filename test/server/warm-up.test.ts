@@ -1,7 +1,8 @@
 /**
  * warmUp: the built-in admission runs through the app's own admission dependencies with its own
- * resolver and anonymous credentials (the webhook's resolver, credentials and hooks are never
- * called), and one request reaches the webhook's own HTTPS port. Failures are reported, never thrown.
+ * resolver, registry client, registry and credential (the webhook's resolver, credentials, rewrites
+ * and hooks are never called), and one refused review reaches the webhook's own HTTPS port; no
+ * connection or listener is left behind. Failures are reported, never thrown.
  * warmUpWhenSynced waits for the caches first, and gives up when the webhook closes.
  */
 import type { AddressInfo } from 'node:net';
@@ -57,10 +58,35 @@ afterAll(async () => {
   await app.close();
 });
 
+/** The process's sockets and listeners (timers and the like left out). */
+function sockets(): string[] {
+  return process.getActiveResourcesInfo().filter((resource) => resource.startsWith('TCP') || resource.startsWith('Pipe')).sort();
+}
+
 describe('warmUp', () => {
-  it('pins the built-in Pod\'s three images and is answered on its own port', async () => {
+  it('pins the built-in Pod\'s three images from its own registry and is answered on its own port', async () => {
     const result = await warmUp(deps, address);
     expect(result).toEqual({ pinned: 3, selfRequest: true, problems: [] });
+  });
+
+  it('leaves no connection or listener behind', async () => {
+    const before = sockets();
+    expect(before).toContain('TCPServerWrap');
+    const result = await warmUp(deps, address);
+    expect(result.problems).toEqual([]);
+    expect(sockets()).toEqual(before);
+  });
+
+  it('leaves the webhook\'s rewrites out: they could send the images elsewhere', async () => {
+    const rewriting: AppDeps = { ...deps, rewrite: () => { throw new Error('a rewrite was applied'); } };
+    expect(await warmUp(rewriting, undefined)).toEqual({ pinned: 3, selfRequest: false, problems: [] });
+  });
+
+  it('reports images the registry client did not resolve instead of throwing', async () => {
+    const skipping: AppDeps = { ...deps, skip: skipList(['warm-up.invalid:*/team/app:*']) };
+    const result = await warmUp(skipping, undefined);
+    expect(result.pinned).toBe(0);
+    expect(result.problems).toEqual([expect.stringMatching(/^admission: Error: 2 of 3 images pinned from warm-up\.invalid:\d+$/)]);
   });
 
   it('asks neither the webhook\'s resolver nor its credentials, and no admission hook runs', async () => {
