@@ -14,7 +14,7 @@ import { buildApp, type AppDeps } from '../server/app.js';
 import { listenWebhook } from '../server/listen.js';
 import { buildMetricsApp, DEFAULT_METRICS_PORT } from '../server/metrics-listener.js';
 import { SERVER_LIMITS } from '../server/limits.js';
-import { warmUpWhenSynced } from '../server/warm-up.js';
+import { warmUpWhenSynced, type WarmUpTarget } from '../server/warm-up.js';
 import { flushLog, LOG_LEVELS, webhookLogger, type LogDestination } from '../server/log.js';
 import { Metrics } from '../metrics/index.js';
 import { openServingTls, selfManagedSettings, TLS_FLAGS, TLS_FLAGS_USAGE, type ServingTls } from './serving-tls.js';
@@ -255,7 +255,19 @@ async function start(values: ServeFlags, io: CliIo, log: Logger, destination: Lo
   }
   // Compiles the admission path before the first review needs it, once the caches have synced.
   const stopWarming = new AbortController();
-  const warming = warmUpWhenSynced(appDeps, listenAddress(app), fromCluster.ready, stopWarming.signal).then((warm) => {
+  // The warm-up's own admission and registry requests are counted apart, in metrics nothing renders.
+  const warmUpMetrics = new Metrics({ allowList: core.config.allow, version: io.version, defaultMetrics: false });
+  const warmUpTarget: WarmUpTarget = {
+    deps: appDeps,
+    address: listenAddress(app),
+    onAdmission: (result, kind, operation, seconds) => {
+      warmUpMetrics.admission(result, kind, operation, seconds);
+    },
+    onRequest: (event) => {
+      warmUpMetrics.registryRequest(event);
+    },
+  };
+  const warming = warmUpWhenSynced(warmUpTarget, fromCluster.ready, stopWarming.signal).then((warm) => {
     warmedUp = warm !== undefined;
     if (warm !== undefined && warm.problems.length > 0) log.warn({ problems: warm.problems }, 'warm-up incomplete: the first admissions may be slower');
   });

@@ -19,8 +19,8 @@ export function bufferedDestination(fd: number): LogDestination {
   return pino.destination({ dest: fd, ...BUFFERING, sync: false });
 }
 
-/** The logger every line of `serve` goes through. */
-export function webhookLogger(level: string, destination: LogDestination): Logger {
+/** The logger every line of `serve` goes through (and the warm-up's, which drops them). */
+export function webhookLogger(level: string, destination: pino.DestinationStream): Logger {
   return pino(
     {
       level,

@@ -1,13 +1,14 @@
 /**
  * The admission path run once before the webhook reports ready. V8 compiles a function
  * the first time it is called, so without this a fresh process's first admission also
- * pays for compiling the admission path, the route's body reader, the registry client
- * (undici's pools behind the guarded connector, the auth challenge, the token, the HEAD)
- * and the TLS code (bench/README.md). Nothing it does is seen outside the process: the
- * review is a built-in Pod whose images a RegistryClient of its own resolves from a registry
- * of its own on 127.0.0.1 (warm-up-registry.ts) with a credential of its own; the webhook's
- * registry client, cache and credentials are not touched, and no metric, log line or Event
- * is written. The request to its own HTTPS port is a review the route refuses (400) before
+ * pays for compiling the route (its body reader, the admission, the log line, the metrics),
+ * the registry client (undici's pools behind the guarded connector, the auth challenge, the
+ * token, the HEAD) and the TLS code (bench/README.md). Nothing it does is seen outside the
+ * process: the review is a built-in Pod posted to an app of its own (buildApp, on 127.0.0.1,
+ * closed after) whose images a RegistryClient of its own resolves from a registry of its own
+ * (warm-up-registry.ts) with a credential of its own; the webhook's registry client, cache,
+ * credentials and metrics are not touched, its log lines are dropped, and no Event is written.
+ * The request to the webhook's own HTTPS port is a review the route refuses (400) before
  * admitting it.
  *
  * It runs once the caches have synced, not while they list: V8 drops the bytecode of a
@@ -16,11 +17,11 @@
  */
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
-import { admit, decodeReview, type AdmitDeps, type AdmitResult } from '../admission/index.js';
-import { RegistryClient } from '../registry/index.js';
+import type { AdmitDeps, AdmitResult } from '../admission/index.js';
+import { RegistryClient, type RequestEvent } from '../registry/index.js';
 import { Resolver } from '../resolve/index.js';
-import { AdmissionDeadline } from './deadline.js';
-import { reviewResponse } from './app.js';
+import { buildApp, type AppDeps } from './app.js';
+import { webhookLogger } from './log.js';
 import { startWarmUpRegistry, WARM_UP_REGISTRY_HOST, type WarmUpRegistry } from './warm-up-registry.js';
 
 const WARM_UP_DEADLINE_MS = 5_000;
@@ -29,6 +30,21 @@ const WARM_UP_CACHE = { cacheTtlMs: 60_000, cacheMax: 16, fetchTimeoutMs: WARM_U
 const WARM_UP_IMAGES = 3;
 /** How often `synced` is asked before the warm-up. */
 const SYNC_POLL_MS = 100;
+const LOOPBACK = '127.0.0.1';
+/** Where the warm-up's app logs: its lines are formatted as the webhook's are, and dropped. */
+const DISCARD = { write: (): void => undefined };
+
+/** What the warm-up warms, and what hears its own admission in place of the webhook's metrics. */
+export interface WarmUpTarget {
+  /** The webhook's admission dependencies: the warm-up takes its skip list, ImageSets, records and settings, never its resolver, credentials, rewrites or hooks. */
+  readonly deps: AdmitDeps;
+  /** The webhook's own HTTPS listener, when it listens. */
+  readonly address: AddressInfo | undefined;
+  /** Hears the warm-up's admission (serve: a Metrics of its own that nothing renders). */
+  readonly onAdmission?: AppDeps['onAdmission'];
+  /** Hears the warm-up's registry requests (likewise). */
+  readonly onRequest?: (event: RequestEvent) => void;
+}
 
 /** What the warm-up did, for the startup log. */
 export interface WarmUpResult {
@@ -41,15 +57,16 @@ export interface WarmUpResult {
 }
 
 /**
- * Runs one built-in admission through `deps` (its resolver and credentials replaced, see the
- * module comment) and one HTTPS request to `address`, the webhook's own listener. Never rejects.
+ * Runs the built-in admission through an app of its own (see the module comment) and one
+ * HTTPS request to the webhook's own listener. Never rejects.
  */
-export async function warmUp(deps: AdmitDeps, address: AddressInfo | undefined): Promise<WarmUpResult> {
+export async function warmUp(target: WarmUpTarget): Promise<WarmUpResult> {
   const problems: string[] = [];
-  const pinned = await warmAdmission(deps).catch((error: unknown) => {
+  const pinned = await warmAdmission(target).catch((error: unknown) => {
     problems.push(`admission: ${String(error)}`);
     return 0;
   });
+  const { address } = target;
   const selfRequest = address === undefined ? false : await warmRequest(address).catch((error: unknown) => {
     problems.push(`request to its own port: ${String(error)}`);
     return false;
@@ -61,12 +78,12 @@ export async function warmUp(deps: AdmitDeps, address: AddressInfo | undefined):
  * Waits until `synced()` (asked every SYNC_POLL_MS), then warms up; undefined when `signal`
  * aborts first (the webhook is closing). Never rejects.
  */
-export async function warmUpWhenSynced(deps: AdmitDeps, address: AddressInfo | undefined, synced: () => boolean, signal: AbortSignal): Promise<WarmUpResult | undefined> {
+export async function warmUpWhenSynced(target: WarmUpTarget, synced: () => boolean, signal: AbortSignal): Promise<WarmUpResult | undefined> {
   while (!synced()) {
     if (signal.aborted) return undefined;
     await pause(SYNC_POLL_MS, signal);
   }
-  return signal.aborted ? undefined : warmUp(deps, address);
+  return signal.aborted ? undefined : warmUp(target);
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -83,11 +100,11 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * One admission of the built-in Pod, decoded from JSON and answered as JSON as the route does,
- * its images resolved through a RegistryClient from the warm-up's registry; returns the images
- * pinned. The webhook's rewrites are left out: they could send the images elsewhere.
+ * The built-in Pod, posted over HTTP to an app of its own on 127.0.0.1 that the webhook's route
+ * code answers, its images resolved through a RegistryClient from the warm-up's registry; returns
+ * the images pinned.
  */
-async function warmAdmission(deps: AdmitDeps): Promise<number> {
+async function warmAdmission(target: WarmUpTarget): Promise<number> {
   const registry = await startWarmUpRegistry();
   const client = new RegistryClient({
     env: {},
@@ -96,44 +113,80 @@ async function warmAdmission(deps: AdmitDeps): Promise<number> {
     requestTimeoutMs: WARM_UP_DEADLINE_MS,
     userAgent: 'digest-pinner (warm-up)',
     lookup: registry.lookup,
+    ...(target.onRequest === undefined ? {} : { onRequest: target.onRequest }),
   });
-  const resolver = new Resolver({ source: client, ...WARM_UP_CACHE });
-  const review = decodeReview(JSON.parse(JSON.stringify(warmUpReview(registry.domain))));
-  const deadline = new AdmissionDeadline(WARM_UP_DEADLINE_MS);
-  const { rewrite: _rewrite, ...own } = deps;
+  let admitted: AdmitResult | undefined;
+  const app = buildApp(
+    {
+      ...admissionSettings(target.deps),
+      resolver: new Resolver({ source: client, ...WARM_UP_CACHE }),
+      credentials: () => Promise.resolve([registry.credential]),
+      mode: 'warn',
+      deadlineMs: WARM_UP_DEADLINE_MS,
+      ready: () => true,
+      onAdmission: (result, kind, operation, seconds) => {
+        admitted = result;
+        target.onAdmission?.(result, kind, operation, seconds);
+      },
+    },
+    { logger: webhookLogger('info', DISCARD) },
+  );
   try {
-    const result = await admit(review, 'warn', { ...own, resolver, credentials: () => Promise.resolve([registry.credential]) }, deadline);
-    JSON.stringify(reviewResponse(result.response));
-    return pinnedFromRegistry(result, registry);
+    const origin = await app.listen({ port: 0, host: LOOPBACK });
+    const status = await post(`${origin}/mutate`, warmUpReview(registry.domain), {});
+    if (admitted === undefined) throw new Error(`its own app answered HTTP ${status} without admitting the review`);
+    return pinnedFromRegistry(admitted, registry);
   } finally {
-    deadline.dispose();
+    await app.close();
     await client.close();
     await registry.close();
   }
+}
+
+/**
+ * What the warm-up's admission takes from the webhook's, field by field: serve passes its whole
+ * AppDeps, whose hooks (metrics, Events) must not hear the warm-up.
+ */
+function admissionSettings(deps: AdmitDeps): Omit<AdmitDeps, 'resolver' | 'credentials' | 'rewrite'> {
+  return {
+    skip: deps.skip,
+    dropTag: deps.dropTag,
+    imageSets: deps.imageSets,
+    pinRelatedImages: deps.pinRelatedImages,
+    relatedImagesIn: deps.relatedImagesIn,
+    records: deps.records,
+  };
 }
 
 /** The images pinned from the warm-up's registry; throws unless every image was. */
 function pinnedFromRegistry(result: AdmitResult, registry: WarmUpRegistry): number {
   const pinned = result.resolutions.filter((resolution) => resolution.source === 'registry').length;
   if (pinned === WARM_UP_IMAGES) return pinned;
-  const reasons = result.failures.map((failure) => `${failure.image}: ${failure.reason}`);
+  // An admission that failed as a whole (a bug, answered per mode) says why in its warning.
+  const reasons = result.failures.length > 0 ? result.failures.map((failure) => `${failure.image}: ${failure.reason}`) : (result.response.warnings ?? []);
   throw new Error(`${pinned} of ${WARM_UP_IMAGES} images pinned from ${registry.domain}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
 }
 
-/** POST /mutate on the webhook's own port: the TLS handshake (both ends), undici, fastify's routing and body reader. */
+/** A refused review to the webhook's own port: the TLS handshake (both ends), undici, fastify's routing and body reader. */
 async function warmRequest(address: AddressInfo): Promise<boolean> {
   // Its own certificate: whatever signed it, this request only warms code.
-  const agent = new Agent({ connect: { rejectUnauthorized: false }, connections: 1 });
+  const status = await post(`https://${loopbackFor(address)}:${address.port}/mutate`, warmUpReview(WARM_UP_REGISTRY_HOST, 'WARM-UP'), { rejectUnauthorized: false });
+  return status === 400;
+}
+
+/** POSTs `body` as JSON over a connection of its own, closed after; returns the status. */
+async function post(url: string, body: object, connect: { rejectUnauthorized?: boolean }): Promise<number> {
+  const agent = new Agent({ connect, connections: 1 });
   try {
-    const response = await request(`https://${loopbackFor(address)}:${address.port}/mutate`, {
+    const response = await request(url, {
       dispatcher: agent,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(warmUpReview(WARM_UP_REGISTRY_HOST, 'WARM-UP')),
+      body: JSON.stringify(body),
       signal: AbortSignal.timeout(WARM_UP_DEADLINE_MS),
     });
     await response.body.dump();
-    return response.statusCode === 400;
+    return response.statusCode;
   } finally {
     await agent.close();
   }
