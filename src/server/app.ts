@@ -10,7 +10,7 @@ import type { AdmissionRequest, AdmitDeps, AdmissionResponse, AdmissionReviewRes
 import { describeError, DigestPinnerError } from '../errors.js';
 import type { Deadline } from '../timeout.js';
 import { BodyBudgets, BodyHolding, readJsonBody } from './body.js';
-import { ConnectionTable } from './connections.js';
+import { boundConnections, boundedListener } from './connections.js';
 import { AdmissionDeadline, resolutionDeadlineMs } from './deadline.js';
 import { SERVER_LIMITS, type ServerLimits } from './limits.js';
 
@@ -70,17 +70,13 @@ interface Arrival {
  */
 function webhookServer(options: AppOptions, deadlineMs: number): WebhookServer {
   const limits = options.limits ?? SERVER_LIMITS;
-  const timeouts: ServerOptions = {
-    handshakeTimeout: limits.handshakeTimeoutMs,
-    headersTimeout: limits.headersTimeoutMs,
-    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
-  };
+  const { server, ...bounds } = boundedListener(limits);
+  const timeouts: ServerOptions = { handshakeTimeout: limits.handshakeTimeoutMs, ...server };
   const app = Fastify({
     ...(options.https === undefined ? { http: timeouts } : { https: { ...options.https, ...timeouts } }),
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    ...bounds,
     bodyLimit: limits.bodyBytes,
-    requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
     // A review is read as data and never merged into other objects: `member()` reads own keys
     // only, so a `__proto__` or `constructor` key is just an unknown field, and a valid
     // review may carry one (kube-apiserver sends objects it has already decoded).
@@ -90,22 +86,12 @@ function webhookServer(options: AppOptions, deadlineMs: number): WebhookServer {
     // no per-request child logger (and no `reqId` counter) for it.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger) => logger,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
   });
-  const connections = new ConnectionTable(limits.maxConnections);
-  connections.attach(app.server);
-  let closing = false;
-  app.addHook('preClose', (done) => {
-    closing = true;
-    // Also connections that sent nothing, or not all of a request, which Node would wait for.
-    connections.closeIdle();
-    done();
-  });
+  const closing = boundConnections(app, limits.maxConnections);
   // While closing, answer in-flight reviews with `Connection: close`: otherwise their
   // keep-alive sockets hold close() open until keepAliveTimeout, past any grace period.
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close');
+    if (closing()) void reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -149,7 +135,7 @@ function webhookServer(options: AppOptions, deadlineMs: number): WebhookServer {
     const message = status === 500 ? 'internal error' : bodyErrorMessage(error, limits);
     void reply.code(status).send({ message });
   });
-  return { app, closing: () => closing, deadlineAt: (request) => arrivalOf(request).deadlineAt };
+  return { app, closing, deadlineAt: (request) => arrivalOf(request).deadlineAt };
 }
 
 /** kube-apiserver's `?timeout=` on a request, when it has one. */

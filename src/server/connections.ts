@@ -5,9 +5,53 @@
  * `closeIdleConnections()` (which knows only connections that finished a TLS handshake) does
  * either for a client that connects and sends nothing.
  */
+import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
+import type { ServerLimits } from './limits.js';
+
+/** The options of a fastify listener that carry its bounds (boundedListener). */
+export interface BoundedListenerOptions {
+  /** For Node's server (fastify's `http` or `https`): the header timeout and how often it is checked. */
+  readonly server: { readonly headersTimeout: number; readonly connectionsCheckingInterval: number };
+  readonly requestTimeout: number;
+  readonly keepAliveTimeout: number;
+  readonly return503OnClosing: true;
+  readonly forceCloseConnections: 'idle';
+}
+
+/**
+ * fastify's options for a listener bounded by `limits`: header, request and keep-alive timeouts,
+ * and a shutdown that answers 503 and closes idle connections. Every listener of the webhook
+ * takes them, then boundConnections.
+ */
+export function boundedListener(limits: ServerLimits): BoundedListenerOptions {
+  return {
+    server: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.timeoutCheckIntervalMs },
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  };
+}
+
+/**
+ * Caps `app`'s connections at `maxConnections` (ConnectionTable) and, once it begins closing,
+ * closes those with no review in flight, also ones that sent nothing or not all of a request,
+ * which Node would wait for. Returns whether it has begun closing.
+ */
+export function boundConnections(app: FastifyInstance, maxConnections: number): () => boolean {
+  const connections = new ConnectionTable(maxConnections);
+  connections.attach(app.server);
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    connections.closeIdle();
+    done();
+  });
+  return () => closing;
+}
 
 interface Connection {
   readonly socket: Socket;
@@ -31,7 +75,7 @@ function inFlight(connection: Connection): boolean {
  * never completed a request is closed, else the oldest idle one: a flood of connections that
  * send nothing (or trickle) closes its own members, not kube-apiserver's kept-alive ones.
  */
-export class ConnectionTable {
+class ConnectionTable {
   readonly #max: number;
   /** By remote address and port (the TCP socket and the TLS socket over it share them), oldest first. */
   readonly #connections = new Map<string, Connection>();

@@ -3,7 +3,7 @@
  * from the webhook's HTTPS port so a scraper needs no webhook CA and probes need no TLS.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { ConnectionTable } from './connections.js';
+import { boundConnections, boundedListener } from './connections.js';
 import { SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 /** Where metrics and probes listen unless `--metrics-port` says otherwise. */
@@ -30,27 +30,18 @@ export interface MetricsAppOptions {
 /** Builds the metrics and probes app (no TLS); `listen()` happens in serve. */
 export function buildMetricsApp(deps: MetricsAppDeps, options: MetricsAppOptions = {}): FastifyInstance {
   const limits = options.limits ?? SERVER_LIMITS;
+  const { server, ...bounds } = boundedListener(limits);
   const app = Fastify({
-    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.timeoutCheckIntervalMs },
-    requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: server,
+    ...bounds,
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     // Nothing here takes a body: a scrape or probe is a GET.
     bodyLimit: 1024,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
   });
-  const connections = new ConnectionTable(limits.maxConnections);
-  connections.attach(app.server);
-  let closing = false;
-  app.addHook('preClose', (done) => {
-    closing = true;
-    connections.closeIdle();
-    done();
-  });
+  const closing = boundConnections(app, limits.maxConnections);
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    if (closing || !deps.ready()) return reply.code(503).send({ status: closing ? 'shutting down' : 'not ready' });
+    if (closing() || !deps.ready()) return reply.code(503).send({ status: closing() ? 'shutting down' : 'not ready' });
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.render()));
