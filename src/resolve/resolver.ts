@@ -21,6 +21,7 @@
  * slow) the registry itself is asked. The reference written stays the image's
  * own: a mirror changes where the digest is looked up, never what is pinned.
  */
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import type { ImageRef } from '../reference/types.js';
 import { DEFAULT_TAG, parseImage, taggedName } from '../reference/index.js';
@@ -153,6 +154,15 @@ export interface ResolverOptions {
 export const DEFAULT_CACHE_MAX_BYTES = 48 * 1024 * 1024;
 
 /**
+ * The cache's clock, in whole milliseconds. lru-cache keeps entries' start times in an array
+ * as long as `max`, which holds small integers until a time with a fraction (performance.now()'s)
+ * is written: V8 then copies the whole array into one of doubles, and the first admission of a
+ * fresh process paid for it (bench/README.md). Whole milliseconds stay small integers for as
+ * long as V8 keeps them unboxed.
+ */
+const WHOLE_MILLISECONDS = { now: (): number => Math.floor(performance.now()) };
+
+/**
  * How the resolver reads its cache: marking the entry recently used (so images in
  * use are not the ones evicted), and returning one past its retention rather than
  * dropping it (freshness is judged by its own fetchedAt).
@@ -211,6 +221,7 @@ export class Resolver {
       maxSize: options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
       sizeCalculation: entryBytes,
       ttl: this.#retention(),
+      perf: WHOLE_MILLISECONDS,
       // The shared fetch keeps its own deadline; callers that give up don't abort it.
       ignoreFetchAbort: true,
       fetchMethod: (_key, previous, { options: set, context }) => this.#fetch(context, previous, set),
