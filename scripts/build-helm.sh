@@ -24,25 +24,10 @@ esac
 major="${version%%.*}"
 module="helm.sh/helm/$major"
 
-cache_root="${DP_HELM_CACHE:-$HOME/.cache/digest-pinner/helm}"
-dir="$cache_root/$version"
-mkdir -p "$dir"
-
-# One builder per version (parallel test runs, or CI and a developer at once).
-exec 9>"$dir/.build.lock"
-if ! flock -n 9; then
-  log "another build of helm $version is running; waiting for it"
-  flock 9
-fi
-
-if [[ -x "$dir/helm" ]]; then
-  echo "$dir/helm"
-  exit 0
-fi
-
-command -v go >/dev/null 2>&1 || { log "error: 'go' is not on PATH"; exit 1; }
+dir="${DP_HELM_CACHE:-$HOME/.cache/digest-pinner/helm}/$version"
+source "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
+go_build_cached "$dir" helm "helm $version"
 log "building helm $version from $module with $(go version | cut -d' ' -f3) ..."
-start=$SECONDS
 
 # The ldflags of Helm's own Makefile: the version `helm version` reports and, for
 # Helm 3, the Kubernetes version `helm template` and `helm lint` assume (from the
@@ -59,12 +44,4 @@ if [[ $major == v3 ]]; then
   done
 fi
 
-# Into a temporary directory first, so an interrupted build never leaves a
-# half-written binary that a later run would take as built.
-tmp="$(mktemp -d "$dir/.build.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
-  go install -trimpath -ldflags "$ldflags" "$module/cmd/helm@$version"
-mv -f "$tmp/helm" "$dir/helm"
-log "built helm $version in $((SECONDS - start))s: $dir/helm"
-echo "$dir/helm"
+go_build_install "$dir" helm "$ldflags" "$module/cmd/helm@$version" "helm $version"
