@@ -763,6 +763,9 @@ async function main() {
     results.starts = [];
     let webhook;
     for (let run = 0; run < STARTS; run += 1) {
+      // The tag ledger is the cluster's: a process would find the digests an earlier one wrote there
+      // and ask no registry. Each start begins with none, as a fresh cluster's first process does.
+      await cluster.kubectlOk(['delete', 'ledgerentries.digest-pinner.io', '--all', '--all-namespaces', '--wait=true']);
       const start = await freshStart(webhookOptions, repositories, mirrors, run);
       log(`start ${run + 1}: ready in ${fmt(start.readyMs, 0)} ms, first ${fmt(start.firstMs, 1)} ms (CPU ${fmt(start.firstCpuMs, 1)}), `
         + `new hosts ${start.newHostMs.map((ms) => fmt(ms, 1)).join(' ')} ms (CPU ${start.newHostCpuMs.map((ms) => fmt(ms, 1)).join(' ')}), `
