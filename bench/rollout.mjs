@@ -407,7 +407,7 @@ function report(m, r) {
   const perHour = (n) => fmt((n * 60) / CRON_RUNS, 0);
   const mem = r.memory;
   const p = mem.probe;
-  const heapPerRecord = ((p.settled.heapMiB - p.before.heapMiB) * 2 ** 20) / p.records;
+  const heapBytes = (p.settled.heapMiB - p.before.heapMiB) * 2 ** 20;
   const lines = [
     '# Rollout benchmark results',
     '',
@@ -452,7 +452,7 @@ function report(m, r) {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...[['records on', mem.on], ['records off', mem.off]].map(([label, w]) => `| ${label} | ${fmt(w.readyMs / 1000, 2)} | ${fmt(w.atReady.rss * MB, 0)} | ${fmt(w.settled.rss * MB, 0)} | ${fmt(w.settled.peak * MB, 0)} | ${w.load} |`),
     '',
-    `The record store alone (bench/records.mjs: the PinRecord informer and the index admissions read, bundled like the webhook, same node flags, --expose-gc): synced in ${fmt(p.syncSeconds, 1)} s; **${p.records.toLocaleString('en')} records held** in the index of ${mem.total.toLocaleString('en')}; V8 heap after full collections ${fmt(p.before.heapMiB * MB, 1)} MB before, ${fmt(p.settled.heapMiB * MB, 1)} MB synced: **${fmt(heapPerRecord, 0)} bytes per record** retained; the index's own estimate ${fmt(p.indexBytes / 1e6, 1)} MB of its ${fmt(p.indexBound / 1e6, 1)} MB bound; RSS ${fmt(p.settled.rssMiB * MB, 0)} MB, peak ${fmt(p.synced.peakMiB * MB, 0)} MB while listing (load ${p.load}).`,
+    `The record store alone (bench/records.mjs: the PinRecord informer and the index admissions read, bundled like the webhook, same node flags, --expose-gc): synced in ${fmt(p.syncSeconds, 1)} s; **${p.records.toLocaleString('en')} records held** in the index of ${mem.total.toLocaleString('en')}; V8 heap after full collections ${fmt(p.before.heapMiB * MB, 1)} MB before, ${fmt(p.settled.heapMiB * MB, 1)} MB synced: **${fmt(heapBytes / mem.total, 0)} bytes per record in the cluster** (the informer's store keeps every record's name, namespace, uid and resourceVersion; the index the parsed pins of those it holds: ${fmt(heapBytes / p.records, 0)} bytes per record held); the index's own estimate ${fmt(p.indexBytes / 1e6, 1)} MB of its ${fmt(p.indexBound / 1e6, 1)} MB bound; RSS ${fmt(p.settled.rssMiB * MB, 0)} MB, peak ${fmt(p.synced.peakMiB * MB, 0)} MB while listing (load ${p.load}).`,
     '',
     `A later Pod of a revision from the first arm (listed last), admitted by the fresh webhook holding them: handler ${fmt(mem.laterPod.samples[0].handlerMs, 2)} ms, digest from ${counts(mem.laterPod.sources)}, PinRecord requests ${counts(mem.laterPod.records)}. Two later Pods of the CronJob's last Job, whose record the informer listed first (the first the index drops when it reaches its bound): handler ${mem.listedFirst.samples.map((sample) => fmt(sample.handlerMs, 2)).join(' and ')} ms, digests from ${counts(mem.listedFirst.sources)}, record operations ${counts(mem.listedFirst.operations)}, PinRecord requests ${counts(mem.listedFirst.records)}, Pod requests ${counts(mem.listedFirst.pods)}; both carried the record's digest: ${mem.listedFirst.samples.every((sample) => sample.digest === r.cron.lastDigest) ? 'yes' : '**no**'}.`,
     '',
