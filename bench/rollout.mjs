@@ -10,6 +10,8 @@
  * - later Pods of a revision whose record is confirmed, and the API requests they make;
  * - a CronJob running every minute: Jobs created and deleted past its history limit as its
  *   controller does, records created and garbage-collected;
+ * - the tag ledger: writes by two replicas against distinct tags × time / verification
+ *   interval, and a fresh replica answered from it;
  * - RECORDS PinRecords in the cluster: the webhook's RSS against one with records off, and
  *   the record store's heap (bench/records.mjs).
  *
@@ -26,7 +28,7 @@ import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundle } from '../scripts/bundle.mjs';
-import { freePort, IMAGE_NODE_FLAGS, IMAGE_VARIABLES, imageVariables, load, machine, REPO, stopChild } from './common.mjs';
+import { freePort, IMAGE_NODE_FLAGS, IMAGE_VARIABLES, imageVariables, load, machine, podReview, post, REPO, stopChild } from './common.mjs';
 import { loadHarness, startRegistries } from './harness.mjs';
 import { apiClient, children, eachLimited, histogramDelta, loadCluster, logger, ownHistogram, pointWebhookAt, spawnTracked, startWebhook, webhookHistogram, webhookMetrics } from './kube.mjs';
 import { mainThreadCpuMs, quantile, residentMiB } from './load.mjs';
@@ -40,6 +42,16 @@ const LATER_PODS = env('BENCH_LATER_PODS', 3);
 const CRON_RUNS = env('BENCH_CRON_RUNS', 60);
 /** The CronJob's successfulJobsHistoryLimit (Kubernetes' default). */
 const HISTORY_LIMIT = 3;
+/**
+ * The ledger: LEDGER_TAGS distinct tags admitted for LEDGER_SECONDS, alternately by two
+ * replicas, with a cache TTL and a verification interval short enough that many intervals
+ * pass; the bound is tags × seconds / interval (plus one create per tag).
+ */
+const LEDGER_TAGS = env('BENCH_LEDGER_TAGS', 10);
+const LEDGER_SECONDS = env('BENCH_LEDGER_SECONDS', 60);
+const LEDGER_CACHE_TTL_S = 2;
+const LEDGER_VERIFY_S = 5;
+const LEDGER_REVIEWS_PER_SECOND = 10;
 /** PinRecords in the cluster for the memory figures, spread over RECORD_NAMESPACES namespaces. */
 const RECORDS = env('BENCH_RECORDS', 50_000);
 const RECORD_NAMESPACES = 50;
@@ -97,6 +109,7 @@ async function snapshot(api, webhook) {
   return {
     // LIST and WATCH on PinRecords are the benchmark's own polls and the informers' watches.
     records: withoutVerbs(countersBy(text, 'apiserver_request_total', 'verb', { resource: 'pinrecords' }), ['LIST', 'WATCH']),
+    ledger: withoutVerbs(countersBy(text, 'apiserver_request_total', 'verb', { resource: 'ledgerentries' }), ['LIST', 'WATCH']),
     pods: countersBy(text, 'apiserver_request_total', 'verb', { resource: 'pods', subresource: '' }),
     revisions: countersBy(text, 'apiserver_request_total', 'verb', { resource: 'controllerrevisions' }),
     histogram: webhookHistogram(text, 'apiserver_admission_webhook_admission_duration_seconds', { name: WEBHOOK_NAME, operation: 'CREATE', type: 'admit' }),
@@ -108,6 +121,7 @@ async function snapshot(api, webhook) {
 function snapshotDelta(after, before) {
   return {
     records: countsDelta(after.records, before.records),
+    ledger: countsDelta(after.ledger, before.ledger),
     pods: countsDelta(after.pods, before.pods),
     revisions: countsDelta(after.revisions, before.revisions),
     histogram: histogramDelta(after.histogram, before.histogram),
@@ -218,7 +232,7 @@ async function optedIn(api, name, registry) {
 }
 
 /**
- * First Pods and later Pods with records on; then first Pods of revisions with records off,
+ * First Pods and later Pods with records on; then first Pods of revisions with records (and the ledger) off,
  * their image cached and not. `webhook` has records on; `startOff` starts one with them off.
  */
 async function admissionArms(api, webhook, startOff, image, freshImages) {
@@ -252,12 +266,67 @@ async function admissionArms(api, webhook, startOff, image, freshImages) {
   const [warmOff] = await createAll([replicaSet('warm-off', `${image}:t0`)]);
   await timedPod(api, off, podOf(warmOff, `${image}:t0`));
   const cachedSets = await createAll(Array.from({ length: REVISIONS }, (_, i) => replicaSet(`off-cached-${i}`, `${image}:t0`)));
-  arms.offCached = await podArm('records off, image cached', api, off, cachedSets.map((set) => podOf(set, `${image}:t0`)));
+  arms.offCached = await podArm('records and ledger off, image cached', api, off, cachedSets.map((set) => podOf(set, `${image}:t0`)));
   const freshSets = await createAll(freshImages.map((fresh, i) => replicaSet(`off-fresh-${i}`, fresh)));
-  arms.offFresh = await podArm('records off, image not cached', api, off, freshSets.map((set, i) => podOf(set, freshImages[i])));
+  arms.offFresh = await podArm('records and ledger off, image not cached', api, off, freshSets.map((set, i) => podOf(set, freshImages[i])));
   await off.agent.close();
   await stopChild(off.child);
   return arms;
+}
+
+/** Ledger writes kube-apiserver and the webhooks counted, and where the webhooks' digests came from, over `send`. */
+async function ledgerWindow(api, webhooks, send) {
+  const own = async () => {
+    const texts = await Promise.all(webhooks.map((webhook) => webhookMetrics(webhook)));
+    const sum = (metric, label) => texts.reduce((acc, text) => sumCounts(acc, countersBy(text, metric, label)), {});
+    return { writes: sum('digest_pinner_ledger_writes_total', 'operation'), sources: sum('digest_pinner_resolutions_total', 'source') };
+  };
+  const requests = async () => withoutVerbs(countersBy(await api.get('/metrics'), 'apiserver_request_total', 'verb', { resource: 'ledgerentries' }), ['LIST', 'WATCH']);
+  const [requestsBefore, ownBefore] = [await requests(), await own()];
+  const loadBefore = load();
+  const started = performance.now();
+  const admissions = await send();
+  const seconds = (performance.now() - started) / 1000;
+  const ownAfter = await own();
+  return {
+    admissions, seconds, load: `${loadBefore}–${load()}`,
+    requests: countsDelta(await requests(), requestsBefore),
+    writes: countsDelta(ownAfter.writes, ownBefore.writes),
+    sources: countsDelta(ownAfter.sources, ownBefore.sources),
+  };
+}
+
+/**
+ * Two replicas (cache TTL LEDGER_CACHE_TTL_S, verification interval LEDGER_VERIFY_S) admit
+ * bare Pods of LEDGER_TAGS tags in turn for LEDGER_SECONDS, sent straight to them; then a third,
+ * fresh (empty cache, a TTL of an hour), admits each tag once: answered from the ledger.
+ */
+async function ledgerArm(api, start, images) {
+  const flags = ['--cache-ttl', `${LEDGER_CACHE_TTL_S}s`, '--ledger-verify-interval', `${LEDGER_VERIFY_S}s`];
+  const replicas = [await start('webhook-ledger-a', flags, await freePort()), await start('webhook-ledger-b', flags, await freePort())];
+  const review = (webhook, image, i) => post(webhook.agent, webhook.origin, '/mutate/warn', podReview([image], { name: `ledger-${i}`, namespace: NAMESPACE, pullSecrets: [PULL_SECRET] }));
+  const steady = await ledgerWindow(api, replicas, async () => {
+    const total = LEDGER_SECONDS * LEDGER_REVIEWS_PER_SECOND;
+    const started = performance.now();
+    for (let i = 0; i < total; i += 1) {
+      await review(replicas[i % 2], images[i % images.length], i);
+      const next = started + ((i + 1) * 1000) / LEDGER_REVIEWS_PER_SECOND;
+      await sleep(Math.max(0, next - performance.now()));
+    }
+    return total;
+  });
+  log(`ledger, two replicas: ${JSON.stringify(steady)}`);
+  const fresh = await start('webhook-ledger-c', ['--cache-ttl', '1h'], await freePort());
+  const answered = await ledgerWindow(api, [fresh], async () => {
+    for (const [i, image] of images.entries()) await review(fresh, image, i);
+    return images.length;
+  });
+  log(`ledger, a fresh replica: ${JSON.stringify(answered)}`);
+  for (const webhook of [...replicas, fresh]) {
+    await webhook.agent.close();
+    await stopChild(webhook.child);
+  }
+  return { steady, answered };
 }
 
 /**
@@ -393,11 +462,11 @@ function report(m, r) {
     apiserverMean: (a.histogram.sum / a.histogram.count) * 1000,
   });
   const counts = (c) => (Object.keys(c).length === 0 ? 'none' : Object.entries(c).map(([key, value]) => `${key} ${value}`).join(', '));
-  const rows = [['first', 'a revision\'s first Pod, records on'], ['later', 'a later Pod, record confirmed'], ['offCached', 'records off, image cached'], ['offFresh', 'records off, image not cached']];
+  const rows = [['first', 'a revision\'s first Pod, records on'], ['later', 'a later Pod, record confirmed'], ['offCached', 'records and ledger off, image cached'], ['offFresh', 'records and ledger off, image not cached']];
   const row = ([key, label]) => {
     const a = r.arms[key];
     const f = arm(a);
-    return `| ${label} | ${a.samples.length} | ${fmt(f.handler, 2)} (p90 ${fmt(f.handlerP90, 2)}) | ${fmt(f.cpu, 2)} | ${fmt(f.apiserverMean, 2)} | ${fmt(f.ms, 1)} | ${counts(a.records)} | ${counts(a.pods)} | ${counts(a.sources)} | ${a.load} |`;
+    return `| ${label} | ${a.samples.length} | ${fmt(f.handler, 2)} (p90 ${fmt(f.handlerP90, 2)}) | ${fmt(f.cpu, 2)} | ${fmt(f.apiserverMean, 2)} | ${fmt(f.ms, 1)} | ${counts(a.records)} | ${counts(a.ledger)} | ${counts(a.pods)} | ${counts(a.sources)} | ${a.load} |`;
   };
   const first = arm(r.arms.first);
   const later = arm(r.arms.later);
@@ -408,6 +477,9 @@ function report(m, r) {
   const mem = r.memory;
   const p = mem.probe;
   const heapBytes = (p.settled.heapMiB - p.before.heapMiB) * 2 ** 20;
+  const l = r.ledger;
+  const ledgerWrites = writes(l.steady.requests);
+  const ledgerBound = (LEDGER_TAGS * l.steady.seconds) / LEDGER_VERIFY_S + LEDGER_TAGS;
   const lines = [
     '# Rollout benchmark results',
     '',
@@ -421,14 +493,14 @@ function report(m, r) {
     '',
     '## First and later Pods of a revision',
     '',
-    `Pods created one at a time through kube-apiserver, each owned by a ReplicaSet as its controller would create it (ownerReferences, the template's labels). First: the first Pod of each of ${REVISIONS} ReplicaSets, the image in the webhook's cache (a first Pod asks the registry anyway). Later: ${LATER_PODS} more Pods of each once the records were confirmed. Then the webhook restarted with \`--no-pin-records\`: first Pods of ${REVISIONS} ReplicaSets with the image cached, and of ${REVISIONS} with an image not yet resolved (a registry request, as a first Pod's). Medians per Pod: the webhook's handler time (its \`digest_pinner_admission_duration_seconds\`, from the parsed review to the answer), the CPU time of its JavaScript thread meanwhile (/proc/<pid>/schedstat), kube-apiserver's \`apiserver_admission_webhook_admission_duration_seconds\` (mean over the arm: \`_sum\` / \`_count\`), and the Pod creation end to end. Requests kube-apiserver counted (\`apiserver_request_total\`) on PinRecords (but LIST and WATCH: the benchmark's polls, the informers' watches) and Pods over the arm (the Pod POSTs are the benchmark's own), and where the webhook's digests came from (\`digest_pinner_resolutions_total\`).`,
+    `Pods created one at a time through kube-apiserver, each owned by a ReplicaSet as its controller would create it (ownerReferences, the template's labels). First: the first Pod of each of ${REVISIONS} ReplicaSets, the image in the webhook's cache (a first Pod asks the registry anyway). Later: ${LATER_PODS} more Pods of each once the records were confirmed. Then the webhook restarted with \`--no-pin-records --no-tag-ledger\` (each Pod pinned on its own, as before PinRecords): first Pods of ${REVISIONS} ReplicaSets with the image cached, and of ${REVISIONS} with an image not yet resolved (a registry request, as a first Pod's). Medians per Pod: the webhook's handler time (its \`digest_pinner_admission_duration_seconds\`, from the parsed review to the answer), the CPU time of its JavaScript thread meanwhile (/proc/<pid>/schedstat), kube-apiserver's \`apiserver_admission_webhook_admission_duration_seconds\` (mean over the arm: \`_sum\` / \`_count\`), and the Pod creation end to end. Requests kube-apiserver counted (\`apiserver_request_total\`) on PinRecords (but LIST and WATCH: the benchmark's polls, the informers' watches) and Pods over the arm (the Pod POSTs are the benchmark's own), and where the webhook's digests came from (\`digest_pinner_resolutions_total\`).`,
     '',
-    '| Pods | n | handler (ms) | CPU (ms) | kube-apiserver\'s webhook mean (ms) | end to end (ms) | PinRecord requests | Pod requests | digests from | load |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |',
+    '| Pods | n | handler (ms) | CPU (ms) | kube-apiserver\'s webhook mean (ms) | end to end (ms) | PinRecord requests | LedgerEntry requests | Pod requests | digests from | load |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |',
     ...rows.map(row),
     '',
-    `- **A revision's first Pod pays** ${fmt(first.handler - cached.handler, 2)} ms of handler time (CPU ${fmt(first.cpu - cached.cpu, 2)} ms) over a Pod with records off whose image is cached, and ${fmt(first.handler - fresh.handler, 2)} ms (CPU ${fmt(first.cpu - fresh.cpu, 2)} ms) over one with records off that asks the registry: the registry round trip, then the list of the revision's Pods and the record's create. kube-apiserver's webhook mean: ${fmt(first.apiserverMean, 2)} ms against ${fmt(cached.apiserverMean, 2)} and ${fmt(fresh.apiserverMean, 2)} ms.`,
-    `- **Later Pods**: handler ${fmt(later.handler, 2)} ms, CPU ${fmt(later.cpu, 2)} ms, against ${fmt(cached.handler, 2)} ms and ${fmt(cached.cpu, 2)} ms with records off and the image cached (${fmt(later.handler - cached.handler, 2)} ms, CPU ${fmt(later.cpu - cached.cpu, 2)} ms apart). PinRecord writes over the ${r.arms.later.samples.length} later Pods: **${writes(r.arms.later.records)}**; Pod lists: ${r.arms.later.pods.LIST ?? 0}. Every later Pod carried its revision's first digest: ${r.arms.laterAgree ? 'yes' : '**no**'}.`,
+    `- **A revision's first Pod pays** ${fmt(first.handler - cached.handler, 2)} ms of handler time (CPU ${fmt(first.cpu - cached.cpu, 2)} ms) over a Pod with records and ledger off whose image is cached, and ${fmt(first.handler - fresh.handler, 2)} ms (CPU ${fmt(first.cpu - fresh.cpu, 2)} ms) over one with them off that asks the registry: the registry round trip, then the list of the revision's Pods and the record's create. kube-apiserver's webhook mean: ${fmt(first.apiserverMean, 2)} ms against ${fmt(cached.apiserverMean, 2)} and ${fmt(fresh.apiserverMean, 2)} ms.`,
+    `- **Later Pods**: handler ${fmt(later.handler, 2)} ms, CPU ${fmt(later.cpu, 2)} ms, against ${fmt(cached.handler, 2)} ms and ${fmt(cached.cpu, 2)} ms with records and ledger off and the image cached (${fmt(later.handler - cached.handler, 2)} ms, CPU ${fmt(later.cpu - cached.cpu, 2)} ms apart). PinRecord writes over the ${r.arms.later.samples.length} later Pods: **${writes(r.arms.later.records)}**; LedgerEntry writes: ${writes(r.arms.later.ledger)}; Pod lists: ${r.arms.later.pods.LIST ?? 0}. Every later Pod carried its revision's first digest: ${r.arms.laterAgree ? 'yes' : '**no**'}.`,
     `- What ${REVISIONS} new revisions cost the API with records on: over their first Pods and the wait until every record was confirmed (the writer looks at the revision's Pods 5 s after its create), PinRecord requests ${counts(sumCounts(r.arms.first.records, r.arms.confirm.records))}, Pod requests ${counts(sumCounts(r.arms.first.pods, r.arms.confirm.pods))} (the POSTs are the benchmark's own), ControllerRevision requests ${counts(sumCounts(r.arms.first.revisions, r.arms.confirm.revisions))}; confirmed ${fmt(r.arms.confirm.seconds, 0)} s after the last first Pod.`,
     '',
     '## A CronJob every minute',
@@ -458,7 +530,14 @@ function report(m, r) {
     '',
     '## Ledger',
     '',
-    'Not measured: the tag ledger (docs/rollouts.md, design) is not built yet.',
+    `Two replicas (\`--cache-ttl ${LEDGER_CACHE_TTL_S}s --ledger-verify-interval ${LEDGER_VERIFY_S}s\`: many intervals in a short run) admitted bare Pods of ${LEDGER_TAGS} distinct tags in turn, ${LEDGER_REVIEWS_PER_SECOND} a second for ${fmt(l.steady.seconds, 0)} s, sent straight to them (${l.steady.admissions} admissions, load ${l.steady.load}); the tags resolved with the namespace's pull secret, so their entries are the tenant's. The bound: distinct tags × seconds / interval, plus one create per tag.`,
+    '',
+    '| | over the run | per hour at this interval |',
+    '| --- | ---: | ---: |',
+    `| ledger writes (kube-apiserver's POST, PUT, PATCH, DELETE on LedgerEntries) | ${ledgerWrites} | ${fmt((ledgerWrites * 3600) / l.steady.seconds, 0)} |`,
+    `| bound: ${LEDGER_TAGS} tags × seconds / ${LEDGER_VERIFY_S} s (+ ${LEDGER_TAGS} creates) | ${fmt(ledgerBound, 0)} | ${fmt((LEDGER_TAGS * 3600) / LEDGER_VERIFY_S, 0)} |`,
+    '',
+    `The webhooks' own count: ${counts(l.steady.writes)}; digests from ${counts(l.steady.sources)}. Then a third replica, fresh (empty cache, \`--cache-ttl 1h\`), admitted each tag once: digests from ${counts(l.answered.sources)}, ledger writes ${counts(l.answered.requests)} (its own count: ${counts(l.answered.writes)}).`,
     '',
   ];
   return lines.join('\n');
@@ -502,13 +581,16 @@ async function main() {
     const kubeconfig = await cluster.writeTokenKubeconfig('digest-pinner', token);
     const port = await freePort();
     await pointWebhookAt(cluster, port);
-    const start = (name, args) => startWebhook({ port, certs, kubeconfig, caFile: registries.caFile, name, workDir, args });
+    const start = (name, args, on = port) => startWebhook({ port: on, certs, kubeconfig, caFile: registries.caFile, name, workDir, args });
     await optedIn(api, NAMESPACE, registry);
 
     const results = { kube };
     log('first and later Pods');
     const webhook = await start('webhook-on', []);
-    results.arms = await admissionArms(api, webhook, () => start('webhook-off', ['--no-pin-records']), image, freshTags.map((tag) => `${image}:${tag}`));
+    results.arms = await admissionArms(api, webhook, () => start('webhook-off', ['--no-pin-records', '--no-tag-ledger']), image, freshTags.map((tag) => `${image}:${tag}`));
+
+    log(`the ledger: ${LEDGER_TAGS} tags, ${LEDGER_SECONDS} s`);
+    results.ledger = await ledgerArm(api, start, freshTags.slice(0, LEDGER_TAGS).map((tag) => `${image}:${tag}`));
 
     log(`a CronJob every minute, ${CRON_RUNS} runs`);
     const cronWebhook = await start('webhook-cron', []);
