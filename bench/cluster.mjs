@@ -10,10 +10,10 @@
  * without the webhook, end to end and as kube-apiserver's own webhook histogram sees it.
  * Writes bench/cluster-results.md; stops everything it started.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import console from 'node:console';
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,10 +21,10 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, Pool, request } from 'undici';
 import { bundle } from '../scripts/bundle.mjs';
 import { freePort, IMAGE_NODE_FLAGS, IMAGE_VARIABLES, imageVariables, load, machine, podReview, post, REPO, stopChild } from './common.mjs';
-import { compileTests, loadHarness, startRegistries } from './harness.mjs';
+import { loadHarness, startRegistries } from './harness.mjs';
+import { apiClient, children, eachLimited, histogramDelta, loadCluster, logger, ownHistogram, pointWebhookAt, READY_POLL_MS, spawnTracked, startWebhook, webhookHistogram } from './kube.mjs';
 import { mainThreadCpuMs, quantile, residentMiB } from './load.mjs';
 
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
@@ -69,9 +69,6 @@ const AFTER_READY_MS = 1_000;
 const BETWEEN_REVIEWS_MS = env('BENCH_BETWEEN_REVIEWS_MS', 0);
 const WEBHOOK_NAME = 'warn.digest-pinner.io';
 const BARE_WEBHOOK_NAME = 'bare.bench.digest-pinner.io';
-const WEBHOOK_CONFIGURATION = 'digest-pinner';
-const READY_POLL_MS = 10;
-const READY_TIMEOUT_MS = 120_000;
 const TIME_LIMIT_MS = env('BENCH_TIME_LIMIT_S', 2400) * 1000;
 /**
  * BENCH_FIRST_ADMISSION_ONLY=1: only the fresh starts (ready time, first admission against warm
@@ -82,82 +79,11 @@ const FIRST_ADMISSION_ONLY = process.env.BENCH_FIRST_ADMISSION_ONLY === '1';
 const TARGETS = { rssMB: 200, readySeconds: 15, p50Ms: 2, p99Ms: 10, firstOverWarm: 1.25 };
 
 const BENCH_BUNDLE = join(REPO, 'dist/bench-cluster');
-const children = new Set();
 let workDir;
-const clockStart = performance.now();
-const log = (message) => console.error(`bench:cluster [${((performance.now() - clockStart) / 1000).toFixed(1)} s, load ${load()}]: ${message}`);
+const log = logger('bench:cluster');
 const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const MB = 1e6 / 2 ** 20;
 const nsName = (i) => `bench-${String(i).padStart(4, '0')}`;
-
-function spawnTracked(args, options) {
-  const child = spawn(process.execPath, args, options);
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-/** build-binaries.sh's bin directory (built once, then cached outside the repo). */
-function buildBinaries() {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(REPO, 'test/e2e/build-binaries.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(stdout.trim().split('\n').at(-1)) : reject(new Error(`build-binaries.sh exited ${code}`))));
-  });
-}
-
-/** kube-apiserver as the admin user, over keep-alive connections. */
-function apiClient(cluster) {
-  const tls = { ca: readFileSync(cluster.caFile), cert: readFileSync(cluster.pki.admin.certFile), key: readFileSync(cluster.pki.admin.keyFile) };
-  const pool = new Pool(cluster.server, { connections: CONCURRENCY, connect: tls, keepAliveTimeout: 120_000 });
-  const call = async (method, path, body) => {
-    const res = await pool.request({ method, path, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.body.text();
-    return { status: res.statusCode, text };
-  };
-  return {
-    pool,
-    async create(path, body) {
-      const { status, text } = await call('POST', path, body);
-      if (status !== 201 && status !== 409) throw new Error(`POST ${path} answered ${status}: ${text.slice(0, 300)}`);
-    },
-    async get(path) {
-      const { status, text } = await call('GET', path);
-      if (status !== 200) throw new Error(`GET ${path} answered ${status}: ${text.slice(0, 300)}`);
-      return path === '/metrics' ? text : JSON.parse(text);
-    },
-    /** Items of a list, page by page (count only what `keep` keeps). */
-    async count(path, keep) {
-      let total = 0;
-      let next = '';
-      do {
-        const page = await this.get(`${path}?limit=500${next === '' ? '' : `&continue=${encodeURIComponent(next)}`}`);
-        total += page.items.filter(keep).length;
-        next = page.metadata?.continue ?? '';
-      } while (next !== '');
-      return total;
-    },
-  };
-}
-
-/** Runs `task` over `items` with at most `limit` in flight; logs progress. */
-async function eachLimited(items, limit, task, what) {
-  let next = 0;
-  let done = 0;
-  const step = Math.max(1, Math.floor(items.length / 4));
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next];
-      next += 1;
-      await task(item);
-      done += 1;
-      if (done % step === 0) log(`${what}: ${done}/${items.length}`);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-}
 
 /**
  * MIRRORS more Distribution processes serving `registry`'s storage (TLS with its certificate,
@@ -266,21 +192,21 @@ async function populate(api, registry, hosts) {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: { name: nsName(i), labels: { team: `team-${i % 50}`, ...armLabel(i) } },
-  }), 'namespaces');
+  }), 'namespaces', log);
   await eachLimited(indices, CONCURRENCY, (i) => api.create(`/api/v1/namespaces/${nsName(i)}/secrets`, {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: PULL_SECRET, namespace: nsName(i), labels: { team: `team-${i % 50}` } },
     type: 'kubernetes.io/dockerconfigjson',
     data: { '.dockerconfigjson': Buffer.from(dockerConfig(i)).toString('base64') },
-  }), 'pull secrets');
+  }), 'pull secrets', log);
   const accounts = indices.flatMap((i) => Array.from({ length: SERVICE_ACCOUNTS }, (_, a) => [i, a]));
   await eachLimited(accounts, CONCURRENCY, ([i, a]) => api.create(`/api/v1/namespaces/${nsName(i)}/serviceaccounts`, {
     apiVersion: 'v1',
     kind: 'ServiceAccount',
     metadata: { name: `sa-${a}`, namespace: nsName(i), labels: { team: `team-${i % 50}`, app: `app-${a}` }, annotations: { 'example.com/owner': `team-${i % 50}@example.com` } },
     ...(a < ACCOUNTS_WITH_SECRET ? { imagePullSecrets: [{ name: PULL_SECRET }] } : {}),
-  }), 'ServiceAccounts');
+  }), 'ServiceAccounts', log);
   // kube-controller-manager adds a `default` ServiceAccount to each namespace: wait for all of them.
   for (;;) {
     const defaults = await api.count('/api/v1/serviceaccounts', (item) => item.metadata.name === 'default' && item.metadata.namespace.startsWith('bench-'));
@@ -300,58 +226,6 @@ async function clusterObjects(api) {
     api.count('/api/v1/namespaces', () => true),
   ]);
   return { secrets, serviceAccounts, namespaces };
-}
-
-/** Points the webhook configuration's entries at the host process (the manifests name a Service). */
-async function pointWebhookAt(cluster, port) {
-  const caBundle = Buffer.from(readFileSync(cluster.caFile)).toString('base64');
-  const configuration = JSON.parse(await cluster.kubectlOk(['get', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '-o', 'json']));
-  const patch = configuration.webhooks.map((entry, i) => ({
-    op: 'replace',
-    path: `/webhooks/${i}/clientConfig`,
-    value: { url: `https://127.0.0.1:${port}${entry.clientConfig.service.path}`, caBundle },
-  }));
-  await cluster.kubectlOk(['patch', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--type=json', '-p', JSON.stringify(patch)]);
-}
-
-/**
- * Starts the webhook as the image runs it and waits for /readyz. `readyMs` runs from the
- * spawn to the first 200; the agent's connection stays open for the reviews that follow.
- */
-async function startWebhook({ port, certs, kubeconfig, caFile, name }) {
-  const logFile = join(workDir, `${name}.log`);
-  const metricsPort = await freePort();
-  const out = openSync(logFile, 'w');
-  // BENCH_CPU_PROF=dir: each webhook writes a V8 CPU profile there when it stops (sampled every BENCH_CPU_PROF_INTERVAL_US µs).
-  const profile = process.env.BENCH_CPU_PROF === undefined
-    ? []
-    : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-interval', String(env('BENCH_CPU_PROF_INTERVAL_US', 1000))];
-  const args = [
-    ...IMAGE_NODE_FLAGS, ...profile, join(REPO, 'dist/main.js'), 'serve', '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1',
-    '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--kubeconfig', kubeconfig, '--ca-file', caFile,
-  ];
-  // Only --kubeconfig and --ca-file say where things are: none of the caller's own settings.
-  const ignored = new Set(['KUBECONFIG', 'DOCKER_CONFIG', 'NODE_OPTIONS']);
-  const childEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !ignored.has(name))), ...IMAGE_VARIABLES };
-  const spawned = performance.now();
-  const child = spawnTracked(args, { stdio: ['ignore', out, out], env: childEnv, cwd: workDir });
-  closeSync(out);
-  const origin = `https://127.0.0.1:${port}`;
-  const agent = new Agent({ connect: { ca: certs.ca }, connections: 1, keepAliveTimeout: 120_000 });
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the webhook exited with ${child.exitCode}:\n${readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n')}`);
-    if (performance.now() - spawned > READY_TIMEOUT_MS) throw new Error(`the webhook was not ready after ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`);
-    try {
-      const res = await request(`${origin}/readyz`, { dispatcher: agent });
-      await res.body.dump();
-      if (res.statusCode === 200) break;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(READY_POLL_MS);
-  }
-  const readyMs = performance.now() - spawned;
-  return { child, origin, metricsOrigin: `http://127.0.0.1:${metricsPort}`, agent, readyMs, logFile, port };
 }
 
 /**
@@ -403,30 +277,6 @@ async function freshStart(options, images, mirrors, run) {
     firstMs: first.ms, newHostMs: ms(newHost), warmMs: ms(warm), cachedMs: ms(cached),
     firstCpuMs: first.cpuMs, newHostCpuMs: cpu(newHost), warmCpuMs: cpu(warm), cachedCpuMs: cpu(cached),
   };
-}
-
-/** The webhook entry's admission histogram in kube-apiserver's /metrics: buckets (cumulative), sum and count. */
-function webhookHistogram(text, metric, labels) {
-  const buckets = new Map();
-  let sum = 0;
-  let count = 0;
-  const matches = (labelText) => Object.entries(labels).every(([key, value]) => labelText.includes(`${key}="${value}"`));
-  for (const line of text.split('\n')) {
-    const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (match === null || !match[1].startsWith(metric) || !matches(match[2] ?? '')) continue;
-    const value = Number(match[3]);
-    if (match[1] === `${metric}_bucket`) {
-      const le = /le="([^"]+)"/.exec(match[2])[1];
-      buckets.set(le, (buckets.get(le) ?? 0) + value);
-    } else if (match[1] === `${metric}_sum`) sum += value;
-    else if (match[1] === `${metric}_count`) count += value;
-  }
-  return { buckets, sum, count };
-}
-
-function histogramDelta(after, before) {
-  const buckets = new Map([...after.buckets].map(([le, value]) => [le, value - (before.buckets.get(le) ?? 0)]));
-  return { buckets, sum: after.sum - before.sum, count: after.count - before.count };
 }
 
 /** Prometheus' histogram_quantile: linear within the bucket the quantile falls in. */
@@ -568,17 +418,6 @@ async function podPhaseOnce(api, namespaces, images) {
   return pinned;
 }
 
-/**
- * The webhook's own admission histogram (digest_pinner_admission_duration_seconds), and its
- * event loop's longest delay since the previous scrape (prom-client resets it at each one).
- */
-async function ownHistogram(webhook) {
-  const res = await request(`${webhook.metricsOrigin}/metrics`);
-  const text = await res.body.text();
-  const lagMax = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
-  return { ...webhookHistogram(text, 'digest_pinner_admission_duration_seconds', {}), lagMaxMs: lagMax * 1000 };
-}
-
 async function informerMemory(kubeconfig) {
   const child = spawnTracked(['--expose-gc', ...IMAGE_NODE_FLAGS, join(BENCH_BUNDLE, 'informers.js')], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -695,17 +534,7 @@ async function main() {
   try {
     // The webhook is dist/main.js as `npm run build` made it; the probe is bundled with the same options.
     await bundle({ informers: 'bench/informers.mjs' }, BENCH_BUNDLE);
-    const [binDir, harness, loadE2e] = await Promise.all([
-      buildBinaries(),
-      loadHarness(REPO),
-      compileTests(REPO, 'cluster', ['test/e2e/cluster.ts', 'test/e2e/binaries.ts', 'test/e2e/pki.ts', 'test/harness/htpasswd.ts', 'test/harness/registry-process.ts']),
-    ]);
-    const { startCluster } = await loadE2e('test/e2e/cluster.ts');
-    const { readBinaries } = await loadE2e('test/e2e/binaries.ts');
-    const { issueCertificate } = await loadE2e('test/e2e/pki.ts');
-    const { writeHtpasswd } = await loadE2e('test/harness/htpasswd.ts');
-    const { startRegistry } = await loadE2e('test/harness/registry-process.ts');
-    const kube = await readBinaries(binDir);
+    const [harness, { startCluster, issueCertificate, writeHtpasswd, startRegistry, kube }] = await Promise.all([loadHarness(REPO), loadCluster('cluster')]);
 
     log('starting registries');
     const { registries, teardown } = await startRegistries(harness.setup);
@@ -714,7 +543,7 @@ async function main() {
     const repositories = ['bench/app', 'bench/sidecar'];
     const tags = Array.from({ length: TAGS }, (_, t) => `t${t}`);
     log(`pushing ${repositories.length * tags.length} images to ${registry.host}`);
-    await eachLimited(repositories.flatMap((repo) => tags.map((tag) => [repo, tag])), 4, ([repo, tag]) => harness.pushImage(registry, repo, tag), 'images');
+    await eachLimited(repositories.flatMap((repo) => tags.map((tag) => [repo, tag])), 4, ([repo, tag]) => harness.pushImage(registry, repo, tag), 'images', log);
     const images = repositories.map((repo) => `${registry.host}/${repo}`);
     const mirrors = await startMirrors({ writeHtpasswd, startRegistry }, registry, registries);
     cleanups.push(...mirrors.map((mirror) => () => mirror.stop()));
@@ -728,7 +557,7 @@ async function main() {
       extraControllerManagerArgs: ['--kube-api-qps=500', '--kube-api-burst=1000'],
     });
     cleanups.push(() => cluster.stop());
-    const api = apiClient(cluster);
+    const api = apiClient(cluster, CONCURRENCY);
     cleanups.push(() => api.pool.close());
     const issued = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
     const certs = { ...issued, ca: readFileSync(cluster.caFile) };
@@ -737,7 +566,7 @@ async function main() {
     const kubeconfig = await cluster.writeTokenKubeconfig('digest-pinner', token);
     const port = await freePort();
     await pointWebhookAt(cluster, port);
-    const webhookOptions = { port, certs, kubeconfig, caFile: registries.caFile, registryHost: registry.host };
+    const webhookOptions = { port, certs, kubeconfig, caFile: registries.caFile, registryHost: registry.host, workDir };
 
     const results = { kube, images };
     if (!FIRST_ADMISSION_ONLY) {

@@ -5,27 +5,11 @@
  * src/ and runs only as cluster.mjs bundles it (with the production bundle's options).
  * Run with --expose-gc; speaks to cluster.mjs over IPC.
  */
-import { readFile } from 'node:fs/promises';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadKubeConfig, NamespaceInformer, PullSecretCache, PullSecretInformers, RelatedImageNamespaces } from '../src/kube/index.js';
+import { collect, memory, quiet } from './probe.mjs';
 
-/** Full collections, with a turn of the event loop between them so finalizers run. */
-async function collect() {
-  for (let i = 0; i < 3; i += 1) {
-    globalThis.gc?.();
-    await sleep(50);
-  }
-}
-
-async function memory() {
-  const status = await readFile('/proc/self/status', 'utf8');
-  const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024, heapMiB: process.memoryUsage().heapUsed / 2 ** 20 };
-}
-
-const quiet = { info: () => {}, warn: () => {}, error: (object, message) => process.stderr.write(`${message} ${JSON.stringify(object)}\n`) };
 const loaded = loadKubeConfig({ kubeconfig: process.env.BENCH_KUBECONFIG, env: {} });
 if (loaded === undefined) throw new Error('BENCH_KUBECONFIG names no kubeconfig');
 const { kubeConfig } = loaded;
