@@ -1,4 +1,5 @@
 /** An audit's findings as text, JSON and SARIF 2.1.0. Pure. */
+import { sarifLog as sarifRun } from '../sarif.js';
 import { objectLabel } from './findings.js';
 import { FINDING_KINDS, RULES, type Finding } from './types.js';
 
@@ -36,32 +37,5 @@ function sarifResult(finding: Finding): Record<string, unknown> {
 
 /** A SARIF 2.1.0 log with one run and one rule per kind of finding; what could not be looked at becomes tool notifications. */
 export function sarifLog(findings: readonly Finding[], problems: readonly string[], version: string): Record<string, unknown> {
-  return {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'digest-pinner',
-            version,
-            rules: FINDING_KINDS.map((kind) => ({
-              id: RULES[kind].id,
-              name: RULES[kind].name,
-              shortDescription: { text: RULES[kind].short },
-              fullDescription: { text: RULES[kind].full },
-              defaultConfiguration: { level: 'error' },
-            })),
-          },
-        },
-        invocations: [
-          {
-            executionSuccessful: problems.length === 0,
-            toolExecutionNotifications: problems.map((problem) => ({ level: 'error', message: { text: problem } })),
-          },
-        ],
-        results: findings.map(sarifResult),
-      },
-    ],
-  };
+  return sarifRun({ version, rules: FINDING_KINDS.map((kind) => RULES[kind]), results: findings.map(sarifResult), problems });
 }

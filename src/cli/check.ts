@@ -7,6 +7,7 @@ import { loadManifests, type LoadedManifest } from './inputs.js';
 import { findImageScalars, objectLabel, positionAt, type ImageScalar, type ObjectIdentity } from '../manifest/index.js';
 import { parseImage } from '../reference/index.js';
 import { describeError } from '../errors.js';
+import { sarifLog as sarifRun } from '../sarif.js';
 
 export const CHECK_USAGE = `Usage: digest-pinner check [flags] (FILE|DIR|-)...
 
@@ -140,35 +141,13 @@ function sarifResult(finding: Finding, cwd: string): Record<string, unknown> {
 
 /** A SARIF 2.1.0 log with one run; problems reading inputs become tool notifications. */
 export function sarifLog(findings: readonly Finding[], problems: readonly string[], io: Pick<CliIo, 'cwd' | 'version'>): Record<string, unknown> {
-  return {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'digest-pinner',
-            version: io.version,
-            rules: RULE_LIST.map((rule) => ({
-              id: rule.id,
-              name: rule.name,
-              shortDescription: { text: rule.short },
-              fullDescription: { text: rule.full },
-              defaultConfiguration: { level: 'error' },
-            })),
-          },
-        },
-        originalUriBaseIds: { '%SRCROOT%': { uri: pathToFileURL(`${io.cwd}${sep}`).href } },
-        invocations: [
-          {
-            executionSuccessful: problems.length === 0,
-            toolExecutionNotifications: problems.map((problem) => ({ level: 'error', message: { text: problem } })),
-          },
-        ],
-        results: findings.map((finding) => sarifResult(finding, io.cwd)),
-      },
-    ],
-  };
+  return sarifRun({
+    version: io.version,
+    rules: RULE_LIST,
+    results: findings.map((finding) => sarifResult(finding, io.cwd)),
+    problems,
+    extra: { originalUriBaseIds: { '%SRCROOT%': { uri: pathToFileURL(`${io.cwd}${sep}`).href } } },
+  });
 }
 
 function parseOutput(value: string | undefined): Output {
