@@ -7,10 +7,11 @@
 import { spawn } from 'node:child_process';
 import console from 'node:console';
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, Pool, request } from 'undici';
 import { freePort, IMAGE_NODE_FLAGS, IMAGE_VARIABLES, load, REPO } from './common.mjs';
@@ -210,4 +211,31 @@ export async function ownHistogram(webhook) {
   const text = await webhookMetrics(webhook);
   const lagMax = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
   return { ...webhookHistogram(text, 'digest_pinner_admission_duration_seconds', {}), lagMaxMs: lagMax * 1000 };
+}
+
+/**
+ * Runs a benchmark's `main` and exits non-zero when it throws; however it ends (an error, the time
+ * limit, a signal's exit), the processes it started are killed and its work directory (`workDir()`,
+ * kept with BENCH_KEEP) removed.
+ */
+export function runBenchmark(main, { timeLimitMs, workDir, log }) {
+  const limit = setTimeout(() => {
+    log(`over the ${timeLimitMs / 1000} s limit, stopping`);
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(1);
+  }, timeLimitMs);
+  limit.unref();
+  process.once('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+    const dir = workDir();
+    if (dir !== undefined && process.env.BENCH_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  main().then(
+    () => clearTimeout(limit),
+    (error) => {
+      console.error(error);
+      process.exitCode = 1;
+      clearTimeout(limit);
+    },
+  );
 }

@@ -19,18 +19,17 @@
  */
 import { Buffer } from 'node:buffer';
 import console from 'node:console';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
-import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundle } from '../scripts/bundle.mjs';
 import { freePort, IMAGE_NODE_FLAGS, IMAGE_VARIABLES, imageVariables, load, machine, podReview, post, REPO, stopChild } from './common.mjs';
 import { loadHarness, startRegistries } from './harness.mjs';
-import { apiClient, children, eachLimited, histogramDelta, loadCluster, logger, ownHistogram, pointWebhookAt, spawnTracked, startWebhook, webhookHistogram, webhookMetrics } from './kube.mjs';
+import { apiClient, eachLimited, histogramDelta, loadCluster, logger, ownHistogram, pointWebhookAt, runBenchmark, spawnTracked, startWebhook, webhookHistogram, webhookMetrics } from './kube.mjs';
 import { mainThreadCpuMs, quantile, residentMiB } from './load.mjs';
 
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
@@ -612,22 +611,4 @@ async function main() {
   }
 }
 
-const limit = setTimeout(() => {
-  log(`over the ${TIME_LIMIT_MS / 1000} s limit, stopping`);
-  for (const child of children) child.kill('SIGKILL');
-  process.exit(1);
-}, TIME_LIMIT_MS);
-limit.unref();
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  if (workDir !== undefined && process.env.BENCH_KEEP === undefined) rmSync(workDir, { recursive: true, force: true });
-});
-
-main().then(
-  () => clearTimeout(limit),
-  (error) => {
-    console.error(error);
-    process.exitCode = 1;
-    clearTimeout(limit);
-  },
-);
+runBenchmark(main, { timeLimitMs: TIME_LIMIT_MS, workDir: () => workDir, log });
