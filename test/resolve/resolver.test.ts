@@ -535,6 +535,17 @@ describe('Resolver: the tag ledger', () => {
     expect(ledger.asked).toEqual([]);
   });
 
+  it('keeps no ledger answer in the cache: the next admission is the ledger\'s again, and the registry\'s once the ledger has none', async () => {
+    const { admit, ledger, source } = ledgered();
+    source.on(IMAGE, digest(5));
+    ledger.held.set(`team-a ${IMAGE}`, digest(4));
+    expect(await admit(IMAGE)).toMatchObject({ digest: digest(4), source: 'ledger' });
+    expect(await admit(IMAGE)).toMatchObject({ digest: digest(4), source: 'ledger' });
+    ledger.held.clear();
+    expect(await admit(IMAGE)).toMatchObject({ digest: digest(5), source: 'registry' });
+    expect(source.calls).toHaveLength(1);
+  });
+
   it('skips the ledger for a revision\'s first Pod (fresh): the registry answers', async () => {
     const { admit, ledger, source } = ledgered();
     ledger.held.set(`team-a ${IMAGE}`, digest(4));

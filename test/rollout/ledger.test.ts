@@ -1,5 +1,11 @@
-/** The tag ledger's rules as data: names, parsing, when a registry answer is written, history, tenants, eviction, expected moves. */
+/**
+ * The tag ledger's rules as data: names, parsing, when a registry answer is written, history, tenants, eviction, expected moves;
+ * and replicas' Resolvers sharing entries kept by those rules, on a clock the test moves.
+ */
 import { describe, expect, it } from 'vitest';
+import { parseImage } from '../../src/reference/index.js';
+import type { DigestSource, ManifestDigest } from '../../src/registry/index.js';
+import { Resolver, type LedgerAnswer, type LedgerObservation, type ResolutionSource, type TagLedger } from '../../src/resolve/index.js';
 import {
   answeringEntry,
   answeringNamespaces,
@@ -16,6 +22,8 @@ import {
   plannedWrite,
   tagOf,
   type LedgerSpec,
+  type LedgerWrite,
+  type StoredEntry,
 } from '../../src/rollout/ledger.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -187,3 +195,90 @@ function member(object: Record<string, unknown>, key: string): unknown {
 function spec(object: Record<string, unknown>): Record<string, unknown> {
   return object['spec'] as Record<string, unknown>;
 }
+
+/**
+ * LedgerEntries as every replica's index holds them once the watch delivers a write (at once here),
+ * kept by the rules above: written when plannedWrite says so, times in whole seconds as the API keeps them.
+ */
+class RuledLedger implements TagLedger {
+  readonly #entries = new Map<string, StoredEntry>();
+  readonly writes: LedgerWrite[] = [];
+
+  constructor(private readonly clock: { now: number }, private readonly ttlMs: number, private readonly verifyIntervalMs: number) {}
+
+  answer(image: string, namespace: string | undefined): string | undefined {
+    return answeringEntry((candidate) => this.#entries.get(`${candidate} ${image}`), namespace, CLUSTER, { now: this.clock.now, withinMs: this.ttlMs })?.digest;
+  }
+
+  fallback(): LedgerAnswer | undefined {
+    return undefined;
+  }
+
+  observe(observation: LedgerObservation): void {
+    const namespace = entryNamespace(observation.tenant, CLUSTER);
+    const key = `${namespace} ${observation.image}`;
+    const current = this.#entries.get(key);
+    const planned = plannedWrite(current, observation.digest, this.clock.now, this.verifyIntervalMs);
+    if (planned === undefined) return;
+    const written = parseEntry(entryObject(namespace, nextSpec(current, observation.image, observation.digest, this.clock.now), '1'));
+    if (written === undefined) throw new Error(`unreadable entry for ${observation.image}`);
+    this.#entries.set(key, written);
+    this.writes.push(planned);
+  }
+}
+
+describe('replicas sharing the ledger (N replicas cost a registry what one does)', () => {
+  const TTL = 5_000;
+  const SECOND = 1_000;
+  const OTHER_IMAGE = 'registry.example.com/shop/api:2.0';
+  /** `replicas` Resolvers with their own caches, sharing one ledger, the registry's requests counted per image. */
+  const replicas = (count: number) => {
+    // Off the whole second, so the entries' verifiedAt (whole seconds) is older than the caches' fetchedAt.
+    const clock = { now: T0 + 300 };
+    const asked: string[] = [];
+    const source: DigestSource = {
+      getDigest: (ref, tag): Promise<ManifestDigest> => {
+        asked.push(`${ref.name}:${tag}`);
+        return Promise.resolve({ digest: digest(1) });
+      },
+    };
+    const ledger = new RuledLedger(clock, TTL, TTL);
+    const resolvers = Array.from({ length: count }, () => new Resolver({ source, cacheTtlMs: TTL, cacheMax: 10, fetchTimeoutMs: SECOND, ledger, now: () => clock.now }));
+    const sources: ResolutionSource[] = [];
+    /** One admission a second for `seconds`: `who(second)` names the replica and the image. */
+    const admitEachSecond = async (seconds: number, who: (second: number) => { readonly replica: number; readonly image: string }): Promise<void> => {
+      for (let second = 0; second < seconds; second += 1) {
+        const { replica, image } = who(second);
+        const resolver = resolvers[replica];
+        if (resolver === undefined) throw new Error(`no replica ${replica}`);
+        const resolution = await resolver.resolve(parseImage(image), { credentials: [], signal: AbortSignal.timeout(5 * SECOND), scope: { namespace: 'shop', dryRun: false } });
+        sources.push(resolution.source);
+        clock.now += SECOND;
+      }
+    };
+    const tally = (): Partial<Record<ResolutionSource, number>> => Object.fromEntries(['registry', 'ledger', 'cache'].map((s) => [s, sources.filter((x) => x === s).length]));
+    return { asked, ledger, admitEachSecond, tally };
+  };
+
+  it('two replicas admitting one tag in turn ask the registry once a TTL, as one replica would; the other\'s admissions are answered from the ledger', async () => {
+    const alone = replicas(1);
+    await alone.admitEachSecond(60, () => ({ replica: 0, image: IMAGE }));
+    const pair = replicas(2);
+    await pair.admitEachSecond(60, (second) => ({ replica: second % 2, image: IMAGE }));
+    expect(alone.tally()).toEqual({ registry: 12, ledger: 0, cache: 48 });
+    // Each window of the TTL: one registry request (by the replica whose cache and the entry are both past the TTL),
+    // the other replica's admissions from the entry it wrote, the asker's own from its cache.
+    expect(pair.tally()).toEqual({ registry: 12, ledger: 24, cache: 24 });
+    expect(pair.asked).toHaveLength(alone.asked.length);
+    // A write per registry answer, within the bound: seconds / interval, plus the create.
+    expect(pair.ledger.writes).toEqual(['created', ...Array<LedgerWrite>(11).fill('verified')]);
+  });
+
+  it('answers nothing to a replica from its own entry: an entry is never fresher than the cache of the replica that wrote it', async () => {
+    // Each replica only ever admits its own tag (what `i % 2` replicas over an even number of tags do).
+    const pair = replicas(2);
+    await pair.admitEachSecond(60, (second) => ({ replica: second % 2, image: second % 2 === 0 ? IMAGE : OTHER_IMAGE }));
+    // Each tag every 2 s: a registry request, then its cache twice, then (6 s on) the registry again.
+    expect(pair.tally()).toEqual({ registry: 20, ledger: 0, cache: 40 });
+  });
+});
