@@ -1,7 +1,7 @@
 /**
  * What an audit reads from kube-apiserver (every workload kind, Pods, PinRecords,
- * LedgerEntries) and writes (policy reports). Lists are read in pages; each request is
- * bounded by its own timeout and the caller's signal.
+ * LedgerEntries: one namespace at a time) and writes (policy reports). Lists are read in
+ * pages; each request is bounded by its own timeout and the caller's signal.
  */
 import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { apiClient, DEFAULT_REQUEST_TIMEOUT_MS } from '../kube/api.js';
@@ -25,8 +25,8 @@ interface Clients {
   readonly batch: BatchV1Api;
 }
 
-/** One page of a kind: all namespaces when `namespace` is undefined. */
-type ListPage = (clients: Clients, namespace: string | undefined, page: { limit: number; _continue?: string }) => Promise<unknown>;
+/** One page of a kind in a namespace. */
+type ListPage = (clients: Clients, namespace: string, page: { limit: number; _continue?: string }) => Promise<unknown>;
 
 interface Listed {
   readonly apiVersion: string;
@@ -36,24 +36,24 @@ interface Listed {
 
 /** The kinds with a pod spec that run Pods, and Pods; one table, no branch per kind. */
 const KINDS: readonly Listed[] = [
-  { apiVersion: 'apps/v1', kind: 'Deployment', list: (c, namespace, page) => (namespace === undefined ? c.apps.listDeploymentForAllNamespaces(page) : c.apps.listNamespacedDeployment({ namespace, ...page })) },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', list: (c, namespace, page) => (namespace === undefined ? c.apps.listStatefulSetForAllNamespaces(page) : c.apps.listNamespacedStatefulSet({ namespace, ...page })) },
-  { apiVersion: 'apps/v1', kind: 'DaemonSet', list: (c, namespace, page) => (namespace === undefined ? c.apps.listDaemonSetForAllNamespaces(page) : c.apps.listNamespacedDaemonSet({ namespace, ...page })) },
-  { apiVersion: 'apps/v1', kind: 'ReplicaSet', list: (c, namespace, page) => (namespace === undefined ? c.apps.listReplicaSetForAllNamespaces(page) : c.apps.listNamespacedReplicaSet({ namespace, ...page })) },
-  { apiVersion: 'v1', kind: 'ReplicationController', list: (c, namespace, page) => (namespace === undefined ? c.core.listReplicationControllerForAllNamespaces(page) : c.core.listNamespacedReplicationController({ namespace, ...page })) },
-  { apiVersion: 'batch/v1', kind: 'Job', list: (c, namespace, page) => (namespace === undefined ? c.batch.listJobForAllNamespaces(page) : c.batch.listNamespacedJob({ namespace, ...page })) },
-  { apiVersion: 'batch/v1', kind: 'CronJob', list: (c, namespace, page) => (namespace === undefined ? c.batch.listCronJobForAllNamespaces(page) : c.batch.listNamespacedCronJob({ namespace, ...page })) },
-  { apiVersion: 'v1', kind: 'Pod', list: (c, namespace, page) => (namespace === undefined ? c.core.listPodForAllNamespaces(page) : c.core.listNamespacedPod({ namespace, ...page })) },
+  { apiVersion: 'apps/v1', kind: 'Deployment', list: (c, namespace, page) => c.apps.listNamespacedDeployment({ namespace, ...page }) },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', list: (c, namespace, page) => c.apps.listNamespacedStatefulSet({ namespace, ...page }) },
+  { apiVersion: 'apps/v1', kind: 'DaemonSet', list: (c, namespace, page) => c.apps.listNamespacedDaemonSet({ namespace, ...page }) },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet', list: (c, namespace, page) => c.apps.listNamespacedReplicaSet({ namespace, ...page }) },
+  { apiVersion: 'v1', kind: 'ReplicationController', list: (c, namespace, page) => c.core.listNamespacedReplicationController({ namespace, ...page }) },
+  { apiVersion: 'batch/v1', kind: 'Job', list: (c, namespace, page) => c.batch.listNamespacedJob({ namespace, ...page }) },
+  { apiVersion: 'batch/v1', kind: 'CronJob', list: (c, namespace, page) => c.batch.listNamespacedCronJob({ namespace, ...page }) },
+  { apiVersion: 'v1', kind: 'Pod', list: (c, namespace, page) => c.core.listNamespacedPod({ namespace, ...page }) },
 ];
 
-/** What the cluster holds for an audit. */
+/** What one namespace holds for an audit. */
 export interface ClusterState {
   /** Every object of KINDS, Pods included. */
   readonly objects: readonly ListedObject[];
   readonly records: readonly StoredRecord[];
   /** False when the PinRecord CRD is not installed. */
   readonly recordsInstalled: boolean;
-  /** LedgerEntry objects, as JSON: the audited namespace's, then the cluster-wide namespace's. */
+  /** The namespace's LedgerEntry objects, as JSON (a tenant's entries). */
   readonly ledger: readonly unknown[];
 }
 
@@ -67,26 +67,31 @@ export class AuditApi {
     this.#timeoutMs = requestTimeoutMs;
   }
 
-  /**
-   * Everything an audit of `namespace` (undefined: all namespaces) looks at; the ledger's
-   * cluster-wide entries (in `ledgerNamespace`) too. Throws the API's error for a list refused.
-   */
-  async read(namespace: string | undefined, ledgerNamespace: string, signal: AbortSignal): Promise<ClusterState> {
+  /** The namespaces of the cluster, by name: an audit reads one at a time, so what it holds is one namespace's objects. */
+  async namespaces(signal: AbortSignal): Promise<string[]> {
+    const items = await this.#all((page, pageSignal) => this.#clients(pageSignal).core.listNamespace(page), signal);
+    return items.flatMap((item) => stringAt(member(item, 'metadata'), 'name') ?? []).sort();
+  }
+
+  /** Everything an audit of `namespace` looks at. Throws the API's error for a list refused. */
+  async read(namespace: string, signal: AbortSignal): Promise<ClusterState> {
     const objects: ListedObject[] = [];
     for (const { apiVersion, kind, list } of KINDS) {
       const items = await this.#all((page, pageSignal) => list(this.#clients(pageSignal), namespace, page), signal);
       for (const object of items) objects.push({ apiVersion, kind, object });
     }
     const records = await this.#custom(PIN_RECORD_PLURAL, namespace, signal);
-    const ledger = await this.#custom(LEDGER_ENTRY_PLURAL, namespace, signal);
-    // A tenant's entries answer its own Pods, the cluster-wide ones everybody's (the webhook's tenant rule).
-    const clusterWide = namespace === undefined || namespace === ledgerNamespace || ledger === undefined ? [] : await this.#custom(LEDGER_ENTRY_PLURAL, ledgerNamespace, signal);
     return {
       objects,
       records: (records ?? []).flatMap((item) => parseRecord(item) ?? []),
       recordsInstalled: records !== undefined,
-      ledger: [...(ledger ?? []), ...(clusterWide ?? [])],
+      ledger: (await this.ledger(namespace, signal)) ?? [],
     };
+  }
+
+  /** The LedgerEntry objects of `namespace`, as JSON; undefined when the CRD is not installed. */
+  async ledger(namespace: string, signal: AbortSignal): Promise<unknown[] | undefined> {
+    return this.#custom(LEDGER_ENTRY_PLURAL, namespace, signal);
   }
 
   /** Whether the CRD of `kind` is installed: a list of its objects is answered (404: it is not). */
@@ -133,13 +138,10 @@ export class AuditApi {
   }
 
   /** Every object of a digest-pinner.io kind; undefined when its CRD is not installed. */
-  async #custom(plural: string, namespace: string | undefined, signal: AbortSignal): Promise<unknown[] | undefined> {
+  async #custom(plural: string, namespace: string, signal: AbortSignal): Promise<unknown[] | undefined> {
     const target = { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural };
     try {
-      return await this.#all((page, pageSignal) => {
-        const api = this.#customApi(pageSignal);
-        return namespace === undefined ? api.listClusterCustomObject({ ...target, ...page }) : api.listNamespacedCustomObject({ ...target, namespace, ...page });
-      }, signal);
+      return await this.#all((page, pageSignal) => this.#customApi(pageSignal).listNamespacedCustomObject({ ...target, namespace, ...page }), signal);
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return undefined;
       throw error;

@@ -13,7 +13,6 @@ import { kubeConfigSource } from '../kube/source.js';
 import { failureReason } from '../resolve/index.js';
 import { ManifestUnknownError } from '../registry/index.js';
 import { DigestPinnerError } from '../errors.js';
-import { member, stringAt } from '../json.js';
 import type { ImageRef } from '../reference/index.js';
 import {
   auditedObjects,
@@ -32,7 +31,9 @@ import {
   unpinnedFindings,
   type ClusterState,
   type Finding,
+  type MovedAt,
   type RecordedDigest,
+  type ReportKind,
 } from '../audit/index.js';
 
 export const AUDIT_USAGE = `Usage: digest-pinner audit [flags]
@@ -75,7 +76,7 @@ type Output = (typeof OUTPUTS)[number];
 
 /** One registry request of an audit. */
 const REGISTRY_DEADLINE_MS = 60_000;
-/** All the cluster requests of an audit. */
+/** The cluster requests of one step of an audit: the namespaces' list, or one namespace's reads. */
 const CLUSTER_DEADLINE_MS = 300_000;
 
 function parseOutput(value: string | undefined): Output {
@@ -131,45 +132,98 @@ async function askRegistries(core: Core, state: ClusterState, concurrency: numbe
   return answers;
 }
 
-/** The namespaces a report is written for: the one audited, else every namespace with an object audited. */
-function reportNamespaces(state: ClusterState, namespace: string | undefined): string[] {
-  if (namespace !== undefined) return [namespace];
-  const namespaces = new Set<string>();
-  for (const { object } of state.objects) {
-    const found = stringAt(member(object, 'metadata'), 'namespace');
-    if (found !== undefined) namespaces.add(found);
-  }
-  return [...namespaces].sort();
+/** What an audit was asked to do, from its flags. */
+interface AuditSettings {
+  readonly output: Output;
+  readonly concurrency: number;
+  /** One namespace; undefined: every namespace. */
+  readonly namespace: string | undefined;
+  readonly ledgerNamespace: string;
+  readonly policyReports: boolean;
 }
 
-/** Writes each report kind whose CRD is installed; says which are absent. Returns the problems met. */
-async function writePolicyReports(api: AuditApi, findings: readonly Finding[], namespaces: readonly string[], io: CliIo): Promise<string[]> {
-  const problems: string[] = [];
-  const signal = AbortSignal.timeout(CLUSTER_DEADLINE_MS);
-  const probe = namespaces[0] ?? 'default';
+/** An audit's findings, and what it could not look at. */
+interface AuditResult {
+  readonly findings: Finding[];
+  readonly problems: string[];
+}
+
+/** The report kinds whose CRDs are installed (asked in `probe`); says which are absent. */
+async function installedReportKinds(api: AuditApi, probe: string, io: CliIo): Promise<ReportKind[]> {
+  const installed: ReportKind[] = [];
   for (const kind of REPORT_KINDS) {
-    if (!(await api.installed(kind, probe, signal))) {
-      writeLine(io.stderr, `digest-pinner: ${kind.kind} (${kind.group}/${kind.version}) not written: its CRD ${kind.crd} is not installed`);
-      continue;
-    }
-    let written = 0;
-    for (const namespace of namespaces) {
-      try {
-        await api.writeReport(kind, policyReport(kind, namespace, findings, Date.now()), signal);
-        written += 1;
-      } catch (error) {
-        problems.push(`cannot write ${kind.kind} ${namespace}/digest-pinner-audit: ${describeKubeError(error)}`);
-      }
-    }
-    writeLine(io.stderr, `digest-pinner: wrote ${kind.kind} digest-pinner-audit in ${written} ${written === 1 ? 'namespace' : 'namespaces'}`);
+    if (await api.installed(kind, probe, AbortSignal.timeout(CLUSTER_DEADLINE_MS))) installed.push(kind);
+    else writeLine(io.stderr, `digest-pinner: ${kind.kind} (${kind.group}/${kind.version}) not written: its CRD ${kind.crd} is not installed`);
   }
-  return problems;
+  return installed;
+}
+
+/** Writes one namespace's report of each kind, counting those written in `written`; what fails goes to `problems`. */
+async function writePolicyReports(api: AuditApi, kinds: readonly ReportKind[], found: { namespace: string; findings: readonly Finding[]; problems: string[] }, written: Map<ReportKind, number>): Promise<void> {
+  for (const kind of kinds) {
+    try {
+      await api.writeReport(kind, policyReport(kind, found.namespace, found.findings, Date.now()), AbortSignal.timeout(CLUSTER_DEADLINE_MS));
+      written.set(kind, (written.get(kind) ?? 0) + 1);
+    } catch (error) {
+      found.problems.push(`cannot write ${kind.kind} ${found.namespace}/digest-pinner-audit: ${describeKubeError(error)}`);
+    }
+  }
+}
+
+/** One namespace's findings and what could not be asked. */
+async function namespaceFindings(core: Core, state: ClusterState, movedAt: MovedAt, concurrency: number): Promise<AuditResult> {
+  const answers = await askRegistries(core, state, concurrency);
+  const audited = auditedObjects(state.objects);
+  const pods = state.objects.filter((listed) => listed.kind === 'Pod').map((listed) => listed.object);
+  const findings = [
+    ...unpinnedFindings(audited),
+    ...movedFindings(audited, answers.current, movedAt),
+    ...splitFindings(pods),
+    ...goneFindings(state.records, answers.gone),
+  ];
+  return { findings, problems: answers.problems };
+}
+
+/** Audits each namespace in turn, so that what it holds is one namespace's objects, not the cluster's. */
+async function audit(api: AuditApi, core: Core, settings: AuditSettings, io: CliIo): Promise<AuditResult> {
+  const { namespace, ledgerNamespace } = settings;
+  const namespaces = namespace === undefined ? await api.namespaces(AbortSignal.timeout(CLUSTER_DEADLINE_MS)) : [namespace];
+  const clusterWide = (await api.ledger(ledgerNamespace, AbortSignal.timeout(CLUSTER_DEADLINE_MS))) ?? [];
+  const reportKinds = settings.policyReports ? await installedReportKinds(api, namespaces[0] ?? ledgerNamespace, io) : [];
+  const written = new Map<ReportKind, number>();
+  const result: AuditResult = { findings: [], problems: [] };
+  let recordsInstalled = true;
+  for (const audited of namespaces) {
+    const state = await api.read(audited, AbortSignal.timeout(CLUSTER_DEADLINE_MS));
+    recordsInstalled &&= state.recordsInstalled;
+    // A tenant's entries first, then the cluster-wide ones (the webhook's tenant rule).
+    const movedAt = ledgerMovedAt(audited === ledgerNamespace ? clusterWide : [...state.ledger, ...clusterWide], ledgerNamespace);
+    const found = await namespaceFindings(core, state, movedAt, settings.concurrency);
+    // A report in the namespace asked for, or in each namespace with an object audited.
+    if (namespace !== undefined || state.objects.length > 0) await writePolicyReports(api, reportKinds, { namespace: audited, ...found }, written);
+    result.findings.push(...found.findings);
+    result.problems.push(...found.problems);
+  }
+  for (const kind of reportKinds) {
+    const count = written.get(kind) ?? 0;
+    writeLine(io.stderr, `digest-pinner: wrote ${kind.kind} digest-pinner-audit in ${count} ${count === 1 ? 'namespace' : 'namespaces'}`);
+  }
+  if (!recordsInstalled) writeLine(io.stderr, 'digest-pinner: the PinRecord CRD is not installed: no recorded digest was checked');
+  return result;
 }
 
 function emit(output: Output, findings: readonly Finding[], problems: readonly string[], io: CliIo): void {
   if (output === 'json') writeLine(io.stdout, JSON.stringify(jsonFindings(findings), null, 2));
   else if (output === 'sarif') writeLine(io.stdout, JSON.stringify(sarifLog(findings, problems, io.version), null, 2));
   else for (const line of textLines(findings)) writeLine(io.stdout, line);
+}
+
+function auditSettings(values: { output?: string | undefined; concurrency?: string | undefined; namespace?: string | undefined; 'ledger-namespace'?: string | undefined; 'policy-reports'?: boolean | undefined }): AuditSettings {
+  const namespace = values.namespace;
+  if (namespace === '') throw new UsageError('--namespace needs a namespace name');
+  const ledgerNamespace = values['ledger-namespace'] ?? DEFAULT_WEBHOOK_NAMESPACE;
+  if (ledgerNamespace === '') throw new UsageError('--ledger-namespace needs a namespace name');
+  return { output: parseOutput(values.output), concurrency: concurrencyFlag(values.concurrency), namespace, ledgerNamespace, policyReports: values['policy-reports'] === true };
 }
 
 /** Returns the exit code: 0 clean, 1 findings, 2 when the audit could not be completed. */
@@ -190,34 +244,17 @@ export async function auditCommand(argv: readonly string[], io: CliIo): Promise<
     writeLine(io.stdout, AUDIT_USAGE);
     return 0;
   }
-  const output = parseOutput(values.output);
-  const concurrency = concurrencyFlag(values.concurrency);
-  const namespace = values.namespace;
-  if (namespace === '') throw new UsageError('--namespace needs a namespace name');
-  const ledgerNamespace = values['ledger-namespace'] ?? DEFAULT_WEBHOOK_NAMESPACE;
-  if (ledgerNamespace === '') throw new UsageError('--ledger-namespace needs a namespace name');
+  const settings = auditSettings(values);
   const source = kubeConfigSource({ kubeconfig: values.kubeconfig, env: io.env, homeDir: io.homeDir });
   if (source === undefined) throw new UsageError('audit needs a cluster: pass --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
   const common = commonOptions(values);
   let core: Core | undefined;
   try {
     const api = new AuditApi(kubeConfigFrom(source).kubeConfig);
-    const state = await api.read(namespace, ledgerNamespace, AbortSignal.timeout(CLUSTER_DEADLINE_MS));
     core = await buildCore({ ...common, homeDir: io.homeDir, env: io.env, version: io.version });
-    const answers = await askRegistries(core, state, concurrency);
-    const audited = auditedObjects(state.objects);
-    const pods = state.objects.filter((listed) => listed.kind === 'Pod').map((listed) => listed.object);
-    const findings = [
-      ...unpinnedFindings(audited),
-      ...movedFindings(audited, answers.current, ledgerMovedAt(state.ledger, ledgerNamespace)),
-      ...splitFindings(pods),
-      ...goneFindings(state.records, answers.gone),
-    ];
-    const problems = [...answers.problems];
-    if (values['policy-reports'] === true) problems.push(...(await writePolicyReports(api, findings, reportNamespaces(state, namespace), io)));
-    if (!state.recordsInstalled) writeLine(io.stderr, 'digest-pinner: the PinRecord CRD is not installed: no recorded digest was checked');
+    const { findings, problems } = await audit(api, core, settings, io);
     for (const problem of problems) writeLine(io.stderr, `digest-pinner: ${problem}`);
-    emit(output, findings, problems, io);
+    emit(settings.output, findings, problems, io);
     if (problems.length > 0) return 2;
     return findings.length > 0 ? 1 : 0;
   } catch (error) {

@@ -225,6 +225,15 @@ describe('digest-pinner audit', () => {
     expect(findings.find((finding) => finding.ruleId === 'DP005')?.properties).toMatchObject({ digest: gone.first });
   });
 
+  it('audits every namespace in turn without --namespace, finding in each what an audit of it alone finds', async () => {
+    const all = await audit(['--output', 'json']);
+    expect(all.code).toBe(1);
+    for (const namespace of [FOUND, GONE, CLEAN]) {
+      const alone = findingsOf(await audit(['--namespace', namespace, '--output', 'json']));
+      expect(findingsOf(all).filter((finding) => finding.object.namespace === namespace)).toEqual(alone);
+    }
+  });
+
   it('finds nothing in a namespace of pinned workloads whose tag did not move, and exits 0', async () => {
     expect(await audit(['--namespace', CLEAN, '--output', 'json'])).toMatchObject({ code: 0, stdout: '[]\n', stderr: '' });
     expect(await audit(['--namespace', CLEAN])).toMatchObject({ code: 0, stdout: '', stderr: '' });
