@@ -13,10 +13,10 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { deploymentCaughtUp } from './deployments.js';
-import { issueCertificate } from './pki.js';
 import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
-import { applyManifests, eventually as poll, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
+import { PODS_ONLY, podsOnlyServeArgs } from './rollouts.js';
+import { applyManifests, eventually as poll, portOf, startHostWebhook } from './host-webhook.js';
 import { run } from '../harness/exec.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { runCommand, type Run } from '../support/cli.js';
@@ -24,7 +24,6 @@ import { sarifSchemaErrors } from '../support/sarif.js';
 import { testLog, type TestLog } from '../support/log.js';
 
 const { plain } = inject('registries');
-const PODS_ONLY = `${MANIFESTS}pods-only`;
 const GENERATE_CRDS = join(import.meta.dirname, 'generate-crds.sh');
 /** An unpinned Deployment, Pods behind a moved tag, a split ReplicaSet. */
 const FOUND = 'audit-found';
@@ -127,14 +126,8 @@ let gone: { first: string; second: string; record: string; pod: string };
 beforeAll(async () => {
   const [generated] = await Promise.all([run('bash', [GENERATE_CRDS], { timeoutMs: 600_000 }), (async () => (cluster = await startCluster()))()]);
   reportCrdsDir = join(generated.trim().split('\n').at(-1) ?? '', 'reports');
-  const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
-  await applyManifests(cluster, 1, (doc) => doc.kind !== 'MutatingWebhookConfiguration', PODS_ONLY);
-  const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
   webhookArgs = [
-    '--host', '127.0.0.1',
-    '--tls-cert', cert.certFile,
-    '--tls-key', cert.keyFile,
-    '--kubeconfig', await cluster.writeTokenKubeconfig('digest-pinner', token),
+    ...(await podsOnlyServeArgs(cluster)),
     '--insecure-registry', plain.host,
     '--cache-ttl', '1ms',
     '--log-level', 'info',

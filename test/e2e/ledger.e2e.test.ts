@@ -20,17 +20,16 @@ import { PassThrough } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
-import { issueCertificate } from './pki.js';
 import { pushImage, tokenStats } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
-import { applyManifests, eventually as poll, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
+import { PODS_ONLY, podsOnlyServeArgs } from './rollouts.js';
+import { applyManifests, eventually as poll, portOf, startHostWebhook } from './host-webhook.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { runCli } from '../../src/cli/main.js';
 import { testLog, type TestLog } from '../support/log.js';
 
 const registries = inject('registries');
 const { plain, token } = registries;
-const PODS_ONLY = `${MANIFESTS}pods-only`;
 /** The cluster-wide entries: the webhook's namespace (--lease-namespace's default outside a cluster). */
 const LEDGER_NS = 'digest-pinner';
 const PUBLIC = 'ledger-public';
@@ -155,16 +154,11 @@ async function manifestRequests(logFile: string, repository: string, tag: string
 
 beforeAll(async () => {
   cluster = await startCluster();
-  const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
   // RBAC, the ServiceAccount and the CRDs from the pods-only install; its webhook configuration once serving.
-  await applyManifests(cluster, 1, (doc) => doc.kind !== 'MutatingWebhookConfiguration', PODS_ONLY);
+  const serveArgs = await podsOnlyServeArgs(cluster);
   await cluster.kubectlOk(['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/ledgerentries.digest-pinner.io', 'crd/pinrecords.digest-pinner.io']);
-  const serviceAccountToken = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
   baseArgs = [
-    '--host', '127.0.0.1',
-    '--tls-cert', cert.certFile,
-    '--tls-key', cert.keyFile,
-    '--kubeconfig', await cluster.writeTokenKubeconfig('digest-pinner', serviceAccountToken),
+    ...serveArgs,
     '--insecure-registry', plain.host,
     '--ca-file', registries.caFile,
     '--ledger-verify-interval', '1h',

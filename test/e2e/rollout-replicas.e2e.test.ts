@@ -21,9 +21,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { startHaproxy, type RunningHaproxy } from './haproxy.js';
-import { issueCertificate } from './pki.js';
-import { applyManifests, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
-import { deploymentYaml, digests, pushAndScale, rolloutReads, type Item } from './rollouts.js';
+import { applyManifests, portOf, startHostWebhook } from './host-webhook.js';
+import { deploymentYaml, digests, PODS_ONLY, podsOnlyServeArgs, pushAndScale, rolloutReads, type Item } from './rollouts.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
@@ -33,7 +32,6 @@ import { testLog, type TestLog } from '../support/log.js';
 
 const registries = inject('registries');
 const { plain } = registries;
-const PODS_ONLY = `${MANIFESTS}pods-only`;
 const REPLICAS = 'replicas';
 const DAEMONS = 'replicas-daemons';
 const REJECTED = 'replicas-rejected';
@@ -93,17 +91,12 @@ async function labelledNamespace(name: string): Promise<void> {
 beforeAll(async () => {
   cluster = await startCluster();
   caFile = cluster.caFile;
-  const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
   // RBAC, the ServiceAccount and the PinRecord CRD from the pods-only install; its webhook configuration once haproxy serves.
-  await applyManifests(cluster, 1, (doc) => doc.kind !== 'MutatingWebhookConfiguration', PODS_ONLY);
-  const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
+  const serveArgs = await podsOnlyServeArgs(cluster);
   // The race's registry: the plain registry behind a proxy that can hold manifest requests until both processes have sent theirs.
   gate = await startFaultProxy({ upstream: plain.host });
   baseArgs = [
-    '--host', '127.0.0.1',
-    '--tls-cert', cert.certFile,
-    '--tls-key', cert.keyFile,
-    '--kubeconfig', await cluster.writeTokenKubeconfig('digest-pinner', token),
+    ...serveArgs,
     '--insecure-registry', plain.host,
     '--insecure-registry', gate.host,
     '--pin-grace', PIN_GRACE,

@@ -11,17 +11,15 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
-import { issueCertificate } from './pki.js';
 import { pushImage, registryDigest } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
-import { applyManifests, MANIFESTS, portOf, startHostWebhook } from './host-webhook.js';
-import { deploymentYaml, digests, pushAndScale, rolloutReads, type Item, type PushedAndScaled } from './rollouts.js';
+import { applyManifests, portOf, startHostWebhook } from './host-webhook.js';
+import { deploymentYaml, digests, PODS_ONLY, podsOnlyServeArgs, pushAndScale, rolloutReads, type Item, type PushedAndScaled } from './rollouts.js';
 import type { RunningServer } from '../../src/cli/serve.js';
 import { testLog, type TestLog } from '../support/log.js';
 
 const registries = inject('registries');
 const { plain } = registries;
-const PODS_ONLY = `${MANIFESTS}pods-only`;
 const RECORDS = 'rollout-records';
 const NO_RECORDS = 'rollout-off';
 /** Not opted in until its workload runs: a revision with running Pods and no record. */
@@ -63,15 +61,9 @@ const deployPushScale = (namespace: string, repository: string): Promise<PushedA
 
 beforeAll(async () => {
   cluster = await startCluster();
-  const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
   // RBAC, the ServiceAccount and the PinRecord CRD from the pods-only install; its webhook configuration once serving.
-  await applyManifests(cluster, 1, (doc) => doc.kind !== 'MutatingWebhookConfiguration', PODS_ONLY);
-  const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
   webhookArgs = [
-    '--host', '127.0.0.1',
-    '--tls-cert', cert.certFile,
-    '--tls-key', cert.keyFile,
-    '--kubeconfig', await cluster.writeTokenKubeconfig('digest-pinner', token),
+    ...(await podsOnlyServeArgs(cluster)),
     '--insecure-registry', plain.host,
     '--cache-ttl', '1ms',
     '--log-level', 'info',

@@ -9,7 +9,23 @@ import { pushImage } from '../helpers/registry.js';
 import type { TestRegistry } from '../helpers/registry-types.js';
 import type { Cluster } from './cluster.js';
 import { deploymentCaughtUp } from './deployments.js';
-import { eventually as poll } from './host-webhook.js';
+import { applyManifests, eventually as poll, MANIFESTS } from './host-webhook.js';
+import { issueCertificate } from './pki.js';
+
+/** The pods-only install: templates are left alone, Pods pinned. */
+export const PODS_ONLY = `${MANIFESTS}pods-only`;
+
+/**
+ * Applies the pods-only install's RBAC, ServiceAccount and CRDs (its webhook configuration is
+ * applied once a webhook serves) and returns the flags a host webhook needs to serve as that
+ * ServiceAccount: its address, a serving certificate the cluster's CA signs, its kubeconfig.
+ */
+export async function podsOnlyServeArgs(cluster: Cluster): Promise<string[]> {
+  const cert = await issueCertificate(cluster.pki.ca, { name: 'webhook', commonName: 'digest-pinner', usage: 'server', altNames: ['IP:127.0.0.1'] });
+  await applyManifests(cluster, 1, (doc) => doc.kind !== 'MutatingWebhookConfiguration', PODS_ONLY);
+  const token = await cluster.createServiceAccountToken('digest-pinner', 'digest-pinner', { durationSeconds: 3600 });
+  return ['--host', '127.0.0.1', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--kubeconfig', await cluster.writeTokenKubeconfig('digest-pinner', token)];
+}
 
 export interface OwnerReference {
   apiVersion: string;
