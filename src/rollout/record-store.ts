@@ -210,11 +210,19 @@ export class RecordStore implements RevisionRecords {
     return true;
   }
 
-  /** The record as stored now, after a conflict; one left by an earlier owner of the name is deleted first. */
+  /**
+   * The record as stored now, after a conflict; one left by an earlier owner of the name is deleted first.
+   * The revision's record is put back into the index: it was missing from it (dropped for the byte bound,
+   * or not yet watched), and later Pods of the revision then read it there instead of paying this again.
+   */
   async #reread(state: SessionState, signal: AbortSignal): Promise<StoredRecord | undefined> {
     const { revision, name } = state;
     const stored = parseRecord(await this.#api.get({ namespace: revision.namespace, name }, signal));
-    if (stored === undefined || sameRevision(stored, revision)) return stored;
+    if (stored === undefined) return undefined;
+    if (sameRevision(stored, revision)) {
+      this.#index.set(indexKey(stored.namespace, stored.name), stored);
+      return stored;
+    }
     await this.#api.delete({ namespace: revision.namespace, name }, { uid: stored.uid, resourceVersion: stored.resourceVersion }, signal);
     return undefined;
   }
