@@ -80,6 +80,8 @@ export class RecordStore implements RevisionRecords {
       resource: { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural: PIN_RECORD_PLURAL, kind: PIN_RECORD_KIND, what: 'PinRecords', without: 'pinning each Pod on its own' },
       absentRecheckMs: options.absentRecheckMs,
       restartDelayMs: options.restartDelayMs,
+      // The index reads the spec and these four metadata fields: the rest goes as each list page arrives.
+      project: stripMetadata,
       upsert: (object) => {
         const record = parseRecord(object);
         if (record !== undefined) this.#index.set(indexKey(record.namespace, record.name), record);
@@ -354,8 +356,7 @@ function indexKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-/** The informer's own store keeps name, namespace, uid and resourceVersion: the index holds the rest, parsed. */
+/** The informer's own store keeps what the projection left of metadata (stripMetadata): the index holds the spec, parsed. */
 function strip(object: KubernetesObject): void {
   Reflect.deleteProperty(object, 'spec');
-  stripMetadata(object);
 }
