@@ -41,7 +41,13 @@ export interface CustomInformerOptions {
   readonly listTimeoutMs?: number | undefined;
   /** Objects per list page (default 500). */
   readonly pageSize?: number | undefined;
-  /** An object added or changed; may strip the object in place (the store keeps what is left). Must not throw. */
+  /**
+   * Trims an object in place to what `upsert` and the store need, as each list page arrives (so a
+   * list's peak does not hold every page's full objects) and before `upsert` for a watched one.
+   * Must not throw. Default: drops `metadata.managedFields`, which nothing here reads.
+   */
+  readonly project?: ((object: KubernetesObject) => void) | undefined;
+  /** An object added or changed (projected already); may strip it further in place (the store keeps what is left). Must not throw. */
   readonly upsert: (object: KubernetesObject) => void;
   /** An object deleted. Must not throw. */
   readonly remove: (object: KubernetesObject) => void;
@@ -65,9 +71,11 @@ export class CustomInformer {
   #state: CustomInformerState = 'starting';
   #stopped = true;
   readonly #restarts: Restarts;
+  readonly #project: (object: KubernetesObject) => void;
 
   constructor(options: CustomInformerOptions) {
     this.#options = options;
+    this.#project = options.project ?? dropManagedFields;
     const { group, version, plural } = options.resource;
     this.#path = `/apis/${group}/${version}/${plural}`;
     this.#crd = `${plural}.${group}`;
@@ -105,8 +113,13 @@ export class CustomInformer {
   /** A ListWatch with an empty store: the first start lists. */
   #newInformer(): ListWatch<KubernetesObject> {
     const informer = new ListWatch<KubernetesObject>(this.#path, new Watch(this.#options.kubeConfig), () => this.#list(), false);
-    informer.on('add', this.#options.upsert);
-    informer.on('update', this.#options.upsert);
+    // Listed objects were projected page by page already; projecting again leaves them as they are.
+    const upsert = (object: KubernetesObject): void => {
+      this.#project(object);
+      this.#options.upsert(object);
+    };
+    informer.on('add', upsert);
+    informer.on('update', upsert);
     informer.on('delete', this.#options.remove);
     informer.on('error', (error?: unknown) => {
       if (informer === this.#informer) this.#failed(error);
@@ -142,7 +155,7 @@ export class CustomInformer {
         next: typeof next === 'string' && next !== '' ? next : undefined,
       };
     };
-    const { items, resourceVersion } = await listAllPages(page);
+    const { items, resourceVersion } = await listAllPages(page, this.#project);
     this.#listed(items.length);
     return { metadata: { resourceVersion }, items };
   }
@@ -192,6 +205,11 @@ function httpStatus(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
   const status = member(error, 'statusCode');
   return typeof status === 'number' ? status : undefined;
+}
+
+/** The default projection: managedFields are often the larger part of an object, and nothing here reads them. */
+function dropManagedFields(object: KubernetesObject): void {
+  if (object.metadata !== undefined) Reflect.deleteProperty(object.metadata, 'managedFields');
 }
 
 function isKubernetesObject(value: unknown): value is KubernetesObject {

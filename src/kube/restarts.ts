@@ -72,13 +72,27 @@ export interface ListPage<T> {
   readonly next: string | undefined;
 }
 
-/** Every page of a list, from `page(undefined)` on, as one list at the first page's resourceVersion. */
-export async function listAllPages<T>(page: (continueToken: string | undefined) => Promise<ListPage<T>>): Promise<{ items: T[]; resourceVersion: string }> {
+/**
+ * Every page of a list, from `page(undefined)` on, as one list at the first page's resourceVersion.
+ * `project` trims each object in place as its page arrives, so the list holds no more than the
+ * projections of the pages before the last (not every page's full objects).
+ */
+export async function listAllPages<T>(
+  page: (continueToken: string | undefined) => Promise<ListPage<T>>,
+  project?: (item: T) => void,
+): Promise<{ items: T[]; resourceVersion: string }> {
   const first = await page(undefined);
-  const items = [...first.items];
+  const items: T[] = [];
+  const add = (more: readonly T[]): void => {
+    for (const item of more) {
+      project?.(item);
+      items.push(item);
+    }
+  };
+  add(first.items);
   for (let token = first.next; token !== undefined && token !== ''; ) {
     const next = await page(token);
-    items.push(...next.items);
+    add(next.items);
     token = next.next;
   }
   return { items, resourceVersion: first.resourceVersion };

@@ -97,6 +97,8 @@ export class LedgerStore implements TagLedger {
       resource: { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural: LEDGER_ENTRY_PLURAL, kind: LEDGER_ENTRY_KIND, what: 'LedgerEntries', without: 'every replica asking registries on its own' },
       absentRecheckMs: options.absentRecheckMs,
       restartDelayMs: options.restartDelayMs,
+      // The index reads the spec and these four metadata fields: the rest goes as each list page arrives.
+      project: stripMetadata,
       upsert: (object) => {
         this.#held(parseEntry(object));
         strip(object);
@@ -251,8 +253,7 @@ function indexKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-/** The informer's own store keeps name, namespace, uid and resourceVersion: the index holds the rest, parsed. */
+/** The informer's own store keeps what the projection left of metadata (stripMetadata): the index holds the spec, parsed. */
 function strip(object: KubernetesObject): void {
   Reflect.deleteProperty(object, 'spec');
-  stripMetadata(object);
 }

@@ -80,6 +80,8 @@ export class RecordStore implements RevisionRecords {
       resource: { group: ROLLOUT_GROUP, version: ROLLOUT_VERSION, plural: PIN_RECORD_PLURAL, kind: PIN_RECORD_KIND, what: 'PinRecords', without: 'pinning each Pod on its own' },
       absentRecheckMs: options.absentRecheckMs,
       restartDelayMs: options.restartDelayMs,
+      // The index reads the spec and these four metadata fields: the rest goes as each list page arrives.
+      project: stripMetadata,
       upsert: (object) => {
         const record = parseRecord(object);
         if (record !== undefined) this.#index.set(indexKey(record.namespace, record.name), record);
@@ -210,11 +212,19 @@ export class RecordStore implements RevisionRecords {
     return true;
   }
 
-  /** The record as stored now, after a conflict; one left by an earlier owner of the name is deleted first. */
+  /**
+   * The record as stored now, after a conflict; one left by an earlier owner of the name is deleted first.
+   * The revision's record is put back into the index: it was missing from it (dropped for the byte bound,
+   * or not yet watched), and later Pods of the revision then read it there instead of paying this again.
+   */
   async #reread(state: SessionState, signal: AbortSignal): Promise<StoredRecord | undefined> {
     const { revision, name } = state;
     const stored = parseRecord(await this.#api.get({ namespace: revision.namespace, name }, signal));
-    if (stored === undefined || sameRevision(stored, revision)) return stored;
+    if (stored === undefined) return undefined;
+    if (sameRevision(stored, revision)) {
+      this.#index.set(indexKey(stored.namespace, stored.name), stored);
+      return stored;
+    }
     await this.#api.delete({ namespace: revision.namespace, name }, { uid: stored.uid, resourceVersion: stored.resourceVersion }, signal);
     return undefined;
   }
@@ -346,8 +356,7 @@ function indexKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-/** The informer's own store keeps name, namespace, uid and resourceVersion: the index holds the rest, parsed. */
+/** The informer's own store keeps what the projection left of metadata (stripMetadata): the index holds the spec, parsed. */
 function strip(object: KubernetesObject): void {
   Reflect.deleteProperty(object, 'spec');
-  stripMetadata(object);
 }

@@ -165,7 +165,7 @@ export interface FreshPin {
 export interface Merged {
   /** Every pin the record should hold; undefined when nothing changes. */
   readonly pins: readonly RecordPin[] | undefined;
-  /** Keys whose recorded digest differs from the one this admission found: the recorded one wins. */
+  /** Keys the record already held a digest for (another replica wrote it first): the recorded one wins, equal or not. */
   readonly winners: ReadonlyMap<string, string>;
   /** How many fresh pins are new to the record. */
   readonly added: number;
@@ -185,7 +185,8 @@ export function mergePins(current: StoredRecord | undefined, view: Pick<RecordVi
     const key = pinKey(pin.field, pin.image);
     const held = pins.get(key);
     if (held !== undefined) {
-      if (held.digest !== pin.digest) winners.set(key, held.digest);
+      // Same digest or not, the Pod carries the record's: its answer is the record's.
+      winners.set(key, held.digest);
       continue;
     }
     if (pins.size >= MAX_PINS) continue;

@@ -12,7 +12,7 @@ export interface RecordedPin {
 
 /** What settling an admission's pins gave. */
 export interface Settled {
-  /** pinKey → the digest another replica recorded first, where it differs from this admission's: it wins. */
+  /** pinKey → the digest another replica recorded first for a field this admission resolved afresh: it wins (source `record`), equal or not. */
   readonly winners: ReadonlyMap<string, string>;
   /** Lines for the admission's warnings, e.g. a record that could not be written. */
   readonly notes: readonly string[];

@@ -16,6 +16,12 @@ import '../helpers/registry-types.js';
 import { applyManifests, portOf, startHostWebhook } from './host-webhook.js';
 import { deploymentYaml, digests, PODS_ONLY, podsOnlyServeArgs, pushAndScale, rolloutReads, type Item, type PushedAndScaled } from './rollouts.js';
 import type { RunningServer } from '../../src/cli/serve.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { RecordStore, recordBytes } from '../../src/rollout/record-store.js';
+import { parseRecord, recordObject } from '../../src/rollout/record.js';
+import { pinKey, type Revision } from '../../src/rollout/types.js';
+import type { KubeLogger } from '../../src/kube/informers.js';
+import { deadlineOf } from '../support/deadline.js';
 import { testLog, type TestLog } from '../support/log.js';
 
 const registries = inject('registries');
@@ -24,6 +30,8 @@ const RECORDS = 'rollout-records';
 const NO_RECORDS = 'rollout-off';
 /** Not opted in until its workload runs: a revision with running Pods and no record. */
 const LATE = 'rollout-late';
+/** Sorts after the other namespaces, so a list of every record ends with its records. */
+const SMALL_INDEX = 'rollout-small-index';
 
 let cluster: Cluster;
 let webhook: RunningServer | undefined;
@@ -207,5 +215,77 @@ describe('with --no-pin-records', () => {
     for (const digest of digests(pods)) counts.set(digest, (counts.get(digest) ?? 0) + 1);
     expect(Object.fromEntries(counts)).toEqual({ [first]: 3, [second]: 3 });
     expect(await records(NO_RECORDS)).toEqual([]);
+  });
+});
+
+describe('with a record index too small for every record', () => {
+  /** A ReplicaSet with no Pods (it owns a record the garbage collector must leave), as a Revision. */
+  async function revisionOf(name: string): Promise<Revision> {
+    const labels = { app: name };
+    const set = stringify({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name, namespace: SMALL_INDEX },
+      spec: { replicas: 0, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'unused:v1' }] } } },
+    });
+    await cluster.kubectlOk(['apply', '-f', '-'], { stdin: set });
+    const { metadata } = await getJson<Item>(['get', 'replicaset', name, '-n', SMALL_INDEX]);
+    return { namespace: SMALL_INDEX, kind: 'ReplicaSet', name, uid: metadata.uid, hash: undefined };
+  }
+
+  const podOf = (revision: Revision, image: string): unknown => ({
+    metadata: { name: `${revision.name}-pod`, namespace: SMALL_INDEX, labels: { app: revision.name }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: revision.name, uid: revision.uid, controller: true }] },
+    spec: { containers: [{ name: 'app', image }] },
+  });
+
+  it('puts a revision\'s record read after a failed create back into the index, so its later Pods read it there', async () => {
+    await cluster.kubectlOk(['create', 'namespace', SMALL_INDEX]);
+    const pushed = await pushImage(plain, 'rollout/index', 'v1');
+    const image = `${plain.host}/rollout/index:v1`;
+    const field = 'containers/app';
+    // Two revisions with a confirmed record each, as another replica wrote them.
+    const written = [];
+    for (const name of ['index-a', 'index-b']) {
+      const revision = await revisionOf(name);
+      const now = Date.now();
+      const object = recordObject(revision, revision.uid, [{ field, image, digest: pushed.digest, source: 'registry', pinnedAt: now, confirmedAt: now }]);
+      const stored = parseRecord(JSON.parse(await cluster.kubectlOk(['create', '-o', 'json', '-f', '-'], { stdin: JSON.stringify(object) })));
+      if (stored === undefined) throw new Error(`record of ${name} not read back`);
+      written.push({ revision, bytes: recordBytes(stored) });
+    }
+    const [a, b] = written;
+    if (a === undefined || b === undefined) throw new Error('two records expected');
+    // Room for one record: the list (by namespace, then name) ends with b's, which pushes a's out.
+    const maxBytes = Math.floor(1.5 * Math.max(a.bytes, b.bytes));
+    const operations: string[] = [];
+    const lines: string[] = [];
+    const log: KubeLogger = { info: (_object, message) => lines.push(message), warn: (_object, message) => lines.push(message), error: (_object, message) => lines.push(message) };
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.kubeconfigPath);
+    const store = new RecordStore({ kubeConfig, log, maxBytes, onOperation: (operation, count) => operations.push(`${operation} ${count}`) });
+    try {
+      await store.start();
+      expect(store.synced()).toBe(true);
+      expect(store.size).toBe(1);
+      const deadline = (): ReturnType<typeof deadlineOf> => deadlineOf(AbortSignal.timeout(30_000));
+      const pod = { object: podOf(a.revision, image), namespace: SMALL_INDEX, dryRun: false };
+      const dropped = await store.open(pod, deadline());
+      if (dropped === undefined) throw new Error(`no session for ${a.revision.name}: ${lines.join('; ')}`);
+      expect(dropped.recorded(field, image)).toBeUndefined();
+      // The admission resolved the image afresh; its create meets the record (409), which is read and wins.
+      const settled = await dropped.settle([{ field, image, digest: pushed.digest, source: 'registry' }], AbortSignal.timeout(30_000));
+      expect(settled).toEqual({ winners: new Map([[pinKey(field, image), pushed.digest]]), notes: [] });
+      expect(operations).toEqual(['conflict 1']);
+      // The next Pod of the revision finds the record in the index: adopted, nothing written.
+      const later = await store.open(pod, deadline());
+      expect(later?.recorded(field, image)).toEqual({ digest: pushed.digest, source: 'record' });
+      expect(await later?.settle([], AbortSignal.timeout(30_000))).toEqual({ winners: new Map(), notes: [] });
+      expect(operations).toEqual(['conflict 1', 'adopted 1']);
+      // Still bounded: a's record took b's place.
+      expect(store.size).toBe(1);
+      expect(store.bytes).toBeLessThanOrEqual(maxBytes);
+    } finally {
+      await store.stop();
+    }
   });
 });

@@ -62,6 +62,20 @@ describe('listAllPages', () => {
     expect(asked).toEqual([undefined, 'a', 'b']);
   });
 
+  it('projects each page as it arrives, before the next page is asked for', async () => {
+    interface Listed { readonly page: number; full: boolean }
+    const pages: Listed[][] = [[{ page: 0, full: true }, { page: 0, full: true }], [{ page: 1, full: true }], [{ page: 2, full: true }]];
+    // At each request, which objects of the earlier pages were still full.
+    const fullWhenAsked: number[] = [];
+    const list = await listAllPages<Listed>((token) => {
+      const index = token === undefined ? 0 : Number(token);
+      fullWhenAsked.push(pages.slice(0, index).flat().filter((item) => item.full).length);
+      return Promise.resolve({ items: pages[index] ?? [], resourceVersion: '10', next: index + 1 < pages.length ? String(index + 1) : undefined });
+    }, (item) => { item.full = false; });
+    expect(fullWhenAsked).toEqual([0, 0, 0]);
+    expect(list.items).toEqual([{ page: 0, full: false }, { page: 0, full: false }, { page: 1, full: false }, { page: 2, full: false }]);
+  });
+
   it('fails as its page fails', async () => {
     await expect(listAllPages(() => Promise.reject(new Error('HTTP 500')))).rejects.toThrow('HTTP 500');
   });

@@ -76,8 +76,10 @@ describe('mergePins: the first digest for a field and image wins', () => {
     expect(merged.pins?.map((pin) => [pin.field, pin.digest, pin.confirmedAt])).toEqual([[FIELD, digest(1), undefined], ['initContainers/init', digest(3), undefined]]);
   });
 
-  it('writes nothing when the record already holds every digest', () => {
-    expect(mergePins(stored([{ digest: digest(1), pinnedAt: T0 }]), none, [fresh(1)], T0).pins).toBeUndefined();
+  it('writes nothing when the record already holds every digest, and names the record\'s digest the winner (the Pod carries the record\'s)', () => {
+    const merged = mergePins(stored([{ digest: digest(1), pinnedAt: T0 }]), none, [fresh(1)], T0);
+    expect(merged.pins).toBeUndefined();
+    expect(merged.winners).toEqual(new Map([[pinKey(FIELD, IMAGE), digest(1)]]));
   });
 
   it('takes running siblings\' digest as confirmed at once', () => {
