@@ -9,13 +9,12 @@
  * PolicyReports are written once their CRDs (generate-crds.sh, controller-gen) are installed.
  */
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster.js';
 import { deploymentCaughtUp } from './deployments.js';
 import { pushImage } from '../helpers/registry.js';
 import '../helpers/registry-types.js';
-import { PODS_ONLY, podsOnlyServeArgs } from './rollouts.js';
+import { deploymentYaml, PODS_ONLY, podsOnlyServeArgs } from './rollouts.js';
 import { applyManifests, eventually as poll, portOf, startHostWebhook } from './host-webhook.js';
 import { run } from '../harness/exec.js';
 import type { RunningServer } from '../../src/cli/serve.js';
@@ -66,17 +65,6 @@ const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeou
 
 async function getJson<T>(args: string[]): Promise<T> {
   return JSON.parse(await cluster.kubectlOk([...args, '-o', 'json'])) as T;
-}
-
-function deploymentYaml(namespace: string, name: string, image: string, replicas: number): string {
-  const labels = { app: name };
-  return stringify({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace },
-    // Recreate: Pods never become ready without a kubelet, so a rolling update would stall.
-    spec: { replicas, strategy: { type: 'Recreate' }, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image }] } } },
-  });
 }
 
 async function podsOf(namespace: string, app: string, count: number): Promise<Item[]> {
